@@ -1,0 +1,313 @@
+"""Lines to events: the hot path of every scan and of the live monitor.
+
+`Detector.feed(chunk)` takes bytes as they come. Without an open block it jumps from one prefilter hit
+to the next (line numbers come from counting `\\n` in C), so bytes that match no literal cost almost
+nothing. A matching line is decoded, cleaned, and only the regexes of the patterns whose literal
+occurred are tried. While a block (register dump, task list, core dump) is open, following lines are
+looked at one by one until the block's rule ends it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.events import Event
+from monitor.lines import MAX_LINE, clean_text
+from monitor.logformat import split_host_time
+from monitor.patterns import Pattern, PatternSet
+from monitor.prefilter import Prefilter
+
+
+@dataclass(slots=True)
+class _OpenBlock:
+    event: Event
+    pattern: Pattern
+    taken: int = 0  # lines taken after the first
+    blanks: int = 0  # blank lines since the last line that belonged
+
+
+@dataclass(slots=True)
+class _Counters:
+    bytes: int = 0
+    lines: int = 0
+    events: int = 0
+    hit_lines: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def apply_pattern(pat: Pattern, body: str) -> dict[str, Any] | None:
+    """Fields of `pat` matched against a line body, or None when its regex does not match."""
+    assert pat.rx is not None
+    m = pat.rx.search(body)
+    if m is None:
+        return None
+    fields: dict[str, Any] = dict(pat.fields)
+    for k, v in m.groupdict().items():
+        if v is not None:
+            fields[k] = v.strip()
+    for name, rx in pat.lists.items():
+        fields[name] = rx.findall(body)
+    for name, rx in pat.flags.items():
+        fields[name] = rx.search(body) is not None
+    return fields
+
+
+class Detector:
+    """Feed bytes, get events in input order. Counts lines exactly as events.md defines them."""
+
+    def __init__(self, patterns: PatternSet, max_line: int = MAX_LINE) -> None:
+        self.patterns = patterns
+        lits: list[str] = []
+        owners: list[list[Pattern]] = []
+        index: dict[str, int] = {}
+        for pat in patterns.matchers:
+            for lit in pat.literals:
+                if lit not in index:
+                    index[lit] = len(lits)
+                    lits.append(lit)
+                    owners.append([])
+                if pat not in owners[index[lit]]:
+                    owners[index[lit]].append(pat)
+        self._owners = owners
+        self._order = {id(p): i for i, p in enumerate(patterns.matchers)}
+        self._prefilter = Prefilter(lits)
+        self._lit_bytes = [lit.encode() for lit in lits]
+        self._max_line = max_line
+        self._carry: list[bytes] = []
+        self._carry_len = 0
+        self._carry_dropped = False
+        self._next_line = 1
+        self._open: list[_OpenBlock] = []
+        self._ready: list[tuple[int, int, Event]] = []
+        self._seq = 0
+        self.stats = _Counters()
+
+    @property
+    def prefilter_engine(self) -> str:
+        return self._prefilter.engine
+
+    @property
+    def lines_seen(self) -> int:
+        """Complete lines consumed so far."""
+        return self._next_line - 1
+
+    # -- input -------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Event]:
+        """Consume a chunk; return the events that are complete (in input order)."""
+        self.stats.bytes += len(data)
+        last_nl = data.rfind(b"\n")
+        if last_nl < 0:
+            self._hold(data)
+            return []
+        if self._carry or self._carry_dropped:
+            first_nl = data.find(b"\n")
+            self._hold(data[:first_nl])
+            self._one_line(self._take_carry())
+            head = first_nl + 1
+        else:
+            head = 0
+        if head <= last_nl:
+            self._scan(data, head, last_nl + 1)
+        if last_nl + 1 < len(data):
+            self._hold(data[last_nl + 1 :])
+        return self._drain()
+
+    def close(self) -> list[Event]:
+        """End of input: the last line without a break counts; open blocks end here."""
+        if self._carry or self._carry_dropped:
+            self._one_line(self._take_carry())
+        for ob in list(self._open):
+            self._finish_block(ob)
+        self._open.clear()
+        return self._drain(final=True)
+
+    def _hold(self, piece: bytes) -> None:
+        room = self._max_line - self._carry_len
+        if len(piece) > room:
+            piece = piece[:room]
+            self._carry_dropped = True
+        if piece:
+            self._carry.append(piece)
+            self._carry_len += len(piece)
+
+    def _take_carry(self) -> bytes:
+        raw = b"".join(self._carry)
+        self._carry.clear()
+        self._carry_len = 0
+        self._carry_dropped = False
+        return raw
+
+    # -- scanning ----------------------------------------------------------------------------
+    def _scan(self, buf: bytes, start: int, stop: int) -> None:
+        """Process the complete lines in buf[start:stop] (stop is just after a `\\n`)."""
+        view = memoryview(buf)[start:stop] if (start or stop != len(buf)) else buf
+        hits = self._prefilter.find(view)
+        base = start
+        pos = start  # start of the next line not yet accounted for
+        line_no = self._next_line
+        i, n = 0, len(hits)
+        while pos < stop:
+            if self._open:
+                # Slow path: one line at a time while a block is open.
+                nl = buf.find(b"\n", pos, stop)
+                cands: set[int] = set()
+                while i < n and base + hits[i][1] < nl:
+                    cands.add(hits[i][0])
+                    i += 1
+                self._line_at(buf, pos, nl, line_no, cands)
+                pos = nl + 1
+                line_no += 1
+                continue
+            if i >= n:
+                line_no += buf.count(b"\n", pos, stop)
+                pos = stop
+                break
+            hit_at = base + hits[i][1]
+            ls = buf.rfind(b"\n", pos, hit_at) + 1
+            if ls == 0:
+                ls = pos
+            if ls > pos:
+                line_no += buf.count(b"\n", pos, ls)
+            nl = buf.find(b"\n", hit_at, stop)
+            cands = set()
+            while i < n and base + hits[i][1] < nl:
+                cands.add(hits[i][0])
+                i += 1
+            self._line_at(buf, ls, nl, line_no, cands)
+            pos = nl + 1
+            line_no += 1
+        self.stats.lines += line_no - self._next_line
+        self._next_line = line_no
+
+    def _one_line(self, raw: bytes) -> None:
+        """A single complete line (the carried-over one), prefiltered on its own."""
+        cands = {i for i, _ in self._prefilter.find(raw)}
+        self._line_at(raw, 0, len(raw), self._next_line, cands)
+        self._next_line += 1
+        self.stats.lines += 1
+
+    def _line_at(self, buf: bytes, ls: int, nl: int, number: int, cands: set[int]) -> None:
+        if not cands and not self._open:
+            return
+        raw = buf[ls:nl]
+        if len(raw) > self._max_line:
+            raw = raw[: self._max_line]
+        text = clean_text(raw)
+        if self._open:
+            self._feed_blocks(text, number)
+        if not cands:
+            return
+        self.stats.hit_lines += 1
+        if self._prefilter.engine == "re":  # alternation may hide overlapping literals
+            cands = {j for j, lit in enumerate(self._lit_bytes) if lit in raw}
+        pats: list[Pattern] = []
+        for c in cands:
+            for p in self._owners[c]:
+                if p not in pats:
+                    pats.append(p)
+        if len(pats) > 1:  # file order, fallbacks last
+            pats.sort(key=lambda p: (p.fallback, self._order[id(p)]))
+        host, body = split_host_time(text)
+        matched = False
+        for pat in pats:
+            if pat.fallback and matched:
+                continue
+            fields = apply_pattern(pat, body)
+            if fields is None:
+                continue
+            severity = pat.severity
+            for sw in pat.severity_when:
+                val = fields.get(sw.field)
+                if isinstance(val, str) and sw.rx.search(val):
+                    severity = sw.severity
+                    break
+            matched = True
+            ev = Event(kind=pat.kind, line=number, end_line=number, severity=severity, code=pat.code,
+                       text=text, fields=fields, host_time=host)
+            if pat.block is not None:
+                self._open.append(_OpenBlock(ev, pat))
+            else:
+                self._emit(ev)
+
+    # -- blocks ------------------------------------------------------------------------------
+    def _feed_blocks(self, text: str, number: int) -> None:
+        for ob in list(self._open):
+            if number <= ob.event.line:
+                continue
+            blk = ob.pattern.block
+            assert blk is not None
+            _, body = split_host_time(text)
+            stripped = body.strip()
+            if blk.end is not None and blk.end.search(body):
+                if blk.end_inclusive:
+                    self._take(ob, body, number)
+                self._close(ob)
+                continue
+            if not stripped:
+                ob.blanks += 1
+                if ob.blanks > blk.max_blank:
+                    self._close(ob)
+                continue
+            if blk.cont is None or blk.cont.search(body):
+                self._take(ob, body, number)
+                if ob.taken >= blk.max_lines:
+                    self._close(ob)
+            else:
+                self._close(ob)
+
+    def _take(self, ob: _OpenBlock, body: str, number: int) -> None:
+        ev = ob.event
+        blk = ob.pattern.block
+        assert blk is not None
+        ev.block.extend([""] * ob.blanks)
+        ob.blanks = 0
+        ev.block.append(body)
+        ev.end_line = number
+        ob.taken += 1
+        for col in blk.collect:
+            for m in col.rx.finditer(body):
+                groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                if col.mode == "first":
+                    for k, v in groups.items():
+                        ev.fields.setdefault(k, v.strip())
+                elif col.mode == "list":
+                    for k, v in groups.items():
+                        ev.fields.setdefault(k, []).append(v.strip())
+                else:
+                    ev.fields.setdefault(col.name, []).append({k: v.strip() for k, v in groups.items()})
+        for name, rx in ob.pattern.flags.items():
+            if not ev.fields.get(name) and rx.search(body):
+                ev.fields[name] = True
+        for name, rx in ob.pattern.lists.items():
+            ev.fields.setdefault(name, []).extend(rx.findall(body))
+
+    def _close(self, ob: _OpenBlock) -> None:
+        if ob in self._open:
+            self._open.remove(ob)
+            self._finish_block(ob)
+
+    def _finish_block(self, ob: _OpenBlock) -> None:
+        # Blank lines at the end of a block are not part of it.
+        self._emit(ob.event)
+
+    # -- output ------------------------------------------------------------------------------
+    def _emit(self, ev: Event) -> None:
+        self._seq += 1
+        heapq.heappush(self._ready, (ev.line, self._seq, ev))
+        self.stats.events += 1
+
+    def _drain(self, final: bool = False) -> list[Event]:
+        limit = min((ob.event.line for ob in self._open), default=None)
+        out: list[Event] = []
+        while self._ready and (final or limit is None or self._ready[0][0] < limit):
+            out.append(heapq.heappop(self._ready)[2])
+        return out
+
+    def events(self, chunks: Iterator[bytes]) -> Iterator[Event]:
+        """Convenience: all events from an iterator of chunks."""
+        for chunk in chunks:
+            yield from self.feed(chunk)
+        yield from self.close()

@@ -1,0 +1,116 @@
+"""Bytes to lines: a streaming splitter that never fails on what a serial port can deliver.
+
+Lines end at `\\n`; `\\r\\n` is one break; a lone `\\r` stays inside its line (events.md counts lines by
+`\\n` only) and reads as a space in the text. A last line without `\\n` still counts (`flush`).
+Invalid UTF-8 and NUL bytes are kept in `raw` and replaced in `text`. A line longer than `max_line`
+bytes keeps its first `max_line` bytes (`truncated` is set); the rest is counted, never stored, so a
+10 MB line or gigabytes without a newline cost linear time and bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import regex
+
+MAX_LINE = 1 << 20
+"""Bytes of one line kept for matching and display (the session log keeps everything)."""
+
+# ESC [ ... final byte; also the visible forms that copy-paste leaves behind ("␛[0;31m", "?[0;31m").
+_ANSI = regex.compile(r"(?:\x1b|\u241b)\[[0-?]*[ -/]*[@-~]|(?<![\w\]])\?\[[0-9;]*m|\x1b[@-Z\\-_]")
+_CONTROL = regex.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(raw: bytes) -> str:
+    """The text of a line for matching and display: UTF-8 (bad bytes replaced), no ANSI, no controls."""
+    text = raw.decode("utf-8", "replace")
+    if text.endswith("\r"):
+        text = text[:-1]
+    if "\x1b" in text or "\u241b" in text or "?[" in text:
+        text = _ANSI.sub("", text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda m: " " if m.group() in "\r\t" else "", text)
+    return text
+
+
+@dataclass(slots=True)
+class Line:
+    """One input line: its 1-based number, raw bytes (without the break) and cleaned text."""
+
+    number: int
+    raw: bytes
+    truncated: bool = False
+
+    @property
+    def text(self) -> str:
+        return clean_text(self.raw)
+
+
+class LineSplitter:
+    """Feed byte chunks of any size; get complete lines back in order."""
+
+    def __init__(self, max_line: int = MAX_LINE, first_number: int = 1) -> None:
+        self._max = max_line
+        self._parts: list[bytes] = []
+        self._kept = 0
+        self._dropped = False
+        self._next = first_number
+
+    @property
+    def next_number(self) -> int:
+        """The number the next completed line will get."""
+        return self._next
+
+    @property
+    def pending(self) -> bool:
+        """True when a partial line is waiting for its break."""
+        return bool(self._parts) or self._dropped
+
+    def feed(self, data: bytes) -> Iterator[Line]:
+        start = 0
+        find = data.find
+        while True:
+            nl = find(b"\n", start)
+            if nl < 0:
+                break
+            piece = data[start:nl]
+            if self._parts or self._dropped:
+                self._keep(piece)
+                yield self._emit()
+            else:
+                yield self._line(piece, False)
+            start = nl + 1
+        if start < len(data):
+            self._keep(data[start:])
+
+    def flush(self) -> Iterator[Line]:
+        """The last line when the input ends without a break."""
+        if self._parts or self._dropped:
+            yield self._emit()
+
+    def _keep(self, piece: bytes) -> None:
+        room = self._max - self._kept
+        if len(piece) > room:
+            piece = piece[:room]
+            self._dropped = True
+        if piece:
+            self._parts.append(piece)
+            self._kept += len(piece)
+
+    def _emit(self) -> Line:
+        raw = b"".join(self._parts)
+        truncated = self._dropped
+        self._parts.clear()
+        self._kept = 0
+        self._dropped = False
+        return self._line(raw, truncated)
+
+    def _line(self, raw: bytes, truncated: bool) -> Line:
+        if len(raw) > self._max:
+            raw, truncated = raw[: self._max], True
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        line = Line(self._next, raw, truncated)
+        self._next += 1
+        return line

@@ -1,0 +1,86 @@
+"""Recognise the parts of a log line: host timestamp prefix, ESP-IDF and Arduino-ESP32 log records.
+
+Used per event and per displayed line, never per byte of a scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+# Host-side timestamp prefixes added by the tool that captured the log, tried in order.
+_HOST_PREFIXES = [
+    # Arduino IDE serial monitor: "07:48:06.489 -> "; PlatformIO `time` filter: "12:34:56.789 > "
+    regex.compile(r"(?P<ts>\d{1,2}:\d{2}:\d{2}(?:\.\d{1,6})?) ?(?:->|>) ?"),
+    # ESPHome and bracketed forms: "[08:43:21]", "[14:01:49.128]", "[2024-01-02 10:11:12.123]"
+    regex.compile(
+        r"\[(?P<ts>(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,6})?"
+        r"(?:Z|[+-]\d{2}:?\d{2})?)\] ?"
+    ),
+    # ISO-8601 and idf.py monitor --timestamps ("2024-01-02 10:11:12.123 ", optional "> " or ": ")
+    regex.compile(
+        r"(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
+        r"(?: ?(?:->|>|:|\|))? "
+    ),
+]
+
+_IDF = regex.compile(
+    r"(?P<level>[EWIDV]) \((?P<time>\d+|\d{1,2}:\d{2}:\d{2}\.\d{3})\) "
+    r"(?P<tag>[^:\s][^:]{0,40}?): ?(?P<msg>.*)",
+    regex.DOTALL,
+)
+_ARDUINO = regex.compile(
+    r"\[ *(?P<time>\d+)\]\[(?P<level>[EWIDV])\]\[(?P<file>[^\]:]+):(?P<lineno>\d+)\] "
+    r"(?:(?P<func>[\w:~<>]+)\(\): )?(?P<msg>.*)",
+    regex.DOTALL,
+)
+# Arduino without the time stamp, and ESPHome: "[E][file.cpp:42] ...", "[W][safe_mode:094]: ..."
+_ARDUINO_SHORT = regex.compile(
+    r"\[(?P<level>[EWIDVC])\]\[(?P<file>[^\]:]+)(?::(?P<lineno>\d+))?\]:? "
+    r"(?:(?P<func>[\w:~<>]+)\(\): )?(?P<msg>.*)",
+    regex.DOTALL,
+)
+
+LEVELS = {"E": "error", "W": "warning", "I": "info", "D": "debug", "V": "verbose", "C": "config"}
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """A parsed line. `body` is the line without the host prefix; the rest is None when unknown."""
+
+    body: str
+    host_time: str | None = None
+    level: str | None = None
+    device_time: str | None = None
+    tag: str | None = None
+    message: str | None = None
+
+
+def split_host_time(text: str) -> tuple[str | None, str]:
+    """Split a host timestamp prefix from the line: (timestamp or None, rest)."""
+    if not text or not (text[0].isdigit() or text[0] == "["):
+        return None, text
+    for rx in _HOST_PREFIXES:
+        m = rx.match(text)
+        if m:
+            return m.group("ts"), text[m.end() :]
+    return None, text
+
+
+def parse_line(text: str) -> LogRecord:
+    """Host timestamp, then ESP-IDF (`E (123) tag: msg`) or Arduino-ESP32 (`[  12][E][f.cpp:4] f(): msg`)."""
+    host, body = split_host_time(text)
+    rec = LogRecord(body=body, host_time=host)
+    m = _IDF.match(body)
+    if m:
+        rec.level, rec.device_time, rec.tag, rec.message = (
+            LEVELS[m["level"]], m["time"], m["tag"].strip(), m["msg"])
+        return rec
+    m = _ARDUINO.match(body) or _ARDUINO_SHORT.match(body)
+    if m:
+        rec.level = LEVELS[m["level"]]
+        rec.device_time = m.groupdict().get("time")
+        rec.tag = m["file"]
+        rec.message = m["msg"]
+    return rec

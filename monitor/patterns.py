@@ -1,0 +1,279 @@
+"""Pattern and hint data: loading and validating the TOML files under `patterns/`.
+
+One file per family. Each `[[pattern]]` has a stable `code`, a `kind` (events.md), a `severity`, the
+`literals` that must occur in a line before its `regex` is tried, and hint text and references.
+Optional: `fields` (constants), `lists` (regexes whose matches become list fields), `flags`
+(regexes whose presence sets a boolean field), `severity_when`, `sets` (boot facts taken from fields),
+`starts_boot`, and a `[pattern.block]` saying which following lines belong to the event.
+`[[derived]]` entries describe events made by code from other events (no regex; they exist so that
+every code has a page for `espwatch explain`). See patterns/README.md for the full schema.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from monitor.events import SEVERITIES
+
+
+class PatternError(Exception):
+    """A malformed pattern file: the message names the file and the pattern."""
+
+
+@dataclass(slots=True)
+class Collect:
+    """A rule applied to each block line: named groups become fields."""
+
+    rx: regex.Pattern[str]
+    mode: str = "first"  # "first": set once; "list": append each group; "record": append a dict
+    name: str | None = None  # the list field for mode "record"
+
+
+@dataclass(slots=True)
+class Block:
+    """Which lines after the first belong to the event, and where it ends."""
+
+    cont: regex.Pattern[str] | None
+    end: regex.Pattern[str] | None
+    max_lines: int = 40
+    max_blank: int = 1
+    collect: list[Collect] = field(default_factory=list)
+    end_inclusive: bool = True
+
+
+@dataclass(slots=True)
+class SeverityWhen:
+    field: str
+    rx: regex.Pattern[str]
+    severity: str
+
+
+@dataclass(slots=True)
+class Pattern:
+    """One detector: literal prefilter, regex, and what to make of a match."""
+
+    code: str
+    kind: str
+    severity: str
+    title: str
+    literals: list[str]
+    rx: regex.Pattern[str] | None
+    hint: str = ""
+    checks: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+    lists: dict[str, regex.Pattern[str]] = field(default_factory=dict)
+    flags: dict[str, regex.Pattern[str]] = field(default_factory=dict)
+    severity_when: list[SeverityWhen] = field(default_factory=list)
+    sets: dict[str, str] = field(default_factory=dict)
+    starts_boot: bool = False
+    fact: bool = False
+    fallback: bool = False
+    block: Block | None = None
+    family: str = ""
+    source: str = ""
+
+    @property
+    def derived(self) -> bool:
+        return self.rx is None
+
+
+_PATTERN_KEYS = {
+    "code", "kind", "severity", "title", "literals", "regex", "hint", "checks", "references", "fields",
+    "lists", "flags", "severity_when", "sets", "starts_boot", "fact", "block", "ignore_case", "fallback",
+}
+_DERIVED_KEYS = {"code", "kind", "severity", "title", "hint", "checks", "references"}
+_BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive"}
+
+
+def _compile(src: Any, where: str, flags: int = 0) -> regex.Pattern[str]:
+    if not isinstance(src, str) or not src:
+        raise PatternError(f"{where}: expected a non-empty regex string")
+    try:
+        return regex.compile(src, flags | regex.VERSION0)
+    except regex.error as exc:
+        raise PatternError(f"{where}: bad regex: {exc}") from None
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise PatternError(f"{where}: expected a list of non-empty strings")
+    return list(value)
+
+
+def _parse_block(raw: Any, where: str, flags: int) -> Block:
+    if not isinstance(raw, dict):
+        raise PatternError(f"{where}: block must be a table")
+    unknown = set(raw) - _BLOCK_KEYS
+    if unknown:
+        raise PatternError(f"{where}: unknown block keys {sorted(unknown)}")
+    cont = _compile(raw["continue"], f"{where}.continue", flags) if "continue" in raw else None
+    end = _compile(raw["end"], f"{where}.end", flags) if "end" in raw else None
+    if cont is None and end is None:
+        raise PatternError(f"{where}: a block needs `continue` or `end`")
+    collect = []
+    for i, c in enumerate(raw.get("collect", [])):
+        cw = f"{where}.collect[{i}]"
+        if not isinstance(c, dict) or "regex" not in c:
+            raise PatternError(f"{cw}: expected a table with `regex`")
+        mode = c.get("mode", "first")
+        if mode not in ("first", "list", "record"):
+            raise PatternError(f"{cw}: mode must be first, list or record")
+        if mode == "record" and not c.get("name"):
+            raise PatternError(f"{cw}: mode record needs `name`")
+        collect.append(Collect(_compile(c["regex"], cw, flags), mode, c.get("name")))
+    max_lines = raw.get("max_lines", 40)
+    max_blank = raw.get("max_blank", 1)
+    if not isinstance(max_lines, int) or not isinstance(max_blank, int) or max_lines < 1 or max_blank < 0:
+        raise PatternError(f"{where}: max_lines must be >= 1 and max_blank >= 0")
+    return Block(cont, end, max_lines, max_blank, collect, bool(raw.get("end_inclusive", True)))
+
+
+def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
+    if not isinstance(raw, dict):
+        raise PatternError(f"{where}: expected a table")
+    code = raw.get("code")
+    if not isinstance(code, str) or not code:
+        raise PatternError(f"{where}: missing `code`")
+    where = f"{where} ({code})"
+    allowed = _DERIVED_KEYS if derived else _PATTERN_KEYS
+    unknown = set(raw) - allowed
+    if unknown:
+        raise PatternError(f"{where}: unknown keys {sorted(unknown)}")
+    for key in ("kind", "severity", "title"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise PatternError(f"{where}: missing `{key}`")
+    if raw["severity"] not in SEVERITIES:
+        raise PatternError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
+    refs = _str_list(raw.get("references", []), f"{where}.references") if raw.get("references") else []
+    checks = _str_list(raw.get("checks", []), f"{where}.checks") if raw.get("checks") else []
+    hint = raw.get("hint", "")
+    if not isinstance(hint, str):
+        raise PatternError(f"{where}: hint must be a string")
+    pat = Pattern(code=code, kind=raw["kind"], severity=raw["severity"], title=raw["title"], literals=[],
+                  rx=None, hint=hint.strip(), checks=checks, references=refs)
+    if derived:
+        return pat
+    flags = regex.IGNORECASE if raw.get("ignore_case") else 0
+    if "regex" not in raw:
+        raise PatternError(f"{where}: missing `regex`")
+    pat.rx = _compile(raw["regex"], f"{where}.regex", flags)
+    pat.literals = _str_list(raw.get("literals"), f"{where}.literals") if "literals" in raw else []
+    if not pat.literals:
+        raise PatternError(f"{where}: missing `literals` (text that must occur in the line)")
+    if any("\n" in lit or "\r" in lit for lit in pat.literals):
+        raise PatternError(f"{where}: a literal cannot contain a line break")
+    for name, value in (("fields", raw.get("fields", {})), ("sets", raw.get("sets", {}))):
+        if not isinstance(value, dict):
+            raise PatternError(f"{where}: `{name}` must be a table")
+    pat.fields = dict(raw.get("fields", {}))
+    pat.sets = {str(k): str(v) for k, v in raw.get("sets", {}).items()}
+    for name, src in raw.get("lists", {}).items():
+        pat.lists[name] = _compile(src, f"{where}.lists.{name}", flags)
+    for name, src in raw.get("flags", {}).items():
+        pat.flags[name] = _compile(src, f"{where}.flags.{name}", flags)
+    for i, sw in enumerate(raw.get("severity_when", [])):
+        sww = f"{where}.severity_when[{i}]"
+        if not isinstance(sw, dict) or not {"field", "regex", "severity"} <= set(sw):
+            raise PatternError(f"{sww}: needs field, regex and severity")
+        if sw["severity"] not in SEVERITIES:
+            raise PatternError(f"{sww}: bad severity {sw['severity']!r}")
+        pat.severity_when.append(SeverityWhen(sw["field"], _compile(sw["regex"], sww), sw["severity"]))
+    pat.starts_boot = bool(raw.get("starts_boot", False))
+    pat.fact = bool(raw.get("fact", False))
+    pat.fallback = bool(raw.get("fallback", False))
+    if "block" in raw:
+        pat.block = _parse_block(raw["block"], f"{where}.block", flags)
+    return pat
+
+
+def load_file(path: Path) -> list[Pattern]:
+    """Read one pattern file; raise PatternError naming the file and the pattern on any problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatternError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PatternError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(data) - {"family", "pattern", "derived", "rule", "description"}
+    if unknown:
+        raise PatternError(f"{path}: unknown top-level keys {sorted(unknown)}")
+    family = str(data.get("family", path.stem))
+    out: list[Pattern] = []
+    for section, derived in (("pattern", False), ("derived", True)):
+        entries = data.get(section, [])
+        if not isinstance(entries, list):
+            raise PatternError(f"{path}: `{section}` must be an array of tables ([[{section}]])")
+        for i, raw in enumerate(entries):
+            pat = _parse_entry(raw, f"{path}: {section}[{i}]", derived)
+            pat.family, pat.source = family, str(path)
+            out.append(pat)
+    return out
+
+
+def builtin_dir() -> Path:
+    """The patterns shipped with espwatch (in a wheel: monitor/_patterns; in a checkout: ./patterns)."""
+    packaged = resources.files("monitor") / "_patterns"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "patterns"
+
+
+def pattern_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*.toml") if p.is_file())
+
+
+@dataclass
+class PatternSet:
+    """All patterns in force, by code, with the literal table the prefilter is built from."""
+
+    patterns: list[Pattern]
+
+    def __post_init__(self) -> None:
+        self.by_code: dict[str, Pattern] = {}
+        for p in self.patterns:
+            if p.code in self.by_code:
+                other = self.by_code[p.code]
+                raise PatternError(f"{p.source}: code {p.code} is already used in {other.source}")
+            self.by_code[p.code] = p
+        self.matchers = [p for p in self.patterns if not p.derived]
+
+    def get(self, code: str) -> Pattern | None:
+        return self.by_code.get(code.upper()) or self.by_code.get(code)
+
+    def derived_code(self, kind: str) -> Pattern | None:
+        for p in self.patterns:
+            if p.derived and p.kind == kind:
+                return p
+        return None
+
+
+def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True) -> PatternSet:
+    """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`)."""
+    dirs: list[Path] = [builtin_dir()] if builtin else []
+    for d in extra_dirs:
+        p = Path(d)
+        if not p.is_dir():
+            raise PatternError(f"{p}: not a directory of pattern files")
+        dirs.append(p)
+    pats: list[Pattern] = []
+    for d in dirs:
+        for f in pattern_files(d):
+            pats.extend(load_file(f))
+    return PatternSet(pats)
+
+
+def iter_literals(patterns: Iterable[Pattern]) -> Iterable[tuple[str, Pattern]]:
+    for p in patterns:
+        for lit in p.literals:
+            yield lit, p
