@@ -58,7 +58,9 @@ def apply_pattern(pat: Pattern, body: str) -> dict[str, Any] | None:
 class Detector:
     """Feed bytes, get events in input order. Counts lines exactly as events.md defines them."""
 
-    def __init__(self, patterns: PatternSet, max_line: int = MAX_LINE) -> None:
+    def __init__(
+        self, patterns: PatternSet, max_line: int = MAX_LINE, fallback_prefilter: bool = False
+    ) -> None:
         self.patterns = patterns
         lits: list[str] = []
         owners: list[list[Pattern]] = []
@@ -73,7 +75,7 @@ class Detector:
                     owners[index[lit]].append(pat)
         self._owners = owners
         self._order = {id(p): i for i, p in enumerate(patterns.matchers)}
-        self._prefilter = Prefilter(lits)
+        self._prefilter = Prefilter(lits, force_fallback=fallback_prefilter)
         self._lit_bytes = [lit.encode() for lit in lits]
         self._max_line = max_line
         self._carry: list[bytes] = []

@@ -1,0 +1,88 @@
+"""App images, partition tables, OTA data and flash read-backs: is the file right, does it fit, what differs.
+
+Public API (nothing here prints; every result has `to_json()` and a one-line `verdict()`):
+
+- `load_app_image(path) -> AppImage`, `parse_app_image(data) -> AppImage`
+- `inspect_image(path, elf=..., partitions=..., slot=...) -> ImageCheck` (image + ELF match + fit)
+- `load_partition_table(path)`, `parse_partition_table(data)`, `parse_partition_csv(text)`,
+  `parse_partition_binary(data)`, `parse_partition_boot_log(lines)` -> `PartitionTable`;
+  `check_partition_table(table, ...) -> list[Finding]`
+- `load_otadata(path, ota_slots=..., table=...)`, `parse_otadata(data, ...)` -> `OtaData`
+- `diff_images(original, readback) -> ImageDiff`, `diff_image_bytes(a, b)`, `hex_view(diff, run)`
+
+Unreadable paths raise `InputFileError`; text that is not a partition table raises `PartitionTableError`;
+damaged image content never raises (see `AppImage.findings`).
+"""
+
+from monitor.image._files import InputFileError
+from monitor.image.app_image import (
+    AppDescriptor,
+    AppImage,
+    BootloaderDescriptor,
+    Finding,
+    Segment,
+    SignatureInfo,
+    load_app_image,
+    parse_app_image,
+    xor_checksum,
+)
+from monitor.image.check import ElfMatch, FitResult, ImageCheck, check_elf, check_fit, inspect_image
+from monitor.image.chips import CHIPS, Chip, chip_by_id, chip_by_name
+from monitor.image.otadata import OtaData, OtaEntry, build_otadata, load_otadata, ota_seq_crc, parse_otadata
+from monitor.image.partition_table import (
+    Partition,
+    PartitionTable,
+    PartitionTableError,
+    check_partition_table,
+    load_partition_table,
+    parse_partition_binary,
+    parse_partition_boot_log,
+    parse_partition_csv,
+    parse_partition_table,
+    to_binary,
+)
+from monitor.image.readback_diff import DiffRun, ImageDiff, diff_image_bytes, diff_images, hex_view
+
+__all__ = [
+    "CHIPS",
+    "AppDescriptor",
+    "AppImage",
+    "BootloaderDescriptor",
+    "Chip",
+    "DiffRun",
+    "ElfMatch",
+    "Finding",
+    "FitResult",
+    "ImageCheck",
+    "ImageDiff",
+    "InputFileError",
+    "OtaData",
+    "OtaEntry",
+    "Partition",
+    "PartitionTable",
+    "PartitionTableError",
+    "Segment",
+    "SignatureInfo",
+    "build_otadata",
+    "check_elf",
+    "check_fit",
+    "check_partition_table",
+    "chip_by_id",
+    "chip_by_name",
+    "diff_image_bytes",
+    "diff_images",
+    "hex_view",
+    "inspect_image",
+    "load_app_image",
+    "load_otadata",
+    "load_partition_table",
+    "ota_seq_crc",
+    "parse_app_image",
+    "parse_otadata",
+    "parse_partition_binary",
+    "parse_partition_boot_log",
+    "parse_partition_csv",
+    "parse_partition_table",
+    "to_binary",
+    "xor_checksum",
+]
