@@ -15,6 +15,7 @@ def all_pages(patterns: PatternSet) -> list[Pattern]:
         from monitor.diagnosis import rule_pages
     except ImportError:
         return pages
+    # a malformed rules file raises PatternError (RuleError), which the CLI prints as one line
     known = {p.code for p in pages}
     pages.extend(p for p in rule_pages() if p.code not in known)
     return pages

@@ -149,11 +149,7 @@ def read_chunks(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
 def scan_file(path: str | os.PathLike[str], patterns: PatternSet | None = None,
               stages: list[Stage] | None = None, keep_events: bool = True) -> tuple[Pipeline, list[Event]]:
     """Scan a whole file; return the pipeline (sessions, counters) and its events."""
-    pipe = Pipeline(patterns or load_patterns(), stages or [], keep_events=keep_events)
-    fh, _ = open_input(str(path))
-    try:
-        events = list(pipe.run(read_chunks(fh)))
-    finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
-    return pipe, events
+    from monitor.scan import scan_stream
+
+    result = scan_stream(str(path), patterns or load_patterns(), stages=stages, keep_events=keep_events)
+    return result.pipeline, result.events

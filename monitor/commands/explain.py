@@ -23,15 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         patterns = load_patterns(args.patterns)
+        if args.list:
+            for line in iter_list(patterns):
+                print(line)
+            return 0
+        if not args.code:
+            raise CliError("explain needs a CODE (such as EW201) or --list")
+        page = find_page(patterns, args.code)
     except PatternError as exc:
         raise CliError(str(exc)) from None
-    if args.list:
-        for line in iter_list(patterns):
-            print(line)
-        return 0
-    if not args.code:
-        raise CliError("explain needs a CODE (such as EW201) or --list")
-    page = find_page(patterns, args.code)
     if page is None:
         raise CliError(f"unknown code {args.code!r} (see `espwatch explain --list`)")
     for line in iter_page(page):

@@ -56,8 +56,22 @@ def run(args: argparse.Namespace) -> int:
 
 def build_stages(args: argparse.Namespace, patterns):
     """A factory of fresh enrichment stages for each file (decoding and diagnosis, when available)."""
+    try:
+        from monitor.diagnosis import DiagnosisStage, RuleError, load_rules
+    except ImportError:  # diagnosis package not installed: scan without findings
+        return lambda: []
+    try:
+        rules = load_rules()
+    except RuleError as exc:
+        raise CliError(str(exc)) from None
+    elf_sha = None
+    elf = getattr(args, "elf", None)
+    if elf:
+        from monitor.diagnosis.checks import file_sha256
+
+        elf_sha = file_sha256(elf)
 
     def make() -> list:
-        return []
+        return [DiagnosisStage(patterns, rules=rules, elf_sha256=elf_sha)]
 
     return make

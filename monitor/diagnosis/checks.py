@@ -1,0 +1,314 @@
+"""Rules that data cannot say: each `when = "check"` rule names one of these classes in `check`.
+
+- `image_too_big`: an image length against the slot it was meant for (named from the partition table the
+  bootloader printed in the same boot).
+- `elf_mismatch`: the `ELF file SHA256` the app printed against the SHA-256 of the ELF the user gave.
+- `crash_repeat`: the same crash signature (cause + top frames) in several boots, grouped with a count.
+- `boot_loop`: several resets in a short time with the same reason or after the same crash; emits the
+  derived `boot_loop` event kind (events.md), which data rules then explain (e.g. EW904, EW920).
+- `rollback`: a rollback message, or a partition switch back to the slot the device ran before.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import regex
+
+from monitor.events import Event
+
+if TYPE_CHECKING:
+    from monitor.diagnosis.engine import BootInfo, DiagnosisStage
+    from monitor.diagnosis.rules import Rule
+
+
+class Check:
+    """Base: sees every event and every boot end; returns findings when they are certain."""
+
+    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
+        self.rule = rule
+        self.engine = engine
+        self.params = rule.params
+
+    def on_event(self, ev: Event) -> list[Event]:
+        return []
+
+    def on_boot_end(self, boot: BootInfo) -> list[Event]:
+        return []
+
+    def finish(self) -> list[Event]:
+        return []
+
+    def finding(self, evidence: list[int], boot: int, values: dict[str, Any], kind: str = "finding") -> Event:
+        return self.engine.make_finding(self.rule, evidence, boot, values, kind)
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    s = str(value).strip()
+    try:
+        return int(s, 16) if s.lower().startswith("0x") else int(s)
+    except ValueError:
+        return None
+
+
+class ImageTooBig(Check):
+    """`Image length N doesn't fit in partition length M` (and any event with both sizes)."""
+
+    def on_event(self, ev: Event) -> list[Event]:
+        if self.rule.select and not self.rule.selects(ev):
+            return []
+        image, slot_len = _int(ev.fields.get("image_length")), _int(ev.fields.get("partition_length"))
+        if image is None or slot_len is None or image <= slot_len:
+            return []
+        boot = self.engine.boot
+        slots = []
+        evidence = [ev.line]
+        if boot is not None:
+            for row in boot.partitions:
+                if _int("0x" + row.get("length", "")) == slot_len and row.get("type", "00") == "00":
+                    slots.append(row.get("label", "?"))
+        values = {"image_length": image, "partition_length": slot_len, "over": image - slot_len,
+                  "over_pct": f"{100 * (image - slot_len) / slot_len:.1f}",
+                  "image_kib": f"{image / 1024:.0f}", "partition_kib": f"{slot_len / 1024:.0f}",
+                  "slots": slots or ["(partition table not in the log)"]}
+        return [self.finding(evidence, ev.boot, values)]
+
+
+def elf_prefix_matches(printed: str, full_sha256: str) -> bool:
+    """Does the (possibly shortened) hash the app printed start the SHA-256 of the given ELF?"""
+    try:  # the decoder's helper (same rule, kept in one place)
+        from monitor.symbols import sha_matches
+    except ImportError:
+        sha_matches = None
+    if sha_matches is not None:
+        return bool(sha_matches(full_sha256, printed))
+    p, f = printed.strip().lower(), full_sha256.strip().lower()
+    return bool(p) and (f.startswith(p) or p.startswith(f))
+
+
+class ElfMismatch(Check):
+    """The app printed `ELF file SHA256: 3cd6b8c3...`; the ELF given to espwatch hashes differently."""
+
+    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
+        super().__init__(rule, engine)
+        self.reported: set[str] = set()
+
+    def on_event(self, ev: Event) -> list[Event]:
+        given = self.engine.elf_sha256
+        printed = ev.fields.get("elf_sha256")
+        if not given or not isinstance(printed, str) or ev.kind != "app_info":
+            return []
+        p = printed.lower()
+        if elf_prefix_matches(p, given) or p in self.reported or len(self.reported) >= 8:
+            return []
+        self.reported.add(p)
+        values = {"printed": p, "given": given, "given_prefix": given[:len(p)]}
+        return [self.finding([ev.line], ev.boot, values)]
+
+
+class CrashRepeat(Check):
+    """One crash signature in several boots."""
+
+    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
+        super().__init__(rule, engine)
+        self.min_boots = int(self.params.get("min_boots", 2))
+        self.max_signatures = int(self.params.get("max_signatures", 200))
+        self.groups: dict[str, dict[str, Any]] = {}
+
+    def on_boot_end(self, boot: BootInfo) -> list[Event]:
+        c = boot.crash
+        if c is None:
+            return []
+        key = c.key
+        g = self.groups.get(key)
+        if g is None:
+            if len(self.groups) >= self.max_signatures:
+                return []
+            g = self.groups[key] = {"crash": c, "count": 0, "boots": [], "evidence": [], "consecutive": True}
+        if g["boots"] and g["boots"][-1] != boot.number - 1:
+            g["consecutive"] = False
+        g["count"] += 1
+        if len(g["boots"]) < 40:
+            g["boots"].append(boot.number)
+            g["evidence"].extend(c.evidence[:4])
+        return []
+
+    def finish(self) -> list[Event]:
+        out = []
+        for g in self.groups.values():
+            if g["count"] < self.min_boots:
+                continue
+            c = g["crash"]
+            values = {"cause": c.cause, "top": c.top, "signature": c.key, "count": g["count"],
+                      "boots": g["boots"], "kind": c.kind,
+                      "pattern": "in consecutive boots" if g["consecutive"] else "in separate boots",
+                      "corrupted": c.corrupted}
+            out.append(self.finding(g["evidence"], g["boots"][0], values))
+        return out
+
+
+class BootLoop(Check):
+    """Several resets in a short time, with the same reset reason or right after the same crash.
+
+    Each boot gets a key: `crash:<signature>` when the boot before it crashed, else `reset:<reason>` (reasons
+    matching `ignore_reasons`, e.g. POWERON, break a run). A run of consecutive boots with one key is a loop
+    when it has enough resets (`same_crash_min` for crash keys; `min_resets`, or the first matching entry of
+    `min_resets_when` by reason) and they came quickly: by host timestamps at most `window_seconds` apart on
+    average, or without timestamps each boot shorter than `max_boot_lines` lines.
+    """
+
+    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
+        super().__init__(rule, engine)
+        p = self.params
+        self.min_resets = int(p.get("min_resets", 3))
+        self.same_crash_min = int(p.get("same_crash_min", 2))
+        self.when = [(regex.compile(r), int(n)) for r, n in p.get("min_resets_when", [])]
+        self.ignore = regex.compile(str(p.get("ignore_reasons", "POWERON|^$")))
+        self.window = float(p.get("window_seconds", 120))
+        self.max_lines = int(p.get("max_boot_lines", 400))
+        self.kind = str(p.get("event_kind", "boot_loop"))
+        self.prev: BootInfo | None = None
+        self.run_key: str | None = None
+        self.run: list[BootInfo] = []
+        self.run_count = 0
+        self.run_cause: Any = None
+
+    def _key(self, boot: BootInfo) -> tuple[str | None, Any]:
+        reason = boot.reset_reason
+        if reason is None or self.ignore.search(reason):
+            return None, None
+        prev = self.prev
+        if prev is not None and prev.number == boot.number - 1:
+            if prev.crash is not None:
+                return f"crash:{prev.crash.key}", prev.crash
+            if prev.brownout_line is not None:
+                return "brownout", "brownout"
+        return f"reset:{reason}", None
+
+    def on_boot_end(self, boot: BootInfo) -> list[Event]:
+        key, crash = self._key(boot)
+        out: list[Event] = []
+        if key is None or key != self.run_key:
+            out.extend(self._flush())
+            if key is not None:
+                self.run_key, self.run, self.run_count, self.run_cause = key, [boot], 1, crash
+        else:
+            self.run_count += 1
+            if len(self.run) < 40:
+                self.run.append(boot)
+            else:
+                self.run[-1] = boot
+        self.prev = boot
+        return out
+
+    def finish(self) -> list[Event]:
+        return self._flush()
+
+    def _needed(self, key: str, reason: str | None) -> int:
+        if key.startswith("crash:") or key == "brownout":
+            return self.same_crash_min
+        for rx, n in self.when:
+            if reason and rx.search(reason):
+                return n
+        return self.min_resets
+
+    def _quick(self, run: list[BootInfo]) -> tuple[bool, str]:
+        starts = [b.host_start for b in run]
+        if all(s is not None for s in starts) and len(run) > 1:
+            span = starts[-1] - starts[0]  # type: ignore[operator]
+            if span < 0:
+                span += 86400
+            avg = span / (len(run) - 1)
+            return avg <= self.window, f"about {avg:.0f} s apart"
+        longest = max(b.lines for b in run[:-1]) if len(run) > 1 else run[0].lines
+        return longest <= self.max_lines, f"each boot at most {longest} lines long"
+
+    def _flush(self) -> list[Event]:
+        run, key, count, crash = self.run, self.run_key, self.run_count, self.run_cause
+        self.run, self.run_key, self.run_count, self.run_cause = [], None, 0, None
+        if not run or key is None:
+            return []
+        reason = run[0].reset_reason
+        if count < self._needed(key, reason):
+            return []
+        quick, pace = self._quick(run)
+        if not quick:
+            return []
+        evidence = [b.reset_line or b.start_line for b in run]
+        if crash == "brownout":
+            cause, before = "brownout", "a brownout"
+            evidence = sorted(set(evidence) | {b.brownout_line for b in run if b.brownout_line})
+        elif crash is not None:
+            cause, before = "crash", crash.key
+            evidence = sorted(set(evidence) | set(crash.evidence[:2]))
+        else:
+            cause, before = "reset", "no crash printed"
+        values = {"resets": count, "reason": reason or "?", "cause": cause, "pace": pace, "crash": before,
+                  "boots": [b.number for b in run], "first_boot": run[0].number, "last_boot": run[-1].number}
+        return [self.finding(evidence, run[0].number, values, kind=self.kind)]
+
+
+class Rollback(Check):
+    """A rollback message, or a partition switch back to the slot the device ran before."""
+
+    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
+        super().__init__(rule, engine)
+        # (line, boot, from offset, to offset, from label, to label) of recent switches
+        self.switches: list[tuple[int, int, str, str, str | None, str | None]] = []
+        self.done: set[int] = set()
+
+    def on_event(self, ev: Event) -> list[Event]:
+        f = ev.fields
+        if ev.kind == "rollback":
+            evidence = [ev.line]
+            last = self.switches[-1] if self.switches else None
+            values: dict[str, Any] = {"from": f.get("from") or "the new app", "how": "the device said so"}
+            if last is not None and ev.boot - last[1] <= 2:
+                evidence.insert(0, last[0])
+                values["to"] = last[4] or last[2]
+            return [self.finding(evidence, ev.boot, values)]
+        if ev.kind != "partition_switch":
+            return []
+        frm, to = _int(f.get("from_offset")), _int(f.get("to_offset"))
+        out = []
+        if frm is not None and to is not None:
+            for line, boot, a, b, a_label, b_label in reversed(self.switches[-4:]):
+                if _int(a) == to and _int(b) == frm and line not in self.done:
+                    self.done.update((line, ev.line))  # neither switch can start another rollback
+                    how = f"boot {boot} switched {a_label or a} -> {b_label or b}, boot {ev.boot} went back"
+                    values = {"from": f.get("from") or f.get("from_offset"),
+                              "to": f.get("to") or f.get("to_offset"), "how": how}
+                    out.append(self.finding([line, ev.line], boot, values))
+                    break
+            self.switches.append((ev.line, ev.boot, str(f.get("from_offset")), str(f.get("to_offset")),
+                                  f.get("from"), f.get("to")))
+            del self.switches[:-8]
+        return out
+
+
+CHECKS: dict[str, type[Check]] = {
+    "image_too_big": ImageTooBig,
+    "elf_mismatch": ElfMismatch,
+    "crash_repeat": CrashRepeat,
+    "boot_loop": BootLoop,
+    "rollback": Rollback,
+}
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file (the ELF hash an app prints is the SHA-256 of the ELF file)."""
+    try:
+        from monitor.symbols import elf_sha256 as decoder_sha256
+    except ImportError:
+        decoder_sha256 = None
+    if decoder_sha256 is not None:
+        return decoder_sha256(path)
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
