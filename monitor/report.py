@@ -14,12 +14,12 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import regex
 
 from monitor import __version__
+from monitor.decoding import DecodeStage, ElfChoice, ElfError, choose_elf, load_index
 from monitor.events import SEVERITY_RANK, Event, severity_at_least
 from monitor.lines import clean_text
 from monitor.patterns import PatternSet, load_patterns
@@ -28,7 +28,6 @@ from monitor.redact import Redactor
 from monitor.scan import ScanResult, scan_stream
 
 DIAGNOSIS_KINDS = ("finding", "boot_loop")
-DECODE_KINDS = ("backtrace", "panic", "abort", "stack_overflow", "assert", "cache_disabled_access")
 
 
 @dataclass
@@ -164,45 +163,6 @@ def excerpt(lines: dict[int, str], ranges: list[tuple[int, int]], marked: set[in
     return out
 
 
-# -- decoding -------------------------------------------------------------------------------------
-def _decoder(elf: str | None) -> tuple[Any, str]:
-    """(index or None, a sentence for the report about decoding)."""
-    if not elf:
-        return None, ("No ELF was given (`espwatch report LOG --elf build/app.elf`): "
-                      "addresses are not decoded.")
-    try:
-        from monitor.symbols import DecodeError, SymbolIndex, decode_event  # noqa: F401
-    except ImportError:
-        return None, "This espwatch has no address decoder: addresses are not decoded."
-    try:
-        return SymbolIndex.load(elf), f"Addresses decoded with `{Path(elf).name}`."
-    except DecodeError as exc:
-        return None, f"The ELF could not be used for decoding: {exc}"
-    except OSError as exc:
-        return None, f"The ELF could not be read: {exc.strerror or exc}"
-
-
-class _DecodeStage:
-    """Adds decoded frames to crash events (pipeline stage) when an index is available."""
-
-    def __init__(self, index: Any) -> None:
-        from monitor.symbols import decode_event
-
-        self.index = index
-        self.decode_event = decode_event
-
-    def process(self, ev: Event) -> list[Event]:
-        if ev.kind in DECODE_KINDS and ev.frames is None:
-            try:
-                ev.frames = self.decode_event(ev, self.index) or None
-            except Exception:  # a decoder bug must not lose the report
-                ev.frames = None
-        return [ev]
-
-    def finish(self) -> list[Event]:
-        return []
-
-
 # -- building -------------------------------------------------------------------------------------
 def _facts(result: ScanResult) -> dict[str, Any]:
     """The last value of each boot fact over all boots (the newest boot describes the device best)."""
@@ -214,46 +174,40 @@ def _facts(result: ScanResult) -> dict[str, Any]:
     return facts
 
 
-def _elf_status(options: ReportOptions, facts: dict[str, Any], elf_sha: str | None) -> str:
-    printed = facts.get("elf_sha256")
+def _elf_status(options: ReportOptions, facts: dict[str, Any], elf: ElfChoice | None,
+                error: str | None) -> str:
     if not options.elf:
         return "no ELF given"
-    if elf_sha is None:
-        return "ELF could not be read"
-    from monitor.diagnosis.checks import elf_prefix_matches
-
-    if not printed:
-        return f"given ({elf_sha[:16]}...), the log prints no ELF hash to compare"
-    if elf_prefix_matches(str(printed), elf_sha):
-        return f"matches ({elf_sha[:16]}...)"
-    return f"DOES NOT MATCH: given {elf_sha[:16]}..., the device runs {printed}"
+    if elf is None:
+        return f"could not be used: {error}"
+    return elf.describe(facts.get("elf_sha256"))
 
 
 def build_report(path: str, options: ReportOptions | None = None,
                  patterns: PatternSet | None = None) -> Report:
     """Scan `path` and render the report (raises InputError / PatternError / RuleError like `scan`)."""
     from monitor.diagnosis import DiagnosisStage
-    from monitor.diagnosis.checks import file_sha256
 
     opt = options or ReportOptions()
     pats = patterns or load_patterns(opt.patterns_dirs)
-    elf_sha = None
+    elf: ElfChoice | None = None
+    error: str | None = None
+    stages: list[Any] = []
+    decode_note = "No ELF was given (`espwatch report LOG --elf build/app.elf`): addresses are not decoded."
     if opt.elf:
         try:
-            elf_sha = file_sha256(opt.elf)
-        except OSError:
-            elf_sha = None
-    index, decode_note = _decoder(opt.elf) if opt.elf and elf_sha else (None, _decoder(None)[1])
-    if opt.elf and elf_sha is None:
-        decode_note = f"The ELF {Path(opt.elf).name} could not be read: addresses are not decoded."
-    stages: list[Any] = []
-    if index is not None:
-        stages.append(_DecodeStage(index))
-    stages.append(DiagnosisStage(pats, elf_sha256=elf_sha))
+            elf = choose_elf(opt.elf, discover=False)
+            assert elf is not None
+            stages.append(DecodeStage(load_index(elf)))
+            decode_note = f"Addresses decoded with `{elf.path.name}`."
+        except ElfError as exc:
+            error = str(exc)
+            decode_note = f"The ELF could not be used ({error}): addresses are not decoded."
+    stages.append(DiagnosisStage(pats, elf_sha256=elf.sha256 if elf else None))
     result = scan_stream(path, pats, stages=stages)
     red = Redactor(enabled=opt.redact, wifi=opt.redact_wifi, mac=opt.redact_mac)
     facts = _facts(result)
-    elf_status = _elf_status(opt, facts, elf_sha)
+    elf_status = _elf_status(opt, facts, elf, error)
 
     diagnoses = [e for e in result.events if e.kind in DIAGNOSIS_KINDS]
     diagnoses.sort(key=lambda e: (-SEVERITY_RANK[e.severity], e.line))

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from monitor.events import SEVERITY_RANK, Event, severity_at_least
+from monitor.events import SEVERITY_RANK, Event, Frame, severity_at_least
 from monitor.patterns import PatternSet
 from monitor.pipeline import Pipeline, Stage, open_input, read_chunks
 from monitor.sessions import BootSession
@@ -87,8 +87,14 @@ def _boot_header(s: BootSession) -> str:
     return ", ".join(parts)
 
 
+def format_frame(fr: Frame) -> str:
+    """One decoded frame the way addr2line -pfiaC writes it."""
+    where = f"{fr.file or '??'}:{fr.line if fr.line is not None else '?'}"
+    return f"0x{fr.addr:08x}: {fr.function or '??'} at {where}" + (" (inlined)" if fr.inlined else "")
+
+
 def iter_summary(result: ScanResult, patterns: PatternSet, min_severity: str = "info",
-                 show_facts: bool = False, width: int = 100) -> Iterator[str]:
+                 show_facts: bool = False, width: int = 100, max_frames: int = 24) -> Iterator[str]:
     """Human-readable lines: per boot its facts, then its events with line and severity."""
     yield f"{result.name}: {result.pipeline.lines} lines, {len(result.sessions)} boot(s)"
     by_boot: dict[int, list[Event]] = {}
@@ -107,6 +113,8 @@ def iter_summary(result: ScanResult, patterns: PatternSet, min_severity: str = "
                 text = text[: width - 3] + "..."
             span = f"{ev.line}" if ev.end_line == ev.line else f"{ev.line}-{ev.end_line}"
             yield f"    {span:>9}  {ev.severity:<7} {ev.kind:<22} {ev.code}  {text}"
+            for fr in (ev.frames or [])[:max_frames]:
+                yield "              " + format_frame(fr)
     findings = [ev for ev in result.events if ev.kind == "finding"]
     if findings:
         yield "  findings:"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from monitor.cli import CliError
+from monitor.decoding import DecodeStage, ElfError, choose_elf, load_index
+from monitor.diagnosis import DiagnosisStage, RuleError, load_rules
 from monitor.events import SEVERITIES, severity_at_least
-from monitor.patterns import PatternError, load_patterns
-from monitor.pipeline import InputError
+from monitor.patterns import PatternError, PatternSet, load_patterns
+from monitor.pipeline import InputError, Stage
 from monitor.scan import iter_summary, scan_stream, write_jsonl
 
 
@@ -24,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patterns", action="append", default=[], metavar="DIR",
                    help="also load the pattern files (*.toml) in DIR; may be repeated")
     p.add_argument("--all", action="store_true", help="summary: also list informational boot facts")
+    p.add_argument("--elf", metavar="APP.elf",
+                   help="decode addresses with this ELF (adds `frames`) and check it against the log's "
+                        "ELF SHA256; without it, an ELF found in ./build, .pio/build or an Arduino build "
+                        "folder is used")
+    p.add_argument("--no-elf", action="store_true", help="do not look for an ELF in the build folders")
     p.set_defaults(func=run)
 
 
@@ -47,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
+        warn_elf_mismatch(args.elf_choice, result)
         if not args.json:
             for line in iter_summary(result, patterns, args.min_severity, show_facts=args.all):
                 out.write(line + "\n")
@@ -54,24 +63,36 @@ def run(args: argparse.Namespace) -> int:
     return 1 if worst_error else 0
 
 
-def build_stages(args: argparse.Namespace, patterns):
-    """A factory of fresh enrichment stages for each file (decoding and diagnosis, when available)."""
-    try:
-        from monitor.diagnosis import DiagnosisStage, RuleError, load_rules
-    except ImportError:  # diagnosis package not installed: scan without findings
-        return lambda: []
+def warn_elf_mismatch(elf, result) -> None:
+    """Say loudly on stderr when the ELF is not the one the device runs."""
+    if elf is None:
+        return
+    printed = {s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")}
+    for p in sorted(printed):
+        if elf.matches(p) is False:
+            print(f"espwatch: WARNING: {elf.describe(p)}", file=sys.stderr)
+
+
+def build_stages(args: argparse.Namespace, patterns: PatternSet) -> Callable[[], list[Stage]]:
+    """A factory of fresh enrichment stages for each file: address decoding (when an ELF is known)
+    and diagnosis. Announces the ELF it uses on stderr."""
     try:
         rules = load_rules()
     except RuleError as exc:
         raise CliError(str(exc)) from None
-    elf_sha = None
-    elf = getattr(args, "elf", None)
-    if elf:
-        from monitor.diagnosis.checks import file_sha256
+    try:
+        elf = choose_elf(getattr(args, "elf", None), discover=not getattr(args, "no_elf", True))
+        index = load_index(elf) if elf is not None else None
+    except ElfError as exc:
+        raise CliError(str(exc)) from None
+    if elf is not None and elf.discovered:
+        print(f"espwatch: decoding with {elf.path} (found in the build folder; --no-elf to skip)",
+              file=sys.stderr)
+    args.elf_choice = elf
 
-        elf_sha = file_sha256(elf)
-
-    def make() -> list:
-        return [DiagnosisStage(patterns, rules=rules, elf_sha256=elf_sha)]
+    def make() -> list[Stage]:
+        stages: list[Stage] = [DecodeStage(index)] if index is not None else []
+        stages.append(DiagnosisStage(patterns, rules=rules, elf_sha256=elf.sha256 if elf else None))
+        return stages
 
     return make

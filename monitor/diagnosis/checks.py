@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import regex
 
 from monitor.events import Event
+from monitor.symbols import sha_matches
 
 if TYPE_CHECKING:
     from monitor.diagnosis.engine import BootInfo, DiagnosisStage
@@ -76,18 +77,6 @@ class ImageTooBig(Check):
         return [self.finding(evidence, ev.boot, values)]
 
 
-def elf_prefix_matches(printed: str, full_sha256: str) -> bool:
-    """Does the (possibly shortened) hash the app printed start the SHA-256 of the given ELF?"""
-    try:  # the decoder's helper (same rule, kept in one place)
-        from monitor.symbols import sha_matches
-    except ImportError:
-        sha_matches = None
-    if sha_matches is not None:
-        return bool(sha_matches(full_sha256, printed))
-    p, f = printed.strip().lower(), full_sha256.strip().lower()
-    return bool(p) and (f.startswith(p) or p.startswith(f))
-
-
 class ElfMismatch(Check):
     """The app printed `ELF file SHA256: 3cd6b8c3...`; the ELF given to espwatch hashes differently."""
 
@@ -101,7 +90,7 @@ class ElfMismatch(Check):
         if not given or not isinstance(printed, str) or ev.kind != "app_info":
             return []
         p = printed.lower()
-        if elf_prefix_matches(p, given) or p in self.reported or len(self.reported) >= 8:
+        if sha_matches(given, p) or p in self.reported or len(self.reported) >= 8:
             return []
         self.reported.add(p)
         values = {"printed": p, "given": given, "given_prefix": given[:len(p)]}
@@ -295,20 +284,3 @@ CHECKS: dict[str, type[Check]] = {
     "boot_loop": BootLoop,
     "rollback": Rollback,
 }
-
-
-def file_sha256(path: str) -> str:
-    """SHA-256 of a file (the ELF hash an app prints is the SHA-256 of the ELF file)."""
-    try:
-        from monitor.symbols import elf_sha256 as decoder_sha256
-    except ImportError:
-        decoder_sha256 = None
-    if decoder_sha256 is not None:
-        return decoder_sha256(path)
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

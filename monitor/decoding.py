@@ -1,0 +1,99 @@
+"""Enrichment with decoded addresses: which ELF, whether it belongs to the log, and the pipeline stage.
+
+Used by `scan`, `report` and the monitor alike, so that they all pick, check and use the ELF the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.events import Event
+from monitor.symbols import DecodeError, SymbolIndex, decode_event, elf_sha256, find_elf, sha_matches
+
+DECODE_KINDS = frozenset({
+    "backtrace", "panic", "abort", "assert", "stack_overflow", "cache_disabled_access", "int_wdt",
+    "task_wdt", "heap_corrupt", "saved_pc", "spi_flash_guard",
+})
+"""Kinds whose text or block carries code addresses worth decoding."""
+
+
+class ElfError(Exception):
+    """The ELF cannot be used: one line for the user."""
+
+
+@dataclass
+class ElfChoice:
+    """The ELF used for a log: where it came from and its SHA-256."""
+
+    path: Path
+    sha256: str
+    discovered: bool = False
+
+    def matches(self, printed: str | None) -> bool | None:
+        """Whether the hash the app printed is this ELF's: None when the log printed none."""
+        if not printed:
+            return None
+        return sha_matches(self.sha256, printed)
+
+    def describe(self, printed: str | None) -> str:
+        state = self.matches(printed)
+        name = self.path.name
+        if state is None:
+            return f"{name} (the log prints no ELF SHA256 to compare)"
+        if state:
+            return f"{name} matches the firmware (ELF SHA256 {printed})"
+        mine = self.sha256[: max(len(printed), 16)]
+        return (f"DOES NOT MATCH: {name} is not the ELF of the firmware that printed this log "
+                f"(device {printed}, ELF {mine}); decoded names would be wrong")
+
+
+def choose_elf(given: str | os.PathLike[str] | None, discover: bool = True,
+               start: str | os.PathLike[str] | None = None) -> ElfChoice | None:
+    """The ELF given on the command line, else one found in the build folders under `start`."""
+    if given:
+        path = Path(given)
+        if path.is_dir():
+            raise ElfError(f"{path} is a directory, not an ELF file")
+        discovered = False
+    elif discover:
+        found = find_elf(start)
+        if found is None:
+            return None
+        path, discovered = found, True
+    else:
+        return None
+    try:
+        return ElfChoice(path, elf_sha256(path), discovered)
+    except FileNotFoundError:
+        raise ElfError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ElfError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def load_index(choice: ElfChoice) -> SymbolIndex:
+    """The symbol index of the chosen ELF (cached); ElfError with one line when it is unusable."""
+    try:
+        return SymbolIndex.load(choice.path)
+    except DecodeError as exc:
+        raise ElfError(str(exc)) from None
+    except OSError as exc:
+        raise ElfError(f"{choice.path}: cannot read: {exc.strerror or exc}") from None
+
+
+class DecodeStage:
+    """Pipeline stage: adds `frames` to events that carry code addresses."""
+
+    def __init__(self, index: SymbolIndex) -> None:
+        self.index = index
+
+    def process(self, ev: Event) -> list[Event]:
+        if ev.kind in DECODE_KINDS and ev.frames is None:
+            frames = decode_event(ev, self.index)
+            if frames:
+                ev.frames = frames
+        return [ev]
+
+    def finish(self) -> list[Event]:
+        return []

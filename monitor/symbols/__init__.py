@@ -1,0 +1,70 @@
+"""Toolchain-free decoding of ESP32-family code addresses (pure Python over pyelftools).
+
+Public API:
+- `SymbolIndex.load(elf_path)` / `SymbolIndex.load_async(elf_path, on_ready)`: the per-ELF index,
+  cached by the ELF's SHA-256 in `ESPWATCH_CACHE_DIR` or the platform cache folder.
+- `SymbolIndex.lookup(addr)` -> `list[LineHit] | None` (innermost first), `SymbolIndex.is_code(addr)`.
+- `decode_event(event, index)` -> `list[Frame]`; `decode_addresses(index, addresses)`.
+- `addr2line_text(addr, hits)` / `addr2line_lines(index, addrs)`: GNU `addr2line -pfiaC` text.
+- `extract_addresses(lines, arch, is_code)` / `extract_line(...)`: which addresses a report carries.
+- `annotate_log(lines, index)`: a log with decoded lines inserted after address-carrying lines.
+- `find_elf(start)`, `elf_sha256(path)`, `parse_elf_sha(line)`, `sha_matches(elf_hex, printed)`.
+- `DecodeError`: bad ELF input (one clear message).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.symbols.addresses import CodeAddress, extract_addresses, extract_line, xtensa_return_address
+    from monitor.symbols.demangle import demangle
+    from monitor.symbols.elf_locate import elf_sha256, find_elf, parse_elf_sha, sha_matches
+    from monitor.symbols.errors import DecodeError
+    from monitor.symbols.format import addr2line_lines, addr2line_text, frames_for
+    from monitor.symbols.frames import annotate_log, decode_addresses, decode_event
+    from monitor.symbols.index import LineHit, Session, SymbolIndex, default_cache_dir
+
+_WHERE = {
+    "CodeAddress": "addresses", "extract_addresses": "addresses", "extract_line": "addresses",
+    "xtensa_return_address": "addresses", "demangle": "demangle", "elf_sha256": "elf_locate",
+    "find_elf": "elf_locate", "parse_elf_sha": "elf_locate", "sha_matches": "elf_locate",
+    "DecodeError": "errors", "addr2line_lines": "format", "addr2line_text": "format", "frames_for": "format",
+    "annotate_log": "frames", "decode_addresses": "frames", "decode_event": "frames", "LineHit": "index",
+    "Session": "index", "SymbolIndex": "index", "default_cache_dir": "index",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import submodules on first use, so loading a cached index stays cheap."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"monitor.symbols.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "CodeAddress",
+    "DecodeError",
+    "LineHit",
+    "Session",
+    "SymbolIndex",
+    "addr2line_lines",
+    "addr2line_text",
+    "annotate_log",
+    "decode_addresses",
+    "decode_event",
+    "default_cache_dir",
+    "demangle",
+    "elf_sha256",
+    "extract_addresses",
+    "extract_line",
+    "find_elf",
+    "frames_for",
+    "parse_elf_sha",
+    "sha_matches",
+    "xtensa_return_address",
+]

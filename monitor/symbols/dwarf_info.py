@@ -1,0 +1,760 @@
+"""A minimal, fast walker of `.debug_info` / `.debug_abbrev` (DWARF 2 to 5) on raw section bytes.
+
+Only what an addr2line-style lookup needs is read: per compilation unit its language, `comp_dir`,
+line-program offset, and every `DW_TAG_subprogram` / `DW_TAG_entry_point` / `DW_TAG_inlined_subroutine`
+(name, linkage name, abstract origin / specification chain, address ranges, call site, nesting) and
+every `DW_TAG_variable` with a static address (for GNU addr2line's data-symbol lookup). All other
+DIEs are skipped by size. The semantics follow BFD's `dwarf2.c` (binutils 2.40), which GNU addr2line uses.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+# Tags
+TAG_ENTRY_POINT = 0x03
+TAG_INLINED = 0x1D
+TAG_SUBPROGRAM = 0x2E
+TAG_VARIABLE = 0x34
+TAG_COMPILE_UNIT = 0x11
+FUNC_TAGS = frozenset((TAG_ENTRY_POINT, TAG_INLINED, TAG_SUBPROGRAM))
+
+# Attributes
+AT_SIBLING = 0x01
+AT_LOCATION = 0x02
+AT_NAME = 0x03
+AT_STMT_LIST = 0x10
+AT_LOW_PC = 0x11
+AT_HIGH_PC = 0x12
+AT_LANGUAGE = 0x13
+AT_COMP_DIR = 0x1B
+AT_ABSTRACT_ORIGIN = 0x31
+AT_DECL_FILE = 0x3A
+AT_DECL_LINE = 0x3B
+AT_EXTERNAL = 0x3F
+AT_SPECIFICATION = 0x47
+AT_RANGES = 0x55
+AT_CALL_FILE = 0x58
+AT_CALL_LINE = 0x59
+AT_LINKAGE_NAME = 0x6E
+AT_STR_OFFSETS_BASE = 0x72
+AT_ADDR_BASE = 0x73
+AT_MIPS_LINKAGE_NAME = 0x2007
+
+# Forms
+F_ADDR, F_BLOCK2, F_BLOCK4, F_DATA2, F_DATA4, F_DATA8, F_STRING, F_BLOCK = 1, 3, 4, 5, 6, 7, 8, 9
+F_BLOCK1, F_DATA1, F_FLAG, F_SDATA, F_STRP, F_UDATA, F_REF_ADDR = 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10
+F_REF1, F_REF2, F_REF4, F_REF8, F_REF_UDATA, F_INDIRECT = 0x11, 0x12, 0x13, 0x14, 0x15, 0x16
+F_SEC_OFFSET, F_EXPRLOC, F_FLAG_PRESENT, F_STRX, F_ADDRX = 0x17, 0x18, 0x19, 0x1A, 0x1B
+F_REF_SUP4, F_STRP_SUP, F_DATA16, F_LINE_STRP = 0x1C, 0x1D, 0x1E, 0x1F
+F_REF_SIG8, F_IMPLICIT_CONST = 0x20, 0x21
+F_LOCLISTX, F_RNGLISTX, F_REF_SUP8 = 0x22, 0x23, 0x24
+F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_ADDRX1, F_ADDRX2, F_ADDRX3, F_ADDRX4 = range(0x25, 0x2D)
+F_GNU_ADDR_INDEX, F_GNU_STR_INDEX, F_GNU_REF_ALT, F_GNU_STRP_ALT = 0x1F01, 0x1F02, 0x1F20, 0x1F21
+
+STR_FORMS = frozenset(
+    (F_STRING, F_STRP, F_LINE_STRP, F_STRX, F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_STRP_SUP, F_GNU_STRP_ALT,
+     F_GNU_STR_INDEX)
+)
+CU_REF_FORMS = frozenset((F_REF1, F_REF2, F_REF4, F_REF8, F_REF_UDATA))
+BLOCK_FORMS = frozenset((F_BLOCK, F_BLOCK1, F_BLOCK2, F_BLOCK4, F_EXPRLOC))
+
+# Languages whose DW_AT_name is the linkage name (BFD's mangle_style() == 0).
+NON_MANGLED_LANGS = frozenset(
+    (0x1, 0x2, 0x5, 0x6, 0x7, 0x9, 0xC, 0xF, 0x12, 0x1D, 0x8001, 0x8004, 0x8006, 0x8007, 0x8765)
+)
+
+DW_OP_ADDR = 0x03
+
+_u16 = struct.Struct("<H").unpack_from
+_u32 = struct.Struct("<I").unpack_from
+_u64 = struct.Struct("<Q").unpack_from
+
+
+class DwarfError(Exception):
+    """Malformed DWARF data (the unit concerned is skipped, like BFD does)."""
+
+
+def uleb(data: bytes, pos: int) -> tuple[int, int]:
+    """Decode an unsigned LEB128 at `pos`; return (value, next position)."""
+    b = data[pos]
+    if b < 0x80:
+        return b, pos + 1
+    result = b & 0x7F
+    shift = 7
+    pos += 1
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def sleb(data: bytes, pos: int) -> tuple[int, int]:
+    """Decode a signed LEB128 at `pos`; return (value, next position)."""
+    result = 0
+    shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            if b & 0x40:
+                result -= 1 << shift
+            return result, pos
+
+
+def cstr(data: bytes, pos: int) -> tuple[str, int]:
+    """Read a NUL-terminated string; return (text, position after the NUL)."""
+    end = data.index(b"\0", pos)
+    return data[pos:end].decode("utf-8", "surrogateescape"), end + 1
+
+
+@dataclass(slots=True)
+class Abbrev:
+    tag: int
+    has_children: bool
+    attrs: tuple[tuple[int, int, int], ...]  # (attribute, form, implicit_const)
+    fixed_size: int | None = None  # byte size of the attribute data if every form has a fixed size
+
+
+def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
+    """The abbreviation table at `offset` in `.debug_abbrev`."""
+    table: dict[int, Abbrev] = {}
+    pos = offset
+    n = len(data)
+    while pos < n:
+        code, pos = uleb(data, pos)
+        if code == 0:
+            break
+        tag, pos = uleb(data, pos)
+        has_children = data[pos] != 0
+        pos += 1
+        attrs = []
+        while True:
+            name, pos = uleb(data, pos)
+            form, pos = uleb(data, pos)
+            if name == 0 and form == 0:
+                break
+            const = 0
+            if form == F_IMPLICIT_CONST:
+                const, pos = sleb(data, pos)
+            attrs.append((name, form, const))
+        table[code] = Abbrev(tag, has_children, tuple(attrs))
+    return table
+
+
+def _fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, int]:
+    return {
+        F_ADDR: addr_size, F_DATA1: 1, F_DATA2: 2, F_DATA4: 4, F_DATA8: 8, F_DATA16: 16,
+        F_FLAG: 1, F_FLAG_PRESENT: 0, F_IMPLICIT_CONST: 0, F_REF1: 1, F_REF2: 2, F_REF4: 4, F_REF8: 8,
+        F_REF_SIG8: 8, F_REF_SUP4: 4, F_REF_SUP8: 8, F_STRP: offset_size, F_LINE_STRP: offset_size,
+        F_STRP_SUP: offset_size, F_SEC_OFFSET: offset_size, F_GNU_REF_ALT: offset_size,
+        F_GNU_STRP_ALT: offset_size, F_REF_ADDR: addr_size if version <= 2 else offset_size,
+        F_STRX1: 1, F_STRX2: 2, F_STRX3: 3, F_STRX4: 4, F_ADDRX1: 1, F_ADDRX2: 2, F_ADDRX3: 3, F_ADDRX4: 4,
+    }
+
+
+@dataclass(slots=True)
+class FuncDie:
+    """One subprogram / entry point / inlined subroutine DIE (BFD's `struct funcinfo`)."""
+
+    offset: int  # absolute .debug_info offset (DIE order)
+    tag: int
+    caller: int  # index of the enclosing FuncDie in the unit, -1 if none (only set for inlined)
+    name_ops: list  # [(kind, value)] kind: "n" DW_AT_name, "l" linkage name, "r" reference (abs offset)
+    ranges: list  # [[low, high], ...] after BFD's arange_add merging; ranges[0] is `arange.low`
+    call_file: int | None = None  # None: no DW_AT_call_file (BFD prints ??)
+    call_line: int = 0
+    name: str | None = None
+    is_linkage: bool = False
+
+
+@dataclass(slots=True)
+class VarDie:
+    """A DW_TAG_variable with a static address (BFD's `struct varinfo`, stack == false)."""
+
+    addr: int
+    name_ops: list
+    decl_file: int | None
+    decl_line: int
+    external: bool
+    has_addr: bool
+    name: str | None = None
+    file_from_spec: tuple[int, int] | None = None  # (unit index, decl_file) from the specification
+
+
+@dataclass(slots=True)
+class UnitInfo:
+    """One compilation unit."""
+
+    offset: int  # offset of the unit header in .debug_info
+    end: int
+    version: int
+    addr_size: int
+    offset_size: int
+    abbrevs: dict[int, Abbrev]
+    lang: int = 0
+    comp_dir: str | None = None
+    stmt_list: int | None = None
+    low_pc: int = 0  # base address for range lists
+    str_offsets_base: int = 0
+    addr_base: int = 0
+    first_die: int = 0
+    error: bool = False
+    funcs: list[FuncDie] = field(default_factory=list)
+    variables: list[VarDie] = field(default_factory=list)
+
+
+def add_range(ranges: list, low: int, high: int) -> None:
+    """BFD's arange_add: ignore empty ranges, extend a touching range, else insert after the first."""
+    if low == high:
+        return
+    if not ranges:
+        ranges.append([low, high])
+        return
+    for r in ranges:
+        if low == r[1]:
+            r[1] = high
+            return
+        if high == r[0]:
+            r[0] = low
+            return
+    ranges.insert(1, [low, high])
+
+
+class DebugInfo:
+    """Raw DWARF sections plus the per-unit walk."""
+
+    def __init__(self, sections: dict[str, bytes]):
+        self.info = sections.get(".debug_info", b"")
+        self.abbrev = sections.get(".debug_abbrev", b"")
+        self.str = sections.get(".debug_str", b"")
+        self.line_str = sections.get(".debug_line_str", b"")
+        self.ranges = sections.get(".debug_ranges", b"")
+        self.rnglists = sections.get(".debug_rnglists", b"")
+        self.str_offsets = sections.get(".debug_str_offsets", b"")
+        self.addr = sections.get(".debug_addr", b"")
+        self._abbrev_cache: dict[int, dict[int, Abbrev]] = {}
+        self.units: list[UnitInfo] = []
+        self._unit_starts: list[int] = []
+        self._ref_cache: dict[int, tuple[list, int]] = {}
+
+    # -- strings and attribute values -------------------------------------------------------------
+    def _strp(self, sec: bytes, off: int) -> str | None:
+        if off >= len(sec):
+            return None
+        return cstr(sec, off)[0]
+
+    def _strx(self, unit: UnitInfo, index: int) -> str | None:
+        pos = unit.str_offsets_base + index * unit.offset_size
+        if pos + unit.offset_size > len(self.str_offsets):
+            return None
+        off = _u32(self.str_offsets, pos)[0] if unit.offset_size == 4 else _u64(self.str_offsets, pos)[0]
+        return self._strp(self.str, off)
+
+    def read_value(self, unit: UnitInfo, form: int, const: int, pos: int):
+        """Read one attribute value; return (value, next position). Strings are decoded, blocks are bytes."""
+        d = self.info
+        if form == F_STRP:
+            off = _u32(d, pos)[0] if unit.offset_size == 4 else _u64(d, pos)[0]
+            return self._strp(self.str, off), pos + unit.offset_size
+        if form == F_LINE_STRP:
+            off = _u32(d, pos)[0] if unit.offset_size == 4 else _u64(d, pos)[0]
+            return self._strp(self.line_str, off), pos + unit.offset_size
+        if form == F_STRING:
+            return cstr(d, pos)
+        if form in (F_DATA1, F_REF1, F_FLAG):
+            return d[pos], pos + 1
+        if form in (F_DATA2, F_REF2):
+            return _u16(d, pos)[0], pos + 2
+        if form in (F_DATA4, F_REF4, F_REF_SUP4):
+            return _u32(d, pos)[0], pos + 4
+        if form in (F_DATA8, F_REF8, F_REF_SIG8, F_REF_SUP8):
+            return _u64(d, pos)[0], pos + 8
+        if form == F_ADDR:
+            if unit.addr_size == 4:
+                return _u32(d, pos)[0], pos + 4
+            if unit.addr_size == 8:
+                return _u64(d, pos)[0], pos + 8
+            return _u16(d, pos)[0], pos + 2
+        if form in (F_UDATA, F_REF_UDATA, F_LOCLISTX, F_RNGLISTX, F_GNU_ADDR_INDEX):
+            return uleb(d, pos)
+        if form == F_SDATA:
+            return sleb(d, pos)
+        if form in (F_SEC_OFFSET, F_GNU_REF_ALT, F_GNU_STRP_ALT, F_STRP_SUP) or (
+            form == F_REF_ADDR and unit.version >= 3
+        ):
+            if unit.offset_size == 4:
+                return _u32(d, pos)[0], pos + 4
+            return _u64(d, pos)[0], pos + 8
+        if form == F_REF_ADDR:
+            return self.read_value(unit, F_ADDR, 0, pos)
+        if form == F_FLAG_PRESENT:
+            return 1, pos
+        if form == F_IMPLICIT_CONST:
+            return const, pos
+        if form in (F_EXPRLOC, F_BLOCK):
+            n, pos = uleb(d, pos)
+            return d[pos:pos + n], pos + n
+        if form == F_BLOCK1:
+            n = d[pos]
+            return d[pos + 1:pos + 1 + n], pos + 1 + n
+        if form == F_BLOCK2:
+            n = _u16(d, pos)[0]
+            return d[pos + 2:pos + 2 + n], pos + 2 + n
+        if form == F_BLOCK4:
+            n = _u32(d, pos)[0]
+            return d[pos + 4:pos + 4 + n], pos + 4 + n
+        if form == F_DATA16:
+            return d[pos:pos + 16], pos + 16
+        if form in (F_STRX, F_GNU_STR_INDEX):
+            idx, pos = uleb(d, pos)
+            return self._strx(unit, idx), pos
+        if F_STRX1 <= form <= F_STRX4:
+            size = form - F_STRX1 + 1
+            idx = int.from_bytes(d[pos:pos + size], "little")
+            return self._strx(unit, idx), pos + size
+        if form == F_ADDRX:
+            idx, pos = uleb(d, pos)
+            return self._addrx(unit, idx), pos
+        if F_ADDRX1 <= form <= F_ADDRX4:
+            size = form - F_ADDRX1 + 1
+            return self._addrx(unit, int.from_bytes(d[pos:pos + size], "little")), pos + size
+        if form == F_INDIRECT:
+            real, pos = uleb(d, pos)
+            return self.read_value(unit, real, const, pos)
+        raise DwarfError(f"unknown DW_FORM 0x{form:x}")
+
+    def _addrx(self, unit: UnitInfo, index: int) -> int:
+        pos = unit.addr_base + index * unit.addr_size
+        if pos + unit.addr_size > len(self.addr):
+            return 0
+        return int.from_bytes(self.addr[pos:pos + unit.addr_size], "little")
+
+    def _skip(self, unit: UnitInfo, form: int, pos: int, fixed: dict[int, int]) -> int:
+        size = fixed.get(form)
+        if size is not None:
+            return pos + size
+        d = self.info
+        if form == F_STRING:
+            return d.index(b"\0", pos) + 1
+        if form in (F_UDATA, F_SDATA, F_REF_UDATA, F_STRX, F_ADDRX, F_LOCLISTX, F_RNGLISTX,
+                    F_GNU_ADDR_INDEX, F_GNU_STR_INDEX):
+            while d[pos] & 0x80:
+                pos += 1
+            return pos + 1
+        if form in (F_EXPRLOC, F_BLOCK):
+            n, pos = uleb(d, pos)
+            return pos + n
+        if form == F_BLOCK1:
+            return pos + 1 + d[pos]
+        if form == F_BLOCK2:
+            return pos + 2 + _u16(d, pos)[0]
+        if form == F_BLOCK4:
+            return pos + 4 + _u32(d, pos)[0]
+        if form == F_INDIRECT:
+            real, pos = uleb(d, pos)
+            return self._skip(unit, real, pos, fixed)
+        raise DwarfError(f"unknown DW_FORM 0x{form:x}")
+
+    # -- units --------------------------------------------------------------------------------------
+    def _abbrevs(self, offset: int, fixed: dict[int, int]) -> dict[int, Abbrev]:
+        table = self._abbrev_cache.get(offset)
+        if table is None:
+            table = parse_abbrevs(self.abbrev, offset)
+            for ab in table.values():
+                total = 0
+                for _name, form, _c in ab.attrs:
+                    size = fixed.get(form)
+                    if size is None:
+                        total = None
+                        break
+                    total += size
+                ab.fixed_size = total
+            self._abbrev_cache[offset] = table
+        return table
+
+    def read_units(self) -> list[UnitInfo]:
+        """Parse every unit header and its root DIE (like BFD's parse_comp_unit)."""
+        d = self.info
+        pos = 0
+        n = len(d)
+        while pos + 4 <= n:
+            start = pos
+            length = _u32(d, pos)[0]
+            pos += 4
+            offset_size = 4
+            if length == 0xFFFFFFFF:
+                length = _u64(d, pos)[0]
+                pos += 8
+                offset_size = 8
+            if length == 0 or length > n - pos:
+                break  # BFD: don't trust anything after a corrupted length
+            end = pos + length
+            version = _u16(d, pos)[0]
+            pos += 2
+            if version < 2 or version > 5:
+                break
+            if version >= 5:
+                unit_type = d[pos]
+                addr_size = d[pos + 1]
+                pos += 2
+                abbrev_off = _u32(d, pos)[0] if offset_size == 4 else _u64(d, pos)[0]
+                pos += offset_size
+                if unit_type == 2:  # DW_UT_type
+                    pos += 8 + offset_size
+                elif unit_type in (4, 5):  # skeleton / split_compile
+                    pos += 8
+            else:
+                abbrev_off = _u32(d, pos)[0] if offset_size == 4 else _u64(d, pos)[0]
+                pos += offset_size
+                addr_size = d[pos]
+                pos += 1
+            if addr_size not in (2, 4, 8):
+                break
+            fixed = _fixed_sizes(addr_size, offset_size, version)
+            unit = UnitInfo(start, end, version, addr_size, offset_size, self._abbrevs(abbrev_off, fixed))
+            try:
+                self._read_root(unit, pos, fixed)
+            except (DwarfError, IndexError, KeyError, struct.error, ValueError):
+                break
+            self.units.append(unit)
+            self._unit_starts.append(start)
+            pos = end
+        return self.units
+
+    def _read_root(self, unit: UnitInfo, pos: int, fixed: dict[int, int]) -> None:
+        code, pos = uleb(self.info, pos)
+        if code == 0:
+            raise DwarfError("empty unit")
+        ab = unit.abbrevs[code]
+        deferred = []
+        for name, form, const in ab.attrs:
+            if form in (F_STRX, F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_ADDRX, F_ADDRX1, F_ADDRX2,
+                        F_ADDRX3, F_ADDRX4):
+                deferred.append((name, form, const, pos))
+                pos = self._skip(unit, form, pos, fixed)
+                continue
+            value, pos = self.read_value(unit, form, const, pos)
+            self._root_attr(unit, ab.tag, name, form, value)
+        for name, form, const, at in deferred:  # need str_offsets_base / addr_base first
+            value, _ = self.read_value(unit, form, const, at)
+            self._root_attr(unit, ab.tag, name, form, value)
+        unit.first_die = pos
+
+    @staticmethod
+    def _root_attr(unit: UnitInfo, tag: int, name: int, form: int, value) -> None:
+        if name == AT_STMT_LIST and isinstance(value, int) and form not in STR_FORMS:
+            unit.stmt_list = value
+        elif name == AT_LOW_PC and isinstance(value, int):
+            if tag == TAG_COMPILE_UNIT:
+                unit.low_pc = value
+        elif name == AT_COMP_DIR:
+            if isinstance(value, str):
+                cp = value.find(":")
+                if cp > 0 and value[cp - 1] == "." and value[cp + 1:cp + 2] == "/":
+                    value = value[cp + 1:]
+                unit.comp_dir = value
+        elif name == AT_LANGUAGE and isinstance(value, int):
+            unit.lang = value
+        elif name == AT_STR_OFFSETS_BASE:
+            unit.str_offsets_base = value
+        elif name == AT_ADDR_BASE:
+            unit.addr_base = value
+
+    # -- range lists --------------------------------------------------------------------------------
+    def read_rangelist(self, unit: UnitInfo, offset: int, out: list) -> None:
+        """Append the ranges at `offset` to `out` with arange_add semantics (BFD read_rangelist)."""
+        if unit.version <= 4:
+            d = self.ranges
+            base = unit.low_pc
+            size = unit.addr_size
+            pos = offset
+            if offset > len(d):
+                raise DwarfError("bad range list offset")
+            while True:
+                if pos + 2 * size > len(d):
+                    raise DwarfError("truncated range list")
+                low = int.from_bytes(d[pos:pos + size], "little")
+                high = int.from_bytes(d[pos + size:pos + 2 * size], "little")
+                pos += 2 * size
+                if low == 0 and high == 0:
+                    return
+                # On a 64-bit host BFD compares with -1UL, so 32-bit base selection entries are not
+                # recognised; we do the same to give the same answers.
+                if size == 8 and low == 0xFFFFFFFFFFFFFFFF and high != low:
+                    base = high
+                    continue
+                add_range(out, base + low, base + high)
+        d = self.rnglists
+        base = unit.low_pc
+        size = unit.addr_size
+        pos = offset
+        n = len(d)
+        while True:
+            if pos >= n:
+                raise DwarfError("truncated rnglist")
+            kind = d[pos]
+            pos += 1
+            if kind == 0:
+                return
+            if kind == 5:  # base_address
+                base = int.from_bytes(d[pos:pos + size], "little")
+                pos += size
+                continue
+            if kind == 7:  # start_length
+                low = int.from_bytes(d[pos:pos + size], "little")
+                length, pos = uleb(d, pos + size)
+                high = low + length
+            elif kind == 4:  # offset_pair
+                a, pos = uleb(d, pos)
+                b, pos = uleb(d, pos)
+                low, high = base + a, base + b
+            elif kind == 6:  # start_end
+                low = int.from_bytes(d[pos:pos + size], "little")
+                high = int.from_bytes(d[pos + size:pos + 2 * size], "little")
+                pos += 2 * size
+            else:
+                raise DwarfError("unsupported rnglist entry")
+            add_range(out, low, high)
+
+    # -- DIE walk -----------------------------------------------------------------------------------
+    def scan_unit(self, unit: UnitInfo) -> None:
+        """Collect functions and static variables of `unit` (BFD scan_unit_for_symbols)."""
+        d = self.info
+        abbrevs = unit.abbrevs
+        fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
+        skip = self._skip
+        read_value = self.read_value
+        funcs = unit.funcs
+        variables = unit.variables
+        pos = unit.first_die
+        end = unit.end
+        # enclosing[-1] = innermost function DIE enclosing the current nesting level (-1 if none)
+        enclosing = [-1]
+        while pos < end:
+            # inline uleb for the abbreviation code
+            code = d[pos]
+            pos += 1
+            if code >= 0x80:
+                code &= 0x7F
+                shift = 7
+                while True:
+                    b = d[pos]
+                    pos += 1
+                    code |= (b & 0x7F) << shift
+                    if b < 0x80:
+                        break
+                    shift += 7
+            if code == 0:
+                enclosing.pop()
+                if not enclosing:
+                    return
+                continue
+            ab = abbrevs[code]
+            tag = ab.tag
+            if tag in FUNC_TAGS:
+                die_off = pos
+                caller = enclosing[-1] if tag == TAG_INLINED else -1
+                fn = FuncDie(die_off, tag, caller, [], [])
+                low = high = 0
+                high_rel = False
+                for name, form, const in ab.attrs:
+                    if name in (AT_NAME, AT_LINKAGE_NAME, AT_MIPS_LINKAGE_NAME):
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, str):
+                            fn.name_ops.append(("n" if name == AT_NAME else "l", value))
+                    elif name in (AT_ABSTRACT_ORIGIN, AT_SPECIFICATION):
+                        value, pos = read_value(unit, form, const, pos)
+                        ref = self._ref_target(unit, form, value)
+                        if ref is not None:
+                            fn.name_ops.append(("r", ref))
+                    elif name == AT_LOW_PC:
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, int):
+                            low = value
+                    elif name == AT_HIGH_PC:
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, int):
+                            high = value
+                            high_rel = form != F_ADDR
+                    elif name == AT_RANGES:
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, int) and form not in BLOCK_FORMS:
+                            self.read_rangelist(unit, value, fn.ranges)
+                    elif name == AT_CALL_FILE:
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, int):
+                            fn.call_file = value
+                    elif name == AT_CALL_LINE:
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, int):
+                            fn.call_line = value
+                    else:
+                        pos = skip(unit, form, pos, fixed)
+                if high_rel:
+                    high += low
+                if high != 0:
+                    add_range(fn.ranges, low, high)
+                funcs.append(fn)
+                if ab.has_children:
+                    enclosing.append(len(funcs) - 1)
+                continue
+            if tag == TAG_VARIABLE:
+                var = VarDie(0, [], None, 0, False, False)
+                for name, form, const in ab.attrs:
+                    if name == AT_NAME:
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, str):
+                            var.name_ops.append(("v", value))
+                    elif name == AT_SPECIFICATION:
+                        value, pos = read_value(unit, form, const, pos)
+                        ref = self._ref_target(unit, form, value)
+                        if ref:
+                            var.name_ops.append(("r", ref))
+                    elif name == AT_DECL_FILE:
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, int):
+                            var.decl_file = value
+                            var.name_ops.append(("f", None))
+                    elif name == AT_DECL_LINE:
+                        value, pos = read_value(unit, form, const, pos)
+                        if isinstance(value, int):
+                            var.decl_line = value
+                            var.name_ops.append(("d", value))
+                    elif name == AT_EXTERNAL:
+                        value, pos = read_value(unit, form, const, pos)
+                        if value:
+                            var.external = True
+                    elif name == AT_LOCATION:
+                        value, pos = read_value(unit, form, const, pos)
+                        if form in BLOCK_FORMS and value and value[0] == DW_OP_ADDR:
+                            var.external = True  # stack = false
+                            if len(value) == unit.addr_size + 1:
+                                var.addr = int.from_bytes(value[1:], "little")
+                                var.has_addr = True
+                    else:
+                        pos = skip(unit, form, pos, fixed)
+                if var.external and var.addr:
+                    variables.append(var)
+            elif ab.fixed_size is not None:
+                pos += ab.fixed_size
+            else:
+                for _name, form, _const in ab.attrs:
+                    pos = skip(unit, form, pos, fixed)
+            if ab.has_children:
+                enclosing.append(enclosing[-1])
+
+    def _ref_target(self, unit: UnitInfo, form: int, value) -> int | None:
+        if not isinstance(value, int):
+            return None
+        if form in CU_REF_FORMS:
+            if value == 0 or value >= unit.end - unit.offset:
+                return None
+            return unit.offset + value
+        if form == F_REF_ADDR:
+            if value == 0 or value >= len(self.info):
+                return None
+            return value
+        return None
+
+    def unit_at(self, offset: int) -> UnitInfo | None:
+        """The unit containing the .debug_info offset."""
+        from bisect import bisect_right
+
+        i = bisect_right(self._unit_starts, offset) - 1
+        if i < 0:
+            return None
+        unit = self.units[i]
+        return unit if offset < unit.end else None
+
+    def die_name_ops(self, offset: int) -> tuple[list, UnitInfo | None]:
+        """Name-related attributes of the DIE at `offset`, for BFD's find_abstract_instance."""
+        hit = self._ref_cache.get(offset)
+        if hit is not None:
+            return hit
+        unit = self.unit_at(offset)
+        ops: list = []
+        if unit is not None:
+            fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
+            try:
+                code, pos = uleb(self.info, offset)
+                ab = unit.abbrevs.get(code) if code else None
+                if ab is not None:
+                    for name, form, const in ab.attrs:
+                        if name in (AT_NAME, AT_LINKAGE_NAME, AT_MIPS_LINKAGE_NAME, AT_SPECIFICATION,
+                                    AT_DECL_FILE, AT_DECL_LINE):
+                            value, pos = self.read_value(unit, form, const, pos)
+                            if name == AT_NAME and isinstance(value, str):
+                                ops.append(("n", value))
+                            elif name in (AT_LINKAGE_NAME, AT_MIPS_LINKAGE_NAME) and isinstance(value, str):
+                                ops.append(("l", value))
+                            elif name == AT_SPECIFICATION:
+                                ref = self._ref_target(unit, form, value)
+                                if ref:
+                                    ops.append(("r", ref))
+                            elif name == AT_DECL_FILE and isinstance(value, int):
+                                ops.append(("F", value))
+                            elif name == AT_DECL_LINE and isinstance(value, int):
+                                ops.append(("d", value))
+                        else:
+                            pos = self._skip(unit, form, pos, fixed)
+            except (DwarfError, IndexError, struct.error, ValueError):
+                pass
+        result = (ops, unit)
+        self._ref_cache[offset] = result
+        return result
+
+    def resolve_func_name(self, unit: UnitInfo, fn: FuncDie) -> None:
+        """Set fn.name / fn.is_linkage from its attributes in order (BFD semantics)."""
+        state = [None, False]
+        self._apply_ops(fn.name_ops, unit, state, 0)
+        fn.name, fn.is_linkage = state
+
+    def resolve_var(self, unit: UnitInfo, var: VarDie) -> tuple[str | None, UnitInfo | None, int | None, int]:
+        """(name, unit of decl_file, decl_file, decl_line) of a variable, in BFD's attribute order."""
+        state: list = [None, None, None, 0]
+        for kind, value in var.name_ops:
+            if kind == "v":
+                state[0] = value
+            elif kind == "f":
+                state[1], state[2] = unit, var.decl_file
+            elif kind == "d":
+                state[3] = value
+            elif kind == "r":
+                self._apply_var_ops(value, state, 0)
+        return state[0], state[1], state[2], state[3]
+
+    def _apply_var_ops(self, offset: int, state: list, depth: int) -> None:
+        ops, target_unit = self.die_name_ops(offset)
+        for kind, value in ops:
+            if kind == "n":
+                if state[0] is None:
+                    state[0] = value
+            elif kind == "l":
+                state[0] = value
+            elif kind == "F":
+                state[1], state[2] = target_unit, value
+            elif kind == "d":
+                state[3] = value
+            elif kind == "r" and depth < 100:
+                self._apply_var_ops(value, state, depth + 1)
+
+    def _apply_ops(self, ops: list, unit: UnitInfo | None, state: list, depth: int) -> None:
+        for kind, value in ops:
+            if kind == "n":
+                if state[0] is None:
+                    state[0] = value
+                    if unit is not None and unit.lang in NON_MANGLED_LANGS:
+                        state[1] = True
+            elif kind == "l":
+                state[0] = value
+                state[1] = True
+            elif kind == "r" and depth < 100:
+                target_ops, target_unit = self.die_name_ops(value)
+                self._apply_ops(target_ops, target_unit, state, depth + 1)

@@ -1,0 +1,154 @@
+"""ELF sections and the symbol table, read with pyelftools, shaped for BFD-compatible lookups.
+
+GNU addr2line names an address from the symbol table when DWARF has no (linkage) name for it
+(`_bfd_elf_find_function`): the closest symbol at or below the address in the same section, with
+ties broken by `better_fit`, and the file name of the preceding `STT_FILE` symbol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
+
+SHF_ALLOC = 0x2
+SHF_EXECINSTR = 0x4
+
+# BFD symbol flag bits we need
+FL_FUNCTION = 1
+FL_NOTYPE = 2
+FL_GLOBAL = 4
+FL_LOCAL = 8
+
+
+@dataclass(slots=True)
+class SectionInfo:
+    index: int
+    name: str
+    start: int
+    end: int
+    code: bool
+
+
+@dataclass(slots=True)
+class SymbolInfo:
+    """One symbol as BFD sees it: section-relative tests are done on absolute addresses here."""
+
+    order: int
+    name: str
+    value: int
+    size: int
+    flags: int
+    section: int  # section header index, -1 for ABS/UNDEF/COMMON
+    kind: str  # STT_* type
+    file: str | None  # STT_FILE name `_bfd_elf_find_function` would report with this symbol
+
+
+def alloc_sections(elf: ELFFile) -> list[SectionInfo]:
+    """SHF_ALLOC sections with a size, in section-header order (addr2line tries them in this order)."""
+    out = []
+    for i, sec in enumerate(elf.iter_sections()):
+        flags = sec["sh_flags"]
+        size = sec["sh_size"]
+        if i == 0 or not flags & SHF_ALLOC or size == 0:
+            continue
+        start = sec["sh_addr"]
+        out.append(SectionInfo(i, sec.name, start, start + size, bool(flags & SHF_EXECINSTR)))
+    return out
+
+
+def _is_local_label(name: str, riscv: bool) -> bool:
+    if riscv and (name in ("$d", "$x") or name.startswith("$x") or name.startswith("$d")):
+        return True
+    if riscv and (name.startswith(".L") or name.startswith("..") or name.startswith("_.L_")):
+        return True
+    if riscv and len(name) > 1 and name[0] == "L" and name[1].isdigit():
+        rest = name[2:]
+        return "\x01" in rest or "\x02" in rest
+    return False
+
+
+def read_symbols(elf: ELFFile) -> list[SymbolInfo]:
+    """All symbols of `.symtab` (else `.dynsym`) in table order, with the STT_FILE bookkeeping done."""
+    table = elf.get_section_by_name(".symtab")
+    if not isinstance(table, SymbolTableSection):
+        table = elf.get_section_by_name(".dynsym")
+    if not isinstance(table, SymbolTableSection):
+        return []
+    out: list[SymbolInfo] = []
+    file_name: str | None = None
+    state = 0  # 0 nothing seen, 1 symbol seen, 2 file after symbol seen
+    for order, sym in enumerate(table.iter_symbols()):
+        if order == 0:
+            continue
+        kind = str(sym["st_info"]["type"])  # pyelftools gives an int for unknown values
+        bind = str(sym["st_info"]["bind"])
+        if kind == "STT_FILE":
+            file_name = sym.name
+            if state == 1:
+                state = 2
+            continue
+        if state == 0:
+            state = 1
+        flags = 0
+        if kind in ("STT_FUNC", "STT_GNU_IFUNC", "STT_LOOS"):
+            flags |= FL_FUNCTION
+        if kind == "STT_NOTYPE":
+            flags |= FL_NOTYPE
+        if bind == "STB_GLOBAL":
+            flags |= FL_GLOBAL
+        elif bind == "STB_LOCAL":
+            flags |= FL_LOCAL
+        shndx = sym["st_shndx"]
+        section = shndx if isinstance(shndx, int) else -1
+        local = bool(flags & FL_LOCAL)
+        file = file_name if file_name is not None and (local or state != 2) else None
+        out.append(SymbolInfo(order, sym.name, sym["st_value"], sym["st_size"], flags, section, kind, file))
+        # visibility kept in `kind` checks below via st_other
+        if str(sym["st_other"]["visibility"]) == "STV_HIDDEN":
+            out[-1].kind = kind + ":hidden"
+    return out
+
+
+def function_candidates(
+    symbols: list[SymbolInfo], riscv: bool, sections: list[SectionInfo]
+) -> list[tuple[int, int, SymbolInfo]]:
+    """(section, address, symbol) for symbols BFD's maybe_function_sym accepts, sorted for bisecting.
+
+    BFD keeps symbol values relative to their section (unsigned): a symbol below its section's start
+    (linker-script values such as `_rtc_fast_length`) wraps around and never names an address.
+    """
+    starts = {sec.index: sec.start for sec in sections}
+    out = []
+    for s in symbols:
+        if s.section in starts and s.value < starts[s.section]:
+            continue
+        kind = s.kind.split(":")[0]
+        if s.section < 0 or kind in ("STT_SECTION", "STT_FILE", "STT_OBJECT", "STT_TLS", "STT_COMMON"):
+            continue
+        local = bool(s.flags & FL_LOCAL)
+        if local and _is_local_label(s.name, riscv):
+            continue
+        if s.size == 0 and local and kind == "STT_NOTYPE" and s.kind.endswith(":hidden"):
+            continue
+        out.append((s.section, s.value, s))
+    out.sort(key=lambda t: (t[0], t[1], t[2].order))
+    return out
+
+
+def data_symbols(symbols: list[SymbolInfo], sections: list[SectionInfo]) -> dict[tuple[int, int], SymbolInfo]:
+    """For non-code sections: the symbol BFD picks at an exact address (first global, else last local)."""
+    data_secs = {s.index for s in sections if not s.code}
+    out: dict[tuple[int, int], SymbolInfo] = {}
+    done: set[tuple[int, int]] = set()
+    for s in symbols:
+        if s.section not in data_secs or s.kind.startswith("STT_SECTION"):
+            continue
+        key = (s.section, s.value)
+        if key in done:
+            continue
+        out[key] = s
+        if s.flags & FL_GLOBAL:
+            done.add(key)
+    return out
