@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.events import Event
-from monitor.lines import MAX_LINE, clean_text
+from monitor.lines import MAX_LINE, PartialLine, clean_text
 from monitor.logformat import split_host_time
 from monitor.patterns import Pattern, PatternSet
 from monitor.prefilter import Prefilter
@@ -78,9 +78,7 @@ class Detector:
         self._prefilter = Prefilter(lits, force_fallback=fallback_prefilter)
         self._lit_bytes = [lit.encode() for lit in lits]
         self._max_line = max_line
-        self._carry: list[bytes] = []
-        self._carry_len = 0
-        self._carry_dropped = False
+        self._carry = PartialLine(max_line)
         self._next_line = 1
         self._open: list[_OpenBlock] = []
         self._ready: list[tuple[int, int, Event]] = []
@@ -102,45 +100,29 @@ class Detector:
         self.stats.bytes += len(data)
         last_nl = data.rfind(b"\n")
         if last_nl < 0:
-            self._hold(data)
+            self._carry.add(data)
             return []
-        if self._carry or self._carry_dropped:
+        if self._carry:
             first_nl = data.find(b"\n")
-            self._hold(data[:first_nl])
-            self._one_line(self._take_carry())
+            self._carry.add(data[:first_nl])
+            self._one_line(self._carry.take()[0])
             head = first_nl + 1
         else:
             head = 0
         if head <= last_nl:
             self._scan(data, head, last_nl + 1)
         if last_nl + 1 < len(data):
-            self._hold(data[last_nl + 1 :])
+            self._carry.add(data[last_nl + 1 :])
         return self._drain()
 
     def close(self) -> list[Event]:
         """End of input: the last line without a break counts; open blocks end here."""
-        if self._carry or self._carry_dropped:
-            self._one_line(self._take_carry())
+        if self._carry:
+            self._one_line(self._carry.take()[0])
         for ob in list(self._open):
             self._finish_block(ob)
         self._open.clear()
         return self._drain(final=True)
-
-    def _hold(self, piece: bytes) -> None:
-        room = self._max_line - self._carry_len
-        if len(piece) > room:
-            piece = piece[:room]
-            self._carry_dropped = True
-        if piece:
-            self._carry.append(piece)
-            self._carry_len += len(piece)
-
-    def _take_carry(self) -> bytes:
-        raw = b"".join(self._carry)
-        self._carry.clear()
-        self._carry_len = 0
-        self._carry_dropped = False
-        return raw
 
     # -- scanning ----------------------------------------------------------------------------
     def _scan(self, buf: bytes, start: int, stop: int) -> None:

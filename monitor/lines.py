@@ -34,6 +34,41 @@ def clean_text(raw: bytes) -> str:
     return text
 
 
+class PartialLine:
+    """The bytes of a line still waiting for its break, keeping at most `limit` of them.
+
+    Pieces are joined once, when the line completes, so a line arriving in many reads costs linear time.
+    """
+
+    __slots__ = ("_kept", "_limit", "_parts", "truncated")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._kept = 0
+        self.truncated = False
+
+    def __bool__(self) -> bool:
+        return bool(self._parts) or self.truncated
+
+    def add(self, piece: bytes) -> None:
+        room = self._limit - self._kept
+        if len(piece) > room:
+            piece = piece[:room]
+            self.truncated = True
+        if piece:
+            self._parts.append(piece)
+            self._kept += len(piece)
+
+    def take(self) -> tuple[bytes, bool]:
+        """The line so far and whether bytes were dropped; the buffer is empty afterwards."""
+        raw, truncated = b"".join(self._parts), self.truncated
+        self._parts.clear()
+        self._kept = 0
+        self.truncated = False
+        return raw, truncated
+
+
 @dataclass(slots=True)
 class Line:
     """One input line: its 1-based number, raw bytes (without the break) and cleaned text."""
@@ -52,9 +87,7 @@ class LineSplitter:
 
     def __init__(self, max_line: int = MAX_LINE, first_number: int = 1) -> None:
         self._max = max_line
-        self._parts: list[bytes] = []
-        self._kept = 0
-        self._dropped = False
+        self._partial = PartialLine(max_line)
         self._next = first_number
 
     @property
@@ -65,7 +98,7 @@ class LineSplitter:
     @property
     def pending(self) -> bool:
         """True when a partial line is waiting for its break."""
-        return bool(self._parts) or self._dropped
+        return bool(self._partial)
 
     def feed(self, data: bytes) -> Iterator[Line]:
         start = 0
@@ -75,36 +108,19 @@ class LineSplitter:
             if nl < 0:
                 break
             piece = data[start:nl]
-            if self._parts or self._dropped:
-                self._keep(piece)
-                yield self._emit()
+            if self._partial:
+                self._partial.add(piece)
+                yield self._line(*self._partial.take())
             else:
                 yield self._line(piece, False)
             start = nl + 1
         if start < len(data):
-            self._keep(data[start:])
+            self._partial.add(data[start:])
 
     def flush(self) -> Iterator[Line]:
         """The last line when the input ends without a break."""
-        if self._parts or self._dropped:
-            yield self._emit()
-
-    def _keep(self, piece: bytes) -> None:
-        room = self._max - self._kept
-        if len(piece) > room:
-            piece = piece[:room]
-            self._dropped = True
-        if piece:
-            self._parts.append(piece)
-            self._kept += len(piece)
-
-    def _emit(self) -> Line:
-        raw = b"".join(self._parts)
-        truncated = self._dropped
-        self._parts.clear()
-        self._kept = 0
-        self._dropped = False
-        return self._line(raw, truncated)
+        if self._partial:
+            yield self._line(*self._partial.take())
 
     def _line(self, raw: bytes, truncated: bool) -> Line:
         if len(raw) > self._max:
