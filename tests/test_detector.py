@@ -72,6 +72,14 @@ REAL_LINES = [
      {"address": "0x40081b01", "function": "spi_flash_disable_interrupts_caches_and_other_cpu"}),
     ("[08:43:21]E (323) esp_core_dump_flash: Core dump flash config is corrupted! CRC=0x7bd5c66f instead of 0x0",
      "coredump", {"crc": "0x7bd5c66f"}),
+    # message formats from ESP-IDF's bootloader and esp_image sources
+    ("E (123) esp_image: image at 0x10000 segment count 99 exceeds max 16", "invalid_magic", {}),
+    ("E (40) esp_image: Image requires chip rev >= v3.0, but chip is v1.0", "invalid_magic",
+     {"required": "v3.0", "actual": "v1.0"}),
+    ("E (33) boot: ota data partition invalid, falling back to factory", "ota_error", {}),
+    ("terminate called after throwing an instance of 'std::bad_alloc'", "cpp_exception", {"type": "std::bad_alloc"}),
+    ("Stack smashing protect failure!", "stack_overflow", {}),
+    ("***ERROR*** A stack overflow in task Tmr Svc has been detected.", "stack_overflow", {"task": "Tmr Svc"}),
 ]
 
 
@@ -163,3 +171,11 @@ def test_line_numbers_count_crlf_once_and_last_line_without_newline() -> None:
     events = detect(data, 3)
     assert [(e.kind, e.line) for e in events] == [("brownout", 3), ("reset_reason", 5)]
     assert events[0].text == "Brownout detector was triggered"
+
+
+def test_old_task_wdt_format_without_tag() -> None:
+    data = (b"Task watchdog got triggered. The following tasks did not reset the watchdog in time:\n"
+            b" - IDLE (CPU 0)\nTasks currently running:\nCPU 0: loopTask\nCPU 1: IDLE\nnext line\n")
+    (wdt,) = [e for e in detect(data) if e.kind == "task_wdt"]
+    assert (wdt.line, wdt.end_line) == (1, 5)
+    assert wdt.fields["tasks"] == ["IDLE"] and wdt.fields["running"] == ["loopTask", "IDLE"]
