@@ -6,6 +6,8 @@ Used by `scan`, `report` and the monitor alike, so that they all pick, check and
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,17 +85,74 @@ def load_index(choice: ElfChoice) -> SymbolIndex:
 
 
 class DecodeStage:
-    """Pipeline stage: adds `frames` to events that carry code addresses."""
+    """Pipeline stage: adds `frames` to events that carry code addresses.
 
-    def __init__(self, index: SymbolIndex) -> None:
-        self.index = index
+    Takes a loaded index, or a Future of one (`SymbolIndex.load_async`) so that a live monitor never
+    waits for an index build: events that arrive before it is ready are kept (at most `backlog`) and
+    decoded as soon as it is.
+    """
+
+    def __init__(self, index: SymbolIndex | Future[SymbolIndex], backlog: int = 2000) -> None:
+        self._index: SymbolIndex | None = index if isinstance(index, SymbolIndex) else None
+        self._future: Future[SymbolIndex] | None = None if self._index is not None else index
+        self._backlog: deque[Event] = deque(maxlen=backlog)
+        self.error: str | None = None
+
+    @property
+    def state(self) -> str:
+        """"ready", "indexing" or "failed" (safe to ask from another thread: it changes nothing)."""
+        if self._index is not None:
+            return "ready"
+        future = self._future
+        if future is not None and future.done():
+            return "failed" if future.exception() is not None else "ready"
+        return "failed" if self.error else "indexing"
+
+    def _poll(self) -> SymbolIndex | None:
+        if self._index is None and self._future is not None and self._future.done():
+            future, self._future = self._future, None
+            try:
+                self._index = future.result()
+            except (DecodeError, OSError) as exc:
+                self.error = str(exc)
+                self._backlog.clear()
+                return None
+            while self._backlog:
+                self._decode(self._backlog.popleft())
+        return self._index
+
+    def _decode(self, ev: Event) -> None:
+        assert self._index is not None
+        frames = decode_event(ev, self._index)
+        if frames:
+            ev.frames = frames
 
     def process(self, ev: Event) -> list[Event]:
         if ev.kind in DECODE_KINDS and ev.frames is None:
-            frames = decode_event(ev, self.index)
-            if frames:
-                ev.frames = frames
+            if self._poll() is not None:
+                self._decode(ev)
+            elif self._future is not None:
+                self._backlog.append(ev)
         return [ev]
 
     def finish(self) -> list[Event]:
+        if self._future is not None:
+            wait([self._future])
+        self._poll()
         return []
+
+
+def elf_status(choice: ElfChoice | None, stage: DecodeStage | None, printed: list[str]) -> str:
+    """The monitor's status text for the ELF: name, index state, and whether it matches the device."""
+    if choice is None:
+        return "no ELF"
+    state = stage.state if stage is not None else "ready"
+    if state == "failed":
+        return f"ELF {choice.path.name}: unusable ({stage.error if stage else ''})"
+    mismatched = [p for p in printed if choice.matches(p) is False]
+    if mismatched:
+        return f"ELF {choice.path.name} ✗ DOES NOT MATCH the device ({mismatched[-1]})"
+    suffix = " (indexing…)" if state == "indexing" else ""
+    if printed:
+        return f"ELF {choice.path.name} ✓ matches{suffix}"
+    return f"ELF {choice.path.name}{suffix}"

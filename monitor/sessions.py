@@ -79,7 +79,7 @@ class BootTracker:
             joins = ev.line - self._last_marker_line <= SAME_BOOT_WINDOW and self._others_since_marker == 0
             if joins:
                 pass
-            elif not cur.started_by_marker and not cur.events:
+            elif not cur.started_by_marker and not cur.counts:
                 cur.started_by_marker = True  # the log begins with this boot
             else:
                 cur.end_line = max(cur.end_line, ev.line - 1)

@@ -7,12 +7,13 @@ import sys
 from collections.abc import Callable
 
 from monitor.cli import CliError
-from monitor.decoding import DecodeStage, ElfError, choose_elf, load_index
+from monitor.decoding import DecodeStage, ElfError, choose_elf, elf_status, load_index
 from monitor.diagnosis import DiagnosisStage, RuleError, load_rules
 from monitor.events import SEVERITIES, severity_at_least
 from monitor.patterns import PatternError, PatternSet, load_patterns
 from monitor.pipeline import InputError, Stage
 from monitor.scan import iter_summary, scan_stream, write_jsonl
+from monitor.symbols import SymbolIndex
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,25 +74,48 @@ def warn_elf_mismatch(elf, result) -> None:
             print(f"espwatch: WARNING: {elf.describe(p)}", file=sys.stderr)
 
 
-def build_stages(args: argparse.Namespace, patterns: PatternSet) -> Callable[[], list[Stage]]:
+def elf_status_text(args: argparse.Namespace) -> Callable[[list[dict]], str]:
+    """For the monitor's status line: the ELF, its index state and whether it matches the boots seen."""
+
+    def text(facts: list[dict]) -> str:
+        stage = args.decode_stages[0] if getattr(args, "decode_stages", None) else None
+        printed = [f["elf_sha256"] for f in facts if f.get("elf_sha256")]
+        return elf_status(getattr(args, "elf_choice", None), stage, printed)
+
+    return text
+
+
+def build_stages(args: argparse.Namespace, patterns: PatternSet,
+                 background: bool = False) -> Callable[[], list[Stage]]:
     """A factory of fresh enrichment stages for each file: address decoding (when an ELF is known)
-    and diagnosis. Announces the ELF it uses on stderr."""
+    and diagnosis. Announces the ELF it uses on stderr. With `background`, the ELF's index is built in a
+    thread (the monitor starts at once; events are decoded when the index is ready)."""
     try:
         rules = load_rules()
     except RuleError as exc:
         raise CliError(str(exc)) from None
     try:
         elf = choose_elf(getattr(args, "elf", None), discover=not getattr(args, "no_elf", True))
-        index = load_index(elf) if elf is not None else None
+        if elf is None:
+            index = None
+        elif background:
+            index = SymbolIndex.load_async(elf.path)
+        else:
+            index = load_index(elf)
     except ElfError as exc:
         raise CliError(str(exc)) from None
     if elf is not None and elf.discovered:
         print(f"espwatch: decoding with {elf.path} (found in the build folder; --no-elf to skip)",
               file=sys.stderr)
     args.elf_choice = elf
+    args.decode_stages = []
 
     def make() -> list[Stage]:
-        stages: list[Stage] = [DecodeStage(index)] if index is not None else []
+        stages: list[Stage] = []
+        if index is not None:
+            stage = DecodeStage(index)
+            args.decode_stages.append(stage)
+            stages.append(stage)
         stages.append(DiagnosisStage(patterns, rules=rules, elf_sha256=elf.sha256 if elf else None))
         return stages
 

@@ -1,0 +1,172 @@
+"""Benchmark: the live monitor under a flood, against a plain pyserial read loop on the same pty.
+
+    python bench/bench_live.py [--seconds 30]
+
+A simulated device (tests/devsim.py, in its own process) writes corpus logs + healthy lines into a pty as
+fast as the reader takes them, for --seconds each run:
+  1. ceiling: a plain `serial.Serial.read()` loop appending to a file;
+  2. espwatch: the real monitor App, headless under Textual's run_test, with its SerialSource (reader
+     thread + session log) and the follower thread that indexes the session log and feeds the Pipeline,
+     and the UI applying the batches (timeline, log pane, status).
+Prints bytes/s received into the session log, how far parsing and the UI lagged at the end, and the bytes
+lost (device bytes vs session log, compared by length and SHA-256): must be 0. Target >= 2 MB/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import multiprocessing as mp
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tui_common import flood_data, peak_rss_mb
+
+
+def flood_child(link: str, seconds: float, ready, go, results, close) -> None:
+    from devsim import DevSim
+
+    data = flood_data()
+    sim = DevSim(link, keep=False)
+    ready.set()
+    go.wait(60)
+    sim.flood(data, seconds)
+    results.put((sim.total, sim.sha.hexdigest()))
+    close.wait(120)  # keep the pty until the reader has drained it
+    sim.close()
+
+
+def start_sim(tmp: Path, seconds: float):
+    ctx = mp.get_context("spawn")
+    ready, go, close = ctx.Event(), ctx.Event(), ctx.Event()
+    results = ctx.Queue()
+    link = tmp / "ttyESP"
+    proc = ctx.Process(target=flood_child, args=(str(link), seconds, ready, go, results, close), daemon=True)
+    proc.start()
+    if not ready.wait(30):
+        raise RuntimeError("simulator did not start")
+    return link, go, results, close, proc
+
+
+def run_ceiling(tmp: Path, seconds: float) -> dict:
+    import serial
+
+    link, go, results, close, proc = start_sim(tmp, seconds)
+    out_path = tmp / "ceiling.log"
+    port = serial.Serial(str(link), 115200, timeout=0.05)
+    got = 0
+    sha = hashlib.sha256()
+    with open(out_path, "wb") as out:
+        go.set()
+        t0 = time.perf_counter()
+        last = t0
+        total = None
+        while True:
+            data = port.read(max(1, min(port.in_waiting, 1 << 16)))
+            if data:
+                out.write(data)
+                sha.update(data)
+                got += len(data)
+                last = time.perf_counter()
+            elif total is None and not results.empty():
+                total, digest = results.get()
+            if total is not None and got >= total:
+                break
+            if total is not None and time.perf_counter() - last > 5:
+                break
+    port.close()
+    close.set()
+    proc.join(10)
+    return {"bytes": got, "sent": total, "seconds": last - t0, "lost": total - got,
+            "sha_ok": sha.hexdigest() == digest}
+
+
+def run_espwatch(tmp: Path, seconds: float) -> dict:
+    from monitor.patterns import load_patterns
+    from monitor.sessionlog import SessionLog, strip_host_lines
+    from monitor.sources import SerialSource
+    from monitor.tui.app import MonitorApp
+
+    patterns = load_patterns()
+    link, go, results, close, proc = start_sim(tmp, seconds)
+    log = SessionLog(tmp / "session.log")
+    src = SerialSource(str(link), 115200, log, retry_delay=0.05)
+    app = MonitorApp(log.path, patterns, source=src, name="ttyESP")
+    res: dict = {}
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            while app.source_state != "connected":
+                await asyncio.sleep(0.01)
+            go.set()
+            t0 = time.perf_counter()
+            while results.empty():
+                await asyncio.sleep(0.05)
+            total, digest = results.get()
+            t_flood = time.perf_counter()
+            res["parse_lag_at_flood_end_mb"] = (log.device_bytes - app.follower.offset) / 1e6
+            res["ui_lag_at_flood_end_mb"] = (log.device_bytes - app.bytes_read) / 1e6
+            while log.device_bytes < total and time.perf_counter() - t_flood < 30:
+                await asyncio.sleep(0.01)
+            t_recv = time.perf_counter()
+            while app.bytes_read < log.size and time.perf_counter() - t_recv < 120:
+                await pilot.pause(0.02)
+            t_ui = time.perf_counter()
+            res.update(sent=total, digest=digest, t_recv=t_recv - t0, t_ui=t_ui - t0,
+                       flood_s=t_flood - t0, lines=app.lines, events=len(app.events),
+                       boots=len(app.sessions), drain_s=t_ui - t_flood)
+            await pilot.press("ctrl+right_square_bracket")
+
+    try:
+        asyncio.run(run())
+    finally:
+        src.stop()
+        log.close()
+        close.set()
+        proc.join(10)
+    res["rss_mb"] = peak_rss_mb()  # before the verification below reads the whole log
+    data = (tmp / "session.log").read_bytes()
+    device = strip_host_lines(data)
+    res["bytes"] = len(device)
+    res["lost"] = res["sent"] - len(device)
+    res["sha_ok"] = hashlib.sha256(device).hexdigest() == res["digest"]
+    res["host_lines"] = data.count(b"\n--- espwatch ") + data.startswith(b"--- espwatch ")
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=30.0)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="espwatch-bench-live-"))
+    try:
+        c = run_ceiling(tmp, args.seconds)
+        (tmp / "ceiling.log").unlink()
+        rate_c = c["bytes"] / c["seconds"] / 1e6
+        print(f"ceiling  (pyserial read loop -> file): {rate_c:6.2f} MB/s  "
+              f"({c['bytes'] / 1e6:.0f} MB in {c['seconds']:.1f} s, lost {c['lost']} bytes, "
+              f"sha {'ok' if c['sha_ok'] else 'MISMATCH'})")
+        e = run_espwatch(tmp, args.seconds)
+        rate_e = e["bytes"] / e["t_recv"] / 1e6
+        rate_ui = e["bytes"] / e["t_ui"] / 1e6
+        print(f"espwatch (App headless: reader + session log): {rate_e:6.2f} MB/s received "
+              f"({e['bytes'] / 1e6:.0f} MB in {e['t_recv']:.1f} s)  [target >= 2 MB/s]")
+        print(f"         through Pipeline + UI:                {rate_ui:6.2f} MB/s end to end "
+              f"(at the end of the flood parsing lagged {e['parse_lag_at_flood_end_mb']:.1f} MB, "
+              f"the UI {e['ui_lag_at_flood_end_mb']:.1f} MB; drained {e['drain_s']:.1f} s later)")
+        print(f"         found {e['lines']:,} lines, {e['boots']:,} boots, {e['events']:,} events; "
+              f"peak RSS {e['rss_mb']:.0f} MB")
+        print(f"         bytes lost in the session log: {e['lost']} (sha-256 "
+              f"{'identical' if e['sha_ok'] else 'MISMATCH'}; {e['host_lines']} host lines)")
+        print(f"         ratio to the ceiling: {rate_e / rate_c:.2f}")
+        return 0 if e["lost"] == 0 and e["sha_ok"] else 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""All benchmarks in one command: `python bench/run.py [--quick]`.
+
+Runs, one after the other (they share this machine, so never in parallel):
+  bench_scan.py    scan --json throughput and RSS vs grep -c -F -f (512 MB log; --quick: 128 MB)
+  bench_decode.py  decoding vs GNU addr2line (cold, warm, in-process, RSS, growth with DWARF size)
+  bench_live.py    live pty flood through the monitor vs a plain pyserial loop (30 s; --quick: 8 s)
+  bench_replay.py  replay of a 1 GB log: first screen, timeline complete, RSS (--quick: 256 MB)
+Each prints its own figures and ratios; this script only runs them and reports which failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller inputs and shorter runs")
+    ap.add_argument("--only", choices=["scan", "decode", "live", "replay"], action="append",
+                    help="run only these (may be repeated)")
+    args = ap.parse_args()
+    plan = {
+        "scan": ["bench_scan.py", "--size-mb", "128" if args.quick else "512"],
+        "decode": ["bench_decode.py", *(["--quick"] if args.quick else [])],
+        "live": ["bench_live.py", "--seconds", "8" if args.quick else "30"],
+        "replay": ["bench_replay.py", "--size-mb", "256" if args.quick else "1024"],
+    }
+    failed = []
+    for name, cmd in plan.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"\n===== {name}: {' '.join(cmd)}", flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.call([sys.executable, str(HERE / cmd[0]), *cmd[1:]])
+        print(f"===== {name}: exit {rc}, {time.perf_counter() - t0:.0f} s", flush=True)
+        if rc != 0:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""`espwatch --port PORT` (= `espwatch monitor --port PORT`): the live monitor.
+
+Every byte read is appended to a session log first (see `monitor.sessionlog`); the screen follows that
+file. A missing or vanished port is waited for, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from monitor.cli import CliError
+from monitor.commands import scan as scan_cmd
+from monitor.patterns import PatternError, load_patterns
+
+EOLS = {"CRLF": b"\r\n", "CR": b"\r", "LF": b"\n"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "monitor", help="live serial monitor (also: espwatch --port PORT)",
+        description="Watch a device's serial output live: boots and events on a timeline, the selected "
+                    "event explained, every byte kept in a session log. PORT is a device path (/dev/ttyUSB0, "
+                    "COM4) or a pyserial URL (rfc2217://host:port, socket://host:port).")
+    p.add_argument("--port", "-p", required=True, metavar="PORT", help="serial port or pyserial URL")
+    p.add_argument("--baud", "-b", type=int, default=115200, help="baud rate (default: 115200)")
+    p.add_argument("--log", metavar="FILE",
+                   help="session log to append to (default: a new file in the user log directory)")
+    p.add_argument("--elf", metavar="ELF",
+                   help="the application ELF: decode backtraces (its index is built in the background) and "
+                        "check it against the ELF SHA256 the app prints")
+    p.add_argument("--patterns", action="append", default=[], metavar="DIR",
+                   help="also load the pattern files (*.toml) in DIR; may be repeated")
+    p.add_argument("--no-reset", action="store_true", help="do not reset the chip when the port opens")
+    p.add_argument("--timestamps", action="store_true", help="show the host time of each line")
+    p.add_argument("--eol", choices=sorted(EOLS), default="CRLF",
+                   help="line ending sent after a line typed in the send box (default: CRLF)")
+    p.set_defaults(func=run)
+
+
+def build_stages(args: argparse.Namespace, patterns):
+    return scan_cmd.build_stages(args, patterns, background=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        patterns = load_patterns(args.patterns)
+    except PatternError as exc:
+        raise CliError(str(exc)) from None
+    if args.baud <= 0:
+        raise CliError(f"--baud {args.baud}: must be a positive number")
+    if args.elf and not Path(args.elf).is_file():
+        raise CliError(f"{args.elf}: no such ELF file")
+    from monitor.sessionlog import SessionLog, default_log_path
+    from monitor.sources import SerialSource
+
+    log_path = Path(args.log) if args.log else default_log_path(args.port)
+    try:
+        log = SessionLog(log_path)
+    except OSError as exc:
+        raise CliError(f"cannot write the session log {log_path}: {exc.strerror or exc}") from None
+    if "://" not in args.port and not os.path.exists(args.port):
+        print(f"espwatch: {args.port} is not there (yet); waiting for the device to connect "
+              f"(Ctrl+] quits)", file=sys.stderr)
+    source = SerialSource(args.port, args.baud, log, reset_on_open=not args.no_reset)
+    from monitor.tui.app import MonitorApp
+
+    app = MonitorApp(log_path, patterns, stages=build_stages(args, patterns),
+                     elf_status=scan_cmd.elf_status_text(args), source=source,
+                     name=log_path.name, elf=args.elf, show_times=args.timestamps, eol=EOLS[args.eol])
+    try:
+        app.run()
+    finally:
+        source.stop()
+        log.close()
+    print(f"espwatch: session log {log_path} ({log.device_bytes:,} bytes from the device)", file=sys.stderr)
+    return 0

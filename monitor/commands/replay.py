@@ -1,0 +1,76 @@
+"""`espwatch replay LOG`: the monitor's screen over a saved log of any size (or `-` for a pipe)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from monitor.cli import CliError
+from monitor.commands import scan as scan_cmd
+from monitor.patterns import PatternError, load_patterns
+from monitor.pipeline import InputError, open_input
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "replay", help="browse a saved log in the monitor's screen (timeline, events, search)",
+        description="Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
+                    "events on a timeline, the selected event explained, search, filters, bookmarks.")
+    p.add_argument("log", metavar="LOG",
+                   help="log file, e.g. an espwatch session log; - reads standard input")
+    p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
+    p.add_argument("--patterns", action="append", default=[], metavar="DIR",
+                   help="also load the pattern files (*.toml) in DIR; may be repeated")
+    p.add_argument("--elf", metavar="ELF",
+                   help="the application ELF: decode backtraces (its index is built in the background) and "
+                        "check it against the ELF SHA256 the app prints")
+    p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
+    p.set_defaults(func=run)
+
+
+def build_stages(args: argparse.Namespace, patterns):
+    """A factory of enrichment stages (decoder, diagnosis) — the same hook as `scan`."""
+    return scan_cmd.build_stages(args, patterns, background=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        patterns = load_patterns(args.patterns)
+    except PatternError as exc:
+        raise CliError(str(exc)) from None
+    if args.elf and not Path(args.elf).is_file():
+        raise CliError(f"{args.elf}: no such ELF file")
+    spool = None
+    until = None
+    follow = args.follow
+    if args.log == "-":
+        from monitor.sources import StdinSpool
+
+        if sys.stdin.isatty():
+            raise CliError("replay -: standard input is a terminal; pipe a log into it")
+        pipe_fd = StdinSpool.take_stdin()
+        spool = StdinSpool(pipe_fd)
+        spool.start()
+        path, name, follow, until = spool.path, "<stdin>", True, spool.done
+    else:
+        try:
+            fh, _ = open_input(args.log)
+        except InputError as exc:
+            raise CliError(str(exc)) from None
+        fh.close()
+        path, name = args.log, os.path.basename(args.log)
+    from monitor.tui.app import MonitorApp
+
+    app = MonitorApp(path, patterns, stages=build_stages(args, patterns),
+                     elf_status=scan_cmd.elf_status_text(args), follow=follow, until=until,
+                     name=name, elf=args.elf, show_times=args.timestamps)
+    if spool is not None:
+        spool.log.listeners.append(app.follower.wake.set)
+    try:
+        app.run()
+    finally:
+        if spool is not None:
+            spool.cleanup()
+    return 0

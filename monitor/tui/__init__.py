@@ -1,0 +1,1 @@
+"""The Textual screen of `espwatch --port` and `espwatch replay` (the only package importing Textual)."""

@@ -1,0 +1,115 @@
+"""The monitor, replay and ports verbs: argument handling and user errors (no screen is started)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import build_parser, main
+from monitor.patterns import load_patterns
+from monitor.pipeline import Pipeline
+from monitor.sources import StdinSpool
+from monitor.tui.document import Follower, LineIndex
+
+
+def test_port_without_verb_is_the_monitor() -> None:
+    # cli.main rewrites `espwatch --port X` to `espwatch monitor --port X`
+    args = build_parser().parse_args(["monitor", "--port", "rfc2217://localhost:4000", "--no-reset"])
+    assert args.verb == "monitor" and args.port == "rfc2217://localhost:4000"
+    assert args.baud == 115200 and args.no_reset and args.func.__module__ == "monitor.commands.monitor"
+
+
+def test_replay_missing_file_is_one_line(capsys, tmp_path: Path) -> None:
+    assert main(["replay", str(tmp_path / "nope.log")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("espwatch: ") and "no such file" in err and err.count("\n") == 1
+
+
+def test_replay_refuses_an_elf(capsys, tmp_path: Path) -> None:
+    elf = tmp_path / "app.elf"
+    elf.write_bytes(b"\x7fELF" + b"\0" * 100)
+    assert main(["replay", str(elf)]) == 2
+    assert "ELF file, not a log" in capsys.readouterr().err
+
+
+def test_monitor_bad_elf_and_baud(capsys, tmp_path: Path) -> None:
+    assert main(["--port", "/dev/null-none", "--elf", str(tmp_path / "x.elf")]) == 2
+    assert "no such ELF" in capsys.readouterr().err
+    assert main(["--port", "/dev/null-none", "--baud", "0"]) == 2
+
+
+def test_ports_json(capsys) -> None:
+    assert main(["ports", "--json"]) == 0
+    ports = json.loads(capsys.readouterr().out)
+    assert isinstance(ports, list)
+    for p in ports:
+        assert {"device", "vid_pid", "bridge"} <= set(p)
+
+
+def test_stdin_spool_is_followed_to_the_end(corpus_dir: Path) -> None:
+    data = (corpus_dir / "b-esp32c3-abort-then-illegal-instruction.log").read_bytes()
+    r, w = os.pipe()
+    spool = StdinSpool(r)
+    spool.start()
+    index = LineIndex(spool.path)
+    batches = []
+    follower = Follower(index, Pipeline(load_patterns()), batches.append, follow=True, until=spool.done,
+                        interval=0.01)
+    spool.log.listeners.append(follower.wake.set)
+    t = threading.Thread(target=follower.run)
+    t.start()
+    try:
+        for i in range(0, len(data), 1000):  # a slow pipe
+            os.write(w, data[i : i + 1000])
+            time.sleep(0.005)
+        os.close(w)
+        t.join(20)
+        assert follower.done and batches[-1].done
+        kinds = [e.kind for b in batches for e in b.events]
+        assert "abort" in kinds and "panic" in kinds
+        assert index.line_count == 145
+    finally:
+        follower.stop.set()
+        t.join(2)
+        index.close()
+        spool.cleanup()
+        os.close(r)
+    assert not Path(spool.path).exists()
+
+
+@pytest.mark.parametrize("verb", ["monitor", "replay", "ports"])
+def test_help_works(verb: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([verb, "--help"])
+    assert exc.value.code == 0
+    assert verb in capsys.readouterr().out
+
+
+def test_detail_of_decoded_frames_and_findings() -> None:
+    from rich.console import Console
+
+    from monitor.events import Event, Frame
+    from monitor.tui.detail import event_plain, render_event
+
+    patterns = load_patterns()
+    ev = Event(kind="backtrace", line=34, end_line=34, severity="error", code="EW403",
+               text="Backtrace: 0x400e37f4:0x3ffb5db0", fields={"frames": ["0x400e37f4:0x3ffb5db0"]},
+               frames=[Frame(0x400E37F4, "app_main", "main/app.c", 42),
+                       Frame(0x400E37F4, "helper", "main/h.h", 7, inlined=True), Frame(0x40000400)])
+    console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(render_event(ev, patterns))
+    text = console.export_text()
+    assert "0x400e37f4 app_main at main/app.c:42" in text
+    assert "(inlined by) 0x400e37f4 helper at main/h.h:7" in text
+    assert "0x40000400 ??" in text
+    assert "helper at main/h.h:7" in event_plain(ev, patterns)
+    finding = Event(kind="finding", line=5, end_line=9, severity="warning", code="EW900", text="",
+                    title="Boot loop after OTA", hints=["check the rollback"], evidence=[5, 9])
+    console.print(render_event(finding, patterns))
+    text = console.export_text()
+    assert "Boot loop after OTA" in text and "check the rollback" in text and "lines 5, 9" in text
