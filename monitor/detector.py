@@ -38,6 +38,16 @@ class _Counters:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+def _literals_before(hits: list[tuple[int, int]], i: int, limit: int) -> tuple[set[int], int]:
+    """The literal indexes of hits[i:] that start before offset `limit`, and the next index."""
+    found: set[int] = set()
+    n = len(hits)
+    while i < n and hits[i][1] < limit:
+        found.add(hits[i][0])
+        i += 1
+    return found, i
+
+
 def apply_pattern(pat: Pattern, body: str) -> dict[str, Any] | None:
     """Fields of `pat` matched against a line body, or None when its regex does not match."""
     assert pat.rx is not None
@@ -137,10 +147,7 @@ class Detector:
             if self._open:
                 # Slow path: one line at a time while a block is open.
                 nl = buf.find(b"\n", pos, stop)
-                cands: set[int] = set()
-                while i < n and base + hits[i][1] < nl:
-                    cands.add(hits[i][0])
-                    i += 1
+                cands, i = _literals_before(hits, i, nl - base)
                 self._line_at(buf, pos, nl, line_no, cands)
                 pos = nl + 1
                 line_no += 1
@@ -156,10 +163,7 @@ class Detector:
             if ls > pos:
                 line_no += buf.count(b"\n", pos, ls)
             nl = buf.find(b"\n", hit_at, stop)
-            cands = set()
-            while i < n and base + hits[i][1] < nl:
-                cands.add(hits[i][0])
-                i += 1
+            cands, i = _literals_before(hits, i, nl - base)
             self._line_at(buf, ls, nl, line_no, cands)
             pos = nl + 1
             line_no += 1

@@ -1,1 +1,23 @@
 """One module per CLI verb: argument parsing and printing only; the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+
+from monitor.patterns import PatternError, PatternSet, load_patterns
+
+
+def add_patterns_option(p: argparse.ArgumentParser) -> None:
+    """`--patterns DIR`, shared by every verb that reads logs."""
+    p.add_argument("--patterns", action="append", default=[], metavar="DIR",
+                   help="also load the pattern files (*.toml) in DIR; may be repeated")
+
+
+def patterns_from(args: argparse.Namespace) -> PatternSet:
+    """The built-in patterns plus `--patterns` folders; a malformed file is a one-line usage error."""
+    from monitor.cli import CliError
+
+    try:
+        return load_patterns(args.patterns)
+    except PatternError as exc:
+        raise CliError(str(exc)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from monitor.cli import CliError
+from monitor.commands import add_patterns_option
 from monitor.explain import find_page, iter_list, iter_page
 from monitor.patterns import PatternError, load_patterns
 
@@ -15,8 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "or list all codes.")
     p.add_argument("code", nargs="?", help="a code such as EW201")
     p.add_argument("--list", action="store_true", help="list every code with its kind, severity and title")
-    p.add_argument("--patterns", action="append", default=[], metavar="DIR",
-                   help="also load the pattern files (*.toml) in DIR")
+    add_patterns_option(p)
     p.set_defaults(func=run)
 
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from monitor.cli import CliError
+from monitor.commands import add_patterns_option, patterns_from
 from monitor.commands import scan as scan_cmd
-from monitor.patterns import PatternError, load_patterns
 
 EOLS = {"CRLF": b"\r\n", "CR": b"\r", "LF": b"\n"}
 
@@ -31,8 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--elf", metavar="ELF",
                    help="the application ELF: decode backtraces (its index is built in the background) and "
                         "check it against the ELF SHA256 the app prints")
-    p.add_argument("--patterns", action="append", default=[], metavar="DIR",
-                   help="also load the pattern files (*.toml) in DIR; may be repeated")
+    add_patterns_option(p)
     p.add_argument("--no-reset", action="store_true", help="do not reset the chip when the port opens")
     p.add_argument("--timestamps", action="store_true", help="show the host time of each line")
     p.add_argument("--eol", choices=sorted(EOLS), default="CRLF",
@@ -40,15 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def build_stages(args: argparse.Namespace, patterns):
-    return scan_cmd.build_stages(args, patterns, background=True)
-
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        patterns = load_patterns(args.patterns)
-    except PatternError as exc:
-        raise CliError(str(exc)) from None
+    patterns = patterns_from(args)
     if args.baud <= 0:
         raise CliError(f"--baud {args.baud}: must be a positive number")
     if args.elf and not Path(args.elf).is_file():
@@ -67,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     source = SerialSource(args.port, args.baud, log, reset_on_open=not args.no_reset)
     from monitor.tui.app import MonitorApp
 
-    app = MonitorApp(log_path, patterns, stages=build_stages(args, patterns),
+    app = MonitorApp(log_path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
                      elf_status=scan_cmd.elf_status_text(args), source=source,
                      name=log_path.name, elf=args.elf, show_times=args.timestamps, eol=EOLS[args.eol])
     try:

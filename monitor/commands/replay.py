@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from monitor.cli import CliError
+from monitor.commands import add_patterns_option, patterns_from
 from monitor.commands import scan as scan_cmd
-from monitor.patterns import PatternError, load_patterns
 from monitor.pipeline import InputError, open_input
 
 
@@ -21,8 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("log", metavar="LOG",
                    help="log file, e.g. an espwatch session log; - reads standard input")
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
-    p.add_argument("--patterns", action="append", default=[], metavar="DIR",
-                   help="also load the pattern files (*.toml) in DIR; may be repeated")
+    add_patterns_option(p)
     p.add_argument("--elf", metavar="ELF",
                    help="the application ELF: decode backtraces (its index is built in the background) and "
                         "check it against the ELF SHA256 the app prints")
@@ -30,16 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def build_stages(args: argparse.Namespace, patterns):
-    """A factory of enrichment stages (decoder, diagnosis) — the same hook as `scan`."""
-    return scan_cmd.build_stages(args, patterns, background=True)
-
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        patterns = load_patterns(args.patterns)
-    except PatternError as exc:
-        raise CliError(str(exc)) from None
+    patterns = patterns_from(args)
     if args.elf and not Path(args.elf).is_file():
         raise CliError(f"{args.elf}: no such ELF file")
     spool = None
@@ -63,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         path, name = args.log, os.path.basename(args.log)
     from monitor.tui.app import MonitorApp
 
-    app = MonitorApp(path, patterns, stages=build_stages(args, patterns),
+    app = MonitorApp(path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
                      elf_status=scan_cmd.elf_status_text(args), follow=follow, until=until,
                      name=name, elf=args.elf, show_times=args.timestamps)
     if spool is not None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from monitor.cli import CliError
+from monitor.commands import add_patterns_option
 from monitor.patterns import PatternError
 from monitor.pipeline import InputError
 
@@ -25,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-redact", action="store_true", help="keep secrets in the report (do not share it)")
     p.add_argument("--redact-wifi", action="store_true", help="also remove Wi-Fi network names (SSIDs)")
     p.add_argument("--redact-mac", action="store_true", help="also remove MAC addresses")
-    p.add_argument("--patterns", action="append", default=[], metavar="DIR",
-                   help="also load the pattern files (*.toml) in DIR; may be repeated")
+    add_patterns_option(p)
     p.set_defaults(func=run)
 
 

@@ -7,10 +7,11 @@ import sys
 from collections.abc import Callable
 
 from monitor.cli import CliError
+from monitor.commands import add_patterns_option, patterns_from
 from monitor.decoding import DecodeStage, ElfError, choose_elf, elf_status, load_index
 from monitor.diagnosis import DiagnosisStage, RuleError, load_rules
 from monitor.events import SEVERITIES, severity_at_least
-from monitor.patterns import PatternError, PatternSet, load_patterns
+from monitor.patterns import PatternSet
 from monitor.pipeline import InputError, Stage
 from monitor.scan import iter_summary, scan_stream, write_jsonl
 from monitor.symbols import SymbolIndex
@@ -25,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="JSON Lines, one event per line (see events.md)")
     p.add_argument("--min-severity", choices=SEVERITIES, default="info",
                    help="leave out events below this severity (default: info)")
-    p.add_argument("--patterns", action="append", default=[], metavar="DIR",
-                   help="also load the pattern files (*.toml) in DIR; may be repeated")
+    add_patterns_option(p)
     p.add_argument("--all", action="store_true", help="summary: also list informational boot facts")
     p.add_argument("--elf", metavar="APP.elf",
                    help="decode addresses with this ELF (adds `frames`) and check it against the log's "
@@ -37,10 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        patterns = load_patterns(args.patterns)
-    except PatternError as exc:
-        raise CliError(str(exc)) from None
+    patterns = patterns_from(args)
     stages = build_stages(args, patterns)
     worst_error = False
     out = sys.stdout
