@@ -10,8 +10,7 @@ looked at one by one until the block's rule ends it.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.events import Event
@@ -35,7 +34,6 @@ class _Counters:
     lines: int = 0
     events: int = 0
     hit_lines: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def _literals_before(hits: list[tuple[int, int]], i: int, limit: int) -> tuple[set[int], int]:
@@ -293,9 +291,3 @@ class Detector:
         while self._ready and (final or limit is None or self._ready[0][0] < limit):
             out.append(heapq.heappop(self._ready)[2])
         return out
-
-    def events(self, chunks: Iterator[bytes]) -> Iterator[Event]:
-        """Convenience: all events from an iterator of chunks."""
-        for chunk in chunks:
-            yield from self.feed(chunk)
-        yield from self.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -197,14 +197,19 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
     return pat
 
 
+def read_toml(path: Path, error: type[PatternError] = PatternError) -> dict[str, Any]:
+    """A data file as a dict; `error` with one line naming the file when it cannot be read or parsed."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_file(path: Path) -> list[Pattern]:
     """Read one pattern file; raise PatternError naming the file and the pattern on any problem."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PatternError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PatternError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path)
     unknown = set(data) - {"family", "pattern", "derived", "rule", "description"}
     if unknown:
         raise PatternError(f"{path}: unknown top-level keys {sorted(unknown)}")
@@ -271,9 +276,3 @@ def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bo
         for f in pattern_files(d):
             pats.extend(load_file(f))
     return PatternSet(pats)
-
-
-def iter_literals(patterns: Iterable[Pattern]) -> Iterable[tuple[str, Pattern]]:
-    for p in patterns:
-        for lit in p.literals:
-            yield lit, p

@@ -20,7 +20,6 @@ A malformed rule raises RuleError naming the file and the rule's code.
 from __future__ import annotations
 
 import string
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import regex
 
 from monitor.events import SEVERITIES, Event
-from monitor.patterns import Pattern, PatternError, builtin_dir
+from monitor.patterns import Pattern, PatternError, builtin_dir, read_toml
 
 RULES_FILE = "rules.toml"
 WHENS = ("repeat", "sequence", "check")
@@ -309,12 +308,7 @@ def load_rules(path: str | Path | None = None) -> list[Rule]:
     from monitor.diagnosis.checks import CHECKS
 
     p = Path(path) if path is not None else default_rules_path()
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"{p}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p, RuleError)
     entries = data.get("rule", [])
     if not isinstance(entries, list):
         raise RuleError(f"{p}: `rule` must be an array of tables ([[rule]])")

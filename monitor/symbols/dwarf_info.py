@@ -76,6 +76,14 @@ class DwarfError(Exception):
     """Malformed DWARF data (the unit concerned is skipped, like BFD does)."""
 
 
+def initial_length(data: bytes, pos: int) -> tuple[int, int, int]:
+    """A unit's initial length (32-bit, or 0xffffffff then 64-bit): (length, next pos, offset size)."""
+    length = _u32(data, pos)[0]
+    if length == 0xFFFFFFFF:
+        return _u64(data, pos + 4)[0], pos + 12, 8
+    return length, pos + 4, 4
+
+
 def uleb(data: bytes, pos: int) -> tuple[int, int]:
     """Decode an unsigned LEB128 at `pos`; return (value, next position)."""
     b = data[pos]
@@ -386,13 +394,7 @@ class DebugInfo:
         n = len(d)
         while pos + 4 <= n:
             start = pos
-            length = _u32(d, pos)[0]
-            pos += 4
-            offset_size = 4
-            if length == 0xFFFFFFFF:
-                length = _u64(d, pos)[0]
-                pos += 8
-                offset_size = 8
+            length, pos, offset_size = initial_length(d, pos)
             if length == 0 or length > n - pos:
                 break  # BFD: don't trust anything after a corrupted length
             end = pos + length

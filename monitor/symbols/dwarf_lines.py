@@ -23,14 +23,14 @@ from monitor.symbols.dwarf_info import (
     F_STRP,
     F_UDATA,
     DwarfError,
+    _u16,
+    _u32,
+    _u64,
     cstr,
+    initial_length,
     sleb,
     uleb,
 )
-
-_u16 = struct.Struct("<H").unpack_from
-_u32 = struct.Struct("<I").unpack_from
-_u64 = struct.Struct("<Q").unpack_from
 
 LNCT_PATH, LNCT_DIRECTORY_INDEX, LNCT_TIMESTAMP, LNCT_SIZE, LNCT_MD5 = 1, 2, 3, 4, 5
 
@@ -160,14 +160,7 @@ def decode_line_table(
     n = len(data)
     if n < 16 or offset >= n:
         raise DwarfError("line section too small")
-    pos = offset
-    length = _u32(data, pos)[0]
-    pos += 4
-    offset_size = 4
-    if length == 0xFFFFFFFF:
-        length = _u64(data, pos)[0]
-        pos += 8
-        offset_size = 8
+    length, pos, offset_size = initial_length(data, offset)
     if length > n - pos:
         raise DwarfError("line program longer than section")
     end = pos + length
