@@ -177,7 +177,7 @@ def main() -> int:
               f"(b) {r['warm_wall'] / r['a2l_s']:.1f}x <= 5x addr2line; (a) {r['cold_wall']:.2f} s <= 1 s; "
               f"RSS {max(r['cold_rss'], r['warm_rss']):.0f} MiB < 150 MiB")
         print(f"in-process (no interpreter start / imports): cold {r['cold_in'] * 1e3:.0f} ms, "
-              f"warm {r['warm_in'] * 1e3:.1f} ms; import of monitor.symbols {r['import_s'] * 1e3:.1f} ms")
+              f"warm {r['warm_in'] * 1e3:.1f} ms; import of espwatch.symbols {r['import_s'] * 1e3:.1f} ms")
 
     import decode_gen
 

@@ -86,10 +86,10 @@ def run_ceiling(tmp: Path, seconds: float) -> dict:
 
 
 def run_espwatch(tmp: Path, seconds: float) -> dict:
-    from monitor.patterns import load_patterns
-    from monitor.sessionlog import SessionLog, strip_host_lines
-    from monitor.sources import SerialSource
-    from monitor.tui.app import MonitorApp
+    from espwatch.patterns import load_patterns
+    from espwatch.sessionlog import SessionLog, strip_host_lines
+    from espwatch.sources import SerialSource
+    from espwatch.tui.app import MonitorApp
 
     patterns = load_patterns()
     link, go, results, close, proc = start_sim(tmp, seconds)

@@ -29,8 +29,8 @@ from tui_common import build_log, peak_rss_mb  # noqa: E402
 
 
 def child(path: str) -> None:
-    from monitor.patterns import load_patterns
-    from monitor.tui.app import MonitorApp
+    from espwatch.patterns import load_patterns
+    from espwatch.tui.app import MonitorApp
 
     t_imports = time.perf_counter()
 

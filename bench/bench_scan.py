@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 sys.path.insert(0, str(ROOT))
 
-from monitor.patterns import load_patterns  # noqa: E402
+from espwatch.patterns import load_patterns  # noqa: E402
 
 _HEALTHY = [
     "a-esp32s3-https-ota-success-reboot-healthy.log", "b-esp32-idf5-wifi-sta-connect-healthy.log",
@@ -112,7 +112,7 @@ def main() -> int:
                    "import resource,subprocess,sys;"
                    "p=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);"
                    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);sys.exit(p.returncode)",
-                   sys.executable, "-m", "monitor", "scan", "--json", str(log)]
+                   sys.executable, "-m", "espwatch", "scan", "--json", str(log)]
             t1 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True)
             ew_times.append(time.perf_counter() - t1)
@@ -120,7 +120,7 @@ def main() -> int:
             if proc.returncode not in (0, 1):
                 print(proc.stderr.decode(), file=sys.stderr)
                 return 2
-        events = subprocess.run([sys.executable, "-m", "monitor", "scan", "--json", str(log)],
+        events = subprocess.run([sys.executable, "-m", "espwatch", "scan", "--json", str(log)],
                                 capture_output=True).stdout.count(b"\n")
         g, e = min(grep_times), min(ew_times)
         print(f"grep -c -F -f: {g:6.2f} s  {size / g / 1e6:7.1f} MB/s  ({grep_hits} matching lines)")

@@ -13,7 +13,7 @@ import time
 T_START = time.perf_counter()
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
-from monitor.symbols import SymbolIndex, addr2line_lines  # noqa: E402
+from espwatch.symbols import SymbolIndex, addr2line_lines  # noqa: E402
 
 T_IMPORTED = time.perf_counter()
 

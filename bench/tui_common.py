@@ -22,7 +22,7 @@ _IDF_LINE = re.compile(rb"^([EWI]) \((\d+)\) ([^:]+): (.*)$")
 
 def _filler() -> list[tuple[bytes, bytes, bytes]]:
     """What a running app prints between boots: healthy info lines in which no pattern literal occurs."""
-    from monitor.patterns import load_patterns
+    from espwatch.patterns import load_patterns
 
     lits = [lit.encode() for p in load_patterns().matchers for lit in p.literals]
     out = []

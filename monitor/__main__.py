@@ -1,5 +1,5 @@
 import sys
 
-from monitor.cli import main
+from espwatch.cli import main
 
 sys.exit(main())

@@ -1,6 +1,6 @@
 """The `espwatch` command line: a thin shell over the library's verbs.
 
-Each verb lives in `monitor.commands.<verb>` with `register(subparsers)`; the parser it adds sets
+Each verb lives in `espwatch.commands.<verb>` with `register(subparsers)`; the parser it adds sets
 `func(args) -> int`. Without a verb, `espwatch --port PORT` starts the live monitor.
 """
 
@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from monitor import __version__
+from espwatch import __version__
 
 VERBS = ("monitor", "scan", "explain", "decode", "image", "report", "replay", "ports")
 EXIT_USAGE = 2
@@ -31,9 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb in VERBS:
         try:
-            module = importlib.import_module(f"monitor.commands.{verb}")
+            module = importlib.import_module(f"espwatch.commands.{verb}")
         except ModuleNotFoundError as exc:  # a verb still being written
-            if exc.name != f"monitor.commands.{verb}":
+            if exc.name != f"espwatch.commands.{verb}":
                 raise
             continue
         module.register(sub)

@@ -11,8 +11,8 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.events import Event
-from monitor.symbols import DecodeError, SymbolIndex, decode_event, elf_sha256, find_elf, sha_matches
+from espwatch.events import Event
+from espwatch.symbols import DecodeError, SymbolIndex, decode_event, elf_sha256, find_elf, sha_matches
 
 DECODE_KINDS = frozenset({
     "backtrace", "panic", "abort", "assert", "stack_overflow", "cache_disabled_access", "int_wdt",

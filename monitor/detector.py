@@ -13,11 +13,11 @@ import heapq
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.events import Event
-from monitor.lines import MAX_LINE, PartialLine, clean_text
-from monitor.logformat import split_host_time
-from monitor.patterns import Pattern, PatternSet
-from monitor.prefilter import Prefilter
+from espwatch.events import Event
+from espwatch.lines import MAX_LINE, PartialLine, clean_text
+from espwatch.logformat import split_host_time
+from espwatch.patterns import Pattern, PatternSet
+from espwatch.prefilter import Prefilter
 
 
 @dataclass(slots=True)

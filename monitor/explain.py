@@ -5,14 +5,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator
 
-from monitor.patterns import Pattern, PatternSet
+from espwatch.patterns import Pattern, PatternSet
 
 
 def all_pages(patterns: PatternSet) -> list[Pattern]:
     """Every code with a page: the patterns and derived kinds, plus diagnosis rules when available."""
     pages = list(patterns.patterns)
     try:
-        from monitor.diagnosis import rule_pages
+        from espwatch.diagnosis import rule_pages
     except ImportError:
         return pages
     # a malformed rules file raises PatternError (RuleError), which the CLI prints as one line

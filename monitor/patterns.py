@@ -16,12 +16,13 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import regex
 
-from monitor.events import SEVERITIES
+from espwatch.events import SEVERITIES
 
 
 class PatternError(Exception):
@@ -197,7 +198,7 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
     return pat
 
 
-def read_toml(path: Path, error: type[PatternError] = PatternError) -> dict[str, Any]:
+def read_toml(path: Path | Traversable, error: type[PatternError] = PatternError) -> dict[str, Any]:
     """A data file as a dict; `error` with one line naming the file when it cannot be read or parsed."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -207,13 +208,13 @@ def read_toml(path: Path, error: type[PatternError] = PatternError) -> dict[str,
         raise error(f"{path}: not valid TOML: {exc}") from None
 
 
-def load_file(path: Path) -> list[Pattern]:
+def load_file(path: Path | Traversable) -> list[Pattern]:
     """Read one pattern file; raise PatternError naming the file and the pattern on any problem."""
     data = read_toml(path)
     unknown = set(data) - {"family", "pattern", "derived", "rule", "description"}
     if unknown:
         raise PatternError(f"{path}: unknown top-level keys {sorted(unknown)}")
-    family = str(data.get("family", path.stem))
+    family = str(data.get("family", path.name.removesuffix(".toml")))
     out: list[Pattern] = []
     for section, derived in (("pattern", False), ("derived", True)):
         entries = data.get(section, [])
@@ -226,16 +227,21 @@ def load_file(path: Path) -> list[Pattern]:
     return out
 
 
-def builtin_dir() -> Path:
-    """The patterns shipped with espwatch (in a wheel: monitor/_patterns; in a checkout: ./patterns)."""
-    packaged = resources.files("monitor") / "_patterns"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "patterns"
+BUILTIN_PACKAGE = "espwatch._patterns"
+"""The built-in pattern files: `patterns/` in the source tree, installed as this package (pyproject.toml)."""
 
 
-def pattern_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*.toml") if p.is_file())
+def builtin_dir() -> Traversable:
+    """The patterns shipped with espwatch, read through importlib.resources (wheel and editable alike)."""
+    return resources.files(BUILTIN_PACKAGE)
+
+
+def pattern_files(directory: Path | Traversable) -> list[Path | Traversable]:
+    """The `*.toml` files of a pattern folder (a user folder is searched recursively), sorted by name."""
+    if isinstance(directory, Path):
+        return sorted(p for p in directory.rglob("*.toml") if p.is_file())
+    return sorted((p for p in directory.iterdir() if p.name.endswith(".toml") and p.is_file()),
+                  key=lambda p: p.name)
 
 
 @dataclass
@@ -265,7 +271,7 @@ class PatternSet:
 
 def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True) -> PatternSet:
     """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`)."""
-    dirs: list[Path] = [builtin_dir()] if builtin else []
+    dirs: list[Path | Traversable] = [builtin_dir()] if builtin else []
     for d in extra_dirs:
         p = Path(d)
         if not p.is_dir():

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from monitor.detector import Detector
-from monitor.events import Event
-from monitor.patterns import PatternSet, load_patterns
-from monitor.sessions import BootSession, BootTracker
+from espwatch.detector import Detector
+from espwatch.events import Event
+from espwatch.patterns import PatternSet, load_patterns
+from espwatch.sessions import BootSession, BootTracker
 
 CHUNK = 1 << 20
 
@@ -149,7 +149,7 @@ def read_chunks(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
 def scan_file(path: str | os.PathLike[str], patterns: PatternSet | None = None,
               stages: list[Stage] | None = None, keep_events: bool = True) -> tuple[Pipeline, list[Event]]:
     """Scan a whole file; return the pipeline (sessions, counters) and its events."""
-    from monitor.scan import scan_stream
+    from espwatch.scan import scan_stream
 
     result = scan_stream(str(path), patterns or load_patterns(), stages=stages, keep_events=keep_events)
     return result.pipeline, result.events

@@ -2,7 +2,7 @@
 
 Sections: environment (chip, ESP-IDF / Arduino, app, ELF hash and whether the given ELF matches), the
 diagnosis (findings with their evidence lines), a table of boots, and the notable events with the log lines
-around them and decoded backtraces. Secrets are removed first (monitor.redact) and the report says what was
+around them and decoded backtraces. Secrets are removed first (espwatch.redact) and the report says what was
 removed. Log text can never break the Markdown: it only appears inside fences longer than any backtick run
 in it, and table cells / inline text are escaped.
 """
@@ -18,14 +18,14 @@ from typing import Any
 
 import regex
 
-from monitor import __version__
-from monitor.decoding import DecodeStage, ElfChoice, ElfError, choose_elf, load_index
-from monitor.events import SEVERITY_RANK, Event, severity_at_least
-from monitor.lines import clean_text
-from monitor.patterns import PatternSet, load_patterns
-from monitor.pipeline import open_input, read_chunks
-from monitor.redact import Redactor
-from monitor.scan import ScanResult, scan_stream
+from espwatch import __version__
+from espwatch.decoding import DecodeStage, ElfChoice, ElfError, choose_elf, load_index
+from espwatch.events import SEVERITY_RANK, Event, severity_at_least
+from espwatch.lines import clean_text
+from espwatch.patterns import PatternSet, load_patterns
+from espwatch.pipeline import open_input, read_chunks
+from espwatch.redact import Redactor
+from espwatch.scan import ScanResult, scan_stream
 
 DIAGNOSIS_KINDS = ("finding", "boot_loop")
 
@@ -186,7 +186,7 @@ def _elf_status(options: ReportOptions, facts: dict[str, Any], elf: ElfChoice | 
 def build_report(path: str, options: ReportOptions | None = None,
                  patterns: PatternSet | None = None) -> Report:
     """Scan `path` and render the report (raises InputError / PatternError / RuleError like `scan`)."""
-    from monitor.diagnosis import DiagnosisStage
+    from espwatch.diagnosis import DiagnosisStage
 
     opt = options or ReportOptions()
     pats = patterns or load_patterns(opt.patterns_dirs)

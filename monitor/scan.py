@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from monitor.events import SEVERITY_RANK, Event, Frame, severity_at_least
-from monitor.patterns import PatternSet
-from monitor.pipeline import Pipeline, Stage, open_input, read_chunks
-from monitor.sessions import BootSession
+from espwatch.events import SEVERITY_RANK, Event, Frame, severity_at_least
+from espwatch.patterns import PatternSet
+from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks
+from espwatch.sessions import BootSession
 
 
 @dataclass

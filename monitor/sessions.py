@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.events import SEVERITY_RANK, Event
-from monitor.patterns import PatternSet
+from espwatch.events import SEVERITY_RANK, Event
+from espwatch.patterns import PatternSet
 
 SAME_BOOT_WINDOW = 6
 """A boot-start line within this many lines of the previous one, with nothing else between, joins it."""

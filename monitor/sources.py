@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.sessionlog import SessionLog
+from espwatch.sessionlog import SessionLog
 
 USB_JTAG_VID_PID = (0x303A, 0x1001)
 

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.pipeline import scan_file
+from espwatch.pipeline import scan_file
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 LINE_SLACK = 2

@@ -12,7 +12,7 @@ REQUIRED = {"kind", "line", "end_line", "severity", "code", "boot", "text", "fie
 
 
 def espwatch(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "espwatch", *args], input=stdin, capture_output=True,
                           timeout=300, cwd=cwd, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
 
 

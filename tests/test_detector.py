@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.detector import Detector
-from monitor.events import Event
-from monitor.patterns import load_patterns
+from espwatch.detector import Detector
+from espwatch.events import Event
+from espwatch.patterns import load_patterns
 
 PATTERNS = load_patterns()
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.diagnosis import DiagnosisStage, RuleError, load_rules, rule_pages
-from monitor.diagnosis.engine import MAX_EVIDENCE
-from monitor.explain import find_page, iter_page
-from monitor.patterns import load_patterns
-from monitor.scan import scan_stream
+from espwatch.diagnosis import DiagnosisStage, RuleError, load_rules, rule_pages
+from espwatch.diagnosis.engine import MAX_EVIDENCE
+from espwatch.explain import find_page, iter_page
+from espwatch.patterns import load_patterns
+from espwatch.scan import scan_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -83,7 +83,7 @@ def test_rule_pages_for_explain() -> None:
 
 
 def test_explain_cli_lists_rules() -> None:
-    out = subprocess.run([sys.executable, "-m", "monitor", "explain", "--list"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "espwatch", "explain", "--list"], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
     for code in ("EW902", "EW910", "EW930"):
         assert code in out
@@ -93,7 +93,7 @@ def test_findings_come_as_soon_as_certain(corpus_dir: Path) -> None:
     """A sequence finding is returned by process() with the event that completes it, not at finish()."""
     stage = DiagnosisStage(PATTERNS)
     pipe_events = []
-    from monitor.pipeline import Pipeline, read_chunks
+    from espwatch.pipeline import Pipeline, read_chunks
 
     pipe = Pipeline(PATTERNS, [stage])
     with open(corpus_dir / "a-esp32-arduino-spiram-not-initialized-abort.log", "rb") as fh:
@@ -125,10 +125,10 @@ def test_bounded_memory_on_a_large_log(tmp_path: Path, corpus_dir: Path) -> None
 
 def test_scan_cli_shows_findings_and_json() -> None:
     log = str(SAMPLES / "ota-checksum-psram-4120.log")
-    out = subprocess.run([sys.executable, "-m", "monitor", "scan", log], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "espwatch", "scan", log], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1
     assert "EW910" in out.stdout and "CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL" in out.stdout
-    js = subprocess.run([sys.executable, "-m", "monitor", "scan", "--json", log], capture_output=True, text=True,
+    js = subprocess.run([sys.executable, "-m", "espwatch", "scan", "--json", log], capture_output=True, text=True,
                         cwd=ROOT).stdout
     objs = [json.loads(line) for line in js.splitlines()]
     fnd = [o for o in objs if o["kind"] == "finding"]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.diagnosis import DiagnosisStage, load_rules
-from monitor.events import severity_at_least
-from monitor.patterns import load_patterns
-from monitor.pipeline import scan_file
+from espwatch.diagnosis import DiagnosisStage, load_rules
+from espwatch.events import severity_at_least
+from espwatch.patterns import load_patterns
+from espwatch.pipeline import scan_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

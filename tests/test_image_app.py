@@ -1,4 +1,4 @@
-"""`monitor.image` app image parser vs esptool image-info (stored output and, when installed, live)."""
+"""`espwatch.image` app image parser vs esptool image-info (stored output and, when installed, live)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.image import check_elf, inspect_image, load_app_image, parse_app_image, xor_checksum
-from monitor.image._files import InputFileError
+from espwatch.cli import main
+from espwatch.image import check_elf, inspect_image, load_app_image, parse_app_image, xor_checksum
+from espwatch.image._files import InputFileError
 
 IMAGES = [
     ("esp32-coredump-app", "esp32", "esp32"),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.image import diff_image_bytes, diff_images, hex_view, load_app_image
+from espwatch.cli import main
+from espwatch.image import diff_image_bytes, diff_images, hex_view, load_app_image
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_random_zeroed_bytes(original):
 
 
 def load_app_image_bytes(data: bytes):
-    from monitor.image import parse_app_image
+    from espwatch.image import parse_app_image
 
     return parse_app_image(data)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.image import load_otadata, ota_seq_crc, parse_otadata, parse_partition_csv, to_binary
+from espwatch.cli import main
+from espwatch.image import load_otadata, ota_seq_crc, parse_otadata, parse_partition_csv, to_binary
 
 NEW, PENDING, VALID, INVALID, ABORTED, UNDEFINED = 0, 1, 2, 3, 4, 0xFFFFFFFF
 

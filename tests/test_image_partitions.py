@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.image import (
+from espwatch.cli import main
+from espwatch.image import (
     PartitionTableError,
     check_partition_table,
     load_partition_table,

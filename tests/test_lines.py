@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from monitor.lines import LineSplitter, clean_text
+from espwatch.lines import LineSplitter, clean_text
 
 
 def split(data: bytes, chunk: int, max_line: int = 1 << 20) -> list[tuple[int, bytes, bool]]:

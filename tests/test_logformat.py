@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.logformat import parse_line, split_host_time
+from espwatch.logformat import parse_line, split_host_time
 
 
 @pytest.mark.parametrize(

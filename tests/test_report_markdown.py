@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from monitor.report import ReportOptions, build_report, fence, md_cell
+from espwatch.report import ReportOptions, build_report, fence, md_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -150,12 +150,12 @@ def test_report_with_wrong_elf(corpus_dir: Path, tmp_path: Path) -> None:
 
 def test_cli_writes_file(tmp_path: Path) -> None:
     out = tmp_path / "r.md"
-    p = subprocess.run([sys.executable, "-m", "monitor", "report", str(SAMPLES / "ota-checksum-psram-4120.log"),
+    p = subprocess.run([sys.executable, "-m", "espwatch", "report", str(SAMPLES / "ota-checksum-psram-4120.log"),
                         "-o", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     assert "report written to" in p.stderr
     assert headings(parse(out.read_text(encoding="utf-8")), "h2")[1] == "Diagnosis"
-    bad = subprocess.run([sys.executable, "-m", "monitor", "report", str(tmp_path / "missing.log")],
+    bad = subprocess.run([sys.executable, "-m", "espwatch", "report", str(tmp_path / "missing.log")],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "no such file" in bad.stderr
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.redact import Redactor
-from monitor.report import ReportOptions, build_report
+from espwatch.redact import Redactor
+from espwatch.report import ReportOptions, build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from monitor.lines import LineSplitter
-from monitor.sessionlog import SessionLog, host_line, is_host_line, strip_host_lines
-from monitor.sources import (
+from espwatch.lines import LineSplitter
+from espwatch.sessionlog import SessionLog, host_line, is_host_line, strip_host_lines
+from espwatch.sources import (
     SerialSource,
     bootloader_reset,
     guess_bridge,
     hard_reset,
 )
-from monitor.tui.document import LineIndex
+from espwatch.tui.document import LineIndex
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim, garbage

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.symbols import SymbolIndex
+from espwatch.symbols import SymbolIndex
 
-dm = importlib.import_module("monitor.symbols.demangle")
+dm = importlib.import_module("espwatch.symbols.demangle")
 
 # (mangled, libiberty's text) — every expected text appears in the fixtures' addr2line output or
 # was checked with GNU c++filt -i 2.40.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.events import Event
-from monitor.symbols import (
+from espwatch.events import Event
+from espwatch.symbols import (
     SymbolIndex,
     annotate_log,
     decode_event,

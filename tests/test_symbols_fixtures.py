@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.symbols import SymbolIndex, addr2line_lines, addr2line_text
-from monitor.symbols.demangle import backend_name
+from espwatch.symbols import SymbolIndex, addr2line_lines, addr2line_text
+from espwatch.symbols.demangle import backend_name
 
 FIXTURE_DIRS = [
     "esp32-app-template", "esp32-binlog-app", "esp32-coredump-app", "esp32-coredump-bin-app",
@@ -97,7 +97,7 @@ def _strip_cxx(block: str) -> str:
 
 def test_inline_chain_and_frames(fixtures_dir: Path, indexes) -> None:
     """The 3-deep inline chain of the RISC-V demo, as hits and as Frame objects."""
-    from monitor.symbols import frames_for
+    from espwatch.symbols import frames_for
 
     index = indexes[fixtures_dir / "rv32-inline-demo" / "demo.elf"]
     hits = index.lookup(0x420000AD)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.symbols import DecodeError, SymbolIndex, addr2line_lines
+from espwatch.cli import main
+from espwatch.symbols import DecodeError, SymbolIndex, addr2line_lines
 
 
 @pytest.fixture()
@@ -210,7 +210,7 @@ def test_cli_finds_esp_idf_elf(cache_dir: Path, demo_elf: Path, tmp_path: Path, 
 
 
 def test_cli_log_sha_mismatch_warns(cache_dir: Path, demo_elf: Path, tmp_path: Path, capsys) -> None:
-    from monitor.symbols import elf_sha256
+    from espwatch.symbols import elf_sha256
 
     log = tmp_path / "boot.log"
     good = elf_sha256(demo_elf)[:16]
@@ -226,7 +226,7 @@ def test_cli_log_sha_mismatch_warns(cache_dir: Path, demo_elf: Path, tmp_path: P
 
 
 def test_cache_is_pruned(tmp_path: Path, demo_elf: Path, monkeypatch) -> None:
-    import monitor.symbols.index as index_module
+    import espwatch.symbols.index as index_module
 
     monkeypatch.setattr(index_module, "CACHE_KEEP", 2)
     for i in range(4):

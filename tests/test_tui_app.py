@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.patterns import load_patterns
-from monitor.scan import scan_stream
-from monitor.sessionlog import SessionLog, strip_host_lines
-from monitor.sources import SerialSource
-from monitor.tui.app import MonitorApp
+from espwatch.patterns import load_patterns
+from espwatch.scan import scan_stream
+from espwatch.sessionlog import SessionLog, strip_host_lines
+from espwatch.sources import SerialSource
+from espwatch.tui.app import MonitorApp
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
@@ -277,7 +277,7 @@ def test_elf_decodes_frames_in_the_detail_pane_and_status(tmp_path: Path, fixtur
     line says whether the ELF is the device's."""
     import argparse
 
-    from monitor.commands import scan as scan_cmd
+    from espwatch.commands import scan as scan_cmd
 
     monkeypatch.setenv("ESPWATCH_CACHE_DIR", str(tmp_path / "cache"))
     elf = fixtures_dir / "esp32c3-coredump-app" / "esp32c3.elf"

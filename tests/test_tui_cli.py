@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import build_parser, main
-from monitor.patterns import load_patterns
-from monitor.pipeline import Pipeline
-from monitor.sources import StdinSpool
-from monitor.tui.document import Follower, LineIndex
+from espwatch.cli import build_parser, main
+from espwatch.patterns import load_patterns
+from espwatch.pipeline import Pipeline
+from espwatch.sources import StdinSpool
+from espwatch.tui.document import Follower, LineIndex
 
 
 def test_port_without_verb_is_the_monitor() -> None:
     # cli.main rewrites `espwatch --port X` to `espwatch monitor --port X`
     args = build_parser().parse_args(["monitor", "--port", "rfc2217://localhost:4000", "--no-reset"])
     assert args.verb == "monitor" and args.port == "rfc2217://localhost:4000"
-    assert args.baud == 115200 and args.no_reset and args.func.__module__ == "monitor.commands.monitor"
+    assert args.baud == 115200 and args.no_reset and args.func.__module__ == "espwatch.commands.monitor"
 
 
 def test_replay_missing_file_is_one_line(capsys, tmp_path: Path) -> None:
@@ -93,8 +93,8 @@ def test_help_works(verb: str, capsys) -> None:
 def test_detail_of_decoded_frames_and_findings() -> None:
     from rich.console import Console
 
-    from monitor.events import Event, Frame
-    from monitor.tui.detail import event_plain, render_event
+    from espwatch.events import Event, Frame
+    from espwatch.tui.detail import event_plain, render_event
 
     patterns = load_patterns()
     ev = Event(kind="backtrace", line=34, end_line=34, severity="error", code="EW403",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.patterns import load_patterns
-from monitor.tui.app import MonitorApp
+from espwatch.patterns import load_patterns
+from espwatch.tui.app import MonitorApp
 
 SIZE = (120, 40)
 

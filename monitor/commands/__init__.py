@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from monitor.patterns import PatternError, PatternSet, load_patterns
+from espwatch.patterns import PatternError, PatternSet, load_patterns
 
 
 def add_patterns_option(p: argparse.ArgumentParser) -> None:
@@ -15,7 +15,7 @@ def add_patterns_option(p: argparse.ArgumentParser) -> None:
 
 def patterns_from(args: argparse.Namespace) -> PatternSet:
     """The built-in patterns plus `--patterns` folders; a malformed file is a one-line usage error."""
-    from monitor.cli import CliError
+    from espwatch.cli import CliError
 
     try:
         return load_patterns(args.patterns)

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from monitor.cli import CliError
+from espwatch.cli import CliError
 
 ADDR_TOKEN_RE = re.compile(r"^(0[xX][0-9a-fA-F]{1,16}|[0-9a-fA-F]{8})(?::0[xX][0-9a-fA-F]{1,16})?$")
 
@@ -40,7 +40,7 @@ def _parse_address(token: str) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from monitor.symbols import DecodeError, SymbolIndex, find_elf
+    from espwatch.symbols import DecodeError, SymbolIndex, find_elf
 
     elf = Path(args.elf) if args.elf else find_elf(Path.cwd())
     if elf is None:
@@ -62,7 +62,7 @@ def _load(args: argparse.Namespace):
 
 def _warn_sha(lines: list[str], index, source: str) -> None:
     """Warn (stderr) when the log says it was printed by another build than this ELF."""
-    from monitor.symbols import parse_elf_sha, sha_matches
+    from espwatch.symbols import parse_elf_sha, sha_matches
 
     for line in lines:
         printed = parse_elf_sha(line)
@@ -74,7 +74,7 @@ def _warn_sha(lines: list[str], index, source: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.symbols import addr2line_lines, annotate_log
+    from espwatch.symbols import addr2line_lines, annotate_log
 
     inputs = list(args.inputs) or ["-"]
     # check files before the (possibly slow) first index build

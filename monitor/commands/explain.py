@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from monitor.cli import CliError
-from monitor.commands import add_patterns_option
-from monitor.explain import find_page, iter_list, iter_page
-from monitor.patterns import PatternError, load_patterns
+from espwatch.cli import CliError
+from espwatch.commands import add_patterns_option
+from espwatch.explain import find_page, iter_list, iter_page
+from espwatch.patterns import PatternError, load_patterns
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,8 +17,8 @@ import json
 import sys
 from typing import Any
 
-from monitor.cli import CliError
-from monitor.image import (
+from espwatch.cli import CliError
+from espwatch.image import (
     AppImage,
     ImageCheck,
     ImageDiff,
@@ -34,8 +34,8 @@ from monitor.image import (
     load_otadata,
     load_partition_table,
 )
-from monitor.image.app_image import AppDescriptor
-from monitor.image.chips import chip_by_name
+from espwatch.image.app_image import AppDescriptor
+from espwatch.image.chips import chip_by_name
 
 MODES = ("diff", "partitions", "otadata")
 _MODE_OPTIONS = {

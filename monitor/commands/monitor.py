@@ -1,6 +1,6 @@
 """`espwatch --port PORT` (= `espwatch monitor --port PORT`): the live monitor.
 
-Every byte read is appended to a session log first (see `monitor.sessionlog`); the screen follows that
+Every byte read is appended to a session log first (see `espwatch.sessionlog`); the screen follows that
 file. A missing or vanished port is waited for, never a traceback.
 """
 
@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from monitor.cli import CliError
-from monitor.commands import add_patterns_option, patterns_from
-from monitor.commands import scan as scan_cmd
+from espwatch.cli import CliError
+from espwatch.commands import add_patterns_option, patterns_from
+from espwatch.commands import scan as scan_cmd
 
 EOLS = {"CRLF": b"\r\n", "CR": b"\r", "LF": b"\n"}
 
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--baud {args.baud}: must be a positive number")
     if args.elf and not Path(args.elf).is_file():
         raise CliError(f"{args.elf}: no such ELF file")
-    from monitor.sessionlog import SessionLog, default_log_path
-    from monitor.sources import SerialSource
+    from espwatch.sessionlog import SessionLog, default_log_path
+    from espwatch.sources import SerialSource
 
     log_path = Path(args.log) if args.log else default_log_path(args.port)
     try:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"espwatch: {args.port} is not there (yet); waiting for the device to connect "
               f"(Ctrl+] quits)", file=sys.stderr)
     source = SerialSource(args.port, args.baud, log, reset_on_open=not args.no_reset)
-    from monitor.tui.app import MonitorApp
+    from espwatch.tui.app import MonitorApp
 
     app = MonitorApp(log_path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
                      elf_status=scan_cmd.elf_status_text(args), source=source,

@@ -7,10 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from monitor.cli import CliError
-from monitor.commands import add_patterns_option, patterns_from
-from monitor.commands import scan as scan_cmd
-from monitor.pipeline import InputError, open_input
+from espwatch.cli import CliError
+from espwatch.commands import add_patterns_option, patterns_from
+from espwatch.commands import scan as scan_cmd
+from espwatch.pipeline import InputError, open_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     until = None
     follow = args.follow
     if args.log == "-":
-        from monitor.sources import StdinSpool
+        from espwatch.sources import StdinSpool
 
         if sys.stdin.isatty():
             raise CliError("replay -: standard input is a terminal; pipe a log into it")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         fh.close()
         path, name = args.log, os.path.basename(args.log)
-    from monitor.tui.app import MonitorApp
+    from espwatch.tui.app import MonitorApp
 
     app = MonitorApp(path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
                      elf_status=scan_cmd.elf_status_text(args), follow=follow, until=until,

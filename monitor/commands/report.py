@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monitor.cli import CliError
-from monitor.commands import add_patterns_option
-from monitor.patterns import PatternError
-from monitor.pipeline import InputError
+from espwatch.cli import CliError
+from espwatch.commands import add_patterns_option
+from espwatch.patterns import PatternError
+from espwatch.pipeline import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.report import ReportOptions, build_report
+    from espwatch.report import ReportOptions, build_report
 
     if args.no_redact and (args.redact_wifi or args.redact_mac):
         raise CliError("--no-redact cannot be combined with --redact-wifi or --redact-mac")

@@ -6,15 +6,15 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from monitor.cli import CliError
-from monitor.commands import add_patterns_option, patterns_from
-from monitor.decoding import DecodeStage, ElfError, choose_elf, elf_status, load_index
-from monitor.diagnosis import DiagnosisStage, RuleError, load_rules
-from monitor.events import SEVERITIES, severity_at_least
-from monitor.patterns import PatternSet
-from monitor.pipeline import InputError, Stage
-from monitor.scan import iter_summary, scan_stream, write_jsonl
-from monitor.symbols import SymbolIndex
+from espwatch.cli import CliError
+from espwatch.commands import add_patterns_option, patterns_from
+from espwatch.decoding import DecodeStage, ElfError, choose_elf, elf_status, load_index
+from espwatch.diagnosis import DiagnosisStage, RuleError, load_rules
+from espwatch.events import SEVERITIES, severity_at_least
+from espwatch.patterns import PatternSet
+from espwatch.pipeline import InputError, Stage
+from espwatch.scan import iter_summary, scan_stream, write_jsonl
+from espwatch.symbols import SymbolIndex
 
 
 def register(sub: argparse._SubParsersAction) -> None:

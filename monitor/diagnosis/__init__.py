@@ -8,7 +8,7 @@ Public API:
   or `boot_loop` for the derived event kind), with hint, checks and references.
 """
 
-from monitor.diagnosis.engine import DiagnosisStage
-from monitor.diagnosis.rules import Rule, RuleError, load_rules, rule_pages
+from espwatch.diagnosis.engine import DiagnosisStage
+from espwatch.diagnosis.rules import Rule, RuleError, load_rules, rule_pages
 
 __all__ = ["DiagnosisStage", "Rule", "RuleError", "load_rules", "rule_pages"]

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import regex
 
-from monitor.events import Event
-from monitor.symbols import sha_matches
+from espwatch.events import Event
+from espwatch.symbols import sha_matches
 
 if TYPE_CHECKING:
-    from monitor.diagnosis.engine import BootInfo, DiagnosisStage
-    from monitor.diagnosis.rules import Rule
+    from espwatch.diagnosis.engine import BootInfo, DiagnosisStage
+    from espwatch.diagnosis.rules import Rule
 
 
 class Check:

@@ -13,10 +13,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.diagnosis.checks import CHECKS, Check
-from monitor.diagnosis.rules import Rule, Selector, load_rules, render
-from monitor.diagnosis.signatures import Crash, CrashTracker
-from monitor.events import Event
+from espwatch.diagnosis.checks import CHECKS, Check
+from espwatch.diagnosis.rules import Rule, Selector, load_rules, render
+from espwatch.diagnosis.signatures import Crash, CrashTracker
+from espwatch.events import Event
 
 MAX_GROUPS = 256
 """Groups per rule; occurrences beyond go into one overflow group."""

@@ -9,7 +9,7 @@ A rule says which events it looks at (`select`), how it decides (`when`), and wh
   different constant values. With `min_count = 1` it is a rule on single events.
 - `sequence`: an event of `first` followed by one of `then` in the same boot (`within_boots = 0`) or up to
   N boots later; with `absent = true` it fires when no `then` event came before the boot ended.
-- `check`: code in `monitor.diagnosis.checks` (named by `check`), for what data cannot say (sizes from a
+- `check`: code in `espwatch.diagnosis.checks` (named by `check`), for what data cannot say (sizes from a
   partition table, crash signatures, boot loops, the ELF hash); its parameters go in `params`.
 
 `lookup` tables map a field's value to a text by regex (e.g. a task name to the Kconfig option of its stack
@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import regex
 
-from monitor.events import SEVERITIES, Event
-from monitor.patterns import Pattern, PatternError, builtin_dir, read_toml
+from espwatch.events import SEVERITIES, Event
+from espwatch.patterns import Pattern, PatternError, builtin_dir, read_toml
 
 RULES_FILE = "rules.toml"
 WHENS = ("repeat", "sequence", "check")
@@ -299,15 +300,15 @@ def parse_rule(raw: Any, where: str, known_checks: set[str] | None = None) -> Ru
     return rule
 
 
-def default_rules_path() -> Path:
+def default_rules_path() -> Traversable:
     return builtin_dir() / RULES_FILE
 
 
 def load_rules(path: str | Path | None = None) -> list[Rule]:
     """The `[[rule]]` tables of `path` (default: the built-in patterns/rules.toml)."""
-    from monitor.diagnosis.checks import CHECKS
+    from espwatch.diagnosis.checks import CHECKS
 
-    p = Path(path) if path is not None else default_rules_path()
+    p: Path | Traversable = Path(path) if path is not None else default_rules_path()
     data = read_toml(p, RuleError)
     entries = data.get("rule", [])
     if not isinstance(entries, list):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from monitor.events import Event
+from espwatch.events import Event
 
 CRASH_KINDS = ("stack_overflow", "heap_corrupt", "assert", "int_wdt", "cache_disabled_access", "panic",
                "abort")

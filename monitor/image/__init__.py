@@ -14,8 +14,8 @@ Unreadable paths raise `InputFileError`; text that is not a partition table rais
 damaged image content never raises (see `AppImage.findings`).
 """
 
-from monitor.image._files import InputFileError
-from monitor.image.app_image import (
+from espwatch.image._files import InputFileError
+from espwatch.image.app_image import (
     AppDescriptor,
     AppImage,
     BootloaderDescriptor,
@@ -26,10 +26,10 @@ from monitor.image.app_image import (
     parse_app_image,
     xor_checksum,
 )
-from monitor.image.check import ElfMatch, FitResult, ImageCheck, check_elf, check_fit, inspect_image
-from monitor.image.chips import CHIPS, Chip, chip_by_id, chip_by_name
-from monitor.image.otadata import OtaData, OtaEntry, build_otadata, load_otadata, ota_seq_crc, parse_otadata
-from monitor.image.partition_table import (
+from espwatch.image.check import ElfMatch, FitResult, ImageCheck, check_elf, check_fit, inspect_image
+from espwatch.image.chips import CHIPS, Chip, chip_by_id, chip_by_name
+from espwatch.image.otadata import OtaData, OtaEntry, build_otadata, load_otadata, ota_seq_crc, parse_otadata
+from espwatch.image.partition_table import (
     Partition,
     PartitionTable,
     PartitionTableError,
@@ -41,7 +41,7 @@ from monitor.image.partition_table import (
     parse_partition_table,
     to_binary,
 )
-from monitor.image.readback_diff import DiffRun, ImageDiff, diff_image_bytes, diff_images, hex_view
+from espwatch.image.readback_diff import DiffRun, ImageDiff, diff_image_bytes, diff_images, hex_view
 
 __all__ = [
     "CHIPS",

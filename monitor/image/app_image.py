@@ -29,8 +29,8 @@ import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from monitor.image._files import MiB, read_input
-from monitor.image.chips import FLASH_MODES, FLASH_SIZES, Chip, chip_by_id
+from espwatch.image._files import MiB, read_input
+from espwatch.image.chips import FLASH_MODES, FLASH_SIZES, Chip, chip_by_id
 
 ESP_IMAGE_MAGIC = 0xE9
 CHECKSUM_SEED = 0xEF

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.image._files import InputFileError
-from monitor.image.app_image import AppImage, Finding, load_app_image
-from monitor.image.partition_table import Partition, PartitionTable, load_partition_table
+from espwatch.image._files import InputFileError
+from espwatch.image.app_image import AppImage, Finding, load_app_image
+from espwatch.image.partition_table import Partition, PartitionTable, load_partition_table
 
 
 @dataclass

@@ -21,9 +21,9 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from monitor.image._files import MiB, read_input
-from monitor.image.app_image import Finding
-from monitor.image.partition_table import PartitionTable
+from espwatch.image._files import MiB, read_input
+from espwatch.image.app_image import Finding
+from espwatch.image.partition_table import PartitionTable
 
 SECTOR = 0x1000
 ENTRY_FMT = "<I20sII"

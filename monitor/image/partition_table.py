@@ -22,8 +22,8 @@ import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from monitor.image._files import MiB, read_input
-from monitor.image.app_image import ESP_IMAGE_MAGIC, Finding
+from espwatch.image._files import MiB, read_input
+from espwatch.image.app_image import ESP_IMAGE_MAGIC, Finding
 
 ENTRY_LEN = 32
 ENTRY_MAGIC = b"\xaa\x50"

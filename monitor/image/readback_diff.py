@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.image._files import MiB, read_input
-from monitor.image.app_image import AppImage, parse_app_image
+from espwatch.image._files import MiB, read_input
+from espwatch.image.app_image import AppImage, parse_app_image
 
 BLOCK = 4096
 MAX_READBACK_FILE = 256 * MiB

@@ -18,13 +18,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from monitor.symbols.addresses import CodeAddress, extract_addresses, extract_line, xtensa_return_address
-    from monitor.symbols.demangle import demangle
-    from monitor.symbols.elf_locate import elf_sha256, find_elf, parse_elf_sha, sha_matches
-    from monitor.symbols.errors import DecodeError
-    from monitor.symbols.format import addr2line_lines, addr2line_text, frames_for
-    from monitor.symbols.frames import annotate_log, decode_addresses, decode_event
-    from monitor.symbols.index import LineHit, Session, SymbolIndex, default_cache_dir
+    from espwatch.symbols.addresses import CodeAddress, extract_addresses, extract_line, xtensa_return_address
+    from espwatch.symbols.demangle import demangle
+    from espwatch.symbols.elf_locate import elf_sha256, find_elf, parse_elf_sha, sha_matches
+    from espwatch.symbols.errors import DecodeError
+    from espwatch.symbols.format import addr2line_lines, addr2line_text, frames_for
+    from espwatch.symbols.frames import annotate_log, decode_addresses, decode_event
+    from espwatch.symbols.index import LineHit, Session, SymbolIndex, default_cache_dir
 
 _WHERE = {
     "CodeAddress": "addresses", "extract_addresses": "addresses", "extract_line": "addresses",
@@ -41,7 +41,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"monitor.symbols.{module}"), name)
+    value = getattr(importlib.import_module(f"espwatch.symbols.{module}"), name)
     globals()[name] = value
     return value
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from monitor.symbols.dwarf_info import (
+from espwatch.symbols.dwarf_info import (
     F_DATA1,
     F_DATA2,
     F_DATA4,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from monitor.events import Frame
-from monitor.symbols.demangle import demangle
-from monitor.symbols.index import LineHit, SymbolIndex
+from espwatch.events import Frame
+from espwatch.symbols.demangle import demangle
+from espwatch.symbols.index import LineHit, SymbolIndex
 
 
 def addr2line_text(addr: int, hits: list[LineHit] | None, demangle_names: bool = True) -> str:

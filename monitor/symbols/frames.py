@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from monitor.events import Event, Frame
-from monitor.symbols.addresses import CodeAddress, extract_addresses, extract_line
-from monitor.symbols.format import addr2line_text, frames_for
-from monitor.symbols.index import Session, SymbolIndex
+from espwatch.events import Event, Frame
+from espwatch.symbols.addresses import CodeAddress, extract_addresses, extract_line
+from espwatch.symbols.format import addr2line_text, frames_for
+from espwatch.symbols.index import Session, SymbolIndex
 
 
 def decode_addresses(index: SymbolIndex, addresses: Iterable[CodeAddress]) -> list[Frame]:

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.symbols.elf_locate import elf_sha256
-from monitor.symbols.errors import DecodeError
+from espwatch.symbols.elf_locate import elf_sha256
+from espwatch.symbols.errors import DecodeError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-# symbol flag bits (same values as monitor.symbols.elf_symbols, kept here so loading a cached index
+# symbol flag bits (same values as espwatch.symbols.elf_symbols, kept here so loading a cached index
 # does not import pyelftools)
 FL_FUNCTION = 1
 FL_NOTYPE = 2
@@ -135,7 +135,7 @@ class SymbolIndex:
         from elftools.common.exceptions import ELFError
         from elftools.elf.elffile import ELFFile
 
-        from monitor.symbols.elf_symbols import alloc_sections, read_symbols
+        from espwatch.symbols.elf_symbols import alloc_sections, read_symbols
 
         t0 = time.perf_counter()
         path = os.fspath(path)
@@ -205,7 +205,7 @@ class SymbolIndex:
         self.strings = strings.items
 
     def _fill_symbols(self, sections, symbols, sid) -> None:
-        from monitor.symbols.elf_symbols import data_symbols, function_candidates
+        from espwatch.symbols.elf_symbols import data_symbols, function_candidates
 
         self.has_symbols = bool(symbols)
         cands = function_candidates(symbols, self.arch == "riscv", sections)
@@ -231,8 +231,8 @@ class SymbolIndex:
             self.ds_flags.append(s.flags)
 
     def _fill_dwarf(self, raw: dict[str, bytes], sid) -> None:
-        from monitor.symbols.dwarf_info import TAG_INLINED, DebugInfo, DwarfError
-        from monitor.symbols.dwarf_lines import _concat_filename, decode_line_table
+        from espwatch.symbols.dwarf_info import TAG_INLINED, DebugInfo, DwarfError
+        from espwatch.symbols.dwarf_lines import _concat_filename, decode_line_table
 
         info = DebugInfo(raw)
         units = info.read_units()
@@ -330,8 +330,8 @@ class SymbolIndex:
 
     @staticmethod
     def _foreign_file(info, unit, num, line_data, strs) -> str | None:
-        from monitor.symbols.dwarf_info import DwarfError
-        from monitor.symbols.dwarf_lines import _concat_filename, decode_line_table
+        from espwatch.symbols.dwarf_info import DwarfError
+        from espwatch.symbols.dwarf_lines import _concat_filename, decode_line_table
 
         if unit is None or unit.stmt_list is None:
             return None

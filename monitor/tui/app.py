@@ -28,11 +28,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from monitor.events import SEVERITY_RANK, Event
-from monitor.patterns import PatternSet
-from monitor.pipeline import Pipeline, Stage
-from monitor.sources import SerialSource
-from monitor.tui.detail import (
+from espwatch.events import SEVERITY_RANK, Event
+from espwatch.patterns import PatternSet
+from espwatch.pipeline import Pipeline, Stage
+from espwatch.sources import SerialSource
+from espwatch.tui.detail import (
     SEVERITY_MARK,
     SEVERITY_STYLE,
     boot_label,
@@ -41,9 +41,9 @@ from monitor.tui.detail import (
     render_event,
     report_plain,
 )
-from monitor.tui.document import Batch, Follower, LineIndex, SessionInfo
-from monitor.tui.logview import LogView, host_time_of_text
-from monitor.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, compile_user_regex, run_filter, search
+from espwatch.tui.document import Batch, Follower, LineIndex, SessionInfo
+from espwatch.tui.logview import LogView, host_time_of_text
+from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, compile_user_regex, run_filter, search
 
 MAX_EVENTS = 200_000
 MAX_TIMELINE = 20_000

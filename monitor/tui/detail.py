@@ -9,9 +9,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from monitor.events import Event, Frame
-from monitor.patterns import PatternSet
-from monitor.tui.document import SessionInfo
+from espwatch.events import Event, Frame
+from espwatch.patterns import PatternSet
+from espwatch.tui.document import SessionInfo
 
 SEVERITY_STYLE = {"info": "green", "warning": "yellow", "error": "red", "fatal": "bold white on red"}
 SEVERITY_MARK = {"info": "·", "warning": "▲", "error": "●", "fatal": "✖"}

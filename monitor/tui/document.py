@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.events import Event
-from monitor.pipeline import Pipeline
+from espwatch.events import Event
+from espwatch.pipeline import Pipeline
 
 BLOCK = 1 << 16
 CHUNK = 1 << 20

@@ -14,11 +14,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from monitor.lines import clean_text
-from monitor.logformat import parse_line, split_host_time
-from monitor.sessionlog import is_host_line
-from monitor.tui.document import LineIndex
-from monitor.tui.query import FilterResult
+from espwatch.lines import clean_text
+from espwatch.logformat import parse_line, split_host_time
+from espwatch.sessionlog import is_host_line
+from espwatch.tui.document import LineIndex
+from espwatch.tui.query import FilterResult
 
 LEVEL_STYLE = {"error": Style(color="red"), "warning": Style(color="yellow"), "info": Style(color="green"),
                "debug": Style(dim=True), "verbose": Style(dim=True)}

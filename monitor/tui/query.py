@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import regex
 
-from monitor.events import SEVERITY_RANK, Event
-from monitor.lines import clean_text
-from monitor.logformat import parse_line
-from monitor.sessionlog import is_host_line
-from monitor.tui.document import LineIndex
+from espwatch.events import SEVERITY_RANK, Event
+from espwatch.lines import clean_text
+from espwatch.logformat import parse_line
+from espwatch.sessionlog import is_host_line
+from espwatch.tui.document import LineIndex
 
 LEVEL_ORDER = {"verbose": 0, "debug": 1, "info": 2, "config": 2, "warning": 3, "error": 4}
 LEVEL_STEPS: tuple[str | None, ...] = (None, "info", "warning", "error")
