@@ -1,4 +1,4 @@
-"""Score the detector against ../shared/corpus labels: recall per kind, false alarms per file.
+"""Score the detector against the corpus labels (tests/data/corpus, a copy of ../shared/corpus): recall per kind, false alarms per file.
 
 Run as a script for a table: `python tests/corpus_score.py [-v]`.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from espwatch.pipeline import scan_file
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
 LINE_SLACK = 2
 
 

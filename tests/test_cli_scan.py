@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import fixture_folder
+
 REQUIRED = {"kind", "line", "end_line", "severity", "code", "boot", "text", "fields"}
 
 
@@ -61,7 +63,7 @@ def _one_line_error(r: subprocess.CompletedProcess) -> str:
 def test_bad_input_gives_one_line(tmp_path: Path, fixtures_dir) -> None:
     assert "no such file" in _one_line_error(espwatch("scan", str(tmp_path / "missing.log")))
     assert "directory" in _one_line_error(espwatch("scan", str(tmp_path)))
-    elf = fixtures_dir / "rv32-inline-demo" / "demo.elf"
+    elf = fixture_folder("rv32-inline-demo") / "demo.elf"
     assert "ELF file" in _one_line_error(espwatch("scan", str(elf)))
     image = fixtures_dir / "esp32c3-coredump-app" / "esp32c3.bin"
     assert "app image" in _one_line_error(espwatch("scan", str(image)))

@@ -37,8 +37,8 @@ def expected_rows(path: Path) -> tuple[list[tuple], str]:
 
 
 @pytest.mark.parametrize("stem", ["partitions_ota", "partitions_ota-badmd5", "partitions_singleapp"])
-def test_fixture_tables(fixtures_dir: Path, stem):
-    d = fixtures_dir / "partition-table"
+def test_fixture_tables(data_dir: Path, stem):
+    d = data_dir / "partition-table"
     table = load_partition_table(d / f"{stem}.bin")
     rows, verdict = expected_rows(d / f"{stem}.expected.csv")
     ours = [(p.label, p.type_name, p.subtype_name, p.offset, p.size, ":".join(p.flag_names))
@@ -54,8 +54,8 @@ def test_fixture_tables(fixtures_dir: Path, stem):
         assert table.md5_stored in verdict and table.md5_calculated in verdict
 
 
-def test_fixture_csv_equals_fixture_binary(fixtures_dir: Path):
-    d = fixtures_dir / "partition-table"
+def test_fixture_csv_equals_fixture_binary(data_dir: Path):
+    d = data_dir / "partition-table"
     from_csv = load_partition_table(d / "partitions_ota.csv")
     from_bin = load_partition_table(d / "partitions_ota.bin")
     assert from_csv.source == "csv" and from_bin.source == "binary"
@@ -64,8 +64,8 @@ def test_fixture_csv_equals_fixture_binary(fixtures_dir: Path):
         [(p.label, p.type, p.subtype, p.offset, p.size, p.flags) for p in from_bin.partitions]
 
 
-def test_bootloader_style_print(fixtures_dir: Path):
-    table = load_partition_table(fixtures_dir / "partition-table" / "partitions_singleapp.bin")
+def test_bootloader_style_print(data_dir: Path):
+    table = load_partition_table(data_dir / "partition-table" / "partitions_singleapp.bin")
     assert table.bootloader_lines() == [
         "## Label            Usage          Type ST Offset   Length",
         " 0 factory          factory app      00 00 00010000 00100000",
@@ -246,8 +246,8 @@ def _run(capsys, *argv):
     return rc, out.out, out.err
 
 
-def test_cli_partitions(fixtures_dir: Path, tmp_path: Path, capsys):
-    d = fixtures_dir / "partition-table"
+def test_cli_partitions(data_dir: Path, fixtures_dir: Path, tmp_path: Path, capsys):
+    d = data_dir / "partition-table"
     rc, out, _ = _run(capsys, "partitions", d / "partitions_ota.bin")
     assert rc == 0 and " 3 ota_0            OTA app          00 10 00010000 00180000" in out
     rc, out, _ = _run(capsys, "partitions", d / "partitions_ota-badmd5.bin")

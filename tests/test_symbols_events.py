@@ -170,8 +170,8 @@ def test_extract_addresses_dedup() -> None:
 
 
 # -- ELF discovery and SHA ------------------------------------------------------------------------
-def test_sha(fixtures_dir: Path) -> None:
-    elf = fixtures_dir / "rv32-inline-demo" / "demo.elf"
+def test_sha(data_dir: Path) -> None:
+    elf = data_dir / "rv32-inline-demo" / "demo.elf"
     digest = elf_sha256(elf)
     assert len(digest) == 64 and digest == SymbolIndex.build(elf).sha256
     assert sha_matches(digest, digest[:16])

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import fixture_folder
 
 from espwatch.symbols import SymbolIndex, addr2line_lines, addr2line_text
 from espwatch.symbols.demangle import backend_name
@@ -41,12 +42,12 @@ def _blocks(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def indexes(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[Path, SymbolIndex]:
-    """One index per fixture ELF, built once for the whole session (through a private cache dir)."""
+def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, SymbolIndex]:
+    """One index per fixture ELF found, built once for the whole session (through a private cache dir)."""
     cache = tmp_path_factory.mktemp("symcache")
     out = {}
     for name in FIXTURE_DIRS:
-        folder = fixtures_dir / name
+        folder = fixture_folder(name)
         if not (folder / "addrs.txt").exists():
             continue
         for elf, _ in _runs(folder):
@@ -54,18 +55,17 @@ def indexes(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     return out
 
 
-_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 CASES = [
     (d, elf, out)
     for d in FIXTURE_DIRS
-    if (_FIXTURES / d / "addr2line.cmd").exists()
-    for elf, out in _runs(_FIXTURES / d)
+    if (fixture_folder(d) / "addr2line.cmd").exists()
+    for elf, out in _runs(fixture_folder(d))
 ] or [("esp32-app-template", "esp32-app-template.elf", "addr2line.txt")]
 
 
 @pytest.mark.parametrize(("name", "elf", "expected_file"), CASES, ids=[f"{d}/{e}" for d, e, _ in CASES])
-def test_matches_stored_addr2line(fixtures_dir: Path, indexes, name: str, elf: str, expected_file: str) -> None:
-    folder = fixtures_dir / name
+def test_matches_stored_addr2line(indexes, name: str, elf: str, expected_file: str) -> None:
+    folder = fixture_folder(name)
     if not (folder / "addrs.txt").exists():
         pytest.skip(f"{name} not in the fixture set")
     addrs = [int(tok, 16) for tok in (folder / "addrs.txt").read_text().split()]
@@ -95,11 +95,11 @@ def _strip_cxx(block: str) -> str:
     return "\n".join(out)
 
 
-def test_inline_chain_and_frames(fixtures_dir: Path, indexes) -> None:
+def test_inline_chain_and_frames(indexes) -> None:
     """The 3-deep inline chain of the RISC-V demo, as hits and as Frame objects."""
     from espwatch.symbols import frames_for
 
-    index = indexes[fixtures_dir / "rv32-inline-demo" / "demo.elf"]
+    index = indexes[fixture_folder("rv32-inline-demo") / "demo.elf"]
     hits = index.lookup(0x420000AD)
     assert [h.function for h in hits] == ["ring_next", "ring_full", "ring_push", "pump"]
     frames = frames_for(0x420000AD, hits)
@@ -117,8 +117,10 @@ def _live(arch: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["esp32-coredump-app", "esp32c3-coredump-app", "rv32-inline-demo"])
-def test_matches_live_addr2line(fixtures_dir: Path, indexes, name: str) -> None:
-    folder = fixtures_dir / name
+def test_matches_live_addr2line(indexes, name: str) -> None:
+    folder = fixture_folder(name)
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found (large fixtures live in ../shared)")
     elf = folder / _runs(folder)[0][0]
     index = indexes[elf]
     tool = _live(index.arch)

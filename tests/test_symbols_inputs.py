@@ -15,8 +15,8 @@ from espwatch.symbols import DecodeError, SymbolIndex, addr2line_lines
 
 
 @pytest.fixture()
-def demo_elf(fixtures_dir: Path) -> Path:
-    return fixtures_dir / "rv32-inline-demo" / "demo.elf"
+def demo_elf(data_dir: Path) -> Path:
+    return data_dir / "rv32-inline-demo" / "demo.elf"
 
 
 @pytest.fixture()
@@ -123,11 +123,11 @@ def test_corrupt_cache_is_rebuilt(cache_dir: Path, demo_elf: Path, damage: str) 
     assert SymbolIndex.load(demo_elf).from_cache  # and the rebuilt file is good
 
 
-def test_cache_keyed_by_content(cache_dir: Path, demo_elf: Path, tmp_path: Path, fixtures_dir: Path) -> None:
+def test_cache_keyed_by_content(cache_dir: Path, demo_elf: Path, tmp_path: Path, data_dir: Path) -> None:
     copy = tmp_path / "app.elf"
     shutil.copy(demo_elf, copy)
     SymbolIndex.load(copy)
-    shutil.copy(fixtures_dir / "rv32-inline-demo" / "demo-dwarf4.elf", copy)  # same path, new content
+    shutil.copy(data_dir / "rv32-inline-demo" / "demo-dwarf4.elf", copy)  # same path, new content
     index = SymbolIndex.load(copy)
     assert not index.from_cache
     assert len(list(cache_dir.glob("*.idx"))) == 2
@@ -151,7 +151,7 @@ def test_load_async(cache_dir: Path, demo_elf: Path) -> None:
 
 
 # -- the decode verb ------------------------------------------------------------------------------
-def test_cli_addresses(cache_dir: Path, demo_elf: Path, fixtures_dir: Path, capsys) -> None:
+def test_cli_addresses(cache_dir: Path, demo_elf: Path, capsys) -> None:
     assert main(["decode", "--elf", str(demo_elf), "0x420000ad", "0x4200006e:0x3fc80000"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "0x420000ad: ring_next at /espwatch/rv32-inline-demo/src/ring.h:17"
@@ -159,10 +159,10 @@ def test_cli_addresses(cache_dir: Path, demo_elf: Path, fixtures_dir: Path, caps
     assert out[4] == "0x4200006e: crash_here at /espwatch/rv32-inline-demo/src/main.c:15"
 
 
-def test_cli_stdin_addresses(cache_dir: Path, demo_elf: Path, fixtures_dir: Path, capsys, monkeypatch) -> None:
+def test_cli_stdin_addresses(cache_dir: Path, demo_elf: Path, data_dir: Path, capsys, monkeypatch) -> None:
     import io
 
-    folder = fixtures_dir / "rv32-inline-demo"
+    folder = data_dir / "rv32-inline-demo"
     monkeypatch.setattr("sys.stdin", io.StringIO((folder / "addrs.txt").read_text()))
     assert main(["decode", "--elf", str(demo_elf)]) == 0
     assert capsys.readouterr().out == (folder / "addr2line.txt").read_text()
