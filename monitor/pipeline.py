@@ -135,3 +135,21 @@ def read_chunks(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+def read_reusing(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes | bytearray]:
+    """Like `read_chunks`, but full chunks of a file come in one reused buffer, valid until the next one
+    is asked for (a consumer that keeps bytes copies them; the detector does). Standard input and the last,
+    short read come as bytes."""
+    if fh is sys.stdin.buffer or not hasattr(fh, "readinto"):
+        yield from read_chunks(fh, size)
+        return
+    buf = bytearray(size)
+    while True:
+        try:
+            n = fh.readinto(buf)
+        except OSError as exc:
+            raise InputError(f"read error: {exc.strerror or exc}") from None
+        if not n:
+            return
+        yield buf if n == size else bytes(buf[:n])

@@ -7,11 +7,12 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from espwatch.events import SEVERITY_RANK, Event
+from espwatch.lineoffsets import LineOffsets
 from espwatch.patterns import PatternSet
-from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks
+from espwatch.pipeline import Pipeline, Stage, open_input, read_reusing
 from espwatch.sessions import BootSession
 
 
@@ -35,13 +36,16 @@ class ScanResult:
 
 
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
-                on_event: Callable[[Event], None] | None = None, keep_events: bool = True) -> ScanResult:
-    """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known."""
+                on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
+                offsets: LineOffsets | None = None) -> ScanResult:
+    """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known; `offsets`
+    records where the events' lines start (see espwatch.lineoffsets)."""
     fh, name = open_input(path)
     pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
+    pipe.detector.offsets = offsets
     result = ScanResult(name, pipe)
     try:
-        for ev in pipe.run(read_chunks(fh)):
+        for ev in pipe.run(read_reusing(fh)):
             result.counts[ev.severity] += 1
             if keep_events:
                 result.events.append(ev)
@@ -53,9 +57,29 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
     return result
 
 
+def _json_encoder() -> Callable[[Any], str]:
+    """`json.dumps(obj, ensure_ascii=False)`, byte for byte, with the C encoder made once instead of per
+    call. (orjson is not used: it cannot write the `", "` and `": "` separators of the scan --json output.)"""
+    from json import encoder
+
+    if encoder.c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(ensure_ascii=False).encode
+
+    def default(o: Any) -> Any:
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+    make = encoder.c_make_encoder(None, default, encoder.encode_basestring, None, ": ", ", ", False, False,
+                                  True)
+    join = "".join
+    return lambda obj: join(make(obj, 0))
+
+
+to_json_text = _json_encoder()
+"""One JSON value as `scan --json` writes it."""
+
+
 def write_jsonl(ev: Event, out: TextIO, file: str | None = None) -> None:
     obj = ev.to_json()
     if file is not None:
         obj["file"] = file
-    out.write(json.dumps(obj, ensure_ascii=False))
-    out.write("\n")
+    out.write(to_json_text(obj) + "\n")
