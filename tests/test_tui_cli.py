@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from espwatch.cli import build_parser, main
+from espwatch.cli import main
+from espwatch.commands import build_parser
 from espwatch.patterns import load_patterns
 from espwatch.pipeline import Pipeline
 from espwatch.sources import StdinSpool

@@ -11,14 +11,22 @@ import os
 import sys
 from pathlib import Path
 
-from espwatch.commands import add_elf_options, add_patterns_option, enrichment, load_data, verb_parser
+from espwatch.commands import (
+    add_elf_options,
+    add_patterns_option,
+    add_screen_options,
+    add_verb,
+    apply_theme,
+    enrichment,
+    load_data,
+)
 from espwatch.errors import InputError, UsageError
 
 EOLS = {"CRLF": b"\r\n", "CR": b"\r", "LF": b"\n"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(
+    p = add_verb(
         sub, "monitor",
         "Watch a device's serial output live: boots and events on a timeline, the selected "
         "event explained, every byte kept in a session log. PORT is a device path (/dev/ttyUSB0, "
@@ -33,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_elf_options(p, "decode backtraces (its index is built in the background)")
     add_patterns_option(p)
     p.add_argument("--no-reset", action="store_true", help="do not reset the chip when the port opens")
-    p.add_argument("--timestamps", action="store_true", help="show the host time of each line")
+    add_screen_options(p)
     p.add_argument("--eol", choices=sorted(EOLS), default="CRLF",
                    help="line ending sent after a line typed in the send box (default: CRLF)")
     p.set_defaults(func=run)
@@ -60,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = MonitorApp(log_path, patterns, enrichment=enr, source=source, name=log_path.name,
                      show_times=args.timestamps, eol=EOLS[args.eol])
+    apply_theme(app, args.theme)
     try:
         app.run()
     finally:

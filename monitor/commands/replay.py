@@ -6,12 +6,20 @@ import argparse
 import os
 import sys
 
-from espwatch.commands import add_elf_options, add_patterns_option, enrichment, load_data, verb_parser
+from espwatch.commands import (
+    add_elf_options,
+    add_patterns_option,
+    add_screen_options,
+    add_verb,
+    apply_theme,
+    enrichment,
+    load_data,
+)
 from espwatch.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(
+    p = add_verb(
         sub, "replay",
         "Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
         "events on a timeline, the selected event explained, search, filters, bookmarks.",
@@ -23,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
     add_patterns_option(p)
     add_elf_options(p, "decode backtraces (its index is built in the background)")
-    p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
+    add_screen_options(p)
     p.set_defaults(func=run)
 
 
@@ -54,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                      show_times=args.timestamps)
     if spool is not None:
         spool.log.listeners.append(app.follower.wake.set)
+    apply_theme(app, args.theme)
     try:
         app.run()
     finally:
