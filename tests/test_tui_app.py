@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from espwatch.device.reader import SerialSource
+from espwatch.device.sessionlog import SessionLog, strip_host_lines
 from espwatch.patterns import load_patterns
 from espwatch.scan import scan_stream
-from espwatch.sessionlog import SessionLog, strip_host_lines
-from espwatch.sources import SerialSource
 from espwatch.tui.app import MonitorApp
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from espwatch.cli import build_parser, main
+from espwatch.device.spool import StdinSpool
 from espwatch.patterns import load_patterns
 from espwatch.pipeline import Pipeline
-from espwatch.sources import StdinSpool
 from espwatch.tui.document import Follower, LineIndex
 
 

@@ -1,6 +1,6 @@
 """`espwatch --port PORT` (= `espwatch monitor --port PORT`): the live monitor.
 
-Every byte read is appended to a session log first (see `espwatch.sessionlog`); the screen follows that
+Every byte read is appended to a session log first (see `espwatch.device.sessionlog`); the screen follows that
 file. A missing or vanished port is waited for, never a traceback.
 """
 
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--baud {args.baud}: must be a positive number")
     if args.elf and not Path(args.elf).is_file():
         raise CliError(f"{args.elf}: no such ELF file")
-    from espwatch.sessionlog import SessionLog, default_log_path
-    from espwatch.sources import SerialSource
+    from espwatch.device.reader import SerialSource
+    from espwatch.device.sessionlog import SessionLog, default_log_path
 
     log_path = Path(args.log) if args.log else default_log_path(args.port)
     try:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from espwatch.sources import list_ports
+from espwatch.device.ports import list_ports
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     until = None
     follow = args.follow
     if args.log == "-":
-        from espwatch.sources import StdinSpool
+        from espwatch.device.spool import StdinSpool
 
         if sys.stdin.isatty():
             raise CliError("replay -: standard input is a terminal; pipe a log into it")

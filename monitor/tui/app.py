@@ -28,10 +28,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from espwatch.device.reader import SerialSource
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline, Stage
-from espwatch.sources import SerialSource
 from espwatch.tui.detail import (
     SEVERITY_MARK,
     SEVERITY_STYLE,
