@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from espwatch.cli import CliError
@@ -25,9 +26,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--elf", metavar="ELF",
                    help="the application ELF: decode backtraces (its index is built in the background) and "
                         "check it against the ELF SHA256 the app prints")
-    p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
+    p.add_argument("--timestamps", action="store_true",
+                   help="start with the host time column shown (arrival times from LOG.times when the "
+                        "monitor saved them, else times written in the lines)")
     p.set_defaults(func=run)
 
+
+
+def _arrival_times(log: str) -> Callable[[int], float | None] | None:
+    """The lookup of the arrival times saved beside a session log (None without a usable sidecar)."""
+    from espwatch.device.errors import TimesFileError
+    from espwatch.device.times import load_times_for
+
+    try:
+        times = load_times_for(log)
+    except TimesFileError as exc:
+        print(f"espwatch: {exc}; showing the times written in the lines instead", file=sys.stderr)
+        return None
+    return times.time_at if times is not None and len(times) else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         spool = StdinSpool(pipe_fd)
         spool.start()
         path, name, follow, until = spool.path, "<stdin>", True, spool.done
+        arrival_time = None
     else:
         try:
             fh, _ = open_input(args.log)
@@ -53,11 +70,13 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         fh.close()
         path, name = args.log, os.path.basename(args.log)
+        arrival_time = _arrival_times(args.log)
     from espwatch.tui.app import MonitorApp
 
     app = MonitorApp(path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
                      elf_status=scan_cmd.elf_status_text(args), follow=follow, until=until,
-                     name=name, elf=args.elf, show_times=args.timestamps)
+                     name=name, elf=args.elf, show_times=args.timestamps,
+                     store=spool.log if spool is not None else None, arrival_time=arrival_time)
     if spool is not None:
         spool.log.listeners.append(app.follower.wake.set)
     try:

@@ -9,10 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 
-class ResetUnsupported(Exception):
-    """The port cannot drive DTR/RTS (a pty, a socket:// URL, some adapters)."""
-
-
 def _set_rts(port: Any, state: bool) -> None:
     port.rts = state
     # Windows usbser.sys only sends the control-line state on a DTR change (esptool does the same).

@@ -22,7 +22,7 @@ class StdinSpool:
         self.fd = fd
         fd_tmp, self.path = tempfile.mkstemp(prefix="espwatch-stdin-", suffix=".log", dir=directory)
         os.close(fd_tmp)
-        self.log = SessionLog(self.path)
+        self.log = SessionLog(self.path, times=False)
         self.done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="espwatch-stdin", daemon=True)
 
