@@ -471,9 +471,9 @@ class SessionLog:
             self._drop(self.pending_bytes - self.max_pending)
 
     def _drop(self, k: int) -> None:
-        """Drop the oldest `k` (at least DROP_CHUNK) unsaved bytes, keeping only where their lines broke."""
+        """Drop the oldest `k` unsaved bytes (in chunks of up to DROP_CHUNK), keeping where lines broke."""
         first = not self._dropped_episode
-        k = min(max(k, DROP_CHUNK), self.pending_bytes)
+        k = min(max(k, min(DROP_CHUNK, self.max_pending // 4)), self.pending_bytes)
         start = self._pending[0].start
         parts = []
         while k > 0 and self._pending:

@@ -71,7 +71,7 @@ class ArrivalTimes:
         """Record that the bytes from `offset` on arrived at `when`; False when within the resolution of
         the last entry (the bytes then count as arrived at that entry's time)."""
         times = self.times
-        if times and abs(when - times[-1]) < self.resolution:
+        if times and abs(when - times[-1]) < self.resolution - 1e-6:  # (1e-6: float sums of 0.05 s)
             return False
         if self.offsets and offset < self.offsets[-1]:
             return False
