@@ -46,7 +46,7 @@ from pathlib import Path
 
 from espwatch.device.times import HEADER as TIMES_HEADER
 from espwatch.device.times import MAGIC as TIMES_MAGIC
-from espwatch.device.times import ArrivalTimes, header_bytes, pack_records, times_path
+from espwatch.device.times import RESOLUTION, ArrivalTimes, header_bytes, pack_records, times_path
 
 HOST_PREFIX = b"--- espwatch "
 CUT_NOTE = " (line cut)"
@@ -107,6 +107,7 @@ def default_log_path(port: str, when: float | None = None) -> Path:
 MAX_PENDING = 64 << 20
 """Bytes kept in memory while the session log cannot be written (about 1.5 hours at 115200 baud)."""
 RETRY_INTERVAL = 1.0
+NOTE_STEP = RESOLUTION - 1e-6
 MAX_TIMES_QUEUE = 1 << 20
 
 
@@ -242,7 +243,7 @@ class SessionLog:
                            0o644)
         self.max_pending = max_pending
         self.retry_interval = retry_interval
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._pread_lock = threading.Lock()
         st = os.fstat(self._fd)
         regular = stat.S_ISREG(st.st_mode)
@@ -257,6 +258,7 @@ class SessionLog:
         self._run_l: list[int] = [0] if self.size else []  # saved runs: session offset, file offset, length
         self._run_f: list[int] = [0] if self.size else []
         self._run_n: list[int] = [self.size] if self.size else []
+        self._run_open = bool(self.size)  # the last run ends where the session and the file end
         self._rfd = -1
         self._at_line_start = True
         if regular:
@@ -283,6 +285,7 @@ class SessionLog:
         self.problem_listeners: list[ProblemListener] = []
         """Told at once when the file stops or starts again being written (state, message)."""
         self.times = ArrivalTimes()
+        self._last_noted = float("-inf")
         self.times_path: Path | None = None
         self.times_problem: str | None = None
         self._times_fd = -1
@@ -317,7 +320,10 @@ class SessionLog:
         self.times_path = side
 
     def _note_time(self, start: int, when: float) -> None:
-        if self.times.note(start, when) and self._times_fd >= 0:
+        if not self.times.note(start, when):
+            return
+        self._last_noted = when
+        if self._times_fd >= 0:
             self._times_queue.append((start, when))
             if len(self._times_queue) > MAX_TIMES_QUEUE:
                 del self._times_queue[: len(self._times_queue) - MAX_TIMES_QUEUE]
@@ -365,23 +371,44 @@ class SessionLog:
 
     def write(self, data: bytes, when: float | None = None) -> None:
         """Append device bytes that arrived at `when` (default: now). Never raises for a write error."""
-        if not data:
+        n = len(data)
+        if not n:
             return
+        if when is None:
+            when = time.time()
         with self._lock:
             start = self.size
-            self.size = start + len(data)
-            self.device_bytes += len(data)
-            self._at_line_start = data[-1:] == b"\n"
-            self._note_time(start, time.time() if when is None else when)
+            self.size = start + n
+            self.device_bytes += n
+            self._at_line_start = data[-1] == 10
+            if abs(when - self._last_noted) >= NOTE_STEP:
+                self._note_time(start, when)
             if self._pending or self._closed:
                 self._queue(start, data, True)
                 self._retry_locked(False)
             else:
-                self._append(start, data, True)
+                # the common case, kept short: one write, the last saved run grows
+                try:
+                    done = os.write(self._fd, data)
+                except OSError:
+                    done = -1
+                if done == n and self._run_open:
+                    self._run_n[-1] += n
+                    self.file_size += n
+                    self.device_saved += n
+                    self._file_at_line_start = self._at_line_start
+                elif done == n:
+                    self._saved(start, data, True)
+                else:  # a short write or an error: the rest through the careful path
+                    if done > 0:
+                        self._saved(start, memoryview(data)[:done], True)
+                    done = max(done, 0)
+                    self._append(start + done, data[done:], True)
                 if self._times_queue:
                     self._flush_times()
-            events = self._take_events()
-        self._emit(events)
+            events = self._take_events() if self._events else ()
+        if events:
+            self._emit(events)
         for cb in self.listeners:
             cb()
 
@@ -448,11 +475,13 @@ class SessionLog:
             self._run_f.append(self.file_size)
             self._run_n.append(n)
         self.file_size += n
+        self._run_open = True
         if device:
             self.device_saved += n
         self._file_at_line_start = bytes(chunk[-1:]) == b"\n"
 
     def _append(self, start: int, data: bytes, device: bool) -> None:
+        """Write `data` (session bytes from `start`); what cannot be written goes to memory."""
         n, exc = self._os_write(data)
         if n:
             self._saved(start, memoryview(data)[:n], device)
@@ -461,6 +490,7 @@ class SessionLog:
             self._failed(exc)
 
     def _queue(self, start: int, data: bytes | bytearray, device: bool) -> None:
+        self._run_open = False
         last = self._pending[-1] if self._pending else None
         if last is not None and last.device == device and last.start + len(last.data) == start:
             last.data += data
@@ -522,6 +552,7 @@ class SessionLog:
         if self._file_only:  # the rest of a marker line written in part
             n, exc = self._os_write(self._file_only)
             if n:
+                self._run_open = False
                 self.file_size += n
                 self._file_at_line_start = self._file_only[n - 1 : n] == b"\n"
                 del self._file_only[:n]
@@ -536,6 +567,7 @@ class SessionLog:
                 cut=not self._file_at_line_start)
             n, exc = self._os_write(marker)
             if n:
+                self._run_open = False
                 self.file_size += n
                 self._file_at_line_start = marker[n - 1 : n] == b"\n"
                 self._file_only += marker[n:]
