@@ -182,3 +182,13 @@ def test_busy_port_says_so(tmp_path: Path) -> None:
                 wait_for_port(str(sim.link), 115200, timeout=0.1, retry_delay=0.05)
         finally:
             first.close()
+
+
+def test_the_device_package_knows_no_screen() -> None:
+    import subprocess
+
+    code = ("import sys, pkgutil, importlib, espwatch.device as d\n"
+            "for m in pkgutil.iter_modules(d.__path__): importlib.import_module('espwatch.device.' + m.name)\n"
+            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('textual', 'rich')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
