@@ -149,3 +149,18 @@ def test_replay_shows_the_sidecar_times(tmp_path: Path, corpus_dir: Path) -> Non
     stamps = asyncio.run(run())
     expected = [datetime.fromtimestamp(T0 + n - 1) for n in (1, 10, 100)]
     assert stamps == [f"{d:%H:%M:%S}.000" for d in expected]
+
+
+def test_a_stale_sidecar_is_restarted_with_a_new_log_and_a_torn_one_is_mended(tmp_path: Path) -> None:
+    path = tmp_path / "s.log"
+    with SessionLog(path) as log:
+        log.write(b"old session\n" * 100, when=T0)
+    path.unlink()  # the log is gone, its sidecar stays
+    with SessionLog(path) as log:
+        log.write(b"new\n", when=T0 + 50)
+    assert load_times_for(path).entries() == [(0, T0 + 50)]
+    with open(times_path(path), "ab") as fh:
+        fh.write(b"\x01\x02\x03")  # a crash in the middle of a record
+    with SessionLog(path) as log:
+        log.write(b"more\n", when=T0 + 60)
+    assert load_times_for(path).entries() == [(0, T0 + 50), (4, T0 + 60)]

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from espwatch.device.times import HEADER as TIMES_HEADER
 from espwatch.device.times import MAGIC as TIMES_MAGIC
+from espwatch.device.times import RECORD as TIMES_RECORD
 from espwatch.device.times import RESOLUTION, ArrivalTimes, header_bytes, pack_records, times_path
 
 HOST_PREFIX = b"--- espwatch "
@@ -108,7 +109,6 @@ MAX_PENDING = 64 << 20
 """Bytes kept in memory while the session log cannot be written (about 1.5 hours at 115200 baud)."""
 RETRY_INTERVAL = 1.0
 NOTE_STEP = RESOLUTION - 1e-6
-MAX_TIMES_QUEUE = 1 << 20
 
 
 def human_bytes(n: int) -> str:
@@ -289,7 +289,7 @@ class SessionLog:
         self.times_path: Path | None = None
         self.times_problem: str | None = None
         self._times_fd = -1
-        self._times_queue: list[tuple[int, float]] = []
+        self._times_written = 0  # entries of `times` in the sidecar
         if times and regular:
             self._open_times()
 
@@ -302,50 +302,57 @@ class SessionLog:
             self.times_problem = f"cannot write {side}: {describe_os_error(exc)}"
             return
         size = os.fstat(fd).st_size
-        if size == 0:
-            try:
+        try:
+            if size:
+                with open(side, "rb") as fh:
+                    head = fh.read(TIMES_HEADER.size)
+                if not head.startswith(TIMES_MAGIC) or size < TIMES_HEADER.size:
+                    os.close(fd)
+                    self.times_problem = f"{side} exists and is not an espwatch times file: left alone"
+                    return
+                # ours: a new log starts it again; a torn last record (a crash) is cut off
+                keep = 0 if self.size == 0 else size - (size - TIMES_HEADER.size) % TIMES_RECORD.size
+                if keep != size:
+                    os.ftruncate(fd, keep)
+                size = keep
+            if size == 0:
                 os.write(fd, header_bytes())
-            except OSError as exc:
-                os.close(fd)
-                self.times_problem = f"cannot write {side}: {describe_os_error(exc)}"
-                return
-        else:
-            with open(side, "rb") as fh:
-                head = fh.read(TIMES_HEADER.size)
-            if not head.startswith(TIMES_MAGIC) or (size - TIMES_HEADER.size) % 16:
-                os.close(fd)
-                self.times_problem = f"{side} exists and is not a clean espwatch times file: left alone"
-                return
+        except OSError as exc:
+            os.close(fd)
+            self.times_problem = f"cannot write {side}: {describe_os_error(exc)}"
+            return
         self._times_fd = fd
         self.times_path = side
 
     def _note_time(self, start: int, when: float) -> None:
-        if not self.times.note(start, when):
-            return
-        self._last_noted = when
-        if self._times_fd >= 0:
-            self._times_queue.append((start, when))
-            if len(self._times_queue) > MAX_TIMES_QUEUE:
-                del self._times_queue[: len(self._times_queue) - MAX_TIMES_QUEUE]
+        if self.times.note(start, when):
+            self._last_noted = when
 
     def _flush_times(self) -> None:
-        """Write the queued arrival times whose bytes are in the file (or were dropped before saved ones)."""
-        queue = self._times_queue
-        if not queue or self._times_fd < 0 or not self._run_l:
+        """Append to the sidecar the arrival times not written yet whose bytes are in the file (or were
+        dropped before saved ones): the sidecar is written from `self.times`, in file offsets."""
+        offsets, times = self.times.offsets, self.times.times
+        i, n = self._times_written, len(offsets)
+        if i >= n or self._times_fd < 0 or not self._run_l:
             return
         end = self._run_l[-1] + self._run_n[-1]
-        n = 0
-        while n < len(queue) and queue[n][0] < end:
-            n += 1
-        if not n:
+        j = i
+        while j < n and offsets[j] < end:
+            j += 1
+        if j == i:
             return
-        data = pack_records([(self.file_offset(off), t) for off, t in queue[:n]])
+        data = pack_records([(self.file_offset(offsets[k]), times[k]) for k in range(i, j)])
         try:
-            os.write(self._times_fd, data)  # 16-byte records: written whole or not at all in practice
+            written = os.write(self._times_fd, data)
         except OSError as exc:
             self.times_problem = f"cannot write {self.times_path}: {describe_os_error(exc)}"
             return
-        del queue[:n]
+        if written != len(data):  # a torn record would misalign the rest: stop writing the sidecar
+            self.times_problem = f"{self.times_path}: short write; arrival times no longer saved"
+            os.close(self._times_fd)
+            self._times_fd = -1
+            return
+        self._times_written = j
         self.times_problem = None
 
     # -- offsets -------------------------------------------------------------------------------------
@@ -404,7 +411,7 @@ class SessionLog:
                         self._saved(start, memoryview(data)[:done], True)
                     done = max(done, 0)
                     self._append(start + done, data[done:], True)
-                if self._times_queue:
+                if self._times_written < len(self.times.offsets):
                     self._flush_times()
             events = self._take_events() if self._events else ()
         if events:
@@ -416,6 +423,8 @@ class SessionLog:
         """Append a host line; returns its bytes."""
         with self._lock:
             data = self._mark_locked(message, when)
+            if not self._pending:
+                self._flush_times()
             events = self._take_events()
         self._emit(events)
         for cb in self.listeners:
@@ -697,6 +706,7 @@ class SessionLog:
             if self._closed:
                 return
             self._retry_locked(True)
+            self._flush_times()
             self._closed = True
             for fd in (self._fd, self._times_fd):
                 if fd >= 0:
