@@ -15,8 +15,8 @@ from espwatch.cli import main
 from espwatch.commands.ports import format_ports
 from espwatch.device.choose import choose_port
 from espwatch.device.connect import wait_for_port
-from espwatch.device.errors import PortNotFound
 from espwatch.device.ports import PortInfo, clean, find_board, likely_ports, port_at, same_board
+from espwatch.errors import PortNotFound
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim

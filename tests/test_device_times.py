@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from espwatch.commands.replay import _arrival_times
-from espwatch.device.errors import TimesFileError
 from espwatch.device.reader import SerialSource
 from espwatch.device.sessionlog import SessionLog
 from espwatch.device.times import ArrivalTimes, header_bytes, load_times_for, times_path
+from espwatch.errors import TimesFileError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim

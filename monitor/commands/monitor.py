@@ -15,11 +15,13 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from espwatch.cli import CliError
-from espwatch.commands import add_patterns_option, patterns_from
-from espwatch.commands import scan as scan_cmd
-from espwatch.device.ports import PortInfo
+from espwatch.commands import VERBS, add_elf_options, add_patterns_option, enrichment, load_data
+from espwatch.errors import InputError, PortNotFound, UsageError
+
+if TYPE_CHECKING:
+    from espwatch.device.ports import PortInfo
 
 EOLS = {"CRLF": b"\r\n", "CR": b"\r", "LF": b"\n"}
 OPEN_TIMEOUT = 10.0
@@ -27,11 +29,15 @@ OPEN_TIMEOUT = 10.0
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "monitor", help="live serial monitor (also: espwatch --port PORT)",
+        "monitor", help=VERBS["monitor"],
         description="Watch a device's serial output live: boots and events on a timeline, the selected "
                     "event explained, every byte kept in a session log. PORT is a device path (/dev/ttyUSB0, "
                     "COM4) or a pyserial URL (rfc2217://host:port, socket://host:port). Without --port, the "
-                    "only port that looks like an ESP board is used (`espwatch ports` lists them).")
+                    "only port that looks like an ESP board is used (`espwatch ports` lists them).",
+        epilog="examples:\n  espwatch monitor\n  espwatch --port /dev/ttyUSB0\n"
+               "  espwatch --port COM4 -b 921600 --elf build/app.elf\n"
+               "  espwatch --port rfc2217://192.168.1.20:4000 --no-reset",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", "-p", metavar="PORT",
                    help="serial port or pyserial URL (default: the only port that looks like an ESP board)")
     p.add_argument("--baud", "-b", type=int, default=115200, help="baud rate (default: 115200)")
@@ -41,9 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", metavar="FILE",
                    help="session log to append to (default: a new file in the user log directory); arrival "
                         "times go beside it in FILE.times")
-    p.add_argument("--elf", metavar="ELF",
-                   help="the application ELF: decode backtraces (its index is built in the background) and "
-                        "check it against the ELF SHA256 the app prints")
+    add_elf_options(p, "decode backtraces (its index is built in the background)")
     add_patterns_option(p)
     p.add_argument("--no-reset", action="store_true", help="do not reset the chip when the port opens")
     p.add_argument("--timestamps", action="store_true", help="show the host time of each line")
@@ -81,35 +85,28 @@ def _ask(candidates: list[PortInfo]) -> PortInfo | None:
 def pick_port(timeout: float | None, interactive: bool) -> str:
     """The port to use when --port was not given (see `espwatch.device.choose`)."""
     from espwatch.device.choose import choose_port, port_line
-    from espwatch.device.errors import PortNotFound
     from espwatch.device.ports import list_ports
 
     wait = "for ever" if timeout is None else f"up to {timeout:g} s"
-    try:
-        chosen = choose_port(list_ports, timeout=timeout, ask=_ask if interactive else None,
-                             on_wait=lambda why: _say(f"{why}; waiting {wait} for one to be plugged in "
-                                                      f"(Ctrl+C gives up)"))
-    except PortNotFound as exc:
-        raise CliError(str(exc)) from None
+    chosen = choose_port(list_ports, timeout=timeout, ask=_ask if interactive else None,
+                         on_wait=lambda why: _say(f"{why}; waiting {wait} for one to be plugged in "
+                                                  f"(Ctrl+C gives up)"))
     _say(f"using {port_line(chosen)}")
     return chosen.device
 
-
 def run(args: argparse.Namespace) -> int:
-    patterns = patterns_from(args)
     if args.baud <= 0:
-        raise CliError(f"--baud {args.baud}: must be a positive number")
+        raise UsageError(f"--baud {args.baud}: must be a positive number")
     if args.open_timeout < 0:
-        raise CliError(f"--open-timeout {args.open_timeout:g}: must be 0 (wait for ever) or more seconds")
-    if args.elf and not Path(args.elf).is_file():
-        raise CliError(f"{args.elf}: no such ELF file")
+        raise UsageError(f"--open-timeout {args.open_timeout:g}: must be 0 (wait for ever) or more seconds")
+    patterns, rules = load_data(args)
     from espwatch.device.choose import ports_summary
     from espwatch.device.connect import wait_for_port
-    from espwatch.device.errors import PortNotFound
     from espwatch.device.ports import list_ports
     from espwatch.device.reader import SerialSource
     from espwatch.device.sessionlog import SessionLog, default_log_path
 
+    enr = enrichment(args, patterns, rules, background=True)
     timeout = args.open_timeout or None
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     port_name = args.port or pick_port(timeout, interactive)
@@ -122,14 +119,14 @@ def run(args: argparse.Namespace) -> int:
         if "://" not in port_name:
             with contextlib.suppress(Exception):
                 hint = f"; {ports_summary(list_ports())}"
-        raise CliError(f"{exc}{hint}") from None
+        raise PortNotFound(f"{exc}{hint}") from None
     log_path = Path(args.log) if args.log else default_log_path(port_name)
     try:
         log = SessionLog(log_path)
     except OSError as exc:
         with contextlib.suppress(Exception):
             port.close()
-        raise CliError(f"cannot write the session log {log_path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot write the session log {log_path}: {exc.strerror or exc}") from None
     if hasattr(signal, "SIGXFSZ"):
         # Beyond a file size limit the kernel would kill the monitor; with this, the write fails with
         # EFBIG and the session log keeps the bytes in memory like for a full disk.
@@ -137,9 +134,8 @@ def run(args: argparse.Namespace) -> int:
     source = SerialSource(port_name, args.baud, log, reset_on_open=not args.no_reset, port=port)
     from espwatch.tui.app import MonitorApp
 
-    app = MonitorApp(log_path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
-                     elf_status=scan_cmd.elf_status_text(args), source=source,
-                     name=log_path.name, elf=args.elf, show_times=args.timestamps, eol=EOLS[args.eol])
+    app = MonitorApp(log_path, patterns, enrichment=enr, source=source, name=log_path.name,
+                     show_times=args.timestamps, eol=EOLS[args.eol])
     try:
         app.run()
     finally:

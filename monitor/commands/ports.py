@@ -7,12 +7,16 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from espwatch.device.ports import PortInfo, list_ports
+from espwatch.commands import VERBS
+
+if TYPE_CHECKING:
+    from espwatch.device.ports import PortInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ports", help="list serial ports (VID:PID, product, serial number, board family)",
+    p = sub.add_parser("ports", help=VERBS["ports"],
                        description="List serial ports with their USB VID:PID, product, serial number and "
                                    "the board family they look like (USB-Serial-JTAG, CP210x, CH340/CH9102, "
                                    "FTDI, ESP-Prog). Ports marked * look like an ESP board; without --port "
@@ -48,6 +52,8 @@ def format_ports(ports: Sequence[PortInfo]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from espwatch.device.ports import list_ports
+
     ports = list_ports()
     out = sys.stdout
     if args.json:

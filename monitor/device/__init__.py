@@ -9,7 +9,6 @@
 - `sessionlog`: the append-only session log with its host lines; keeps bytes in memory while it cannot write
 - `times`: arrival times in arrays and the `.times` sidecar
 - `spool`: `StdinSpool`, a pipe copied to a temporary file
-- `errors`: `DeviceError` and its kinds
 
 Nothing here imports Textual: the core knows no screen.
 """

@@ -6,8 +6,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from espwatch.device.errors import PortNotFound
 from espwatch.device.ports import ListPorts, PortInfo, likely_ports
+from espwatch.errors import PortNotFound
 
 
 def port_line(p: PortInfo) -> str:

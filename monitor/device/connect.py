@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from espwatch.device.errors import PortNotFound
+from espwatch.errors import PortNotFound
 
 NETWORK_SCHEMES = ("socket", "rfc2217")
 

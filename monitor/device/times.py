@@ -27,7 +27,7 @@ from array import array
 from bisect import bisect_right
 from pathlib import Path
 
-from espwatch.device.errors import TimesFileError
+from espwatch.errors import TimesFileError
 
 RESOLUTION = 0.1
 MAGIC = b"ESPWTIME"
