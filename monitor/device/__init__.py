@@ -7,6 +7,7 @@
 - `reader`: `SerialSource`, the reader thread that writes every byte to the session log first, and follows
   the board when it comes back
 - `sessionlog`: the append-only session log with its host lines; keeps bytes in memory while it cannot write
+- `unsaved`: those bytes in memory, and the line structure of dropped ones
 - `times`: arrival times in arrays and the `.times` sidecar
 - `spool`: `StdinSpool`, a pipe copied to a temporary file
 

@@ -36,7 +36,6 @@ import re
 import stat
 import threading
 import time
-import zlib
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +47,7 @@ from espwatch.device.times import HEADER as TIMES_HEADER
 from espwatch.device.times import MAGIC as TIMES_MAGIC
 from espwatch.device.times import RECORD as TIMES_RECORD
 from espwatch.device.times import RESOLUTION, ArrivalTimes, header_bytes, pack_records, times_path
+from espwatch.device.unsaved import DROP_CHUNK, Holes, Pending
 
 HOST_PREFIX = b"--- espwatch "
 CUT_NOTE = " (line cut)"
@@ -165,68 +165,6 @@ class SaveSummary:
                 f"{missing:,} NOT saved ({', '.join(why)}; {self.last_error})")
 
 
-DROP_CHUNK = 1 << 20
-HOLE_FILL = b"~"
-_SKELETON = bytes(10 if b == 10 else HOLE_FILL[0] for b in range(256))
-
-
-class _Holes:
-    """Where dropped bytes were, with their line structure: each dropped chunk is kept as its bytes with
-    every byte but `\\n` replaced by `HOLE_FILL`, compressed (a few bytes per line), so that a screen that
-    already counted those lines still finds the lines after them. Compressed skeletons beyond `budget`
-    bytes are forgotten, oldest first (their bytes then read as `HOLE_FILL` without breaks)."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.starts: list[int] = []
-        self.lengths: list[int] = []
-        self.skeletons: list[bytes | None] = []
-        self.kept = 0
-        self._oldest_kept = 0
-        self._cache: tuple[int, bytes] | None = None
-
-    def add(self, start: int, data: bytes) -> None:
-        skel = zlib.compress(data.translate(_SKELETON), 1)
-        self.starts.append(start)
-        self.lengths.append(len(data))
-        self.skeletons.append(skel)
-        self.kept += len(skel)
-        while self.kept > self.budget and self._oldest_kept < len(self.skeletons):
-            old = self.skeletons[self._oldest_kept]
-            self.kept -= len(old or b"")
-            self.skeletons[self._oldest_kept] = None
-            self._oldest_kept += 1
-
-    def read(self, pos: int, end: int) -> bytes:
-        """The stand-in bytes of [pos, end) as far as holes cover them (b"" when pos is in none)."""
-        out = []
-        i = bisect_right(self.starts, pos) - 1
-        while 0 <= i < len(self.starts) and pos < end:
-            h_start, h_len = self.starts[i], self.lengths[i]
-            if not h_start <= pos < h_start + h_len:
-                break
-            take = min(end, h_start + h_len)
-            if self._cache is not None and self._cache[0] == i:
-                full = self._cache[1]
-            else:
-                skel = self.skeletons[i]
-                full = zlib.decompress(skel) if skel is not None else HOLE_FILL * h_len
-                self._cache = (i, full)
-            out.append(full[pos - h_start : take - h_start])
-            pos = take
-            i += 1
-        return b"".join(out)
-
-
-class _Pending:
-    __slots__ = ("data", "device", "start")
-
-    def __init__(self, start: int, data: bytes, device: bool) -> None:
-        self.start = start
-        self.data = bytearray(data)
-        self.device = device
-
-
 ProblemListener = Callable[[str, str], None]
 """(state, message): state is "log_failing", "log_dropping" or "log_ok"."""
 
@@ -266,10 +204,10 @@ class SessionLog:
             if self.size:
                 self._at_line_start = self._pread(self.size - 1, 1) == b"\n"
         self._file_at_line_start = self._at_line_start
-        self._pending: deque[_Pending] = deque()
+        self._pending: deque[Pending] = deque()
         self.pending_bytes = 0
         self._file_only = bytearray()  # marker lines owed to the file before the pending bytes
-        self._holes = _Holes(max(max_pending // 8, 1 << 16))
+        self._holes = Holes(max(max_pending // 8, 1 << 16))
         self._dropped_episode = 0
         self._lost_episode = 0
         self._saved_late_episode = 0
@@ -504,7 +442,7 @@ class SessionLog:
         if last is not None and last.device == device and last.start + len(last.data) == start:
             last.data += data
         else:
-            self._pending.append(_Pending(start, data, device))
+            self._pending.append(Pending(start, data, device))
         self.pending_bytes += len(data)
         if self.pending_bytes > self.max_pending:
             self._drop(self.pending_bytes - self.max_pending)
@@ -652,7 +590,7 @@ class SessionLog:
 
     def read_at(self, offset: int, size: int) -> bytes:
         """Up to `size` bytes of the session from `offset`: from the file, or from memory while they are
-        unsaved; bytes that had to be dropped read as `HOLE_FILL` with their line breaks kept."""
+        unsaved; bytes that had to be dropped read as `unsaved.HOLE_FILL` with their line breaks kept."""
         out: list[bytes] = []
         pos = offset
         end = offset + size
