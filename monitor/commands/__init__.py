@@ -29,6 +29,14 @@ VERBS: dict[str, str] = {
 """Every verb with its one-line help (the `--help` listing, without importing the verbs)."""
 
 
+def verb_parser(sub: argparse._SubParsersAction, name: str, description: str,
+                examples: list[str]) -> argparse.ArgumentParser:
+    """The parser of verb `name`: its one-line help from VERBS, a description and examples."""
+    return sub.add_parser(name, help=VERBS[name], description=description,
+                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def add_patterns_option(p: argparse.ArgumentParser) -> None:
     """`--patterns DIR`, shared by every verb that reads logs."""
     p.add_argument("--patterns", action="append", default=[], metavar="DIR",

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from espwatch.commands import VERBS, add_elf_options, add_patterns_option, enrichment, load_data
+from espwatch.commands import add_elf_options, add_patterns_option, enrichment, load_data, verb_parser
 from espwatch.errors import InputError, PortNotFound, UsageError
 
 if TYPE_CHECKING:
@@ -28,16 +28,16 @@ OPEN_TIMEOUT = 10.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "monitor", help=VERBS["monitor"],
-        description="Watch a device's serial output live: boots and events on a timeline, the selected "
-                    "event explained, every byte kept in a session log. PORT is a device path (/dev/ttyUSB0, "
-                    "COM4) or a pyserial URL (rfc2217://host:port, socket://host:port). Without --port, the "
-                    "only port that looks like an ESP board is used (`espwatch ports` lists them).",
-        epilog="examples:\n  espwatch monitor\n  espwatch --port /dev/ttyUSB0\n"
-               "  espwatch --port COM4 -b 921600 --elf build/app.elf\n"
-               "  espwatch --port rfc2217://192.168.1.20:4000 --no-reset",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = verb_parser(
+        sub, "monitor",
+        "Watch a device's serial output live: boots and events on a timeline, the selected "
+        "event explained, every byte kept in a session log. PORT is a device path (/dev/ttyUSB0, "
+        "COM4) or a pyserial URL (rfc2217://host:port, socket://host:port). Without --port, the "
+        "only port that looks like an ESP board is used (`espwatch ports` lists them).",
+        ["espwatch monitor",
+         "espwatch --port /dev/ttyUSB0",
+         "espwatch --port COM4 -b 921600 --elf build/app.elf",
+         "espwatch --port rfc2217://192.168.1.20:4000 --no-reset"])
     p.add_argument("--port", "-p", metavar="PORT",
                    help="serial port or pyserial URL (default: the only port that looks like an ESP board)")
     p.add_argument("--baud", "-b", type=int, default=115200, help="baud rate (default: 115200)")

@@ -9,18 +9,19 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from espwatch.commands import VERBS
+from espwatch.commands import verb_parser
 
 if TYPE_CHECKING:
     from espwatch.device.ports import PortInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ports", help=VERBS["ports"],
-                       description="List serial ports with their USB VID:PID, product, serial number and "
-                                   "the board family they look like (USB-Serial-JTAG, CP210x, CH340/CH9102, "
-                                   "FTDI, ESP-Prog). Ports marked * look like an ESP board; without --port "
-                                   "the monitor uses the only one.")
+    p = verb_parser(
+        sub, "ports",
+        "List serial ports with their USB VID:PID, product, serial number and the board family they look "
+        "like (USB-Serial-JTAG, CP210x, CH340/CH9102, FTDI, ESP-Prog). Ports marked * look like an ESP "
+        "board; without --port the monitor uses the only one.",
+        ["espwatch ports", "espwatch ports --json"])
     p.add_argument("--json", action="store_true", help="one JSON array for scripts")
     p.set_defaults(func=run)
 

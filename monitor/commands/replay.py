@@ -7,18 +7,18 @@ import os
 import sys
 from collections.abc import Callable
 
-from espwatch.commands import VERBS, add_elf_options, add_patterns_option, enrichment, load_data
+from espwatch.commands import add_elf_options, add_patterns_option, enrichment, load_data, verb_parser
 from espwatch.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "replay", help=VERBS["replay"],
-        description="Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
-                    "events on a timeline, the selected event explained, search, filters, bookmarks.",
-        epilog="examples:\n  espwatch replay boot.log\n  espwatch replay --follow session.log\n"
-               "  cat boot.log | espwatch replay -",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = verb_parser(
+        sub, "replay",
+        "Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
+        "events on a timeline, the selected event explained, search, filters, bookmarks.",
+        ["espwatch replay boot.log",
+         "espwatch replay --follow session.log",
+         "cat boot.log | espwatch replay -"])
     p.add_argument("log", metavar="LOG",
                    help="log file, e.g. an espwatch session log; - reads standard input")
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
