@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import add_elf_options, add_patterns_option, enrichment, load_data, verb_parser
+from espwatch.commands import add_elf_options, add_patterns_option, add_verb, enrichment, load_data
 from espwatch.events import SEVERITIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(
+    p = add_verb(
         sub, "scan",
         "Scan serial logs for boots, resets, crashes, OTA and flash problems. "
         "Exit status: 0 nothing at error level or above, 1 something was, 2 usage or file error. "
