@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
                      show_times=args.timestamps, store=spool.log if spool is not None else None,
-                     arrival_time=arrival_time)
+                     arrival_time=arrival_time, scan_in_process=True)
     if spool is not None:
         spool.log.listeners.append(app.follower.wake.set)
     apply_theme(app, args.theme)
