@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from espwatch.commands import add_elf_options, add_patterns_option, add_verb, enrichment, load_data
+from espwatch.errors import UsageError
 from espwatch.events import SEVERITIES
 
 
@@ -25,32 +26,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_patterns_option(p)
     p.add_argument("--all", action="store_true", help="summary: also list informational boot facts")
     add_elf_options(p, "decode addresses (adds `frames`)")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="scan up to N files at once in worker processes, output in the order given "
+                        "(0: one per CPU; default 1)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from espwatch.events import severity_at_least
-    from espwatch.render.summary import iter_summary
-    from espwatch.scan import scan_stream, write_jsonl
+    from espwatch.scanjobs import ScanOptions, default_jobs, scan_files
 
     patterns, rules = load_data(args)
     enr = enrichment(args, patterns, rules)
-    worst_error = False
-    out = sys.stdout
-    many = len(args.files) > 1
-    for path in args.files:
-        def emit(ev, _path=path):
-            if args.json and severity_at_least(ev.severity, args.min_severity):
-                write_jsonl(ev, out, _path if many else None)
-
-        result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=not args.json)
-        if any(result.counts[s] for s in ("error", "fatal")):
-            worst_error = True
-        printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
-        for warning in enr.mismatches(printed):
-            print(f"espwatch: WARNING: {warning}", file=sys.stderr)
-        if not args.json:
-            for line in iter_summary(result, patterns, args.min_severity, show_facts=args.all):
-                out.write(line + "\n")
-    out.flush()
+    opt = ScanOptions(json=args.json, min_severity=args.min_severity, show_facts=args.all,
+                      label_files=len(args.files) > 1)
+    if args.jobs < 0:
+        raise UsageError(f"-j {args.jobs}: give a number of jobs, or 0 for one per CPU")
+    jobs = args.jobs or default_jobs()
+    worst_error = scan_files(args.files, patterns, rules, enr, opt, sys.stdout, jobs)
+    sys.stdout.flush()
     return 1 if worst_error else 0
