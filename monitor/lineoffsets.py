@@ -55,8 +55,8 @@ class LineOffsets:
 
 
 def _back(fd: int, offset: int, count: int, floor: int) -> int:
-    """Offset of the start of the line `count` lines before the line starting at `offset`, never before
-    `floor` (a line start)."""
+    """Offset of the start of the line `count` lines before the line starting at `offset`; `floor` is the
+    start of a line at or before that one (reaching it means it is that line)."""
     pos = offset
     need = count + 1  # breaks to find going back: the one ending the line before, then one per line
     while pos > floor:
@@ -100,8 +100,7 @@ class LineReader:
         inside = self.offsets.within(first, last)
         known_line, known_at = self.offsets.before(first)
         if inside is not None:  # a recorded line in the range: go back from it
-            start = _back(self._fd, inside[1], inside[0] - first, known_at)
-            number = first if start != known_at else known_line
+            start, number = _back(self._fd, inside[1], inside[0] - first, known_at), first
         else:
             start, number = known_at, known_line
         return _forward(self._fd, start, number, first, last, self.max_line)
