@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from espwatch import __version__
 
-VERBS = ("monitor", "scan", "explain", "decode", "image", "report", "replay", "ports")
+VERBS = ("monitor", "scan", "explain", "decode", "coredump", "image", "report", "replay", "ports")
 EXIT_USAGE = 2
 
 

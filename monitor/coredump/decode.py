@@ -58,9 +58,11 @@ class _Snap:
     damaged: list[str] = field(default_factory=list)
 
 
-def load_elf(path: str | os.PathLike[str], use_cache: bool = True) -> tuple[SymbolIndex, ProgramInfo]:
+def load_elf(path: str | os.PathLike[str], use_cache: bool = True,
+             cache_dir: str | os.PathLike[str] | None = None) -> tuple[SymbolIndex, ProgramInfo]:
     """The symbol index and program facts of an app ELF (cached); DecodeError when it is unusable."""
-    return SymbolIndex.load(path, use_cache=use_cache), ProgramInfo.load(path, use_cache=use_cache)
+    return (SymbolIndex.load(path, cache_dir=cache_dir, use_cache=use_cache),
+            ProgramInfo.load(path, cache_dir=cache_dir, use_cache=use_cache))
 
 
 def decode_coredumps(data: bytes, elf: str | os.PathLike[str] | None = None, *, name: str = "input",

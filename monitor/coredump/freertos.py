@@ -2,8 +2,9 @@
 
 Member offsets come from the app ELF's DWARF (`struct tskTaskControlBlock` in tasks.c) when it has them;
 otherwise from the layout every ESP-IDF FreeRTOS shares at the start of the TCB (top of stack 0, state and
-event list items 4 and 24, priority 44, stack base 48, name 52), with the end of the stack found among
-the next words. The state comes from the list the task's state item is in (the scheduler's lists are
+event list items 4 and 24, priority 44, stack base 48, name 52), moved by one word when the TCB holds
+an MPU settings word after the top of stack (ESP-IDF v4 on Xtensa): the state list item's owner is the
+TCB's own address, which says where the item is. The end of the stack is found among the next words. The state comes from the list the task's state item is in (the scheduler's lists are
 named in the ELF's symbol table); a task is "blocked" when it waits with a timeout (delayed list) or
 without one (suspended list while waiting for an event or a notification).
 """
@@ -71,9 +72,13 @@ def read_tcb(memory: Memory, tcb: int, program: ProgramInfo | None) -> TaskContr
     """What the TCB at `tcb` says (fields stay None where the memory does not hold them)."""
     out = TaskControlBlock(tcb)
     offsets = dict(BASE_LAYOUT)
+    shift = 0
     if program is not None and program.tcb_offsets:
         offsets.update(program.tcb_offsets)
         out.layout = "dwarf"
+    else:
+        shift = _layout_shift(memory, tcb)
+        offsets = {k: v + shift if v else v for k, v in offsets.items()}
 
     def word(name: str) -> int | None:
         off = offsets.get(name)
@@ -91,10 +96,19 @@ def read_tcb(memory: Memory, tcb: int, program: ProgramInfo | None) -> TaskContr
     if "pxEndOfStack" in offsets:
         out.end = word("pxEndOfStack")
     else:
-        out.end = _guess_end(memory, tcb, out.stack_base, out.top)
+        out.end = _guess_end(memory, tcb + shift, out.stack_base, out.top)
     if program is not None and program.task_lists:
         _state(memory, tcb, offsets, program, out)
     return out
+
+
+def _layout_shift(memory: Memory, tcb: int) -> int:
+    """Bytes the TCB's list items sit after where BASE_LAYOUT has them (0, or 4 with an MPU word)."""
+    owner = BASE_LAYOUT["xStateListItem"] + 12  # ListItem_t.pvOwner
+    for shift in (0, 4, 8):
+        if memory.u32(tcb + owner + shift) == tcb:
+            return shift
+    return 0
 
 
 def _guess_end(memory: Memory, tcb: int, base: int | None, top: int | None) -> int | None:

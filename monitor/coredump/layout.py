@@ -17,8 +17,8 @@ from espwatch.coredump.errors import CoreDumpError
 
 PT_LOAD, PT_NOTE = 1, 4
 
-KNOWN_NOTES = (b"CORE", b"ESP_CORE_DUMP_INFO", b"ESP_EXTRA_INFO", b"ESP_PANIC_DETAILS", b"TASK_INFO",
-               b"ESP_CHIP_REV")
+KNOWN_NOTES = (b"CORE", b"ESP_CORE_DUMP_INFO", b"ESP_EXTRA_INFO", b"EXTRA_INFO", b"ESP_PANIC_DETAILS",
+               b"TASK_INFO", b"ESP_CHIP_REV")
 TCB_OWNER = 16  # xStateListItem.pvOwner: the TCB's own address
 CHECKED = 20  # bytes of a segment the checks look at
 
