@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "2 nothing could be decoded, or a usage error."
         ),
     )
-    p.add_argument("file", metavar="FILE", help="log, base64 text, raw partition image or ELF core; - for stdin")
+    p.add_argument("file", metavar="FILE",
+                   help="log, base64 text, raw partition image or ELF core; - for stdin")
     p.add_argument("--elf", metavar="APP.elf",
                    help="the application ELF (default: found from the current folder: ESP-IDF build/, "
                         "PlatformIO .pio/build/<env>/, Arduino CLI build/<fqbn>/)")
@@ -36,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true",
                    help="one JSON object per core dump (JSON Lines), see docs/coredump.md")
     p.add_argument("--no-registers", action="store_true", help="text: leave out the crashed task's registers")
-    p.add_argument("--no-cache", action="store_true", help="build the ELF's indexes without the on-disk cache")
+    p.add_argument("--no-cache", action="store_true",
+                   help="build the ELF's indexes without the on-disk cache")
     p.set_defaults(func=run)
 
 

@@ -20,18 +20,20 @@ from espwatch.coredump.elfcore import (
     NT_ESP_PANIC_DETAILS,
     NT_PRSTATUS,
     ElfCore,
+    note_registers,
     parse_elf_core,
     prstatus_tcb,
-    prstatus_words,
+    stack_segment,
 )
 from espwatch.coredump.errors import CoreDumpError
 from espwatch.coredump.extract import DumpSource, find_dumps
 from espwatch.coredump.freertos import read_tcb, safe_text
 from espwatch.coredump.header import DumpHeader, parse_header, verify
+from espwatch.coredump.layout import tcb_looks_valid
 from espwatch.coredump.model import CoreDumpReport, ExceptionInfo, TaskReport
 from espwatch.symbols import Session, SymbolIndex
 from espwatch.unwind.memory import Memory
-from espwatch.unwind.model import STOP_NO_ELF
+from espwatch.unwind.model import STOP_NO_ELF, Unwind
 from espwatch.unwind.program import ProgramInfo
 from espwatch.unwind.riscv import ABI_NAMES, unwind_riscv
 from espwatch.unwind.rom import in_rom
@@ -43,8 +45,6 @@ XTENSA_ISR_WORD = 37
 RISCV_ISR_WORD = 1
 XTENSA_SPECIAL = {232: "EXCCAUSE", 238: "EXCVADDR", **{177 + i: f"EPC{i + 1}" for i in range(7)},
                   **{194 + i: f"EPS{i + 2}" for i in range(6)}}
-XT_REG_WORDS = 129  # xtensa_gregset_t as ESP-IDF writes it
-XT_AR = 64
 RV_FRAME_EXTRA = ("MSTATUS", "MTVEC", "MCAUSE", "MTVAL", "MHARTID")  # RvExcFrame words 32-36
 
 
@@ -105,6 +105,9 @@ def decode_source(src: DumpSource, index: SymbolIndex | None, program: ProgramIn
         check = verify(src.data, hdr)
         rep.checksum_ok, rep.checksum_stored, rep.checksum_computed = check.ok, check.stored, check.computed
         body = src.data[hdr.size:min(len(src.data), hdr.data_end)]
+        if len(src.data) < hdr.tot_len and src.ended and src.kind in ("log", "base64"):
+            # lines lost on the way: the checksum still closes the data, the loss is somewhere inside
+            body = src.data[hdr.size:max(hdr.size, len(src.data) - hdr.checksum_size)]
         missing = max(0, hdr.data_end - hdr.size - len(body))
         if len(src.data) < hdr.tot_len:
             what = {"log": "lines were lost on the serial port or the log was cut",
@@ -121,7 +124,7 @@ def decode_source(src: DumpSource, index: SymbolIndex | None, program: ProgramIn
         snaps, memory = _elf_tasks(core, rep)
     else:
         assert hdr is not None
-        snaps, memory = _binary_tasks(body, hdr, missing, rep)
+        snaps, memory = _binary_tasks(body, hdr, missing, holes, rep)
     index, program = _check_elf(rep, index, program, snaps, force_elf)
     _tasks(rep, snaps, memory, index, program)
     if rep.fmt == "elf" and hdr is None and rep.arch is None:
@@ -139,35 +142,38 @@ def _elf_tasks(core: ElfCore, rep: CoreDumpReport) -> tuple[list[_Snap], Memory]
     rep.arch = arch
     memory = core.memory()
     snaps: list[_Snap] = []
+    loads = core.loads
+    spans = [(p.vaddr, p.size) for p in loads]
+    tcbs = {prstatus_tcb(n) for n in core.notes_of(NT_PRSTATUS)}
     for note in core.notes_of(NT_PRSTATUS):
         if note.name != "CORE":
             continue
-        tcb = prstatus_tcb(note)
-        if arch == "riscv":
-            words = prstatus_words(note, 32)
-            regs = dict(zip(("pc", *ABI_NAMES[1:]), words, strict=False))
-        else:
-            words = prstatus_words(note, XT_REG_WORDS)
-            regs = dict(zip(("pc", "ps", "lbeg", "lend", "lcount", "sar"), words[:6], strict=False))
-            regs.update({f"a{i}": v for i, v in enumerate(words[XT_AR:XT_AR + 16])})
-        if "pc" in regs:
-            snaps.append(_Snap(tcb, regs))
-    loads = core.loads
-    for snap in snaps:
-        tcb_seg = next((i for i, p in enumerate(loads) if p.vaddr == snap.tcb), None)
-        sp = snap.regs.get("sp", snap.regs.get("a1"))
-        seg = next((p for p in loads if sp is not None and p.vaddr <= sp < p.vaddr + p.size
-                    and p.vaddr != snap.tcb), None)
-        if seg is None and tcb_seg is not None and tcb_seg + 1 < len(loads):
-            seg = loads[tcb_seg + 1]
+        regs = note_registers(note, arch)
+        if "pc" not in regs:
+            continue
+        snap = _Snap(prstatus_tcb(note), regs)
+        snaps.append(snap)
+        tcb_seg = next((p for p in loads if p.vaddr == snap.tcb), None)
+        start = stack_segment(spans, snap.tcb, regs.get("sp", regs.get("a1")), tcbs)
+        seg = next((p for p in loads if p.vaddr == start), None)
         if seg is not None:
             snap.stack = (seg.vaddr, seg.vaddr + seg.size)
             if seg.lost:
                 snap.damaged.append(f"{seg.lost} of the {seg.size} bytes of its stack are lost")
+        else:
+            snap.damaged.append("its stack is not in the dump")
         if tcb_seg is None:
             snap.damaged.append("its TCB is not in the dump")
-        elif loads[tcb_seg].lost:
-            snap.damaged.append("its TCB is damaged")
+        elif tcb_seg.lost:
+            snap.damaged.append(f"{tcb_seg.lost} of the {tcb_seg.size} bytes of its TCB are lost")
+    known = {snap.tcb for snap in snaps}
+    for p in loads:  # a TCB without its register note: the task is listed, without a backtrace
+        if p.vaddr not in known and tcb_looks_valid(p.data, p.vaddr):
+            snaps.append(_Snap(p.vaddr, {}, damaged=["its registers were in the lost part: no backtrace"]))
+            known.add(p.vaddr)
+    if core.lost_headers:
+        rep.damage.append(f"{core.lost_headers} program header(s) were in the lost part: the memory they "
+                          "described (a task's TCB or stack) cannot be located")
     if not snaps:
         rep.damage.append("the dump holds no task registers (its register notes are lost)")
     for note in core.notes_of(NT_ESP_INFO):
@@ -227,10 +233,10 @@ def _riscv_exception(rep: CoreDumpReport, snap: _Snap, memory: Memory) -> None:
 
 
 # -- binary format ------------------------------------------------------------------------------------
-def _binary_tasks(body: bytes, hdr: DumpHeader, missing: int, rep: CoreDumpReport
-                  ) -> tuple[list[_Snap], Memory]:
+def _binary_tasks(body: bytes, hdr: DumpHeader, missing: int, holes: list[tuple[int, int]],
+                  rep: CoreDumpReport) -> tuple[list[_Snap], Memory]:
     arch = rep.arch or "xtensa"
-    core = binfmt.parse_binary(body, hdr.task_num or 0, hdr.tcb_size or 0, hdr.segs_num, missing)
+    core = binfmt.parse_binary(body, hdr.task_num or 0, hdr.tcb_size or 0, hdr.segs_num, missing, holes)
     rep.damage.extend(core.problems)
     memory = Memory()
     snaps = []
@@ -304,6 +310,21 @@ def _check_elf(rep: CoreDumpReport, index: SymbolIndex | None, program: ProgramI
     return index, program
 
 
+def _unwind(snap: _Snap, rep: CoreDumpReport, memory: Memory, program: ProgramInfo | None) -> Unwind | None:
+    """The task's call stack from its registers (None when the dump lost them)."""
+    regs = snap.regs
+    if "pc" not in regs:
+        return None
+    if rep.arch == "xtensa":
+        code = None
+        if program is not None:
+            def code(a: int, p: ProgramInfo = program) -> bool:
+                return p.in_app_code(a) or in_rom(a, rep.chip, "xtensa")
+        return unwind_xtensa(regs["pc"], regs.get("a0", 0), regs.get("a1", 0), memory, code)
+    xregs = {n: regs[name] for n, name in enumerate(ABI_NAMES) if n and name in regs}
+    return unwind_riscv(regs["pc"], xregs, memory, program, rep.chip)
+
+
 def _tasks(rep: CoreDumpReport, snaps: list[_Snap], memory: Memory, index: SymbolIndex | None,
            program: ProgramInfo | None) -> None:
     session = Session()
@@ -324,20 +345,13 @@ def _tasks(rep: CoreDumpReport, snaps: list[_Snap], memory: Memory, index: Symbo
             task.state, task.state_detail = "running", "crashed"
             if rep.arch == "riscv" and rep.exception is None:
                 _riscv_exception(rep, snap, memory)
-        if rep.arch == "xtensa":
-            task.pc = window_pc(snap.regs["pc"]) if snap.regs.get("pc") else snap.regs.get("pc")
-            code = None
-            if program is not None:
-                def code(a: int, p: ProgramInfo = program) -> bool:
-                    return p.in_app_code(a) or in_rom(a, rep.chip, "xtensa")
-            unwound = unwind_xtensa(snap.regs["pc"], snap.regs.get("a0", 0), snap.regs.get("a1", 0), memory,
-                                    code)
+        unwound = _unwind(snap, rep, memory, program)
+        if unwound is None:
+            task.stop, task.stop_reason = "no_registers", "no registers for this task"
         else:
-            task.pc = snap.regs.get("pc")
-            regs = {n: snap.regs[name] for n, name in enumerate(ABI_NAMES) if n and name in snap.regs}
-            unwound = unwind_riscv(snap.regs["pc"], regs, memory, program, rep.chip)
-        task.frames = decode_frames(unwound.frames, index, program, session)
-        task.stop, task.stop_reason = unwound.stop, unwound.reason
+            task.pc = unwound.frames[0].pc
+            task.frames = decode_frames(unwound.frames, index, program, session)
+            task.stop, task.stop_reason = unwound.stop, unwound.reason
         if snap.damaged:
             task.damaged = "; ".join(snap.damaged)
             rep.damage.append(f"task '{task.name or '?'}' (TCB 0x{snap.tcb:08x}): {task.damaged}")

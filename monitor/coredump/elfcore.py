@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass, field
 
 from espwatch.coredump.errors import CoreDumpError
-from espwatch.coredump.layout import PT_LOAD, PT_NOTE, Layout, Placed, place, program_headers
+from espwatch.coredump.layout import PT_LOAD, PT_NOTE, Layout, Placed, frame_words, place, program_headers
 from espwatch.unwind.memory import Memory
 
 ET_CORE = 4
@@ -28,6 +28,11 @@ NT_ESP_EXTRA_INFO = 677
 NT_ESP_TASK_INFO = 678
 NT_ESP_PANIC_DETAILS = 679
 PRSTATUS_REGS_OFFSET = 72
+XT_REG_WORDS = 129  # xtensa_gregset_t as ESP-IDF writes it
+XT_AR = 64  # where AR0 is in it
+RISCV_NAMES = ("pc", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4",
+               "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
+               "t5", "t6")
 
 
 @dataclass(slots=True)
@@ -43,6 +48,7 @@ class ElfCore:
     segments: list[Placed] = field(default_factory=list)  # every program header, in header order
     notes: list[Note] = field(default_factory=list)
     layout: Layout | None = None
+    lost_headers: int = 0  # program headers in the lost part: their segments cannot be located
 
     @property
     def arch(self) -> str | None:
@@ -66,24 +72,61 @@ class ElfCore:
 
 def parse_elf_core(body: bytes, missing: int = 0, holes: list[tuple[int, int]] = ()) -> ElfCore:
     """Segments and notes of an ELF core lacking `missing` bytes (and the `holes` ranges) somewhere."""
-    headers = program_headers(body)
+    headers, lost_headers = program_headers(body, missing)
     if body[4] != 1 or body[5] != 1:
         raise CoreDumpError("the core dump ELF is not 32-bit little-endian")
     e_type, machine = struct.unpack_from("<HH", body, 16)
     if e_type != ET_CORE:
         raise CoreDumpError(f"the core dump ELF has type {e_type}, not a core file")
+    core = ElfCore(machine, lost_headers=lost_headers)
     tcbs: set[int] = set()
-    for ptype, off, _vaddr, size in headers:  # TCB addresses from the register notes found in place
-        if ptype == PT_NOTE:
-            tcbs.update(prstatus_tcb(n) for n in _parse_notes(body[off:off + size]) if n.type == NT_PRSTATUS)
-    core = ElfCore(machine)
-    core.layout = place(body, headers, missing, tcbs, holes)
+    frames: dict[int, list[dict[int, int]]] = {}
+    if missing and core.arch:  # what the register notes found in place say about TCBs and stack frames
+        loads = [(v, sz) for t, _o, v, sz in headers if t == PT_LOAD]
+        for ptype, off, _vaddr, size in headers:
+            if ptype != PT_NOTE:
+                continue
+            for note in _parse_notes(body[off:off + size]):
+                if note.type != NT_PRSTATUS:
+                    continue
+                tcb = prstatus_tcb(note)
+                tcbs.add(tcb)
+                regs = note_registers(note, core.arch)
+                stack = stack_segment(loads, tcb, regs.get("sp", regs.get("a1")))
+                if stack is not None:
+                    frames[stack] = frame_words(core.arch, regs)
+    core.layout = place(body, headers, missing, tcbs, frames, holes)
     core.segments = core.layout.segments
     for p in core.segments:
         if p.ptype == PT_NOTE:
             for _addr, data in p.parts:
                 core.notes.extend(_parse_notes(data))
     return core
+
+
+def note_registers(note: Note, arch: str) -> dict[str, int]:
+    """The registers of a `CORE` note by name (RISC-V: pc, ra, sp...; Xtensa: pc, ps, ..., a0-a15)."""
+    if arch == "riscv":
+        return dict(zip(RISCV_NAMES, prstatus_words(note, 32), strict=False))
+    words = prstatus_words(note, XT_REG_WORDS)
+    regs = dict(zip(("pc", "ps", "lbeg", "lend", "lcount", "sar"), words[:6], strict=False))
+    regs.update({f"a{i}": v for i, v in enumerate(words[XT_AR:XT_AR + 16])})
+    return regs
+
+
+def stack_segment(loads: list[tuple[int, int]], tcb: int, sp: int | None, tcbs: set[int] = frozenset()
+                  ) -> int | None:
+    """The address of a task's stack segment: the one holding its SP; for a task that never ran (SP 0)
+    the one after its TCB, unless that is another task's TCB."""
+    for vaddr, size in loads:
+        if sp is not None and vaddr <= sp < vaddr + size and vaddr != tcb:
+            return vaddr
+    if sp:
+        return None
+    for i, (vaddr, _size) in enumerate(loads):
+        if vaddr == tcb and i + 1 < len(loads) and loads[i + 1][0] not in tcbs:
+            return loads[i + 1][0]
+    return None
 
 
 def _parse_notes(chunk: bytes) -> list[Note]:

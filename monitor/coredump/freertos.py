@@ -4,8 +4,9 @@ Member offsets come from the app ELF's DWARF (`struct tskTaskControlBlock` in ta
 otherwise from the layout every ESP-IDF FreeRTOS shares at the start of the TCB (top of stack 0, state and
 event list items 4 and 24, priority 44, stack base 48, name 52), moved by one word when the TCB holds
 an MPU settings word after the top of stack (ESP-IDF v4 on Xtensa): the state list item's owner is the
-TCB's own address, which says where the item is. The end of the stack is found among the next words. The state comes from the list the task's state item is in (the scheduler's lists are
-named in the ELF's symbol table); a task is "blocked" when it waits with a timeout (delayed list) or
+TCB's own address, which says where the item is. The end of the stack is found among the next words.
+The state comes from the list the task's state item is in (the scheduler's lists are named in the ELF's
+symbol table); a task is "blocked" when it waits with a timeout (delayed list) or
 without one (suspended list while waiting for an event or a notification).
 """
 

@@ -43,8 +43,11 @@ def frame_lines(frames: list[BacktraceFrame], start: int = 0) -> Iterator[str]:
 
 
 def _task_row(t: TaskReport) -> str:
-    prio = f"{t.priority if t.priority is not None else '?'}/{t.base_priority if t.base_priority is not None else '?'}"
-    stack = f"{t.stack_used if t.stack_used is not None else '?'}/{t.stack_free if t.stack_free is not None else '?'}"
+    def num(v: int | None) -> str:
+        return "?" if v is None else str(v)
+
+    prio = f"{num(t.priority)}/{num(t.base_priority)}"
+    stack = f"{num(t.stack_used)}/{num(t.stack_free)}"
     if t.stack_overflowed:
         stack += " OVERFLOW"
     state = "crashed" if t.crashed else t.state
