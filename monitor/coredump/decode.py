@@ -36,8 +36,10 @@ from espwatch.unwind.memory import Memory
 from espwatch.unwind.model import STOP_NO_ELF, Unwind
 from espwatch.unwind.program import ProgramInfo
 from espwatch.unwind.riscv import ABI_NAMES, unwind_riscv
+from espwatch.unwind.riscv import after_call as riscv_after_call
 from espwatch.unwind.rom import in_rom
 from espwatch.unwind.symbolize import decode_frames
+from espwatch.unwind.xtensa import after_call as xtensa_after_call
 from espwatch.unwind.xtensa import unwind_xtensa, window_pc
 
 CURRENT_TASK_MARKER = 0xDEADBEEF
@@ -125,7 +127,7 @@ def decode_source(src: DumpSource, index: SymbolIndex | None, program: ProgramIn
     else:
         assert hdr is not None
         snaps, memory = _binary_tasks(body, hdr, missing, holes, rep)
-    index, program = _check_elf(rep, index, program, snaps, force_elf)
+    index, program = _check_elf(rep, index, program, snaps, force_elf, memory)
     _tasks(rep, snaps, memory, index, program)
     if rep.fmt == "elf" and hdr is None and rep.arch is None:
         rep.arch = core.arch
@@ -272,8 +274,35 @@ def _binary_tasks(body: bytes, hdr: DumpHeader, missing: int, holes: list[tuple[
 
 
 # -- the ELF, tasks, backtraces ------------------------------------------------------------------------
+def _code_fits(snap: _Snap, rep: CoreDumpReport, program: ProgramInfo, memory: Memory) -> bool:
+    """Without a SHA-256 to compare: is the crashed task's PC code in this ELF, and does each return
+    address found without the ELF come right after a call instruction in it?"""
+    pc = snap.regs.get("pc")
+    if pc is None:
+        return True
+    arch = rep.arch or ""
+    if arch == "xtensa":
+        pc = window_pc(pc)
+        returns = [f.pc for f in unwind_xtensa(snap.regs["pc"], snap.regs.get("a0", 0),
+                                               snap.regs.get("a1", 0), memory).frames[1:]]
+    else:
+        returns = [snap.regs["ra"]] if snap.regs.get("ra") else []
+    if not program.in_app_code(pc) and not in_rom(pc, rep.chip, arch):
+        return False
+    for ret in returns:
+        if not program.in_app_code(ret):
+            continue
+        if arch == "xtensa":
+            if not xtensa_after_call(program.code_bytes(ret - 3, 3) or b""):
+                return False
+        elif not riscv_after_call(program, ret):
+            return False
+    return True
+
+
 def _check_elf(rep: CoreDumpReport, index: SymbolIndex | None, program: ProgramInfo | None,
-               snaps: list[_Snap], force: bool) -> tuple[SymbolIndex | None, ProgramInfo | None]:
+               snaps: list[_Snap], force: bool, memory: Memory
+               ) -> tuple[SymbolIndex | None, ProgramInfo | None]:
     if program is None or index is None:
         rep.elf_note = "no ELF: function names, file and line need the app's ELF (--elf)"
         if rep.arch == "riscv":
@@ -289,15 +318,12 @@ def _check_elf(rep: CoreDumpReport, index: SymbolIndex | None, program: ProgramI
         rep.elf_matches = program.sha256.startswith(rep.app_sha256)
     else:
         crashed = next((s for s in snaps if s.tcb == rep.crashed_tcb), snaps[0] if snaps else None)
-        pc = crashed.regs.get("pc") if crashed else None
-        if pc is not None and rep.arch == "xtensa":
-            pc = window_pc(pc)
-        if pc is not None and not program.in_app_code(pc) and not in_rom(pc, rep.chip, rep.arch or ""):
+        if crashed is not None and not _code_fits(crashed, rep, program, memory):
             rep.elf_matches = False
     if rep.elf_matches is False and not force:
         why = (f"the dump was written by the app with ELF SHA256 {rep.app_sha256}, "
                f"{os.path.basename(program.path)} is {program.sha256[:16]}" if rep.app_sha256 else
-               f"the crashed task's PC is not code in {os.path.basename(program.path)}")
+               f"the crashed task's return addresses do not follow calls in {os.path.basename(program.path)}")
         rep.elf_note = (f"WRONG ELF: {why}; decoded without it (names would be wrong). "
                         "Use the ELF of the build that crashed, or --force-elf")
         return None, None

@@ -2,9 +2,9 @@
 
 - A log holds the dump between `CORE DUMP START` and `CORE DUMP END` lines, base64-encoded one line per
   chunk (ESP-IDF writes at most 48 bytes a line, each line padded on its own), so lines are decoded one
-  by one. Host timestamps and colour codes are stripped; log records printed in between are skipped.
-  A line that is not valid base64 (characters lost on the UART) is noted; when it was a full line its
-  48 bytes are kept as zeros so that what follows stays at the right offset.
+  by one. Host timestamps and colour codes are stripped; log records or monitor messages printed in
+  between are skipped. Any other line that is not valid base64 (characters lost or changed on the UART)
+  is noted; when it was a full line its 48 bytes are kept as zeros so that what follows stays in place.
 - A base64 file (`esp-coredump --core-format b64`) is the same without the markers.
 - A raw image starts with the header (`esptool read-flash` of the coredump partition; ESP-IDF v3.x put a
   magic word before it); the rest of the partition is erased flash (0xFF).
@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 import regex
 
 from espwatch.coredump.errors import CoreDumpError
-from espwatch.coredump.header import FLASH_MAGIC_OLD, looks_like_header
+from espwatch.coredump.header import FLASH_MAGIC_OLD, VERSIONS, looks_like_header
+from espwatch.image.chips import chip_by_id
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line, split_host_time
 
 START_RE = regex.compile(r"CORE\s*DUMP\s*START")
 END_RE = regex.compile(r"CORE\s*DUMP\s*END")
 B64_RE = regex.compile(r"[A-Za-z0-9+/]+={0,2}")
-B64_CHARS_RE = regex.compile(r"[A-Za-z0-9+/=]")
 FULL_LINE_CHARS = 64  # a full line: 48 bytes
 FULL_LINE_BYTES = 48
 
@@ -59,6 +59,7 @@ def find_dumps(blob: bytes, name: str = "input") -> list[DumpSource]:
             continue
         if looks_like_header(blob[off:]):
             return [_raw(blob, off)]
+    _future_version(blob, name)
     head = blob[:65536]
     if head.count(0xFF) == len(head) and blob.count(0xFF) == len(blob):
         raise CoreDumpError(f"{name} is erased flash (all 0xFF): no core dump was saved there")
@@ -76,6 +77,18 @@ def find_dumps(blob: bytes, name: str = "input") -> list[DumpSource]:
         return [plain]
     raise CoreDumpError(f"no core dump in {name}: no `CORE DUMP START` ... `CORE DUMP END` block, "
                         "no base64 core dump, no core dump header")
+
+
+def _future_version(blob: bytes, name: str) -> None:
+    """A header with a known chip and a plausible length but a format version this tool does not know."""
+    if len(blob) < 8:
+        return
+    tot_len, version = struct.unpack_from("<II", blob)
+    if chip_by_id(version >> 16) is not None and 16 < tot_len < (64 << 20) and (version & 0xFFFF) >> 8 <= 2:
+        ver = version & 0xFFFF
+        known = ", ".join(f"{v >> 8}.{v & 0xFF}" for v in VERSIONS)
+        raise CoreDumpError(f"{name}: unknown core dump format version {ver >> 8}.{ver & 0xFF} "
+                            f"(from a newer ESP-IDF?); known: {known}")
 
 
 def _elf_core(blob: bytes, name: str) -> DumpSource:
@@ -109,11 +122,9 @@ def _decode_line(token: str) -> bytes | None:
         return None
 
 
-def _looks_like_data(token: str) -> bool:
-    """A damaged base64 line (rather than a log record printed in between)?"""
-    if parse_line(token).level is not None:
-        return False
-    return len(B64_CHARS_RE.findall(token)) >= 0.9 * len(token) and " " not in token
+def _is_interjection(token: str) -> bool:
+    """A log record or a monitor message printed between the markers (not part of the dump)."""
+    return token.startswith("---") or parse_line(token).level is not None
 
 
 def _collect(lines: list[bytes], first: int, src: DumpSource) -> bytes:
@@ -128,7 +139,7 @@ def _collect(lines: list[bytes], first: int, src: DumpSource) -> bytes:
             out += data
             src.data_lines += 1
             continue
-        if not _looks_like_data(token):
+        if _is_interjection(token):
             continue
         number = first + i
         if abs(len(token) - FULL_LINE_CHARS) <= 8:

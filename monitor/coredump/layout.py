@@ -132,7 +132,7 @@ def note_run(chunk: bytes, pos: int = 0) -> tuple[int, int]:
 
 
 def tcb_looks_valid(chunk: bytes, vaddr: int) -> bool:
-    """Does `chunk` look like a FreeRTOS TCB at `vaddr`: its state item's owner is itself, a printable name?"""
+    """Does `chunk` look like a FreeRTOS TCB at `vaddr`: owner of its own state item, printable name?"""
     if len(chunk) < TCB_CHECKED:
         return False
     for owner in TCB_OWNER_OFFSETS:

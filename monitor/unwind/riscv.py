@@ -63,6 +63,23 @@ def regs_from_list(values: list[int]) -> tuple[int, dict[int, int]]:
     return values[0], {i: values[i] for i in range(1, min(32, len(values)))}
 
 
+def after_call(program: ProgramInfo, addr: int) -> bool:
+    """True when the instruction before `addr` in the app's code is a call that links `ra`."""
+    four = program.code_bytes(addr - 4, 4)
+    if four is not None:
+        ins = int.from_bytes(four, "little")
+        if ins & 3 == 3 and ins & 0x7F in (0x6F, 0x67) and (ins >> 7) & 0x1F == RA:  # jal / jalr ra
+            return True
+    two = program.code_bytes(addr - 2, 2)
+    if two is not None:
+        half = int.from_bytes(two, "little")
+        if half & 0xE003 == 0x2001:  # c.jal (RV32)
+            return True
+        if half & 0xF07F == 0x9002 and half & 0x0F80:  # c.jalr rs1
+            return True
+    return False
+
+
 class _Walker:
     def __init__(self, memory: Memory, program: ProgramInfo, chip: str | None) -> None:
         self.mem = memory
@@ -77,20 +94,7 @@ class _Walker:
         return self.prog.in_app_code(addr) or self.rom(addr)
 
     def after_call(self, addr: int) -> bool:
-        """True when the instruction before `addr` in app code is a call that links `ra`."""
-        four = self.prog.code_bytes(addr - 4, 4)
-        if four is not None:
-            ins = int.from_bytes(four, "little")
-            if ins & 3 == 3 and ins & 0x7F in (0x6F, 0x67) and (ins >> 7) & 0x1F == RA:  # jal / jalr ra
-                return True
-        two = self.prog.code_bytes(addr - 2, 2)
-        if two is not None:
-            half = int.from_bytes(two, "little")
-            if half & 0xE003 == 0x2001:  # c.jal (RV32)
-                return True
-            if half & 0xF07F == 0x9002 and half & 0x0F80:  # c.jalr rs1
-                return True
-        return False
+        return after_call(self.prog, addr)
 
     def return_address(self, value: int) -> bool:
         """Could `value` be a saved return address?"""

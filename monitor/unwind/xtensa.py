@@ -32,6 +32,16 @@ def window_pc(value: int) -> int:
     return (value & 0x3FFFFFFF) | 0x40000000
 
 
+def after_call(code: bytes) -> bool:
+    """Are these 3 bytes (before a return address) a windowed call: CALL4/8/12 or CALLX4/8/12?"""
+    if len(code) != 3:
+        return False
+    b0, b1, b2 = code
+    if b0 & 0x0F == 0x5:  # CALLn: op0 0101, n in bits 4-5
+        return (b0 >> 4) & 3 != 0
+    return b0 & 0x0F == 0 and b0 >> 4 in (0xD, 0xE, 0xF) and b1 >> 4 == 0 and b2 == 0  # CALLXn
+
+
 def _default_code(addr: int) -> bool:
     return 0x40000000 <= addr < 0x50000000
 
