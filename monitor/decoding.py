@@ -11,8 +11,11 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from espwatch.coredump.event import COREDUMP_CODE, enrich_event
 from espwatch.events import Event
 from espwatch.symbols import DecodeError, SymbolIndex, decode_event, elf_sha256, find_elf, sha_matches
+from espwatch.unwind.logpanic import STACK_DUMP_CODE, decode_stack_dump
+from espwatch.unwind.program import ProgramInfo
 
 DECODE_KINDS = frozenset({
     "backtrace", "panic", "abort", "assert", "stack_overflow", "cache_disabled_access", "int_wdt",
@@ -97,6 +100,11 @@ class DecodeStage:
         self._future: Future[SymbolIndex] | None = None if self._index is not None else index
         self._backlog: deque[Event] = deque(maxlen=backlog)
         self.error: str | None = None
+        # RISC-V panics: the register dump before a `Stack memory:` dump (EW408); the ELF's CFI
+        self._last_regs: Event | None = None
+        self._stack_regs: dict[int, list[str]] = {}
+        self._program: ProgramInfo | None = None
+        self.program_error: str | None = None
 
     @property
     def state(self) -> str:
@@ -123,12 +131,44 @@ class DecodeStage:
 
     def _decode(self, ev: Event) -> None:
         assert self._index is not None
+        if ev.code == STACK_DUMP_CODE:
+            self._unwind(ev)
+            return
+        if ev.code == COREDUMP_CODE:
+            enrich_event(ev, self._index, self._program_info())
+            return
         frames = decode_event(ev, self._index)
         if frames:
             ev.frames = frames
 
+    def _unwind(self, ev: Event) -> None:
+        """A RISC-V `Stack memory:` dump: unwind it with the register dump before it (CFI from the ELF)."""
+        regs = self._stack_regs.pop(id(ev), None)
+        if regs is None:
+            return
+        out = decode_stack_dump(regs, ev.block, self._index, self._program_info())
+        if out is not None:
+            fields, frames = out
+            ev.fields.update(fields)
+            ev.frames = [f for bt in frames for f in bt.event_frames()]
+
+    def _program_info(self) -> ProgramInfo | None:
+        """The ELF's call frame information and FreeRTOS facts (loaded once, on the first crash)."""
+        if self._program is None and self.program_error is None and self._index is not None:
+            try:
+                self._program = ProgramInfo.load(self._index.path)
+            except (DecodeError, OSError) as exc:
+                self.program_error = str(exc)
+        return self._program
+
     def process(self, ev: Event) -> list[Event]:
-        if ev.kind in DECODE_KINDS and ev.frames is None:
+        if ev.code == STACK_DUMP_CODE:
+            last = self._last_regs
+            if last is not None and last.boot == ev.boot and 0 <= ev.line - last.end_line <= 3:
+                self._stack_regs[id(ev)] = [last.text, *last.block]
+        elif "MEPC" in ev.text or any("MEPC" in line for line in ev.block[:4]):
+            self._last_regs = ev
+        if (ev.kind in DECODE_KINDS or ev.code == COREDUMP_CODE) and ev.frames is None:
             if self._poll() is not None:
                 self._decode(ev)
             elif self._future is not None:

@@ -19,6 +19,7 @@ from typing import Any
 import regex
 
 from espwatch import __version__
+from espwatch.coredump.event import summary_lines
 from espwatch.decoding import DecodeStage, ElfChoice, ElfError, choose_elf, load_index
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lines import clean_text
@@ -375,10 +376,22 @@ def build_report(path: str, options: ReportOptions | None = None,
         out.append("</details>")
         out.append("")
         for e in evs:
+            if isinstance(e.fields.get("coredump"), dict):
+                out.append(f"Core dump decoded by espwatch (line {e.line}):")
+                out.append("")
+                out.append(fence([red.redact(ln) for ln in summary_lines(e.fields["coredump"])], "text"))
+                out.append("")
+                continue
             if not e.frames:
                 continue
             out.append(f"Decoded ({md_text(e.kind)}, line {e.line}):")
             out.append("")
+            if e.fields.get("unwound_by") == "espwatch":
+                out.append(md_text(f"Unwound by espwatch from the register dump and "
+                                   f"{e.fields.get('stack_bytes')} bytes of stack memory; stopped: "
+                                   f"{e.fields.get('stop_reason')}")
+                           + (" (frames past ROM code are a guess)" if e.fields.get("guessed") else "") + ".")
+                out.append("")
             decoded = []
             for fr in e.frames:
                 where = f"{fr.file}:{fr.line}" if fr.file else "?"

@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from espwatch.coredump.event import summary_lines
 from espwatch.events import Event, Frame
 from espwatch.patterns import PatternSet
 from espwatch.tui.document import SessionInfo
@@ -80,11 +81,14 @@ def render_event(ev: Event, patterns: PatternSet | None,
         table.add_column(style="cyan", no_wrap=True)
         table.add_column(overflow="fold")
         for k, v in ev.fields.items():
-            if v in (None, "", [], {}):
+            if v in (None, "", [], {}) or k == "coredump":
                 continue
             table.add_row(k, _value(v))
         parts.append(Text(""))
         parts.append(table)
+    if isinstance(ev.fields.get("coredump"), dict):
+        parts.append(Text("\nCore dump (decoded by espwatch)", style="bold"))
+        parts.append(Text("\n".join(summary_lines(ev.fields["coredump"])), overflow="fold"))
     if ev.frames:
         parts.append(Text("\nBacktrace", style="bold"))
         for f in ev.frames:
@@ -120,7 +124,10 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
     out += ev.block
     if ev.fields:
         out.append("")
-        out += [f"{k}: {_value(v, 2000)}" for k, v in ev.fields.items() if v not in (None, "", [], {})]
+        out += [f"{k}: {_value(v, 2000)}" for k, v in ev.fields.items()
+                if v not in (None, "", [], {}) and k != "coredump"]
+    if isinstance(ev.fields.get("coredump"), dict):
+        out += ["", "Core dump (decoded by espwatch):", *summary_lines(ev.fields["coredump"])]
     if ev.frames:
         out.append("")
         out += [frame_text(f) for f in ev.frames]
