@@ -6,6 +6,7 @@ Used by `scan`, `report` and the monitor alike, so that they all pick, check and
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ class DecodeStage:
 
     Takes a loaded index, or a Future of one (`SymbolIndex.load_async`) so that a live monitor never
     waits for an index build: events that arrive before it is ready are kept (at most `backlog`) and
-    decoded as soon as it is.
+    decoded as soon as it is (in the loading thread, when no later event comes to do it).
     """
 
     def __init__(self, index: SymbolIndex | Future[SymbolIndex], backlog: int = 2000) -> None:
@@ -105,6 +106,9 @@ class DecodeStage:
         self._stack_regs: dict[int, list[str]] = {}
         self._program: ProgramInfo | None = None
         self.program_error: str | None = None
+        self._lock = threading.RLock()
+        if self._future is not None:
+            self._future.add_done_callback(lambda _f: self._poll())
 
     @property
     def state(self) -> str:
@@ -117,17 +121,18 @@ class DecodeStage:
         return "failed" if self.error else "indexing"
 
     def _poll(self) -> SymbolIndex | None:
-        if self._index is None and self._future is not None and self._future.done():
-            future, self._future = self._future, None
-            try:
-                self._index = future.result()
-            except (DecodeError, OSError) as exc:
-                self.error = str(exc)
-                self._backlog.clear()
-                return None
-            while self._backlog:
-                self._decode(self._backlog.popleft())
-        return self._index
+        with self._lock:
+            if self._index is None and self._future is not None and self._future.done():
+                future, self._future = self._future, None
+                try:
+                    self._index = future.result()
+                except (DecodeError, OSError) as exc:
+                    self.error = str(exc)
+                    self._backlog.clear()
+                    return None
+                while self._backlog:
+                    self._decode(self._backlog.popleft())
+            return self._index
 
     def _decode(self, ev: Event) -> None:
         assert self._index is not None
@@ -169,10 +174,11 @@ class DecodeStage:
         elif "MEPC" in ev.text or any("MEPC" in line for line in ev.block[:4]):
             self._last_regs = ev
         if (ev.kind in DECODE_KINDS or ev.code == COREDUMP_CODE) and ev.frames is None:
-            if self._poll() is not None:
-                self._decode(ev)
-            elif self._future is not None:
-                self._backlog.append(ev)
+            with self._lock:
+                if self._poll() is not None:
+                    self._decode(ev)
+                elif self._future is not None:
+                    self._backlog.append(ev)
         return [ev]
 
     def finish(self) -> list[Event]:

@@ -164,19 +164,18 @@ class _Walker:
     def check(self, pc: int, sp: int, budget: int) -> bool:
         """Does the frame at (pc, sp) lead on sensibly for `budget` more frames?
 
-        Sensible: a return address above, the outermost frame (undefined return address), or the end of the
-        stack memory. A return address of 0 is not: task stacks end with an undefined one, and stale
-        zeros are common."""
+        Sensible: return addresses that follow calls, up to the outermost frame (undefined return address).
+        Not: a return address of 0 (task stacks end with an undefined one, stale zeros are common), and
+        not running out of stack memory before the check is done (a guess must be confirmed)."""
         row = self.prog.cfi.row_at(pc - 1)
         if row is None:
             if budget <= 0:
                 return True
-            status, _ra, _cfa = self.guess(sp, budget - 1)
-            return status in ("ok", STOP_STACK_END)
+            return self.guess(sp, budget - 1)[0] == "ok"
         if row.cfa_reg != SP:
             return True  # cannot be checked without the other registers
         status, ra, caller, _detail = self.step_cfi(row, {SP: sp})
-        if status in (STOP_END, STOP_STACK_END):
+        if status == STOP_END:
             return True
         if status != "ok" or not ra:
             return False
@@ -322,7 +321,7 @@ def unwind_riscv(pc: int, regs: dict[int, int], memory: Memory, program: Program
             caller = {SP: cfa, GP: cur.get(GP), TP: cur.get(TP)}
             detail = {
                 STOP_STACK_END: f"no call frame information for 0x{cur_pc:08x} (ROM?) and the stack memory "
-                                "ends before its return address",
+                                "ends before a return address above it could be confirmed",
                 STOP_NO_CFI: f"no call frame information for 0x{cur_pc:08x} (ROM?) and no return address "
                              "found on the stack above it",
             }.get(status, "")
