@@ -11,18 +11,21 @@ from collections import deque
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from espwatch.coredump.event import COREDUMP_CODE, enrich_event
 from espwatch.events import Event
 from espwatch.symbols import DecodeError, SymbolIndex, decode_event, elf_sha256, find_elf, sha_matches
-from espwatch.unwind.logpanic import STACK_DUMP_CODE, decode_stack_dump
-from espwatch.unwind.program import ProgramInfo
+
+if TYPE_CHECKING:
+    from espwatch.unwind.program import ProgramInfo
 
 DECODE_KINDS = frozenset({
     "backtrace", "panic", "abort", "assert", "stack_overflow", "cache_disabled_access", "int_wdt",
     "task_wdt", "heap_corrupt", "saved_pc", "spi_flash_guard",
 })
 """Kinds whose text or block carries code addresses worth decoding."""
+STACK_DUMP_CODE = "EW408"  # RISC-V `Stack memory:` dump: unwound (espwatch.unwind.logpanic)
+COREDUMP_CODE = "EW801"  # core dump printed to the UART: decoded (espwatch.coredump.event)
 
 
 class ElfError(Exception):
@@ -140,6 +143,8 @@ class DecodeStage:
             self._unwind(ev)
             return
         if ev.code == COREDUMP_CODE:
+            from espwatch.coredump.event import enrich_event
+
             enrich_event(ev, self._index, self._program_info())
             return
         frames = decode_event(ev, self._index)
@@ -148,6 +153,8 @@ class DecodeStage:
 
     def _unwind(self, ev: Event) -> None:
         """A RISC-V `Stack memory:` dump: unwind it with the register dump before it (CFI from the ELF)."""
+        from espwatch.unwind.logpanic import decode_stack_dump
+
         regs = self._stack_regs.pop(id(ev), None)
         if regs is None:
             return
@@ -160,6 +167,8 @@ class DecodeStage:
     def _program_info(self) -> ProgramInfo | None:
         """The ELF's call frame information and FreeRTOS facts (loaded once, on the first crash)."""
         if self._program is None and self.program_error is None and self._index is not None:
+            from espwatch.unwind.program import ProgramInfo
+
             try:
                 self._program = ProgramInfo.load(self._index.path)
             except (DecodeError, OSError) as exc:

@@ -19,7 +19,6 @@ from typing import Any
 import regex
 
 from espwatch import __version__
-from espwatch.coredump.event import summary_lines
 from espwatch.decoding import DecodeStage, ElfChoice, ElfError, choose_elf, load_index
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lines import clean_text
@@ -379,7 +378,7 @@ def build_report(path: str, options: ReportOptions | None = None,
             if isinstance(e.fields.get("coredump"), dict):
                 out.append(f"Core dump decoded by espwatch (line {e.line}):")
                 out.append("")
-                out.append(fence([red.redact(ln) for ln in summary_lines(e.fields["coredump"])], "text"))
+                out.append(fence([red.redact(ln) for ln in _summary_lines(e.fields["coredump"])], "text"))
                 out.append("")
                 continue
             if not e.frames:
@@ -407,3 +406,9 @@ def build_report(path: str, options: ReportOptions | None = None,
     out.insert(redaction_at, f"Redacted before sharing: {md_text(red.summary())}.")
     out.insert(redaction_at + 1, "")
     return Report("\n".join(out).rstrip() + "\n", result, red, shown, elf_status)
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    from espwatch.coredump.event import summary_lines
+
+    return summary_lines(summary)

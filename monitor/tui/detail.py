@@ -9,7 +9,6 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from espwatch.coredump.event import summary_lines
 from espwatch.events import Event, Frame
 from espwatch.patterns import PatternSet
 from espwatch.tui.document import SessionInfo
@@ -88,7 +87,7 @@ def render_event(ev: Event, patterns: PatternSet | None,
         parts.append(table)
     if isinstance(ev.fields.get("coredump"), dict):
         parts.append(Text("\nCore dump (decoded by espwatch)", style="bold"))
-        parts.append(Text("\n".join(summary_lines(ev.fields["coredump"])), overflow="fold"))
+        parts.append(Text("\n".join(_summary_lines(ev.fields["coredump"])), overflow="fold"))
     if ev.frames:
         parts.append(Text("\nBacktrace", style="bold"))
         for f in ev.frames:
@@ -127,7 +126,7 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
         out += [f"{k}: {_value(v, 2000)}" for k, v in ev.fields.items()
                 if v not in (None, "", [], {}) and k != "coredump"]
     if isinstance(ev.fields.get("coredump"), dict):
-        out += ["", "Core dump (decoded by espwatch):", *summary_lines(ev.fields["coredump"])]
+        out += ["", "Core dump (decoded by espwatch):", *_summary_lines(ev.fields["coredump"])]
     if ev.frames:
         out.append("")
         out += [frame_text(f) for f in ev.frames]
@@ -171,3 +170,9 @@ def report_plain(name: str, lines: int, sessions: Iterable[SessionInfo], events:
             out.append("")
             out.append(event_plain(ev, patterns).rstrip())
     return "\n".join(out) + "\n"
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    from espwatch.coredump.event import summary_lines
+
+    return summary_lines(summary)
