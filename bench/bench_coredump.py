@@ -81,11 +81,15 @@ def esp_coredump(folder: str, dump: Path, elf: Path, gdb: str, env: dict[str, st
         print(f"  {folder:24} esp-coredump info_corefile: not measured: esp-coredump is not installed "
               "(`pip install esp-coredump`); it also needs Espressif's GDB")
         return
-    if shutil.which(gdb) is None:
-        print(f"  {folder:24} esp-coredump info_corefile: not measured: {gdb} is not installed here "
-              "(esp-coredump cannot decode without Espressif's GDB)")
-        return
     args = [exe, "info_corefile", "--core", str(dump), "--core-format", "b64", str(elf)]
+    if shutil.which(gdb) is None:
+        t = time.perf_counter()
+        res = subprocess.run(args, capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - t
+        said = next((ln for ln in (res.stdout + res.stderr).splitlines() if "GDB" in ln), "").strip()
+        print(f"  {folder:24} esp-coredump info_corefile: no result: {gdb} is not installed here; it printed "
+              f"{said[:60]!r} after {wall * 1000:.0f} ms (exit {res.returncode}), so no time to compare")
+        return
     rows = [run(args, env) for _ in range(runs)]
     best = min(r[0] for r in rows)
     print(f"  {folder:24} esp-coredump info_corefile: {best * 1000:7.0f} ms  peak RSS "
