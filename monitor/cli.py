@@ -1,43 +1,20 @@
 """The `espwatch` command line: a thin shell over the library's verbs.
 
-Each verb lives in `espwatch.commands.<verb>` with `register(subparsers)`; the parser it adds sets
-`func(args) -> int`. Without a verb, `espwatch --port PORT` starts the live monitor.
+Each verb lives in `espwatch.commands.<verb>` with `register(subparsers)` and `run(args) -> int`; only the
+module of the verb being run is imported. Without a verb, `espwatch --port PORT` starts the live monitor.
+Every failure meant for the user is an `EspwatchError`, caught here once: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
 
-from espwatch import __version__
+from espwatch.commands import CONFIGURABLE, VERBS, build_parser, sub_parser
+from espwatch.errors import EspwatchError
 
-VERBS = ("monitor", "scan", "explain", "decode", "coredump", "image", "report", "replay", "ports")
 EXIT_USAGE = 2
-
-
-class CliError(Exception):
-    """A user error: printed as one line, exit status 2."""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="espwatch",
-        description="Monitor, scan and explain the serial output of ESP32-family chips.",
-        epilog="Run `espwatch VERB --help` for a verb; `espwatch --port PORT` for the live monitor.",
-    )
-    parser.add_argument("--version", action="version", version=f"espwatch {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    for verb in VERBS:
-        try:
-            module = importlib.import_module(f"espwatch.commands.{verb}")
-        except ModuleNotFoundError as exc:  # a verb still being written
-            if exc.name != f"espwatch.commands.{verb}":
-                raise
-            continue
-        module.register(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,15 +22,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in VERBS and args_list[0] not in ("-h", "--help", "--version"):
         args_list.insert(0, "monitor")  # `espwatch --port X` is the monitor verb
-    parser = build_parser()
-    args = parser.parse_args(args_list)
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return EXIT_USAGE
+    verb = args_list[0] if args_list and args_list[0] in VERBS else None
     try:
+        if verb is not None:
+            module = importlib.import_module(f"espwatch.commands.{verb}")
+            args_list = getattr(module, "normalize", lambda a: a)(args_list)
+        parser = build_parser(verb)
+        if verb in CONFIGURABLE:
+            from espwatch.config import apply_config, load_config
+
+            apply_config(sub_parser(parser, verb), verb, load_config())
+        args = parser.parse_args(args_list)
+        func = getattr(args, "func", None)
+        if func is None:
+            parser.print_help()
+            return EXIT_USAGE
         return int(func(args) or 0)
-    except CliError as exc:
+    except EspwatchError as exc:
         print(f"espwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -80,7 +80,7 @@ def dumps(fixtures_dir, tmp_path_factory):
 
 
 def _scan(patterns, index, lines: list[str]):
-    pipe = Pipeline(patterns, [DecodeStage(index)])
+    pipe = Pipeline(patterns, [DecodeStage(index, patterns.decode_codes)])
     events = list(pipe.run([("\n".join(lines) + "\n").encode()]))
     return [e for e in events if e.code == "EW408"]
 
@@ -136,7 +136,7 @@ def test_synthesised_panics_unwind_like_the_core_dump(dumps, patterns, nbytes, c
 
 def test_scan_json_summary_and_report(dumps, patterns, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ESPWATCH_CACHE_DIR", str(tmp_path / "cache"))
-    folder, index, program, rep, memory = dumps[0]
+    _folder, index, _program, rep, memory = dumps[0]
     crashed = rep.crashed_task
     log = tmp_path / "panic.log"
     log.write_text("\n".join(["ESP-ROM:esp32c3-api1-20210207", *panic_log(crashed.registers, memory, 1024), "",
@@ -161,12 +161,10 @@ def test_live_monitor_shows_the_backtrace_when_the_last_dump_line_arrives(dumps,
                                                                         monkeypatch) -> None:
     """Over a pseudo-terminal, with the ELF index built in the background: the backtrace event and its
     decoded frames are there once the 32nd `Stack memory:` line is in, before anything follows it."""
-    import argparse
-
     from devsim import DevSim
     from test_tui_app import SIZE, detail_text, until
 
-    from espwatch.commands import scan as scan_cmd
+    from espwatch.enrich import Enrichment
     from espwatch.sessionlog import SessionLog
     from espwatch.sources import SerialSource
     from espwatch.tui.app import MonitorApp
@@ -184,11 +182,10 @@ def test_live_monitor_shows_the_backtrace_when_the_last_dump_line_arrives(dumps,
     log = SessionLog(log_path)
     sim = DevSim(tmp_path / "ttyESP")
     source = SerialSource(str(sim.link), 115200, log, retry_delay=0.05)
-    args = argparse.Namespace(elf=index.path)
-    stages = scan_cmd.build_stages(args, patterns, background=True)
+    enr = Enrichment.choose(index.path, patterns=patterns, background=True)
 
     async def run() -> str:
-        app = MonitorApp(log_path, patterns, source=source, name="ttyESP", stages=stages)
+        app = MonitorApp(log_path, patterns, source=source, name="ttyESP", enrichment=enr)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.source_state == "connected")
             await asyncio.to_thread(sim.write, data, 200_000)

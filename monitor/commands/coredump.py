@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from espwatch.cli import CliError
+from espwatch.commands import VERBS, add_elf_options
+from espwatch.errors import InputError
 
 EXIT_OK, EXIT_DAMAGED = 0, 1
 
@@ -15,7 +16,7 @@ EXIT_OK, EXIT_DAMAGED = 0, 1
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "coredump",
-        help="decode a core dump: crashed task, panic reason, every task's backtrace (no toolchain needed)",
+        help=VERBS["coredump"],
         description=(
             "Decode an ESP-IDF core dump without gdb or esp-coredump: the panic reason, the crashed task and "
             "its exception registers, and every task with its state, priority, stack use and decoded "
@@ -28,10 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", metavar="FILE",
                    help="log, base64 text, raw partition image or ELF core; - for stdin")
-    p.add_argument("--elf", metavar="APP.elf",
-                   help="the application ELF (default: found from the current folder: ESP-IDF build/, "
-                        "PlatformIO .pio/build/<env>/, Arduino CLI build/<fqbn>/)")
-    p.add_argument("--no-elf", action="store_true", help="do not look for an ELF in the build folders")
+    add_elf_options(p, "decode the tasks' backtraces")
     p.add_argument("--force-elf", action="store_true",
                    help="use the ELF even when the dump says it was written by another build")
     p.add_argument("--json", action="store_true",
@@ -47,38 +45,31 @@ def _read(path: str) -> tuple[bytes, str]:
         return sys.stdin.buffer.read(), "<stdin>"
     p = Path(path)
     if p.is_dir():
-        raise CliError(f"{path} is a directory, not a core dump")
+        raise InputError(f"{path} is a directory, not a core dump")
     try:
         return p.read_bytes(), p.name
     except FileNotFoundError:
-        raise CliError(f"{path}: no such file") from None
+        raise InputError(f"{path}: no such file") from None
     except OSError as exc:
-        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from espwatch.coredump import CoreDumpError, decode_coredumps, load_elf
-    from espwatch.coredump.text import render_text
-    from espwatch.decoding import ElfError, choose_elf
-    from espwatch.symbols import DecodeError
+    from espwatch.coredump import decode_coredumps
+    from espwatch.enrich import Enrichment
+    from espwatch.render.coredump import render_text
+    from espwatch.unwind.program import ProgramInfo
 
     data, name = _read(args.file)
-    try:
-        choice = choose_elf(args.elf, discover=not args.no_elf)
-    except ElfError as exc:
-        raise CliError(str(exc)) from None
+    enr = Enrichment.choose(args.elf, args.no_elf, use_cache=not args.no_cache)
     index = program = None
-    if choice is not None:
-        try:
-            index, program = load_elf(choice.path, use_cache=not args.no_cache)
-        except DecodeError as exc:
-            raise CliError(str(exc)) from None
-        if choice.discovered and not args.json:
-            print(f"espwatch: using {choice.path} (found in the build folder)", file=sys.stderr)
-    try:
-        reports = decode_coredumps(data, name=name, index=index, program=program, force_elf=args.force_elf)
-    except CoreDumpError as exc:
-        raise CliError(str(exc)) from None
+    if enr.elf is not None:
+        index = enr.symbol_index()
+        program = ProgramInfo.load(enr.elf.path, use_cache=not args.no_cache)
+        note = enr.announce()
+        if note and not args.json:
+            print(f"espwatch: {note}", file=sys.stderr)
+    reports = decode_coredumps(data, name=name, index=index, program=program, force_elf=args.force_elf)
     out = sys.stdout
     for i, rep in enumerate(reports):
         if args.json:

@@ -25,12 +25,12 @@ from espwatch.coredump.elfcore import (
     prstatus_tcb,
     stack_segment,
 )
-from espwatch.coredump.errors import CoreDumpError
 from espwatch.coredump.extract import DumpSource, find_dumps
 from espwatch.coredump.freertos import read_tcb, safe_text
 from espwatch.coredump.header import DumpHeader, parse_header, verify
 from espwatch.coredump.layout import tcb_looks_valid
 from espwatch.coredump.model import CoreDumpReport, ExceptionInfo, TaskReport
+from espwatch.errors import CoreDumpError
 from espwatch.symbols import Session, SymbolIndex
 from espwatch.unwind.memory import Memory
 from espwatch.unwind.model import STOP_NO_ELF, Unwind
@@ -62,7 +62,7 @@ class _Snap:
 
 def load_elf(path: str | os.PathLike[str], use_cache: bool = True,
              cache_dir: str | os.PathLike[str] | None = None) -> tuple[SymbolIndex, ProgramInfo]:
-    """The symbol index and program facts of an app ELF (cached); DecodeError when it is unusable."""
+    """The symbol index and program facts of an app ELF (cached); ElfError when it is unusable."""
     return (SymbolIndex.load(path, cache_dir=cache_dir, use_cache=use_cache),
             ProgramInfo.load(path, cache_dir=cache_dir, use_cache=use_cache))
 

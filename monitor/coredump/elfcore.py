@@ -16,8 +16,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from espwatch.coredump.errors import CoreDumpError
 from espwatch.coredump.layout import PT_LOAD, PT_NOTE, Layout, Placed, frame_words, place, program_headers
+from espwatch.errors import CoreDumpError
 from espwatch.unwind.memory import Memory
 
 ET_CORE = 4

@@ -4,7 +4,7 @@
 - `ev.fields["coredump"]`: a JSON-able summary (chip, panic reason, crashed task, exception, damage, and
   per task its state, stack use and backtrace as `0xPC: function at file:line` lines),
 - `ev.frames`: the crashed task's decoded frames.
-`summary_lines(summary)` renders that summary as text (the monitor's detail pane, the report).
+`espwatch.render.coredump.summary_lines(summary)` renders that summary (the detail pane, the report).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from espwatch.coredump.decode import decode_coredumps
-from espwatch.coredump.errors import CoreDumpError
 from espwatch.coredump.model import CoreDumpReport, hex32
-from espwatch.coredump.text import frame_lines
+from espwatch.errors import CoreDumpError
 from espwatch.events import Event
+from espwatch.render.coredump import backtrace_lines
 from espwatch.symbols import SymbolIndex
 from espwatch.unwind.program import ProgramInfo
 
@@ -38,26 +38,9 @@ def summarize(rep: CoreDumpReport) -> dict[str, Any]:
         "tasks": [{
             "name": t.name, "tcb": hex32(t.tcb), "state": "crashed" if t.crashed else t.state,
             "priority": t.priority, "stack_used": t.stack_used, "stack_free": t.stack_free,
-            "backtrace": list(frame_lines(t.frames)), "stopped": t.stop_reason, "damaged": t.damaged,
+            "backtrace": list(backtrace_lines(t.frames)), "stopped": t.stop_reason, "damaged": t.damaged,
         } for t in rep.tasks],
     }
-
-
-def summary_lines(summary: dict[str, Any]) -> list[str]:
-    out = [f"{summary.get('chip') or 'core dump'}, {summary.get('format')}"]
-    for key, label in (("panic_reason", "Panic reason"), ("crashed_task", "Crashed task"),
-                       ("exception", "Exception"), ("elf", "ELF")):
-        if summary.get(key):
-            out.append(f"{label}: {summary[key]}")
-    out.extend(f"DAMAGED: {d}" for d in summary.get("damage") or [])
-    for t in summary.get("tasks") or []:
-        out.append("")
-        out.append(f"Task '{t['name']}' (TCB {t['tcb']}, {t['state']}, priority {t['priority']}, "
-                   f"stack {t['stack_used']}/{t['stack_free']} used/free):")
-        out.extend("  " + line for line in t["backtrace"])
-        if t.get("damaged"):
-            out.append(f"  DAMAGED: {t['damaged']}")
-    return out
 
 
 def enrich_event(ev: Event, index: SymbolIndex | None, program: ProgramInfo | None) -> None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import regex
 
-from espwatch.coredump.errors import CoreDumpError
 from espwatch.coredump.header import FLASH_MAGIC_OLD, VERSIONS, looks_like_header
+from espwatch.errors import CoreDumpError
 from espwatch.image.chips import chip_by_id
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line, split_host_time

@@ -13,7 +13,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from espwatch.coredump.errors import CoreDumpError
+from espwatch.errors import CoreDumpError
 from espwatch.image.chips import chip_by_id
 
 # format version -> (data format, checksum, header fields after tot_len and version)

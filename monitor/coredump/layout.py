@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from espwatch.coredump.errors import CoreDumpError
+from espwatch.errors import CoreDumpError
 
 PT_LOAD, PT_NOTE = 1, 4
 KNOWN_NOTES = (b"CORE", b"ESP_CORE_DUMP_INFO", b"ESP_EXTRA_INFO", b"EXTRA_INFO", b"ESP_PANIC_DETAILS",

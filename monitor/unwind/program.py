@@ -20,7 +20,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from espwatch.symbols import DecodeError, default_cache_dir, elf_sha256
+from espwatch.errors import ElfError
+from espwatch.symbols import default_cache_dir, elf_sha256
 from espwatch.unwind.cfi import CfiTable
 
 INFO_VERSION = 1
@@ -119,24 +120,24 @@ class ProgramInfo:
         try:
             with open(path, "rb") as f:
                 if f.read(4) != b"\x7fELF":
-                    raise DecodeError(f"{path} is not an ELF file")
+                    raise ElfError(f"{path} is not an ELF file")
                 f.seek(0)
                 elf = ELFFile(f)
                 info.arch = ARCH_BY_MACHINE.get(elf["e_machine"], "")
                 if not info.arch:
-                    raise DecodeError(f"{path} is an ELF for {elf['e_machine']}, not an ESP32-family chip")
+                    raise ElfError(f"{path} is an ELF for {elf['e_machine']}, not an ESP32-family chip")
                 info._read_sections(elf)
                 info._read_symbols(elf)
                 if elf.has_dwarf_info():
                     dwarf = elf.get_dwarf_info()
                     info.cfi = CfiTable.from_dwarf(dwarf)
                     info._read_tcb_layout(dwarf)
-        except DecodeError:
+        except ElfError:
             raise
         except OSError as exc:
-            raise DecodeError(f"cannot read ELF file {path}: {exc.strerror or exc}") from exc
+            raise ElfError(f"cannot read ELF file {path}: {exc.strerror or exc}") from exc
         except (ELFError, DWARFError, struct.error, ValueError, KeyError, IndexError, AttributeError) as exc:
-            raise DecodeError(f"{path}: cannot read its call frame information ({type(exc).__name__}: {exc})"
+            raise ElfError(f"{path}: cannot read its call frame information ({type(exc).__name__}: {exc})"
                               ) from exc
         info.sha256 = sha256 or elf_sha256(path)
         info.build_seconds = time.perf_counter() - t0
@@ -251,7 +252,7 @@ class ProgramInfo:
                     raise ValueError("truncated cache")
                 pos += size
                 arrays.append(arr)
-        except (KeyError, TypeError, struct.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, struct.error, UnicodeDecodeError, json.JSONElfError) as exc:
             raise ValueError(f"unreadable cache: {exc}") from exc
         if len(arrays) != len(CfiTable.COLUMNS) + 1:
             raise ValueError("cache layout mismatch")
@@ -270,7 +271,7 @@ class ProgramInfo:
         try:
             sha = elf_sha256(path)
         except OSError as exc:
-            raise DecodeError(f"cannot read ELF file {path}: {exc.strerror or exc}") from exc
+            raise ElfError(f"cannot read ELF file {path}: {exc.strerror or exc}") from exc
         cfile = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / f"{sha}.prog"
         if use_cache:
             try:

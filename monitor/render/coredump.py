@@ -1,4 +1,5 @@
-"""A decoded core dump as plain text: summary, damage, exception, task table and every backtrace.
+"""Decoded core dumps as plain text: `espwatch coredump`'s output, and the summary a log's core dump
+event carries (the monitor's detail pane, the report).
 
 Backtraces are numbered like gdb's (`bt`): an inlined function is a frame of its own, printed without an
 address. Frames found by guessing past ROM code are marked `[guess]`, frames restored for a tail call
@@ -8,6 +9,7 @@ address. Frames found by guessing past ROM code are marked `[guess]`, frames res
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from espwatch.coredump.model import CoreDumpReport, TaskReport, hex32
 from espwatch.unwind.symbolize import BacktraceFrame
@@ -22,7 +24,7 @@ def _where(function: str | None, file: str | None, line: int | None) -> str:
     return out
 
 
-def frame_lines(frames: list[BacktraceFrame], start: int = 0) -> Iterator[str]:
+def backtrace_lines(frames: list[BacktraceFrame], start: int = 0) -> Iterator[str]:
     """gdb-style lines `#N  0xPC function at file:line`, inline frames without an address."""
     n = start
     for fr in frames:
@@ -112,9 +114,27 @@ def render_text(rep: CoreDumpReport, registers: bool = True) -> list[str]:
         out.append("")
         state = "crashed" if t.crashed else t.state + (f", {t.state_detail}" if t.state_detail else "")
         out.append(f"Backtrace of task '{t.name}' (TCB {hex32(t.tcb)}, {state}):")
-        out.extend("  " + line for line in frame_lines(t.frames))
+        out.extend("  " + line for line in backtrace_lines(t.frames))
         if t.stop_reason:
             out.append(f"  (stopped: {t.stop_reason})")
         if t.damaged:
             out.append(f"  DAMAGED: {t.damaged}")
+    return out
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The summary of a core dump decoded onto a log event (`espwatch.coredump.event.summarize`)."""
+    out = [f"{summary.get('chip') or 'core dump'}, {summary.get('format')}"]
+    for key, label in (("panic_reason", "Panic reason"), ("crashed_task", "Crashed task"),
+                       ("exception", "Exception"), ("elf", "ELF")):
+        if summary.get(key):
+            out.append(f"{label}: {summary[key]}")
+    out.extend(f"DAMAGED: {d}" for d in summary.get("damage") or [])
+    for t in summary.get("tasks") or []:
+        out.append("")
+        out.append(f"Task '{t['name']}' (TCB {t['tcb']}, {t['state']}, priority {t['priority']}, "
+                   f"stack {t['stack_used']}/{t['stack_free']} used/free):")
+        out.extend("  " + line for line in t["backtrace"])
+        if t.get("damaged"):
+            out.append(f"  DAMAGED: {t['damaged']}")
     return out
