@@ -181,3 +181,39 @@ def test_cli_exit_status_and_one_line_errors(fixtures_dir, tmp_path: Path, capsy
     assert main(["coredump", str(folder / "coredump.b64"), "--elf", str(fixtures_dir / "esp32c6-coredump-app" /
                                                                           "esp32c6.elf")]) == 1
     assert "WRONG ELF" in capsys.readouterr().out
+
+
+def test_elf_core_files_and_old_flash_magic(fixtures_dir, elves, tmp_path: Path) -> None:
+    """An ELF core file (no header, no checksum) and a v3.x flash image (a magic word first) decode too."""
+    index, program, lines, good = elves["esp32-elf"]
+    raw = b"".join(base64.b64decode(line) for line in lines)
+    body = raw[24:-4]  # the ELF the device wrote between its 24-byte header and its CRC
+    rep = decode_coredump(body, index=index, program=program)
+    assert rep.source == "elf" and rep.fmt == "elf" and rep.arch == "xtensa"
+    assert {t.tcb: [f.pc for f in t.frames] for t in rep.tasks} == good
+    assert rep.panic_reason == "abort() was called at PC 0x400d66b9 on core 0"
+    magic = decode_coredump(b"\xed\x04\x2c\xe3" + raw + b"\xff" * 512, index=index, program=program)
+    assert magic.source == "raw" and not magic.damage and magic.checksum_ok
+
+
+def test_esp_coredump_saved_core(fixtures_dir, elves, tmp_path: Path) -> None:
+    """esp-coredump's `--save-core` output (its converter of a binary dump) decodes like the dump itself."""
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("esp_coredump")
+    exe = shutil.which("esp-coredump") or str(Path(sys.executable).with_name("esp-coredump"))
+    folder = fixtures_dir / "esp32-coredump-bin-app"
+    core = tmp_path / "core.elf"
+    # without Espressif's GDB esp-coredump stops after writing the core file
+    subprocess.run([exe, "info_corefile", "--core", str(folder / "coredump_bin.b64"), "--core-format", "b64",
+                    "--save-core", str(core), str(folder / "esp32_bin.elf")], capture_output=True, timeout=120)
+    assert core.is_file()
+    index, program, _lines, _good = elves["esp32-binary"]
+    rep = decode_coredump(core.read_bytes(), index=index, program=program)
+    direct = decode_coredump((folder / "coredump_bin.b64").read_bytes(), index=index, program=program)
+    assert rep.source == "elf" and not rep.damage
+    assert [(t.tcb, t.name, [f.pc for f in t.frames]) for t in rep.tasks] == \
+        [(t.tcb, t.name, [f.pc for f in t.frames]) for t in direct.tasks]
+    assert rep.crashed_task.name == "main" and rep.exception.name == direct.exception.name

@@ -45,8 +45,11 @@ from espwatch.unwind.xtensa import unwind_xtensa, window_pc
 CURRENT_TASK_MARKER = 0xDEADBEEF
 XTENSA_ISR_WORD = 37
 RISCV_ISR_WORD = 1
-XTENSA_SPECIAL = {232: "EXCCAUSE", 238: "EXCVADDR", **{177 + i: f"EPC{i + 1}" for i in range(7)},
-                  **{194 + i: f"EPS{i + 2}" for i in range(6)}}
+# register numbers in the Xtensa extra-info note: the special register numbers the device writes (EXCCAUSE
+# 232, EXCVADDR 238, EPC1-7, EPS2-7); esp-coredump's converter of binary dumps writes 0 and 1 for the first
+# two
+XTENSA_SPECIAL = {232: "EXCCAUSE", 238: "EXCVADDR", 0: "EXCCAUSE", 1: "EXCVADDR",
+                  **{177 + i: f"EPC{i + 1}" for i in range(7)}, **{194 + i: f"EPS{i + 2}" for i in range(6)}}
 RV_FRAME_EXTRA = ("MSTATUS", "MTVEC", "MCAUSE", "MTVAL", "MHARTID")  # RvExcFrame words 32-36
 
 
