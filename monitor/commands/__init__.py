@@ -28,7 +28,7 @@ VERBS: dict[str, str] = {
     "coredump": "decode a core dump: panic reason, crashed task, every task's backtrace (no GDB needed)",
     "image": "check an app image, partition table, OTA data or flash read-back",
     "explain": "what an event or finding code means and what to check",
-    "ports": "list serial ports (VID:PID, USB bridge)",
+    "ports": "list serial ports (VID:PID, product, serial number, board family)",
     "config": "show the settings in force (espwatch.toml, user config) and where each comes from",
 }
 """Every verb with its one-line help (the `--help` listing, without importing the verbs)."""
@@ -59,7 +59,9 @@ def add_elf_options(p: argparse.ArgumentParser, what: str = "decode addresses") 
 
 def add_screen_options(p: argparse.ArgumentParser) -> None:
     """Options of the monitor's screen, shared by the live monitor and replay."""
-    p.add_argument("--timestamps", action="store_true", help="show the host time of each line")
+    p.add_argument("--timestamps", action="store_true",
+                   help="show the host time of each line (arrival times from the session log's .times file "
+                        "when the monitor saved them, else times written in the lines)")
     p.add_argument("--theme", metavar="NAME",
                    help="colour theme of the screen (textual-dark, textual-light, nord, gruvbox, dracula, "
                         "tokyo-night, monokai, solarized-light, ...)")

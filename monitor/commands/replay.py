@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from espwatch.commands import (
     add_elf_options,
@@ -35,6 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _arrival_times(log: str) -> Callable[[int], float | None] | None:
+    """The lookup of the arrival times saved beside a session log (None without a usable sidecar)."""
+    from espwatch.device.times import load_times_for
+    from espwatch.errors import TimesFileError
+
+    try:
+        times = load_times_for(log)
+    except TimesFileError as exc:
+        print(f"espwatch: {exc}; showing the times written in the lines instead", file=sys.stderr)
+        return None
+    return times.time_at if times is not None and len(times) else None
+
+
 def run(args: argparse.Namespace) -> int:
     from espwatch.pipeline import open_input
 
@@ -43,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     until = None
     follow = args.follow
     if args.log == "-":
-        from espwatch.sources import StdinSpool
+        from espwatch.device.spool import StdinSpool
 
         if sys.stdin.isatty():
             raise UsageError("replay -: standard input is a terminal; pipe a log into it")
@@ -51,15 +65,18 @@ def run(args: argparse.Namespace) -> int:
         spool = StdinSpool(pipe_fd)
         spool.start()
         path, name, follow, until = spool.path, "<stdin>", True, spool.done
+        arrival_time = None
     else:
         fh, _ = open_input(args.log)
         fh.close()
         path, name = args.log, os.path.basename(args.log)
+        arrival_time = _arrival_times(args.log)
     enr = enrichment(args, patterns, rules, background=True)
     from espwatch.tui.app import MonitorApp
 
     app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
-                     show_times=args.timestamps)
+                     show_times=args.timestamps, store=spool.log if spool is not None else None,
+                     arrival_time=arrival_time)
     if spool is not None:
         spool.log.listeners.append(app.follower.wake.set)
     apply_theme(app, args.theme)
