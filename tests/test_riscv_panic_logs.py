@@ -164,9 +164,9 @@ def test_live_monitor_shows_the_backtrace_when_the_last_dump_line_arrives(dumps,
     from devsim import DevSim
     from test_tui_app import SIZE, detail_text, until
 
+    from espwatch.device.reader import SerialSource
+    from espwatch.device.sessionlog import SessionLog
     from espwatch.enrich import Enrichment
-    from espwatch.sessionlog import SessionLog
-    from espwatch.sources import SerialSource
     from espwatch.tui.app import MonitorApp
 
     monkeypatch.setenv("ESPWATCH_CACHE_DIR", str(tmp_path / "cache"))

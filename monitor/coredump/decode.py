@@ -213,7 +213,7 @@ def _crash_info(rep: CoreDumpReport, words: list[int], arch: str, memory: Memory
         for i in range(1, min(len(words), XTENSA_ISR_WORD) - 1, 2):
             name = XTENSA_SPECIAL.get(words[i])
             if name:
-                special[name] = words[i + 1]
+                special.setdefault(name, words[i + 1])  # the first pair wins (unused pairs are 0, 0)
         if "EXCCAUSE" in special:
             cause = special.pop("EXCCAUSE")
             label, meaning = xtensa_cause(cause)
