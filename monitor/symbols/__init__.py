@@ -19,20 +19,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from espwatch.symbols.addresses import CodeAddress, extract_addresses, extract_line, xtensa_return_address
+    from espwatch.symbols.cache import default_cache_dir
     from espwatch.symbols.demangle import demangle
     from espwatch.symbols.elf_locate import elf_sha256, find_elf, parse_elf_sha, sha_matches
     from espwatch.symbols.errors import DecodeError
     from espwatch.symbols.format import addr2line_lines, addr2line_text, frames_for
     from espwatch.symbols.frames import annotate_log, decode_addresses, decode_event
-    from espwatch.symbols.index import LineHit, Session, SymbolIndex, default_cache_dir
+    from espwatch.symbols.query import LineHit, Session, SymbolIndex
 
 _WHERE = {
     "CodeAddress": "addresses", "extract_addresses": "addresses", "extract_line": "addresses",
     "xtensa_return_address": "addresses", "demangle": "demangle", "elf_sha256": "elf_locate",
     "find_elf": "elf_locate", "parse_elf_sha": "elf_locate", "sha_matches": "elf_locate",
     "DecodeError": "errors", "addr2line_lines": "format", "addr2line_text": "format", "frames_for": "format",
-    "annotate_log": "frames", "decode_addresses": "frames", "decode_event": "frames", "LineHit": "index",
-    "Session": "index", "SymbolIndex": "index", "default_cache_dir": "index",
+    "annotate_log": "frames", "decode_addresses": "frames", "decode_event": "frames", "LineHit": "query",
+    "Session": "query", "SymbolIndex": "query", "default_cache_dir": "cache",
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from espwatch.events import Frame
 from espwatch.symbols.demangle import demangle
-from espwatch.symbols.index import LineHit, SymbolIndex
+from espwatch.symbols.query import LineHit, SymbolIndex
 
 
 def addr2line_text(addr: int, hits: list[LineHit] | None, demangle_names: bool = True) -> str:

@@ -1,0 +1,321 @@
+"""The symbol index in memory and its queries: address -> function / file / line, like GNU addr2line.
+
+Everything is held in flat `array` columns plus one string table, so a 4 MB ESP-IDF ELF costs a few
+MB of memory and the cache file loads in milliseconds. The lookup reproduces GNU addr2line 2.40
+(BFD `dwarf2.c` + `_bfd_elf_find_function`), including its order-dependent details, which a
+`Session` carries from one address to the next like one addr2line process does.
+This module imports nothing heavy: building lives in `build`, the on-disk cache in `cache`.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+# symbol flag bits (same values as espwatch.symbols.elf_symbols, kept here so loading a cached index
+# does not import the builder)
+FL_FUNCTION = 1
+FL_NOTYPE = 2
+
+
+@dataclass(slots=True)
+class LineHit:
+    """One line of an addr2line answer: innermost function first, then its `(inlined by)` callers."""
+
+    function: str | None
+    file: str | None
+    line: int
+    discriminator: int
+
+
+@dataclass(slots=True)
+class Session:
+    """The state one GNU addr2line process accumulates (which units it has read, names it fixed)."""
+
+    units_read: int = 0
+    linkage: set[int] = field(default_factory=set)
+    renamed: dict[int, int] = field(default_factory=dict)
+
+
+class SymbolIndex:
+    """Address -> function / file / line (with inline chain) for one ELF file."""
+
+    # columns saved in the cache, in this order
+    _ARRAYS = (
+        "sec_start", "sec_end", "sec_code", "sec_index",
+        "seg_start", "seg_off", "seg_units",
+        "unit_row_lo", "unit_row_hi", "row_addr", "row_file", "row_line", "row_disc",
+        "unit_fn_lo", "unit_fn_hi", "fe_low", "fe_wm", "fe_fn",
+        "fn_rng_lo", "fn_rng_hi", "rng_low", "rng_high",
+        "fn_name", "fn_flags", "fn_caller", "fn_call_file", "fn_call_line", "fn_low0",
+        "var_addr", "var_unit", "var_name", "var_file", "var_line",
+        "cand_sec", "cand_off", "cand_key", "cand_size", "cand_flags", "cand_name", "cand_file", "cand_group",
+        "ds_sec", "ds_addr", "ds_name", "ds_flags",
+    )
+
+    # 64-bit columns (addresses, sizes, sort keys); unsigned 32-bit for line numbers and discriminators
+    # (BFD's `unsigned int`); the rest are signed 32-bit indexes and flags.
+    _TYPECODES = {
+        **dict.fromkeys(("sec_start", "sec_end", "seg_start", "row_addr", "fe_low", "fe_wm", "rng_low",
+                         "rng_high", "fn_low0", "var_addr", "cand_off", "cand_key", "cand_size", "ds_addr"),
+                        "q"),
+        **dict.fromkeys(("row_line", "row_disc", "fn_call_line", "var_line"), "I"),
+    }
+
+    def __init__(self) -> None:
+        self.path: str = ""
+        self.sha256: str = ""
+        self.arch: str = ""
+        self.machine: int = 0
+        self.has_dwarf: bool = False
+        self.has_symbols: bool = False
+        self.n_units: int = 0
+        self.strings: list[str] = []
+        self.from_cache: bool = False
+        self.build_seconds: float = 0.0
+        for name in self._ARRAYS:
+            setattr(self, name, array(self._TYPECODES.get(name, "i")))
+
+    # -- building and the cache (implemented in `build` and `cache`) --------------------------------
+    @classmethod
+    def build(cls, path: str | os.PathLike[str], sha256: str | None = None) -> SymbolIndex:
+        """Read the ELF and build the index (no cache involved)."""
+        from espwatch.symbols.build import build_index
+
+        return build_index(path, sha256)
+
+    def to_bytes(self) -> bytes:
+        """The cache file bytes of this index (see `espwatch.symbols.cache`)."""
+        from espwatch.symbols.cache import to_bytes
+
+        return to_bytes(self)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, sha256: str) -> SymbolIndex:
+        """An index from cache file bytes; raises ValueError when stale, foreign or corrupt."""
+        from espwatch.symbols.cache import from_bytes
+
+        return from_bytes(blob, sha256)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+    ) -> SymbolIndex:
+        """The index for the ELF at `path`: from the cache when valid, else built and cached."""
+        from espwatch.symbols.cache import load
+
+        return load(path, cache_dir, use_cache)
+
+    @classmethod
+    def load_async(
+        cls, path: str | os.PathLike[str], on_ready: Callable[[Future[SymbolIndex]], None] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> Future[SymbolIndex]:
+        """Load (or build) in a daemon thread; `on_ready(future)` runs in that thread when done."""
+        from espwatch.symbols.cache import load_async
+
+        return load_async(path, on_ready, cache_dir)
+
+    # -- queries --------------------------------------------------------------------------------------
+    def section_at(self, addr: int) -> int:
+        """Position in the section columns of the first SHF_ALLOC section holding addr, or -1."""
+        for i in range(len(self.sec_start)):
+            if self.sec_start[i] <= addr < self.sec_end[i]:
+                return i
+        return -1
+
+    def is_code(self, addr: int) -> bool:
+        """True when addr lies in an executable (SHF_EXECINSTR) section."""
+        i = self.section_at(addr)
+        return i >= 0 and bool(self.sec_code[i])
+
+    def lookup(self, addr: int, session: Session | None = None) -> list[LineHit] | None:
+        """GNU addr2line's answer for addr: None for `?? ??:0`, else innermost-first lines."""
+        if session is None:
+            session = Session()
+        s = self.section_at(addr)
+        if s < 0:
+            return None
+        sec_index = self.sec_index[s]
+        found = False
+        function = -1
+        filename = -1
+        line = 0
+        disc = 0
+        data_sym = -1 if self.sec_code[s] else self._data_symbol(sec_index, addr)
+        if data_sym >= 0:
+            if not self.ds_flags[data_sym] & FL_FUNCTION:
+                hit = self._variable(addr, self.strings[self.ds_name[data_sym]], session)
+                if hit is not None:
+                    filename, line = hit
+                    found = True
+        elif self.n_units:
+            unit = self._pick_unit(addr, session)
+            if unit >= 0:
+                found = True
+                function = self._function(unit, addr)
+                row = self._row(unit, addr)
+                if row >= 0:
+                    filename = self.row_file[row]
+                    line = self.row_line[row]
+                    disc = self.row_disc[row]
+        name = -1
+        linkage = function >= 0 and (bool(self.fn_flags[function] & 1) or function in session.linkage)
+        if linkage:
+            name = session.renamed.get(function, self.fn_name[function])
+        else:
+            sym = self._find_function(sec_index, addr)
+            if sym >= 0:
+                name = self.cand_name[sym]
+                if filename < 0:
+                    filename = self.cand_file[sym]
+                found = True
+            if function >= 0:
+                if sym < 0:
+                    name = session.renamed.get(function, self.fn_name[function])
+                elif self.cand_off[sym] == self.fn_low0[function]:
+                    session.renamed[function] = name
+                session.linkage.add(function)
+        if not found:
+            return None
+        strings = self.strings
+        hits = [LineHit(strings[name] if name >= 0 else None, strings[filename] if filename >= 0 else None,
+                        line, disc)]
+        f = function
+        while f >= 0 and self.fn_flags[f] & 2 and self.fn_caller[f] >= 0:
+            caller = self.fn_caller[f]
+            cname = session.renamed.get(caller, self.fn_name[caller])
+            cfile = self.fn_call_file[f]
+            hits.append(LineHit(strings[cname] if cname >= 0 else None,
+                                strings[cfile] if cfile >= 0 else None, self.fn_call_line[f], disc))
+            f = caller
+        return hits
+
+    def lookup_many(self, addrs: Iterable[int]) -> list[list[LineHit] | None]:
+        """Answers for several addresses, in order, with one shared Session (one addr2line run)."""
+        session = Session()
+        return [self.lookup(a, session) for a in addrs]
+
+    def _units_at(self, addr: int) -> array:
+        i = bisect_right(self.seg_start, addr) - 1
+        if i < 0:
+            return self.seg_units[0:0]
+        return self.seg_units[self.seg_off[i]:self.seg_off[i + 1]]
+
+    def _pick_unit(self, addr: int, session: Session) -> int:
+        units = self._units_at(addr)
+        if not units:
+            session.units_read = self.n_units
+            return -1
+        first = units[0]
+        if first < session.units_read:
+            return first
+        session.units_read = first + 1
+        return first
+
+    def _row(self, unit: int, addr: int) -> int:
+        lo = self.unit_row_lo[unit]
+        hi = self.unit_row_hi[unit]
+        i = bisect_right(self.row_addr, addr, lo, hi) - 1
+        if i < lo or self.row_file[i] == -2:
+            return -1
+        return i
+
+    def _function(self, unit: int, addr: int) -> int:
+        """BFD lookup_address_in_function_table: smallest containing range, later DIE on ties."""
+        lo = self.unit_fn_lo[unit]
+        hi = self.unit_fn_hi[unit]
+        if lo == hi:
+            return -1
+        i = bisect_right(self.fe_wm, addr, lo, hi)
+        best = -1
+        best_len = 1 << 64
+        fe_low = self.fe_low
+        while i < hi and fe_low[i] <= addr:
+            g = self.fe_fn[i]
+            for r in range(self.fn_rng_lo[g], self.fn_rng_hi[g]):
+                low = self.rng_low[r]
+                high = self.rng_high[r]
+                if low <= addr < high:
+                    length = high - low
+                    if length < best_len or (length == best_len and g > best):
+                        best = g
+                        best_len = length
+            i += 1
+        return best
+
+    def _data_symbol(self, sec_index: int, addr: int) -> int:
+        i = bisect_right(self.ds_addr, addr) - 1
+        while i >= 0 and self.ds_addr[i] == addr:
+            if self.ds_sec[i] == sec_index:
+                return i
+            i -= 1
+        return -1
+
+    def _variable(self, addr: int, symname: str, session: Session) -> tuple[int, int] | None:
+        lo = bisect_right(self.var_addr, addr - 1)
+        hi = bisect_right(self.var_addr, addr)
+        by_unit: dict[int, list[int]] = {}
+        for i in range(lo, hi):
+            by_unit.setdefault(self.var_unit[i], []).append(i)
+        read = session.units_read
+        order = [u for u in sorted(by_unit, reverse=True) if u < read]
+        order += [u for u in sorted(by_unit) if u >= read]
+        for u in order:
+            for i in by_unit[u]:
+                if self.strings[self.var_name[i]] in symname:
+                    if u >= read:
+                        session.units_read = u + 1
+                    return self.var_file[i], self.var_line[i]
+        session.units_read = self.n_units
+        return None
+
+    def _find_function(self, sec_index: int, addr: int) -> int:
+        """BFD _bfd_elf_find_function: index into the candidate columns, or -1."""
+        key = (sec_index << 40) | addr
+        # candidates are sorted by (section, offset); bisect on the combined key
+        i = bisect_right(self.cand_key, key) - 1
+        if i < 0 or self.cand_sec[i] != sec_index:
+            return -1
+        group = self.cand_group[i]
+        j = i
+        while j > 0 and self.cand_group[j - 1] == group:
+            j -= 1
+        best = j
+        for k in range(j + 1, i + 1):
+            if self._better_fit(best, k, addr):
+                best = k
+        return best
+
+    def _better_fit(self, cur: int, new: int, addr: int) -> bool:
+        off = self.cand_off[cur]
+        cur_size = self.cand_size[cur]
+        new_size = self.cand_size[new]
+        if off + cur_size <= addr:
+            return new_size > cur_size
+        if off + new_size <= addr:
+            return False
+        cf = self.cand_flags[cur]
+        nf = self.cand_flags[new]
+        if cf & FL_FUNCTION and not nf & FL_FUNCTION:
+            return False
+        if nf & FL_FUNCTION and not cf & FL_FUNCTION:
+            return True
+        if cf & FL_NOTYPE and not nf & FL_NOTYPE:
+            return True
+        if not cf & FL_NOTYPE and nf & FL_NOTYPE:
+            return False
+        return new_size < cur_size
+
+    def memory_bytes(self) -> int:
+        """Approximate size of the columns and strings (for reports and benchmarks)."""
+        total = sum(getattr(self, n).itemsize * len(getattr(self, n)) for n in self._ARRAYS)
+        return total + sum(len(s) + 49 for s in self.strings)
