@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from espwatch.patterns import PatternError, PatternSet, load_patterns
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
+if TYPE_CHECKING:  # imported when used: `decode` needs no patterns and should start fast
+    from espwatch.patterns import PatternSet
 
 
 def add_patterns_option(p: argparse.ArgumentParser) -> None:
@@ -16,6 +18,7 @@ def add_patterns_option(p: argparse.ArgumentParser) -> None:
 def patterns_from(args: argparse.Namespace) -> PatternSet:
     """The built-in patterns plus `--patterns` folders; a malformed file is a one-line usage error."""
     from espwatch.cli import CliError
+    from espwatch.patterns import PatternError, load_patterns
 
     try:
         return load_patterns(args.patterns)

@@ -51,7 +51,8 @@ def _load(args: argparse.Namespace):
     if not elf.is_file():
         raise CliError(f"ELF file not found: {elf}")
     try:
-        index = SymbolIndex.load(elf, use_cache=not args.no_cache)
+        # only the compilation units the addresses need are read; `store()` keeps them in the cache
+        index = SymbolIndex.open(elf, use_cache=not args.no_cache)
     except DecodeError as exc:
         raise CliError(str(exc)) from None
     if not index.has_dwarf:
@@ -74,7 +75,7 @@ def _warn_sha(lines: list[str], index, source: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from espwatch.symbols import addr2line_lines, annotate_log
+    from espwatch.symbols import addr2line_lines
 
     inputs = list(args.inputs) or ["-"]
     # check files before the (possibly slow) first index build
@@ -108,7 +109,11 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise CliError(f"cannot read {token}: {exc.strerror or exc}") from None
         _warn_sha(lines, index, token)
+        from espwatch.symbols import annotate_log
+
         for line in annotate_log(lines, index):
             out.write(line + "\n")
     flush()
+    out.flush()
+    index.store()
     return 0

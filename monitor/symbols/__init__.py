@@ -15,9 +15,11 @@ Public API:
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
 if TYPE_CHECKING:
+    from typing import Any
+
     from espwatch.symbols.addresses import CodeAddress, extract_addresses, extract_line, xtensa_return_address
     from espwatch.symbols.cache import default_cache_dir
     from espwatch.symbols.demangle import demangle

@@ -1,82 +1,91 @@
-"""Building the symbol index: ELF sections, symbol table and DWARF -> the flat columns of `SymbolIndex`."""
+"""Building the symbol index: ELF sections, symbol table and DWARF -> the flat columns of `SymbolIndex`.
+
+`open_index` reads the section headers, the symbol table and the compilation units' headers and root
+DIEs (their address ranges): enough to know which units can answer for an address. `parse_unit` reads
+one unit's line program and DIEs when a lookup first needs it; `build_index` parses them all.
+"""
 
 from __future__ import annotations
 
 import os
-import struct
+import time
 
-from espwatch.symbols.elf_locate import elf_sha256
+from espwatch.symbols.elf_file import ElfImage, read_elf
 from espwatch.symbols.errors import DecodeError
 from espwatch.symbols.query import SymbolIndex
 
-EM_XTENSA = 94
-EM_RISCV = 243
-ARCH_BY_MACHINE = {EM_XTENSA: "xtensa", EM_RISCV: "riscv"}
 _DEBUG_SECTIONS = (
     ".debug_info", ".debug_abbrev", ".debug_str", ".debug_line", ".debug_line_str", ".debug_ranges",
     ".debug_rnglists", ".debug_str_offsets", ".debug_addr",
 )
+TAG_INLINED = 0x1D
 
 
-class _Strings:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.ids: dict[str, int] = {}
+class DwarfSource:
+    """The raw DWARF sections of one ELF and its unit table (headers and root DIEs)."""
 
-    def id(self, s: str | None) -> int:
-        if s is None:
-            return -1
-        i = self.ids.get(s)
-        if i is None:
-            i = self.ids[s] = len(self.items)
-            self.items.append(s)
-        return i
+    def __init__(self, raw: dict[str, bytes]) -> None:
+        from espwatch.symbols.dwarf_info import DebugInfo
+
+        self.info = DebugInfo(raw)
+        self.units = self.info.read_units()
+        self.line_data = raw[".debug_line"]
+        self.strs = {".debug_str": raw.get(".debug_str", b""),
+                     ".debug_line_str": raw.get(".debug_line_str", b"")}
+        self._headers: dict[int, object] = {}
+
+    def line_header(self, unit):
+        """The line-program header of `unit` (for file names), None when it cannot be read."""
+        if unit.offset not in self._headers:
+            from espwatch.symbols.dwarf_lines import decode_line_table
+
+            hdr = None
+            if unit.stmt_list is not None:
+                try:
+                    hdr = decode_line_table(self.line_data, unit.stmt_list, unit.addr_size, unit.comp_dir,
+                                            self.strs)[2]
+                except Exception:  # a damaged foreign table only loses this file name (BFD alike)
+                    hdr = None
+            self._headers[unit.offset] = hdr
+        return self._headers[unit.offset]
 
 
-def build_index(path: str | os.PathLike[str], sha256: str | None = None) -> SymbolIndex:
-    """Read the ELF and build the index (no cache involved)."""
-    import time
+def debug_sections(elf: ElfImage) -> dict[str, bytes]:
+    """The DWARF sections the index reads, by name (absent ones left out)."""
+    raw = {}
+    for name in _DEBUG_SECTIONS:
+        sec = elf.section(name)
+        if sec is not None and sec.type != 8:  # SHT_NOBITS
+            raw[name] = elf.section_data(sec)
+    return raw
 
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
 
+def source_from_elf(path: str, data: bytes, unit_offsets) -> DwarfSource:
+    """The DWARF source of an ELF whose index came from the cache (its units must be the cached ones)."""
+    raw = debug_sections(read_elf(path, data))
+    src = DwarfSource(raw)
+    if [u.offset for u in src.units] != list(unit_offsets):
+        raise DecodeError(f"{path}: its debug info does not match the cached index")
+    return src
+
+
+def open_index(
+    path: str | os.PathLike[str], sha256: str | None = None, data: bytes | None = None
+) -> SymbolIndex:
+    """The index with sections, symbols and the unit table read; units are parsed when a lookup needs them."""
     from espwatch.symbols.elf_symbols import alloc_sections, read_symbols
 
     t0 = time.perf_counter()
     path = os.fspath(path)
+    elf = read_elf(path, data)
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed by the with below
-    except OSError as exc:
-        raise DecodeError(f"cannot open ELF file {path}: {exc.strerror or exc}") from exc
-    with f:
-        head = f.read(4)
-        if head != b"\x7fELF":
-            raise DecodeError(f"{path} is not an ELF file")
-        f.seek(0, os.SEEK_END)
-        file_size = f.tell()
-        f.seek(0)
-        try:
-            elf = ELFFile(f)
-            _check_complete(elf, file_size, path)
-            machine_name = elf["e_machine"]
-            machine = _machine_number(elf)
-            if machine not in ARCH_BY_MACHINE:
-                raise DecodeError(
-                    f"{path} is an ELF for {machine_name}, not an ESP32-family chip (Xtensa or RISC-V)"
-                )
-            if elf.elfclass != 32 or not elf.little_endian:
-                raise DecodeError(f"{path} is not a 32-bit little-endian ELF")
-            sections = alloc_sections(elf)
-            symbols = read_symbols(elf)
-            raw = {}
-            for name in _DEBUG_SECTIONS:
-                sec = elf.get_section_by_name(name)
-                if sec is not None and sec["sh_type"] != "SHT_NOBITS":
-                    raw[name] = sec.data()
-        except DecodeError:
-            raise
-        except (ELFError, struct.error, ValueError, OSError, IndexError, KeyError) as exc:
-            raise DecodeError(f"{path} is truncated or damaged ({exc})") from exc
+        sections = alloc_sections(elf)
+        symbols = read_symbols(elf)
+        raw = debug_sections(elf)
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"{path} is truncated or damaged ({type(exc).__name__}: {exc})") from exc
     if not symbols and ".debug_info" not in raw:
         raise DecodeError(
             f"{path} is stripped (no symbol table, no debug info): use the unstripped application ELF "
@@ -84,11 +93,26 @@ def build_index(path: str | os.PathLike[str], sha256: str | None = None) -> Symb
         )
     index = SymbolIndex()
     index.path = path
-    index.sha256 = sha256 or elf_sha256(path)
-    index.machine = machine
-    index.arch = ARCH_BY_MACHINE[machine]
+    if sha256 is None:
+        import hashlib
+
+        sha256 = hashlib.sha256(elf.data).hexdigest()
+    index.sha256 = sha256
+    index.machine = elf.machine
+    index.arch = elf.arch
     try:
-        _fill(index, sections, symbols, raw)
+        for s in sections:
+            index.sec_start.append(s.start)
+            index.sec_end.append(s.end)
+            index.sec_code.append(1 if s.code else 0)
+            index.sec_index.append(s.index)
+        _fill_symbols(index, sections, symbols, index.string_id)
+        if ".debug_info" in raw and ".debug_line" in raw:
+            src = DwarfSource(raw)
+            index._source = src
+            _fill_units(index, src)
+        else:
+            index.seg_off.append(0)
     except Exception as exc:  # damaged tables must give one clear message, never a traceback
         raise DecodeError(
             f"{path}: cannot read its symbol table or debug info ({type(exc).__name__}: {exc})"
@@ -96,18 +120,19 @@ def build_index(path: str | os.PathLike[str], sha256: str | None = None) -> Symb
     index.build_seconds = time.perf_counter() - t0
     return index
 
-def _fill(index: SymbolIndex, sections, symbols, raw: dict[str, bytes]) -> None:
-    strings = _Strings()
-    sid = strings.id
-    for s in sections:
-        index.sec_start.append(s.start)
-        index.sec_end.append(s.end)
-        index.sec_code.append(1 if s.code else 0)
-        index.sec_index.append(s.index)
-    _fill_symbols(index, sections, symbols, sid)
-    if ".debug_info" in raw and ".debug_line" in raw:
-        _fill_dwarf(index, raw, sid)
-    index.strings = strings.items
+
+def build_index(
+    path: str | os.PathLike[str], sha256: str | None = None, data: bytes | None = None
+) -> SymbolIndex:
+    """Read the ELF and build the whole index (every unit parsed; no cache involved)."""
+    t0 = time.perf_counter()
+    index = open_index(path, sha256, data)
+    index.complete()
+    index.has_dwarf = 1 in index.unit_state
+    index.dirty = False
+    index.build_seconds = time.perf_counter() - t0
+    return index
+
 
 def _fill_symbols(index: SymbolIndex, sections, symbols, sid) -> None:
     from espwatch.symbols.elf_symbols import data_symbols, function_candidates
@@ -135,116 +160,163 @@ def _fill_symbols(index: SymbolIndex, sections, symbols, sid) -> None:
         index.ds_name.append(sid(s.name))
         index.ds_flags.append(s.flags)
 
-def _fill_dwarf(index: SymbolIndex, raw: dict[str, bytes], sid) -> None:
-    from espwatch.symbols.dwarf_info import TAG_INLINED, DebugInfo, DwarfError
-    from espwatch.symbols.dwarf_lines import _concat_filename, decode_line_table
 
-    info = DebugInfo(raw)
-    units = info.read_units()
-    line_data = raw[".debug_line"]
-    strs = {".debug_str": raw.get(".debug_str", b""), ".debug_line_str": raw.get(".debug_line_str", b"")}
-    coverage: list[tuple[int, int, int]] = []
-    fn_base = 0
-    unit_no = 0
-    var_rows = []
-    for unit in units:
-        # BFD: a unit without a line program, or whose DIEs fail to parse, is never used
-        if unit.stmt_list is None:
-            continue
-        try:
-            table, _files, hdr = decode_line_table(line_data, unit.stmt_list, unit.addr_size,
-                                                   unit.comp_dir, strs)
-            info.scan_unit(unit)
-        except (DwarfError, IndexError, KeyError, struct.error, ValueError):
-            unit.funcs = []
-            unit.variables = []
-            continue
-        u = unit_no
-        unit_no += 1
-        # line rows
-        index.unit_row_lo.append(len(index.row_addr))
-        file_ids = [sid(name) for name in table.files]
-        for addr, fidx, line, disc in table.rows:
-            index.row_addr.append(addr)
-            index.row_file.append(file_ids[fidx] if fidx >= 0 else fidx)
-            index.row_line.append(line & 0xFFFFFFFF)
-            index.row_disc.append(disc & 0xFFFFFFFF)
-        index.unit_row_hi.append(len(index.row_addr))
-        for low, end in table.ranges:
-            coverage.append((low, end, u))
+def _fill_units(index: SymbolIndex, src: DwarfSource) -> None:
+    """One row per unit (DIE order): offset, state (0 unread, 2 unusable: no line program), own ranges."""
+    gated: list[tuple[int, int, int]] = []
+    for rank, unit in enumerate(src.units):
+        index.unit_off.append(unit.offset)
+        index.unit_state.append(0 if unit.stmt_list is not None else 2)
+        index.unit_gate_lo.append(len(index.gate_low))
+        for low, high in unit.gate:
+            index.gate_low.append(low)
+            index.gate_high.append(high)
+            gated.append((low, high, rank))
+        index.unit_gate_hi.append(len(index.gate_low))
+        if not unit.gate and unit.stmt_list is not None:
+            index.ungated.append(rank)
+        for col in (index.unit_row_lo, index.unit_row_hi, index.unit_fn_lo, index.unit_fn_hi):
+            col.append(0)
+    index.n_units = len(src.units)
+    index.has_dwarf = any(u.stmt_list is not None for u in src.units)
+    _fill_segments(index, gated)
 
-        # functions
-        def call_name(num: int | None, hdr=hdr, unit=unit) -> int:
-            if num is None:
-                return -1
-            return sid(_concat_filename(hdr, unit.comp_dir, num))
 
-        entries = []
-        for i, fn in enumerate(unit.funcs):
-            info.resolve_func_name(unit, fn)
-            g = fn_base + i
-            index.fn_name.append(sid(fn.name))
-            index.fn_flags.append((1 if fn.is_linkage else 0) | (2 if fn.tag == TAG_INLINED else 0))
-            index.fn_caller.append(fn_base + fn.caller if fn.caller >= 0 else -1)
-            index.fn_call_file.append(call_name(fn.call_file) if fn.tag == TAG_INLINED else -1)
-            index.fn_call_line.append(fn.call_line & 0xFFFFFFFF)
-            index.fn_low0.append(fn.ranges[0][0] if fn.ranges else 0)
-            index.fn_rng_lo.append(len(index.rng_low))
-            for low, high in fn.ranges:
-                index.rng_low.append(low)
-                index.rng_high.append(high)
-                coverage.append((low, high, u))
-            index.fn_rng_hi.append(len(index.rng_low))
-            if fn.ranges:
-                entries.append((min(r[0] for r in fn.ranges), max(r[1] for r in fn.ranges), g))
-        entries.sort()
-        index.unit_fn_lo.append(len(index.fe_low))
-        wm = 0
-        for low, high, g in entries:
-            wm = max(wm, high)
-            index.fe_low.append(low)
-            index.fe_wm.append(wm)
-            index.fe_fn.append(g)
-        index.unit_fn_hi.append(len(index.fe_low))
-        fn_base += len(unit.funcs)
+def parse_unit(index: SymbolIndex, src: DwarfSource, rank: int) -> None:
+    """Read unit `rank`'s line program, functions and static variables into the index columns.
 
-        # variables with a static address, kept in BFD's search order (reverse DIE order)
-        for order, var in enumerate(unit.variables):
-            name, file_unit, file_num, line = info.resolve_var(unit, var)
-            if name is None or file_num is None:
-                continue
-            if file_unit is unit:
-                fname = _concat_filename(hdr, unit.comp_dir, file_num)
-            else:
-                fname = _foreign_file(info, file_unit, file_num, line_data, strs)
-            if not fname:
-                continue
-            var_rows.append((var.addr, u, -order, sid(name), sid(fname), line))
+    BFD: a unit whose line program or DIEs cannot be read is never used (state 2)."""
+    unit = src.units[rank]
+    try:
+        parsed = _read_unit(index, src, unit, rank)
+    except Exception:
+        parsed = None
+    finally:
         unit.funcs = []
         unit.variables = []
-    index.n_units = unit_no
-    index.has_dwarf = unit_no > 0
-    var_rows.sort()
-    for addr, u, _o, name, fname, line in var_rows:
+    if parsed is None:
+        index.unit_state[rank] = 2
+        return
+    rows, fns, entries, variables = parsed
+    index.unit_row_lo[rank] = len(index.row_addr)
+    for addr, fid, line, disc in rows:
+        index.row_addr.append(addr)
+        index.row_file.append(fid)
+        index.row_line.append(line)
+        index.row_disc.append(disc)
+    index.unit_row_hi[rank] = len(index.row_addr)
+    for name, flags, caller, call_file, call_line, low0, ranges in fns:
+        index.fn_name.append(name)
+        index.fn_flags.append(flags)
+        index.fn_caller.append(caller)
+        index.fn_call_file.append(call_file)
+        index.fn_call_line.append(call_line)
+        index.fn_low0.append(low0)
+        index.fn_rng_lo.append(len(index.rng_low))
+        for low, high in ranges:
+            index.rng_low.append(low)
+            index.rng_high.append(high)
+        index.fn_rng_hi.append(len(index.rng_low))
+    index.unit_fn_lo[rank] = len(index.fe_low)
+    for low, wm, g in entries:
+        index.fe_low.append(low)
+        index.fe_wm.append(wm)
+        index.fe_fn.append(g)
+    index.unit_fn_hi[rank] = len(index.fe_low)
+    for addr, name, fname, line in variables:
         index.var_addr.append(addr)
-        index.var_unit.append(u)
+        index.var_unit.append(rank)
         index.var_name.append(name)
         index.var_file.append(fname)
-        index.var_line.append(line & 0xFFFFFFFF)
-    _fill_segments(index, coverage)
+        index.var_line.append(line)
+    if variables:
+        index.vars_sorted = False
+    index.unit_state[rank] = 1
 
-def _foreign_file(info, unit, num, line_data, strs) -> str | None:
-    from espwatch.symbols.dwarf_info import DwarfError
+
+def _read_unit(index: SymbolIndex, src: DwarfSource, unit, rank: int):
     from espwatch.symbols.dwarf_lines import _concat_filename, decode_line_table
 
-    if unit is None or unit.stmt_list is None:
-        return None
+    sid = index.string_id
+    info = src.info
+    table, _files, hdr = decode_line_table(src.line_data, unit.stmt_list, unit.addr_size, unit.comp_dir,
+                                           src.strs)
+    info.scan_unit(unit)
+    file_ids = [sid(name) for name in table.files]
+    rows = [(addr, file_ids[fidx] if fidx >= 0 else fidx, line & 0xFFFFFFFF, disc & 0xFFFFFFFF)
+            for addr, fidx, line, disc in table.rows]
+
+    def call_name(num: int | None) -> int:
+        if num is None:
+            return -1
+        return sid(_concat_filename(hdr, unit.comp_dir, num))
+
+    fn_base = len(index.fn_name)
+    fns = []
+    entries = []
+    for i, fn in enumerate(unit.funcs):
+        info.resolve_func_name(unit, fn)
+        inlined = fn.tag == TAG_INLINED
+        fns.append((sid(fn.name), (1 if fn.is_linkage else 0) | (2 if inlined else 0),
+                    fn_base + fn.caller if fn.caller >= 0 else -1, call_name(fn.call_file) if inlined else -1,
+                    fn.call_line & 0xFFFFFFFF, fn.ranges[0][0] if fn.ranges else 0,
+                    [(low, high) for low, high in fn.ranges]))
+        if fn.ranges:
+            entries.append((min(r[0] for r in fn.ranges), max(r[1] for r in fn.ranges), fn_base + i))
+    entries.sort()
+    fe = []
+    wm = 0
+    for low, high, g in entries:
+        wm = max(wm, high)
+        fe.append((low, wm, g))
+
+    # variables with a static address, in DIE order (BFD searches them in reverse: see sort_variables)
+    variables = []
+    for var in unit.variables:
+        name, file_unit, file_num, line = info.resolve_var(unit, var)
+        if name is None or file_num is None:
+            continue
+        if file_unit is unit:
+            fname = _concat_filename(hdr, unit.comp_dir, file_num)
+        else:
+            other = src.line_header(file_unit) if file_unit is not None else None
+            fname = _concat_filename(other, file_unit.comp_dir, file_num) if other is not None else None
+        if not fname:
+            continue
+        variables.append((var.addr, sid(name), sid(fname), line & 0xFFFFFFFF))
+    return rows, fns, fe, variables
+
+
+def covers_nothing(src: DwarfSource, rank: int) -> bool:
+    """True when unit `rank` can answer for no address: none of its abbreviations gives a function
+    DIE a range (DW_AT_high_pc / DW_AT_ranges) and its line program has no sequence. Cheap: the DIEs
+    are not read. False when that cannot be told without parsing the unit."""
+    from espwatch.symbols.dwarf_info import AT_HIGH_PC, AT_RANGES, FUNC_TAGS
+    from espwatch.symbols.dwarf_lines import decode_line_table
+
+    unit = src.units[rank]
     try:
-        _table, _files, hdr = decode_line_table(line_data, unit.stmt_list, unit.addr_size,
-                                                unit.comp_dir, strs)
-    except (DwarfError, IndexError, KeyError, struct.error, ValueError):
-        return None
-    return _concat_filename(hdr, unit.comp_dir, num)
+        if any(ab.tag in FUNC_TAGS and any(name in (AT_HIGH_PC, AT_RANGES) for name, _f, _c in ab.attrs)
+               for ab in src.info.load_abbrevs(unit).values()) and src.info.has_function_ranges(unit):
+            return False
+    except Exception:
+        return False
+    try:
+        table = decode_line_table(src.line_data, unit.stmt_list, unit.addr_size, unit.comp_dir, src.strs)[0]
+    except Exception:
+        return True  # an unreadable line program makes the unit unusable (BFD)
+    return not table.ranges
+
+
+def sort_variables(index: SymbolIndex) -> None:
+    """Order the variable columns by address, then unit, then reverse DIE order (BFD's search order)."""
+    n = len(index.var_addr)
+    order = sorted(range(n), key=lambda i: (index.var_addr[i], index.var_unit[i], -i))
+    for col in ("var_addr", "var_unit", "var_name", "var_file", "var_line"):
+        old = getattr(index, col)
+        setattr(index, col, type(old)(old.typecode, [old[i] for i in order]))
+    index.vars_sorted = True
+
 
 def _fill_segments(index: SymbolIndex, coverage: list[tuple[int, int, int]]) -> None:
     """Disjoint address segments, each with the sorted list of units that answer there."""
@@ -288,18 +360,3 @@ def _fill_segments(index: SymbolIndex, coverage: list[tuple[int, int, int]]) -> 
         index.seg_units.extend(key)
         last_key = key
     index.seg_off.append(len(index.seg_units))
-
-
-def _check_complete(elf, file_size: int, path: str) -> None:
-    """Raise DecodeError when the file is shorter than its headers say (a truncated copy)."""
-    end = elf["e_shoff"] + elf["e_shnum"] * elf["e_shentsize"]
-    for sec in elf.iter_sections():
-        if sec["sh_type"] != "SHT_NOBITS":
-            end = max(end, sec["sh_offset"] + sec["sh_size"])
-    if end > file_size:
-        raise DecodeError(f"{path} is truncated ({file_size} bytes, its headers need {end})")
-
-
-def _machine_number(elf) -> int:
-    name = elf["e_machine"]
-    return {"EM_XTENSA": EM_XTENSA, "EM_RISCV": EM_RISCV}.get(name, -1)

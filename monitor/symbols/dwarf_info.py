@@ -156,6 +156,33 @@ def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
     return table
 
 
+def find_abbrev(data: bytes, offset: int, wanted: int) -> Abbrev | None:
+    """One entry of the abbreviation table at `offset` (the others are skipped, not kept)."""
+    pos = offset
+    n = len(data)
+    while pos < n:
+        code, pos = uleb(data, pos)
+        if code == 0:
+            return None
+        tag, pos = uleb(data, pos)
+        has_children = data[pos] != 0
+        pos += 1
+        attrs = []
+        while True:
+            name, pos = uleb(data, pos)
+            form, pos = uleb(data, pos)
+            if name == 0 and form == 0:
+                break
+            const = 0
+            if form == F_IMPLICIT_CONST:
+                const, pos = sleb(data, pos)
+            if code == wanted:
+                attrs.append((name, form, const))
+        if code == wanted:
+            return Abbrev(tag, has_children, tuple(attrs))
+    return None
+
+
 def _fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, int]:
     return {
         F_ADDR: addr_size, F_DATA1: 1, F_DATA2: 2, F_DATA4: 4, F_DATA8: 8, F_DATA16: 16,
@@ -205,7 +232,8 @@ class UnitInfo:
     version: int
     addr_size: int
     offset_size: int
-    abbrevs: dict[int, Abbrev]
+    abbrev_off: int
+    abbrevs: dict[int, Abbrev] | None = None  # parsed on first use (`DebugInfo.load_abbrevs`)
     lang: int = 0
     comp_dir: str | None = None
     stmt_list: int | None = None
@@ -213,6 +241,7 @@ class UnitInfo:
     str_offsets_base: int = 0
     addr_base: int = 0
     first_die: int = 0
+    gate: list = field(default_factory=list)  # the root DIE's pc ranges (BFD's unit->arange); [] if none
     error: bool = False
     funcs: list[FuncDie] = field(default_factory=list)
     variables: list[VarDie] = field(default_factory=list)
@@ -387,8 +416,16 @@ class DebugInfo:
             self._abbrev_cache[offset] = table
         return table
 
+    def load_abbrevs(self, unit: UnitInfo) -> dict[int, Abbrev]:
+        """The unit's abbreviation table (parsed once, shared by units that share it)."""
+        if unit.abbrevs is None:
+            unit.abbrevs = self._abbrevs(unit.abbrev_off,
+                                         _fixed_sizes(unit.addr_size, unit.offset_size, unit.version))
+        return unit.abbrevs
+
     def read_units(self) -> list[UnitInfo]:
-        """Parse every unit header and its root DIE (like BFD's parse_comp_unit)."""
+        """Parse every unit header and its root DIE (like BFD's parse_comp_unit); the abbreviation
+        tables are left for `load_abbrevs`, so this costs little even for hundreds of units."""
         d = self.info
         pos = 0
         n = len(d)
@@ -420,7 +457,7 @@ class DebugInfo:
             if addr_size not in (2, 4, 8):
                 break
             fixed = _fixed_sizes(addr_size, offset_size, version)
-            unit = UnitInfo(start, end, version, addr_size, offset_size, self._abbrevs(abbrev_off, fixed))
+            unit = UnitInfo(start, end, version, addr_size, offset_size, abbrev_off)
             try:
                 self._read_root(unit, pos, fixed)
             except (DwarfError, IndexError, KeyError, struct.error, ValueError):
@@ -434,8 +471,12 @@ class DebugInfo:
         code, pos = uleb(self.info, pos)
         if code == 0:
             raise DwarfError("empty unit")
-        ab = unit.abbrevs[code]
+        ab = self._abbrev_cache[unit.abbrev_off].get(code) if unit.abbrev_off in self._abbrev_cache else \
+            find_abbrev(self.abbrev, unit.abbrev_off, code)
+        if ab is None:
+            raise DwarfError("unknown abbreviation code")
         deferred = []
+        gate: list = [0, 0, False, None]  # low_pc, high_pc, high_pc relative, ranges offset
         for name, form, const in ab.attrs:
             if form in (F_STRX, F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_ADDRX, F_ADDRX1, F_ADDRX2,
                         F_ADDRX3, F_ADDRX4):
@@ -443,19 +484,31 @@ class DebugInfo:
                 pos = self._skip(unit, form, pos, fixed)
                 continue
             value, pos = self.read_value(unit, form, const, pos)
-            self._root_attr(unit, ab.tag, name, form, value)
+            self._root_attr(unit, ab.tag, name, form, value, gate)
         for name, form, const, at in deferred:  # need str_offsets_base / addr_base first
             value, _ = self.read_value(unit, form, const, at)
-            self._root_attr(unit, ab.tag, name, form, value)
+            self._root_attr(unit, ab.tag, name, form, value, gate)
         unit.first_die = pos
+        # BFD parse_comp_unit: the unit's own address ranges (DW_AT_ranges, then low_pc..high_pc)
+        low, high, high_rel, ranges = gate
+        if ranges is not None:
+            self.read_rangelist(unit, ranges, unit.gate)
+        if high:
+            add_range(unit.gate, low, high + low if high_rel else high)
 
     @staticmethod
-    def _root_attr(unit: UnitInfo, tag: int, name: int, form: int, value) -> None:
+    def _root_attr(unit: UnitInfo, tag: int, name: int, form: int, value, gate: list) -> None:
         if name == AT_STMT_LIST and isinstance(value, int) and form not in STR_FORMS:
             unit.stmt_list = value
         elif name == AT_LOW_PC and isinstance(value, int):
+            gate[0] = value
             if tag == TAG_COMPILE_UNIT:
                 unit.low_pc = value
+        elif name == AT_HIGH_PC and isinstance(value, int):
+            gate[1] = value
+            gate[2] = form != F_ADDR
+        elif name == AT_RANGES and isinstance(value, int) and form not in BLOCK_FORMS:
+            gate[3] = value
         elif name == AT_COMP_DIR:
             if isinstance(value, str):
                 cp = value.find(":")
@@ -529,7 +582,7 @@ class DebugInfo:
     def scan_unit(self, unit: UnitInfo) -> None:
         """Collect functions and static variables of `unit` (BFD scan_unit_for_symbols)."""
         d = self.info
-        abbrevs = unit.abbrevs
+        abbrevs = self.load_abbrevs(unit)
         fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
         skip = self._skip
         read_value = self.read_value
@@ -652,6 +705,71 @@ class DebugInfo:
             if ab.has_children:
                 enclosing.append(enclosing[-1])
 
+    def has_function_ranges(self, unit: UnitInfo) -> bool:
+        """True when some function DIE of `unit` has a non-empty address range (what `scan_unit` would
+        put in a FuncDie's ranges). Reads only function DIEs' pc attributes and jumps over the children
+        of other DIEs with DW_AT_sibling, so a unit of types and variables costs little."""
+        d = self.info
+        abbrevs = self.load_abbrevs(unit)
+        fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
+        read_value = self.read_value
+        skip = self._skip
+        pos = unit.first_die
+        end = unit.end
+        depth = 1
+        while pos < end:
+            code, pos = uleb(d, pos)
+            if code == 0:
+                depth -= 1
+                if depth == 0:
+                    return False
+                continue
+            ab = abbrevs[code]
+            if ab.tag in FUNC_TAGS:
+                low = high = 0
+                high_rel = False
+                ranges: list = []
+                for name, form, const in ab.attrs:
+                    if name in (AT_LOW_PC, AT_HIGH_PC, AT_RANGES):
+                        value, pos = read_value(unit, form, const, pos)
+                        if not isinstance(value, int):
+                            continue
+                        if name == AT_LOW_PC:
+                            low = value
+                        elif name == AT_HIGH_PC:
+                            high = value
+                            high_rel = form != F_ADDR
+                        elif form not in BLOCK_FORMS:
+                            self.read_rangelist(unit, value, ranges)
+                    else:
+                        pos = skip(unit, form, pos, fixed)
+                if high_rel:
+                    high += low
+                if high != 0:
+                    add_range(ranges, low, high)
+                if ranges:
+                    return True
+                if ab.has_children:
+                    depth += 1
+                continue
+            sibling = None
+            if ab.fixed_size is not None and not ab.has_children:
+                pos += ab.fixed_size
+                continue
+            for name, form, const in ab.attrs:
+                if name == AT_SIBLING and form in CU_REF_FORMS:
+                    value, pos = read_value(unit, form, const, pos)
+                    sibling = value
+                else:
+                    pos = skip(unit, form, pos, fixed)
+            if ab.has_children:
+                target = unit.offset + sibling if sibling else 0
+                if pos < target <= end:
+                    pos = target  # the children end with a null entry just before the sibling
+                else:
+                    depth += 1
+        return False
+
     def _ref_target(self, unit: UnitInfo, form: int, value) -> int | None:
         if not isinstance(value, int):
             return None
@@ -686,7 +804,7 @@ class DebugInfo:
             fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
             try:
                 code, pos = uleb(self.info, offset)
-                ab = unit.abbrevs.get(code) if code else None
+                ab = self.load_abbrevs(unit).get(code) if code else None
                 if ab is not None:
                     for name, form, const in ab.attrs:
                         if name in (AT_NAME, AT_LINKAGE_NAME, AT_MIPS_LINKAGE_NAME, AT_SPECIFICATION,

@@ -10,12 +10,12 @@ This module imports nothing heavy: building lives in `build`, the on-disk cache 
 from __future__ import annotations
 
 import os
+from _thread import allocate_lock
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -25,23 +25,58 @@ FL_FUNCTION = 1
 FL_NOTYPE = 2
 
 
-@dataclass(slots=True)
 class LineHit:
-    """One line of an addr2line answer: innermost function first, then its `(inlined by)` callers."""
+    """One line of an addr2line answer: innermost function first, then its `(inlined by)` callers.
 
-    function: str | None
-    file: str | None
-    line: int
-    discriminator: int
+    (A plain class, not a dataclass: importing `dataclasses` costs `decode` 10 ms.)"""
+
+    __slots__ = ("discriminator", "file", "function", "line")
+
+    def __init__(self, function: str | None, file: str | None, line: int, discriminator: int) -> None:
+        self.function = function
+        self.file = file
+        self.line = line
+        self.discriminator = discriminator
+
+    def _key(self) -> tuple:
+        return (self.function, self.file, self.line, self.discriminator)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LineHit) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"LineHit(function={self.function!r}, file={self.file!r}, line={self.line!r}, "
+                f"discriminator={self.discriminator!r})")
 
 
-@dataclass(slots=True)
 class Session:
     """The state one GNU addr2line process accumulates (which units it has read, names it fixed)."""
 
-    units_read: int = 0
-    linkage: set[int] = field(default_factory=set)
-    renamed: dict[int, int] = field(default_factory=dict)
+    __slots__ = ("linkage", "renamed", "units_read")
+
+    def __init__(self) -> None:
+        self.units_read = 0
+        self.linkage: set[int] = set()
+        self.renamed: dict[int, int] = {}
+
+
+def printable(s: str) -> str:
+    """`s` with every character that is not printable (C0 and C1 controls, ESC, line and paragraph
+    separators, format characters, bytes that were not UTF-8) spelled as a `\\xNN` / `\\uNNNN` escape,
+    so that a name from an ELF or a cache file can never drive the terminal."""
+    out = []
+    for c in s:
+        if c.isprintable():
+            out.append(c)
+            continue
+        o = ord(c)
+        if 0xDC80 <= o <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            o -= 0xDC00
+        out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+    return "".join(out)
 
 
 class SymbolIndex:
@@ -50,7 +85,8 @@ class SymbolIndex:
     # columns saved in the cache, in this order
     _ARRAYS = (
         "sec_start", "sec_end", "sec_code", "sec_index",
-        "seg_start", "seg_off", "seg_units",
+        "seg_start", "seg_off", "seg_units", "ungated",
+        "unit_off", "unit_state", "unit_gate_lo", "unit_gate_hi", "gate_low", "gate_high",
         "unit_row_lo", "unit_row_hi", "row_addr", "row_file", "row_line", "row_disc",
         "unit_fn_lo", "unit_fn_hi", "fe_low", "fe_wm", "fe_fn",
         "fn_rng_lo", "fn_rng_hi", "rng_low", "rng_high",
@@ -63,7 +99,8 @@ class SymbolIndex:
     # 64-bit columns (addresses, sizes, sort keys); unsigned 32-bit for line numbers and discriminators
     # (BFD's `unsigned int`); the rest are signed 32-bit indexes and flags.
     _TYPECODES = {
-        **dict.fromkeys(("sec_start", "sec_end", "seg_start", "row_addr", "fe_low", "fe_wm", "rng_low",
+        **dict.fromkeys(("sec_start", "sec_end", "seg_start", "unit_off", "gate_low", "gate_high",
+                         "row_addr", "fe_low", "fe_wm", "rng_low",
                          "rng_high", "fn_low0", "var_addr", "cand_off", "cand_key", "cand_size", "ds_addr"),
                         "q"),
         **dict.fromkeys(("row_line", "row_disc", "fn_call_line", "var_line"), "I"),
@@ -76,9 +113,16 @@ class SymbolIndex:
         self.machine: int = 0
         self.has_dwarf: bool = False
         self.has_symbols: bool = False
-        self.n_units: int = 0
+        self.n_units: int = 0  # compilation units in .debug_info (usable or not), in DIE order
         self.strings: list[str] = []
+        self.vars_sorted: bool = True  # False while parsed units' variables wait for `complete()`
         self.from_cache: bool = False
+        self.dirty: bool = False  # units were parsed since the index was built or loaded
+        self.cache_file: str | None = None  # where `store()` saves it (set by `open`)
+        self.source_factory: Callable[[], object] | None = None  # gives the DWARF source for lazy parsing
+        self._source: object | None = None
+        self._string_ids: dict[str, int] | None = None
+        self._lock = allocate_lock()
         self.build_seconds: float = 0.0
         for name in self._ARRAYS:
             setattr(self, name, array(self._TYPECODES.get(name, "i")))
@@ -113,6 +157,23 @@ class SymbolIndex:
         from espwatch.symbols.cache import load
 
         return load(path, cache_dir, use_cache)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+    ) -> SymbolIndex:
+        """For a few lookups: the cached index when valid, else one that parses only the compilation
+        units its lookups need (from `.debug_info` unit ranges). `store()` keeps them in the cache."""
+        from espwatch.symbols.cache import open_index
+
+        return open_index(path, cache_dir, use_cache)
+
+    def store(self) -> bool:
+        """Save what lookups parsed since `open` to the cache (no-op when nothing new)."""
+        from espwatch.symbols.cache import store
+
+        return store(self)
 
     @classmethod
     def load_async(
@@ -186,40 +247,118 @@ class SymbolIndex:
                 session.linkage.add(function)
         if not found:
             return None
-        strings = self.strings
-        hits = [LineHit(strings[name] if name >= 0 else None, strings[filename] if filename >= 0 else None,
-                        line, disc)]
+        text = self._text
+        hits = [LineHit(text(name), text(filename), line, disc)]
         f = function
         while f >= 0 and self.fn_flags[f] & 2 and self.fn_caller[f] >= 0:
             caller = self.fn_caller[f]
             cname = session.renamed.get(caller, self.fn_name[caller])
             cfile = self.fn_call_file[f]
-            hits.append(LineHit(strings[cname] if cname >= 0 else None,
-                                strings[cfile] if cfile >= 0 else None, self.fn_call_line[f], disc))
+            hits.append(LineHit(text(cname), text(cfile), self.fn_call_line[f], disc))
             f = caller
         return hits
+
+    def _text(self, i: int) -> str | None:
+        """String `i` of the table, safe to print (None for -1)."""
+        if i < 0:
+            return None
+        s = self.strings[i]
+        return s if s.isprintable() else printable(s)
 
     def lookup_many(self, addrs: Iterable[int]) -> list[list[LineHit] | None]:
         """Answers for several addresses, in order, with one shared Session (one addr2line run)."""
         session = Session()
         return [self.lookup(a, session) for a in addrs]
 
-    def _units_at(self, addr: int) -> array:
+    # -- units: which one answers for an address, parsed on demand --------------------------------
+    def _candidates(self, addr: int) -> list[int]:
+        """Units that may answer for addr, in DIE order: those whose own ranges hold it, and those
+        without ranges (BFD consults their tables for every address, like we do)."""
         i = bisect_right(self.seg_start, addr) - 1
-        if i < 0:
-            return self.seg_units[0:0]
-        return self.seg_units[self.seg_off[i]:self.seg_off[i + 1]]
+        gated = self.seg_units[self.seg_off[i]:self.seg_off[i + 1]].tolist() if i >= 0 else []
+        if not self.ungated:
+            return gated
+        return sorted(gated + self.ungated.tolist())
 
     def _pick_unit(self, addr: int, session: Session) -> int:
-        units = self._units_at(addr)
-        if not units:
-            session.units_read = self.n_units
+        """BFD: the first unit (DIE order) whose own ranges hold addr (or that has none) and whose line
+        table or function ranges cover it."""
+        for u in self._candidates(addr):
+            if self.unit_state[u] == 0:
+                if self._drop_empty_unit(u):
+                    continue
+                self.parse_unit(u)
+            if self.unit_state[u] != 1:
+                continue
+            if self._row(u, addr) >= 0 or self._function(u, addr) >= 0:
+                if u >= session.units_read:
+                    session.units_read = u + 1
+                return u
+        session.units_read = self.n_units
+        return -1
+
+    @property
+    def is_complete(self) -> bool:
+        """True when every unit is parsed (nothing left to read from the ELF)."""
+        return self.vars_sorted and 0 not in self.unit_state
+
+    def parse_unit(self, unit: int) -> None:
+        """Read one unit's line table and DIEs from the ELF into the columns (once)."""
+        with self._lock:
+            if self.unit_state[unit] != 0:
+                return
+            from espwatch.symbols.build import parse_unit
+
+            parse_unit(self, self._dwarf_source(), unit)
+            self.dirty = True
+
+    def _drop_empty_unit(self, unit: int) -> bool:
+        """For a unit without address ranges of its own: True (and never a candidate again) when it
+        can cover no address at all: no function DIE with a range, no line sequence (data-only units)."""
+        if unit not in self.ungated:
+            return False
+        with self._lock:
+            from espwatch.symbols.build import covers_nothing
+
+            if unit not in self.ungated or not covers_nothing(self._dwarf_source(), unit):
+                return False
+            self.ungated.remove(unit)
+            self.dirty = True
+            return True
+
+    def complete(self) -> None:
+        """Parse every unit not read yet, and order the static variables (for data addresses)."""
+        for u in range(self.n_units):
+            if self.unit_state[u] == 0:
+                self.parse_unit(u)
+        if not self.vars_sorted:
+            with self._lock:
+                from espwatch.symbols.build import sort_variables
+
+                sort_variables(self)
+                self.dirty = True
+
+    def _dwarf_source(self):
+        if self._source is None:
+            if self.source_factory is None:
+                from espwatch.symbols.errors import DecodeError
+
+                raise DecodeError(f"the index of {self.path or 'this ELF'} is partial; the ELF is needed")
+            self._source = self.source_factory()
+        return self._source
+
+    def string_id(self, s: str | None) -> int:
+        """The id of `s` in the string table (added when new); -1 for None."""
+        if s is None:
             return -1
-        first = units[0]
-        if first < session.units_read:
-            return first
-        session.units_read = first + 1
-        return first
+        ids = self._string_ids
+        if ids is None:
+            ids = self._string_ids = {v: i for i, v in enumerate(self.strings)}
+        i = ids.get(s)
+        if i is None:
+            i = ids[s] = len(self.strings)
+            self.strings.append(s)
+        return i
 
     def _row(self, unit: int, addr: int) -> int:
         lo = self.unit_row_lo[unit]
@@ -261,6 +400,8 @@ class SymbolIndex:
         return -1
 
     def _variable(self, addr: int, symname: str, session: Session) -> tuple[int, int] | None:
+        if not self.is_complete:
+            self.complete()  # BFD searches the variables of every unit
         lo = bisect_right(self.var_addr, addr - 1)
         hi = bisect_right(self.var_addr, addr)
         by_unit: dict[int, list[int]] = {}
