@@ -197,41 +197,29 @@ def parse_unit(index: SymbolIndex, src: DwarfSource, rank: int) -> None:
     if parsed is None:
         index.unit_state[rank] = 2
         return
-    rows, fns, entries, variables = parsed
+    rows, fns, ranges, entries, variables = parsed
+    # whole columns at a time (array.extend of a tuple runs in C)
     index.unit_row_lo[rank] = len(index.row_addr)
-    for addr, fid, line, disc in rows:
-        index.row_addr.append(addr)
-        index.row_file.append(fid)
-        index.row_line.append(line)
-        index.row_disc.append(disc)
+    _extend(rows, index.row_addr, index.row_file, index.row_line, index.row_disc)
     index.unit_row_hi[rank] = len(index.row_addr)
-    for name, flags, caller, call_file, call_line, low0, ranges in fns:
-        index.fn_name.append(name)
-        index.fn_flags.append(flags)
-        index.fn_caller.append(caller)
-        index.fn_call_file.append(call_file)
-        index.fn_call_line.append(call_line)
-        index.fn_low0.append(low0)
-        index.fn_rng_lo.append(len(index.rng_low))
-        for low, high in ranges:
-            index.rng_low.append(low)
-            index.rng_high.append(high)
-        index.fn_rng_hi.append(len(index.rng_low))
+    _extend(fns, index.fn_name, index.fn_flags, index.fn_caller, index.fn_call_file, index.fn_call_line,
+            index.fn_low0, index.fn_rng_lo, index.fn_rng_hi)
+    _extend(ranges, index.rng_low, index.rng_high)
     index.unit_fn_lo[rank] = len(index.fe_low)
-    for low, wm, g in entries:
-        index.fe_low.append(low)
-        index.fe_wm.append(wm)
-        index.fe_fn.append(g)
+    _extend(entries, index.fe_low, index.fe_wm, index.fe_fn)
     index.unit_fn_hi[rank] = len(index.fe_low)
-    for addr, name, fname, line in variables:
-        index.var_addr.append(addr)
-        index.var_unit.append(rank)
-        index.var_name.append(name)
-        index.var_file.append(fname)
-        index.var_line.append(line)
+    _extend([(addr, rank, name, fname, line) for addr, name, fname, line in variables],
+            index.var_addr, index.var_unit, index.var_name, index.var_file, index.var_line)
     if variables:
         index.vars_sorted = False
     index.unit_state[rank] = 1
+
+
+def _extend(rows: list[tuple], *columns) -> None:
+    """Append row tuples to parallel columns."""
+    if rows:
+        for col, values in zip(columns, zip(*rows, strict=True), strict=True):
+            col.extend(values)
 
 
 def _read_unit(index: SymbolIndex, src: DwarfSource, unit, rank: int):
@@ -246,21 +234,28 @@ def _read_unit(index: SymbolIndex, src: DwarfSource, unit, rank: int):
     rows = [(addr, file_ids[fidx] if fidx >= 0 else fidx, line & 0xFFFFFFFF, disc & 0xFFFFFFFF)
             for addr, fidx, line, disc in table.rows]
 
+    call_names: dict[int | None, int] = {None: -1}
+
     def call_name(num: int | None) -> int:
-        if num is None:
-            return -1
-        return sid(_concat_filename(hdr, unit.comp_dir, num))
+        i = call_names.get(num)
+        if i is None:
+            i = call_names[num] = sid(_concat_filename(hdr, unit.comp_dir, num))
+        return i
 
     fn_base = len(index.fn_name)
+    rng_base = len(index.rng_low)
     fns = []
+    ranges = []
     entries = []
     for i, fn in enumerate(unit.funcs):
         info.resolve_func_name(unit, fn)
         inlined = fn.tag == TAG_INLINED
+        lo = rng_base + len(ranges)
+        ranges.extend((low, high) for low, high in fn.ranges)
+        hi = rng_base + len(ranges)
         fns.append((sid(fn.name), (1 if fn.is_linkage else 0) | (2 if inlined else 0),
                     fn_base + fn.caller if fn.caller >= 0 else -1, call_name(fn.call_file) if inlined else -1,
-                    fn.call_line & 0xFFFFFFFF, fn.ranges[0][0] if fn.ranges else 0,
-                    [(low, high) for low, high in fn.ranges]))
+                    fn.call_line & 0xFFFFFFFF, fn.ranges[0][0] if fn.ranges else 0, lo, hi))
         if fn.ranges:
             entries.append((min(r[0] for r in fn.ranges), max(r[1] for r in fn.ranges), fn_base + i))
     entries.sort()
@@ -284,7 +279,7 @@ def _read_unit(index: SymbolIndex, src: DwarfSource, unit, rank: int):
         if not fname:
             continue
         variables.append((var.addr, sid(name), sid(fname), line & 0xFFFFFFFF))
-    return rows, fns, fe, variables
+    return rows, fns, ranges, fe, variables
 
 
 def covers_nothing(src: DwarfSource, rank: int) -> bool:
