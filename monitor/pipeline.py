@@ -7,7 +7,6 @@ see each event once, in input order, and may add derived events.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,23 +14,20 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from espwatch.detector import Detector
+from espwatch.errors import InputError
 from espwatch.events import Event
-from espwatch.patterns import PatternSet, load_patterns
+from espwatch.patterns import PatternSet
 from espwatch.sessions import BootSession, BootTracker
 
 CHUNK = 1 << 20
 
 
 class Stage(Protocol):
-    """An enrichment step: sees every event once, may return more events."""
+    """An enrichment step: sees every event once, with the boot it belongs to; may return more events."""
 
-    def process(self, ev: Event) -> list[Event]: ...
+    def process(self, ev: Event, boot: BootSession) -> list[Event]: ...
 
     def finish(self) -> list[Event]: ...
-
-
-class InputError(Exception):
-    """A file that cannot be scanned: one line for the user."""
 
 
 @dataclass
@@ -69,9 +65,13 @@ class Pipeline:
         for i, stage in enumerate(self.stages):
             extra = stage.finish()
             for later in self.stages[i + 1 :]:
-                extra = [e2 for e in extra for e2 in later.process(e)]
+                extra = self._through(later, extra)
             out.extend(self._publish(extra))
         return out
+
+    def _through(self, stage: Stage, events: list[Event]) -> list[Event]:
+        session = self.boots.session
+        return [e2 for e in events for e2 in stage.process(e, session(e.boot))]
 
     def _enrich(self, events: list[Event]) -> list[Event]:
         if not events:
@@ -80,7 +80,7 @@ class Pipeline:
         for ev in events:
             batch = self.boots.process(ev)
             for stage in self.stages:
-                batch = [e2 for e in batch for e2 in stage.process(e)]
+                batch = self._through(stage, batch)
             out.extend(batch)
         return self._publish(out)
 
@@ -144,12 +144,3 @@ def read_chunks(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
-
-
-def scan_file(path: str | os.PathLike[str], patterns: PatternSet | None = None,
-              stages: list[Stage] | None = None, keep_events: bool = True) -> tuple[Pipeline, list[Event]]:
-    """Scan a whole file; return the pipeline (sessions, counters) and its events."""
-    from espwatch.scan import scan_stream
-
-    result = scan_stream(str(path), patterns or load_patterns(), stages=stages, keep_events=keep_events)
-    return result.pipeline, result.events

@@ -11,26 +11,27 @@ import os
 import sys
 from pathlib import Path
 
-from espwatch.cli import CliError
-from espwatch.commands import add_patterns_option, patterns_from
-from espwatch.commands import scan as scan_cmd
+from espwatch.commands import VERBS, add_elf_options, add_patterns_option, enrichment, load_data
+from espwatch.errors import InputError, UsageError
 
 EOLS = {"CRLF": b"\r\n", "CR": b"\r", "LF": b"\n"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "monitor", help="live serial monitor (also: espwatch --port PORT)",
+        "monitor", help=VERBS["monitor"],
         description="Watch a device's serial output live: boots and events on a timeline, the selected "
                     "event explained, every byte kept in a session log. PORT is a device path (/dev/ttyUSB0, "
-                    "COM4) or a pyserial URL (rfc2217://host:port, socket://host:port).")
+                    "COM4) or a pyserial URL (rfc2217://host:port, socket://host:port).",
+        epilog="examples:\n  espwatch --port /dev/ttyUSB0\n"
+               "  espwatch --port COM4 -b 921600 --elf build/app.elf\n"
+               "  espwatch --port rfc2217://192.168.1.20:4000 --no-reset",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", "-p", required=True, metavar="PORT", help="serial port or pyserial URL")
     p.add_argument("--baud", "-b", type=int, default=115200, help="baud rate (default: 115200)")
     p.add_argument("--log", metavar="FILE",
                    help="session log to append to (default: a new file in the user log directory)")
-    p.add_argument("--elf", metavar="ELF",
-                   help="the application ELF: decode backtraces (its index is built in the background) and "
-                        "check it against the ELF SHA256 the app prints")
+    add_elf_options(p, "decode backtraces (its index is built in the background)")
     add_patterns_option(p)
     p.add_argument("--no-reset", action="store_true", help="do not reset the chip when the port opens")
     p.add_argument("--timestamps", action="store_true", help="show the host time of each line")
@@ -39,30 +40,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-
 def run(args: argparse.Namespace) -> int:
-    patterns = patterns_from(args)
     if args.baud <= 0:
-        raise CliError(f"--baud {args.baud}: must be a positive number")
-    if args.elf and not Path(args.elf).is_file():
-        raise CliError(f"{args.elf}: no such ELF file")
+        raise UsageError(f"--baud {args.baud}: must be a positive number")
+    patterns, rules = load_data(args)
     from espwatch.sessionlog import SessionLog, default_log_path
     from espwatch.sources import SerialSource
 
+    enr = enrichment(args, patterns, rules, background=True)
     log_path = Path(args.log) if args.log else default_log_path(args.port)
     try:
         log = SessionLog(log_path)
     except OSError as exc:
-        raise CliError(f"cannot write the session log {log_path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot write the session log {log_path}: {exc.strerror or exc}") from None
     if "://" not in args.port and not os.path.exists(args.port):
         print(f"espwatch: {args.port} is not there (yet); waiting for the device to connect "
               f"(Ctrl+] quits)", file=sys.stderr)
     source = SerialSource(args.port, args.baud, log, reset_on_open=not args.no_reset)
     from espwatch.tui.app import MonitorApp
 
-    app = MonitorApp(log_path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
-                     elf_status=scan_cmd.elf_status_text(args), source=source,
-                     name=log_path.name, elf=args.elf, show_times=args.timestamps, eol=EOLS[args.eol])
+    app = MonitorApp(log_path, patterns, enrichment=enr, source=source, name=log_path.name,
+                     show_times=args.timestamps, eol=EOLS[args.eol])
     try:
         app.run()
     finally:

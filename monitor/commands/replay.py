@@ -5,35 +5,32 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from espwatch.cli import CliError
-from espwatch.commands import add_patterns_option, patterns_from
-from espwatch.commands import scan as scan_cmd
-from espwatch.pipeline import InputError, open_input
+from espwatch.commands import VERBS, add_elf_options, add_patterns_option, enrichment, load_data
+from espwatch.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "replay", help="browse a saved log in the monitor's screen (timeline, events, search)",
+        "replay", help=VERBS["replay"],
         description="Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
-                    "events on a timeline, the selected event explained, search, filters, bookmarks.")
+                    "events on a timeline, the selected event explained, search, filters, bookmarks.",
+        epilog="examples:\n  espwatch replay boot.log\n  espwatch replay --follow session.log\n"
+               "  cat boot.log | espwatch replay -",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("log", metavar="LOG",
                    help="log file, e.g. an espwatch session log; - reads standard input")
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
     add_patterns_option(p)
-    p.add_argument("--elf", metavar="ELF",
-                   help="the application ELF: decode backtraces (its index is built in the background) and "
-                        "check it against the ELF SHA256 the app prints")
+    add_elf_options(p, "decode backtraces (its index is built in the background)")
     p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
     p.set_defaults(func=run)
 
 
-
 def run(args: argparse.Namespace) -> int:
-    patterns = patterns_from(args)
-    if args.elf and not Path(args.elf).is_file():
-        raise CliError(f"{args.elf}: no such ELF file")
+    from espwatch.pipeline import open_input
+
+    patterns, rules = load_data(args)
     spool = None
     until = None
     follow = args.follow
@@ -41,23 +38,20 @@ def run(args: argparse.Namespace) -> int:
         from espwatch.sources import StdinSpool
 
         if sys.stdin.isatty():
-            raise CliError("replay -: standard input is a terminal; pipe a log into it")
+            raise UsageError("replay -: standard input is a terminal; pipe a log into it")
         pipe_fd = StdinSpool.take_stdin()
         spool = StdinSpool(pipe_fd)
         spool.start()
         path, name, follow, until = spool.path, "<stdin>", True, spool.done
     else:
-        try:
-            fh, _ = open_input(args.log)
-        except InputError as exc:
-            raise CliError(str(exc)) from None
+        fh, _ = open_input(args.log)
         fh.close()
         path, name = args.log, os.path.basename(args.log)
+    enr = enrichment(args, patterns, rules, background=True)
     from espwatch.tui.app import MonitorApp
 
-    app = MonitorApp(path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
-                     elf_status=scan_cmd.elf_status_text(args), follow=follow, until=until,
-                     name=name, elf=args.elf, show_times=args.timestamps)
+    app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
+                     show_times=args.timestamps)
     if spool is not None:
         spool.log.listeners.append(app.follower.wake.set)
     try:

@@ -16,7 +16,7 @@ The first flash-mapped data segment (DROM) of an app starts with `esp_app_desc_t
 0xABCD5432); a bootloader's first DRAM segment starts with `esp_bootloader_desc_t` (magic byte 0x50).
 
 This parser never raises on damaged content: it parses as far as the bytes allow and records what is
-wrong in `AppImage.findings`. Only an unreadable path raises `InputFileError`.
+wrong in `AppImage.findings`. Only an unreadable path raises `InputError`.
 """
 
 from __future__ import annotations
@@ -568,6 +568,6 @@ def parse_app_image(data: bytes, path: str | None = None) -> AppImage:
 
 
 def load_app_image(path: str | os.PathLike[str]) -> AppImage:
-    """Read and parse an app image file. Raises InputFileError only when the path cannot be read."""
+    """Read and parse an app image file. Raises InputError only when the path cannot be read."""
     data = read_input(path, "an app image", MAX_APP_FILE)
     return parse_app_image(data, str(path))
