@@ -128,6 +128,13 @@ class Abbrev:
     has_children: bool
     attrs: tuple[tuple[int, int, int], ...]  # (attribute, form, implicit_const)
     fixed_size: int | None = None  # byte size of the attribute data if every form has a fixed size
+    plan: tuple[int, ...] | None = None  # how to skip the attribute data (`skip_plan`); None: form by form
+    sibling_at: int = -1  # offset of a fixed-size DW_AT_sibling (CU-relative reference) in the data, or -1
+    sibling_size: int = 0
+
+
+# steps of a skip plan besides "n fixed bytes"
+_S_STRING, _S_LEB, _S_BLOCK, _S_BLOCK1, _S_BLOCK2, _S_BLOCK4 = -1, -2, -3, -4, -5, -6
 
 
 def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
@@ -181,6 +188,66 @@ def find_abbrev(data: bytes, offset: int, wanted: int) -> Abbrev | None:
         if code == wanted:
             return Abbrev(tag, has_children, tuple(attrs))
     return None
+
+
+_LEB_FORMS = frozenset((F_UDATA, F_SDATA, F_REF_UDATA, F_STRX, F_ADDRX, F_LOCLISTX, F_RNGLISTX,
+                        F_GNU_ADDR_INDEX, F_GNU_STR_INDEX))
+_VAR_STEPS = {F_STRING: _S_STRING, F_EXPRLOC: _S_BLOCK, F_BLOCK: _S_BLOCK, F_BLOCK1: _S_BLOCK1,
+              F_BLOCK2: _S_BLOCK2, F_BLOCK4: _S_BLOCK4, **dict.fromkeys(_LEB_FORMS, _S_LEB)}
+
+
+def _prepare(ab: Abbrev, fixed: dict[int, int]) -> None:
+    """Precompute how to skip an abbreviation's attribute data: its fixed size when every form has
+    one, else a plan of fixed runs and variable-size steps; and where a fixed DW_AT_sibling lies."""
+    plan: list[int] = []
+    run = 0
+    at = 0  # offset while every attribute so far is fixed-size
+    fixed_prefix = True
+    for name, form, _c in ab.attrs:
+        size = fixed.get(form)
+        if name == AT_SIBLING and fixed_prefix and size is not None and form in CU_REF_FORMS:
+            ab.sibling_at = at
+            ab.sibling_size = size
+        if size is not None:
+            run += size
+            at += size
+            continue
+        fixed_prefix = False
+        step = _VAR_STEPS.get(form)
+        if step is None:  # DW_FORM_indirect and unknown forms: skip form by form
+            plan = None
+            break
+        if run:
+            plan.append(run)
+            run = 0
+        plan.append(step)
+    if plan is not None and run:
+        plan.append(run)
+    ab.plan = tuple(plan) if plan is not None else None
+    ab.fixed_size = at if fixed_prefix else None
+
+
+def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
+    """Skip attribute data by a plan from `_prepare`; returns the position after it."""
+    for step in plan:
+        if step >= 0:
+            pos += step
+        elif step == _S_STRING:
+            pos = d.index(b"\0", pos) + 1
+        elif step == _S_LEB:
+            while d[pos] & 0x80:
+                pos += 1
+            pos += 1
+        elif step == _S_BLOCK:
+            n, pos = uleb(d, pos)
+            pos += n
+        elif step == _S_BLOCK1:
+            pos += 1 + d[pos]
+        elif step == _S_BLOCK2:
+            pos += 2 + _u16(d, pos)[0]
+        else:
+            pos += 4 + _u32(d, pos)[0]
+    return pos
 
 
 def _fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, int]:
@@ -405,14 +472,7 @@ class DebugInfo:
         if table is None:
             table = parse_abbrevs(self.abbrev, offset)
             for ab in table.values():
-                total = 0
-                for _name, form, _c in ab.attrs:
-                    size = fixed.get(form)
-                    if size is None:
-                        total = None
-                        break
-                    total += size
-                ab.fixed_size = total
+                _prepare(ab, fixed)
             self._abbrev_cache[offset] = table
         return table
 
@@ -699,6 +759,8 @@ class DebugInfo:
                     variables.append(var)
             elif ab.fixed_size is not None:
                 pos += ab.fixed_size
+            elif ab.plan is not None:
+                pos = skip_plan(d, pos, ab.plan)
             else:
                 for _name, form, _const in ab.attrs:
                     pos = skip(unit, form, pos, fixed)
@@ -753,15 +815,20 @@ class DebugInfo:
                     depth += 1
                 continue
             sibling = None
-            if ab.fixed_size is not None and not ab.has_children:
+            if ab.has_children and ab.sibling_at >= 0:
+                at = pos + ab.sibling_at
+                sibling = int.from_bytes(d[at:at + ab.sibling_size], "little")
+            if ab.fixed_size is not None:
                 pos += ab.fixed_size
-                continue
-            for name, form, const in ab.attrs:
-                if name == AT_SIBLING and form in CU_REF_FORMS:
-                    value, pos = read_value(unit, form, const, pos)
-                    sibling = value
-                else:
-                    pos = skip(unit, form, pos, fixed)
+            elif ab.plan is not None:
+                pos = skip_plan(d, pos, ab.plan)
+            else:
+                for name, form, const in ab.attrs:
+                    if name == AT_SIBLING and form in CU_REF_FORMS:
+                        value, pos = read_value(unit, form, const, pos)
+                        sibling = value
+                    else:
+                        pos = skip(unit, form, pos, fixed)
             if ab.has_children:
                 target = unit.offset + sibling if sibling else 0
                 if pos < target <= end:
