@@ -1,8 +1,15 @@
-"""Toolchain-free decoding of ESP32-family code addresses (pure Python over pyelftools).
+"""Toolchain-free decoding of ESP32-family code addresses (pure Python: own ELF and DWARF readers).
+
+Modules: `elf_file` / `elf_symbols` / `dwarf_info` / `dwarf_lines` read the ELF; `build` turns it into the
+index columns (compilation units parsed when first needed); `cache` keeps indexes on disk (validated);
+`query` holds `SymbolIndex` and its addr2line-compatible lookups.
 
 Public API:
-- `SymbolIndex.load(elf_path)` / `SymbolIndex.load_async(elf_path, on_ready)`: the per-ELF index,
-  cached by the ELF's SHA-256 in `ESPWATCH_CACHE_DIR` or the platform cache folder.
+- `SymbolIndex.load(elf_path)` / `SymbolIndex.load_async(elf_path, on_ready)`: the complete per-ELF index
+  (every unit parsed: the monitor's background work), cached by the ELF's SHA-256 in `ESPWATCH_CACHE_DIR`
+  or the platform cache folder.
+- `SymbolIndex.open(elf_path)` then `index.store()`: for a few lookups (`decode`): the cached index, else one
+  that parses only the units its lookups need; `store()` saves what they parsed.
 - `SymbolIndex.lookup(addr)` -> `list[LineHit] | None` (innermost first), `SymbolIndex.is_code(addr)`.
 - `decode_event(event, index)` -> `list[Frame]`; `decode_addresses(index, addresses)`.
 - `addr2line_text(addr, hits)` / `addr2line_lines(index, addrs)`: GNU `addr2line -pfiaC` text.
