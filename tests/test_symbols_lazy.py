@@ -86,3 +86,41 @@ def test_partial_index_without_elf_is_a_decode_error(tmp_path: Path, data_dir: P
     partial = from_bytes(to_bytes(index), index.sha256)  # nothing parsed yet, and no ELF attached
     with pytest.raises(DecodeError, match="partial"):
         partial.lookup(0x4200006E)
+
+
+def test_decode_verb_stores_what_it_parsed(tmp_path: Path, fixtures_dir: Path, monkeypatch, capsys) -> None:
+    from espwatch.cli import main
+
+    folder = fixtures_dir / "esp32c3-coredump-app"
+    elf = folder / "esp32c3.elf"
+    addrs = [f"0x{a:08x}" for a in _addrs(folder)[:6]]
+    monkeypatch.setenv("ESPWATCH_CACHE_DIR", str(tmp_path))
+    assert main(["decode", "--elf", str(elf), *addrs]) == 0
+    first = capsys.readouterr().out
+    assert len(list(tmp_path.glob("*.idx"))) == 1
+    cached = SymbolIndex.open(elf, cache_dir=tmp_path)
+    assert cached.from_cache and not cached.is_complete and 1 in cached.unit_state
+    assert main(["decode", "--elf", str(elf), *addrs]) == 0
+    assert capsys.readouterr().out == first
+
+
+WARM_FORBIDDEN = ("elftools", "regex", "tomllib", "textual", "dataclasses", "concurrent.futures",
+                  "espwatch.patterns", "espwatch.symbols.build", "espwatch.symbols.dwarf_info", "json")
+
+
+def test_warm_decode_imports_little(tmp_path: Path, data_dir: Path) -> None:
+    """With the index cached, `espwatch decode` loads none of the heavy modules (start-up time)."""
+    import subprocess
+    import sys
+
+    elf = data_dir / "rv32-inline-demo" / "demo.elf"
+    env = {**__import__("os").environ, "ESPWATCH_CACHE_DIR": str(tmp_path)}
+    code = ("import sys\nfrom espwatch.cli import main\n"
+            f"rc = main(['decode', '--elf', {str(elf)!r}, '0x420000ad', '0x42000248'])\n"
+            "print('MODULES', ' '.join(sorted(sys.modules)))\nsys.exit(rc)\n")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)  # cold: caches
+    res = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    assert "ring_next" in res.stdout
+    modules = set(res.stdout.split("MODULES ", 1)[1].split())
+    loaded = sorted(m for m in modules if m.split(".")[0] in WARM_FORBIDDEN or m in WARM_FORBIDDEN)
+    assert not loaded, loaded
