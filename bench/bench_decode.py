@@ -10,7 +10,10 @@ installed), interleaved, best of N runs each:
              addresses need (and stores them in the cache)
   warm       the same command again, the index in the cache
   warm-verb  the decode verb alone (bench/decode_verb.py: the CLI without the other verbs' imports)
+  python     a bare `python -c pass` (the interpreter's own start, the floor of any Python command)
   RSS        peak resident set size of the cold and warm processes
+Times are wall clock and CPU (user + system of the process, from wait4): on a loaded machine the CPU time
+is the steadier figure; both ratios are printed.
   lookup     in-process time to decode the 20 addresses to text once the index is loaded
   full build in-process time to parse every unit (what the monitor does in the background)
 Every answer is compared with addr2line's (agree = identical blocks).
@@ -52,8 +55,8 @@ def blocks(text: str) -> list[str]:
     return out
 
 
-def timed(args: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB, stdout) of one process."""
+def timed(args: list[str], env: dict | None = None) -> tuple[float, float, str, float]:
+    """(wall seconds, peak RSS MiB, stdout, CPU seconds) of one process."""
     with tempfile.TemporaryFile() as out:
         t = time.perf_counter()
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, env=env)
@@ -63,7 +66,7 @@ def timed(args: list[str], env: dict | None = None) -> tuple[float, float, str]:
         if proc.returncode != 0:
             raise RuntimeError(f"{args[0]} exited {proc.returncode}")
         out.seek(0)
-        return wall, usage.ru_maxrss / 1024, out.read().decode()
+        return wall, usage.ru_maxrss / 1024, out.read().decode(), usage.ru_utime + usage.ru_stime
 
 
 def in_process(elf: Path, addrs: list[int], cache: Path) -> tuple[float, float]:
@@ -92,7 +95,7 @@ def measure(elf: Path, addrs: list[int], runs: int) -> dict:
     env = dict(os.environ)
     try:
         warm_cache = work / "warm"
-        a2l, cold, warm, verb = [], [], [], []
+        a2l, cold, warm, verb, bare = [], [], [], [], []
         expected = None
         for i in range(runs):  # interleaved: each round runs every variant once
             a2l.append(timed([tool, "-pfiaC", "-e", str(elf), *hex_addrs]))
@@ -105,13 +108,17 @@ def measure(elf: Path, addrs: list[int], runs: int) -> dict:
                               dict(env, ESPWATCH_CACHE_DIR=str(warm_cache))))
             verb.append(timed([sys.executable, str(HERE / "decode_verb.py"), "--elf", str(elf), *hex_addrs],
                               dict(env, ESPWATCH_CACHE_DIR=str(warm_cache))))
+            bare.append(timed([sys.executable, "-c", "pass"]))
         lookup, full = in_process(elf, addrs, warm_cache)
         agree = sum(a == b for a, b in zip(blocks(cold[0][2]), expected, strict=True))
         agree_warm = sum(a == b for a, b in zip(blocks(warm[0][2]), expected, strict=True))
         return {
             "elf": elf, "size": elf.stat().st_size, "n": len(addrs), "agree": min(agree, agree_warm),
             "a2l": min(r[0] for r in a2l), "cold": min(r[0] for r in cold), "warm": min(r[0] for r in warm),
-            "verb": min(r[0] for r in verb), "cold_rss": max(r[1] for r in cold),
+            "verb": min(r[0] for r in verb), "bare": min(r[0] for r in bare),
+            "a2l_cpu": min(r[3] for r in a2l), "cold_cpu": min(r[3] for r in cold),
+            "warm_cpu": min(r[3] for r in warm), "verb_cpu": min(r[3] for r in verb),
+            "bare_cpu": min(r[3] for r in bare), "cold_rss": max(r[1] for r in cold),
             "warm_rss": max(r[1] for r in warm), "a2l_rss": max(r[1] for r in a2l), "lookup": lookup,
             "full": full, "cache_kib": sum(f.stat().st_size for f in warm_cache.glob("*.idx")) / 1024,
         }
@@ -147,18 +154,26 @@ def pick_addresses(elf: Path, n: int = 20, seed: int = 7) -> list[int]:
 
 def print_table(rows: list[dict], title: str) -> None:
     print(f"\n## {title}")
-    hdr = (f"{'ELF':<40} {'size':>7} {'debug':>7} | {'a2l ms':>6} | {'cold ms':>7} {'x':>5} | {'warm ms':>7} "
-           f"{'x':>4} | {'verb ms':>7} {'x':>4} | {'RSS cold/warm/a2l MiB':>21} | {'lookup ms':>9} | "
-           f"{'full s':>6} | {'cache KiB':>9} | agree")
+    print("each cell: wall ms / CPU ms (ratio to addr2line: wall x / CPU x)")
+    hdr = (f"{'ELF':<34} {'size':>7} | {'addr2line':>11} | {'cold':>23} | {'warm':>21} | "
+           f"{'warm, verb alone':>21} | {'python -c pass':>14} | {'RSS MiB c/w/a2l':>17} | {'lookup':>7} | "
+           f"{'full':>5} | {'cache':>6} | agree")
     print(hdr)
     print("-" * len(hdr))
+
+    def cell(r: dict, key: str, width: int) -> str:
+        wall, cpu = r[key], r[key + "_cpu"]
+        a2l_cpu = max(r["a2l_cpu"], 1e-4)
+        text = f"{wall * 1e3:.0f}/{cpu * 1e3:.0f} ({wall / r['a2l']:.1f}x/{cpu / a2l_cpu:.1f}x)"
+        return f"{text:>{width}}"
+
     for r in rows:
-        rss = f"{r['cold_rss']:>6.1f}/{r['warm_rss']:>6.1f}/{r['a2l_rss']:>6.1f}"
-        print(f"{r['label']:<40} {r['size'] / 1e6:>6.2f}M {r['debug'] / 1e6:>6.2f}M | "
-              f"{r['a2l'] * 1e3:>6.1f} | {r['cold'] * 1e3:>7.0f} {r['cold'] / r['a2l']:>4.1f}x | "
-              f"{r['warm'] * 1e3:>7.1f} "
-              f"{r['warm'] / r['a2l']:>3.1f}x | {r['verb'] * 1e3:>7.1f} {r['verb'] / r['a2l']:>3.1f}x | "
-              f"{rss} | {r['lookup'] * 1e3:>9.3f} | {r['full']:>6.2f} | {r['cache_kib']:>9.0f} | "
+        rss = f"{r['cold_rss']:.0f}/{r['warm_rss']:.0f}/{r['a2l_rss']:.0f}"
+        print(f"{r['label']:<34} {r['size'] / 1e6:>6.2f}M | "
+              f"{r['a2l'] * 1e3:>4.0f}/{r['a2l_cpu'] * 1e3:<4.0f} ms | {cell(r, 'cold', 23)} | "
+              f"{cell(r, 'warm', 21)} | {cell(r, 'verb', 21)} | "
+              f"{r['bare'] * 1e3:>6.0f}/{r['bare_cpu'] * 1e3:<4.0f}ms | {rss:>17} | "
+              f"{r['lookup'] * 1e3:>5.2f}ms | {r['full']:>4.1f}s | {r['cache_kib']:>4.0f}K | "
               f"{r['agree']}/{r['n']}")
 
 
@@ -226,9 +241,9 @@ def main() -> int:
                           "20 addresses in 20 different units when there are that many)")
     if len(gen_rows) >= 2:
         a, b = gen_rows[0], gen_rows[-1]
-        print(f"\nELF grows {b['size'] / a['size']:.1f}x: cold {b['cold'] / a['cold']:.1f}x, "
-              f"warm {b['warm'] / a['warm']:.1f}x, full build {b['full'] / a['full']:.1f}x, "
-              f"addr2line {b['a2l'] / a['a2l']:.1f}x")
+        print(f"\nELF grows {b['size'] / a['size']:.1f}x: cold {b['cold'] / a['cold']:.1f}x wall, "
+              f"{b['cold_cpu'] / a['cold_cpu']:.1f}x CPU; warm {b['warm_cpu'] / a['warm_cpu']:.1f}x CPU; "
+              f"full build {b['full'] / a['full']:.1f}x; addr2line {b['a2l_cpu'] / a['a2l_cpu']:.1f}x CPU")
     print(f"\nbenchmark took {time.perf_counter() - t_start:.0f} s")
     return 0
 
