@@ -10,7 +10,6 @@ DIEs are skipped by size. The semantics follow BFD's `dwarf2.c` (binutils 2.40),
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 # Tags
 TAG_ENTRY_POINT = 0x03
@@ -122,15 +121,24 @@ def cstr(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos:end].decode("utf-8", "surrogateescape"), end + 1
 
 
-@dataclass(slots=True)
 class Abbrev:
-    tag: int
-    has_children: bool
-    attrs: tuple[tuple[int, int, int], ...]  # (attribute, form, implicit_const)
-    fixed_size: int | None = None  # byte size of the attribute data if every form has a fixed size
-    plan: tuple[int, ...] | None = None  # how to skip the attribute data (`skip_plan`); None: form by form
-    sibling_at: int = -1  # offset of a fixed-size DW_AT_sibling (CU-relative reference) in the data, or -1
-    sibling_size: int = 0
+    """One abbreviation: tag, children flag, (attribute, form, implicit_const) list; skip data."""
+
+    __slots__ = ("attrs", "fixed_size", "has_children", "plan", "sibling_at", "sibling_size", "tag")
+
+    def __init__(
+        self, tag: int, has_children: bool, attrs: tuple[tuple[int, int, int], ...],
+        fixed_size: int | None = None, plan: tuple[int, ...] | None = None, sibling_at: int = -1,
+        sibling_size: int = 0,
+    ) -> None:
+        self.tag = tag
+        self.has_children = has_children
+        self.attrs = attrs
+        self.fixed_size = fixed_size  # byte size of the attribute data if every form has a fixed size
+        self.plan = plan  # how to skip the attribute data (`skip_plan`); None: form by form
+        # offset of a fixed-size DW_AT_sibling (CU-relative reference) in the data, or -1
+        self.sibling_at = sibling_at
+        self.sibling_size = sibling_size
 
 
 # steps of a skip plan besides "n fixed bytes"
@@ -261,57 +269,81 @@ def _fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, in
     }
 
 
-@dataclass(slots=True)
 class FuncDie:
     """One subprogram / entry point / inlined subroutine DIE (BFD's `struct funcinfo`)."""
 
-    offset: int  # absolute .debug_info offset (DIE order)
-    tag: int
-    caller: int  # index of the enclosing FuncDie in the unit, -1 if none (only set for inlined)
-    name_ops: list  # [(kind, value)] kind: "n" DW_AT_name, "l" linkage name, "r" reference (abs offset)
-    ranges: list  # [[low, high], ...] after BFD's arange_add merging; ranges[0] is `arange.low`
-    call_file: int | None = None  # None: no DW_AT_call_file (BFD prints ??)
-    call_line: int = 0
-    name: str | None = None
-    is_linkage: bool = False
+    __slots__ = (
+        "call_file", "call_line", "caller", "is_linkage", "name", "name_ops", "offset", "ranges", "tag",
+    )
+
+    def __init__(
+        self, offset: int, tag: int, caller: int, name_ops: list, ranges: list,
+        call_file: int | None = None, call_line: int = 0, name: str | None = None,
+        is_linkage: bool = False,
+    ) -> None:
+        self.offset = offset  # absolute .debug_info offset (DIE order)
+        self.tag = tag
+        self.caller = caller  # index of the enclosing FuncDie in the unit, -1 if none (inlined only)
+        # [(kind, value)]: "n" DW_AT_name, "l" linkage name, "r" reference (abs offset)
+        self.name_ops = name_ops
+        self.ranges = ranges  # [[low, high], ...] after BFD's arange_add merging; ranges[0] is `arange.low`
+        self.call_file = call_file  # None: no DW_AT_call_file (BFD prints ??)
+        self.call_line = call_line
+        self.name = name
+        self.is_linkage = is_linkage
 
 
-@dataclass(slots=True)
 class VarDie:
     """A DW_TAG_variable with a static address (BFD's `struct varinfo`, stack == false)."""
 
-    addr: int
-    name_ops: list
-    decl_file: int | None
-    decl_line: int
-    external: bool
-    has_addr: bool
-    name: str | None = None
-    file_from_spec: tuple[int, int] | None = None  # (unit index, decl_file) from the specification
+    __slots__ = ("addr", "decl_file", "decl_line", "external", "has_addr", "name", "name_ops")
+
+    def __init__(
+        self, addr: int, name_ops: list, decl_file: int | None, decl_line: int, external: bool,
+        has_addr: bool, name: str | None = None,
+    ) -> None:
+        self.addr = addr
+        self.name_ops = name_ops
+        self.decl_file = decl_file
+        self.decl_line = decl_line
+        self.external = external
+        self.has_addr = has_addr
+        self.name = name
 
 
-@dataclass(slots=True)
 class UnitInfo:
     """One compilation unit."""
 
-    offset: int  # offset of the unit header in .debug_info
-    end: int
-    version: int
-    addr_size: int
-    offset_size: int
-    abbrev_off: int
-    abbrevs: dict[int, Abbrev] | None = None  # parsed on first use (`DebugInfo.load_abbrevs`)
-    lang: int = 0
-    comp_dir: str | None = None
-    stmt_list: int | None = None
-    low_pc: int = 0  # base address for range lists
-    str_offsets_base: int = 0
-    addr_base: int = 0
-    first_die: int = 0
-    gate: list = field(default_factory=list)  # the root DIE's pc ranges (BFD's unit->arange); [] if none
-    error: bool = False
-    funcs: list[FuncDie] = field(default_factory=list)
-    variables: list[VarDie] = field(default_factory=list)
+    __slots__ = (
+        "abbrev_off", "abbrevs", "addr_base", "addr_size", "comp_dir", "end", "error", "first_die",
+        "funcs", "gate", "lang", "low_pc", "offset", "offset_size", "stmt_list", "str_offsets_base",
+        "variables", "version",
+    )
+
+    def __init__(
+        self, offset: int, end: int, version: int, addr_size: int, offset_size: int, abbrev_off: int,
+        abbrevs: dict[int, Abbrev] | None = None, lang: int = 0, comp_dir: str | None = None,
+        stmt_list: int | None = None, low_pc: int = 0, str_offsets_base: int = 0, addr_base: int = 0,
+        first_die: int = 0, error: bool = False,
+    ) -> None:
+        self.offset = offset  # offset of the unit header in .debug_info
+        self.end = end
+        self.version = version
+        self.addr_size = addr_size
+        self.offset_size = offset_size
+        self.abbrev_off = abbrev_off
+        self.abbrevs = abbrevs  # parsed on first use (`DebugInfo.load_abbrevs`)
+        self.lang = lang
+        self.comp_dir = comp_dir
+        self.stmt_list = stmt_list
+        self.low_pc = low_pc  # base address for range lists
+        self.str_offsets_base = str_offsets_base
+        self.addr_base = addr_base
+        self.first_die = first_die
+        self.gate: list = []  # the root DIE's pc ranges (BFD's unit->arange); [] if none
+        self.error = error
+        self.funcs: list[FuncDie] = []
+        self.variables: list[VarDie] = []
 
 
 def add_range(ranges: list, low: int, high: int) -> None:

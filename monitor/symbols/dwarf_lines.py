@@ -10,7 +10,6 @@ exactly like BFD's `concat_filename`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from espwatch.symbols.dwarf_info import (
     F_DATA1,
@@ -35,17 +34,18 @@ from espwatch.symbols.dwarf_info import (
 LNCT_PATH, LNCT_DIRECTORY_INDEX, LNCT_TIMESTAMP, LNCT_SIZE, LNCT_MD5 = 1, 2, 3, 4, 5
 
 
-@dataclass(slots=True)
 class LineTable:
     """The decoded line table of one unit.
 
     `rows` is flat and sorted: (address, file, line, discriminator) where file indexes `files`
-    (-1: no file name). A row with file == -2 marks the end of a sequence (a gap up to the next row).
-    """
+    (-1: no file name). A row with file == -2 marks the end of a sequence (a gap up to the next row)."""
 
-    files: list[str | None] = field(default_factory=list)
-    rows: list[tuple[int, int, int, int]] = field(default_factory=list)
-    ranges: list[tuple[int, int]] = field(default_factory=list)  # kept sequences [low, end)
+    __slots__ = ("files", "ranges", "rows")
+
+    def __init__(self) -> None:
+        self.files: list[str | None] = []
+        self.rows: list[tuple[int, int, int, int]] = []
+        self.ranges: list[tuple[int, int]] = []  # kept sequences [low, end)
 
 
 def _is_absolute(path: str) -> bool:

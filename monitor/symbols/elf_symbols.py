@@ -7,8 +7,6 @@ ties broken by `better_fit`, and the file name of the preceding `STT_FILE` symbo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from espwatch.symbols.elf_file import SHF_ALLOC, SHF_EXECINSTR, ElfImage
 
 # BFD symbol flag bits we need
@@ -18,27 +16,36 @@ FL_GLOBAL = 4
 FL_LOCAL = 8
 
 
-@dataclass(slots=True)
 class SectionInfo:
-    index: int
-    name: str
-    start: int
-    end: int
-    code: bool
+    """One SHF_ALLOC section: header index, name, address range, executable or not."""
+
+    __slots__ = ("code", "end", "index", "name", "start")
+
+    def __init__(self, index: int, name: str, start: int, end: int, code: bool) -> None:
+        self.index = index
+        self.name = name
+        self.start = start
+        self.end = end
+        self.code = code
 
 
-@dataclass(slots=True)
 class SymbolInfo:
     """One symbol as BFD sees it: section-relative tests are done on absolute addresses here."""
 
-    order: int
-    name: str
-    value: int
-    size: int
-    flags: int
-    section: int  # section header index, -1 for ABS/UNDEF/COMMON
-    kind: str  # STT_* type
-    file: str | None  # STT_FILE name `_bfd_elf_find_function` would report with this symbol
+    __slots__ = ("file", "flags", "kind", "name", "order", "section", "size", "value")
+
+    def __init__(
+        self, order: int, name: str, value: int, size: int, flags: int, section: int, kind: str,
+        file: str | None,
+    ) -> None:
+        self.order = order
+        self.name = name
+        self.value = value
+        self.size = size
+        self.flags = flags
+        self.section = section  # section header index, -1 for ABS/UNDEF/COMMON
+        self.kind = kind  # STT_* type
+        self.file = file  # STT_FILE name `_bfd_elf_find_function` would report with this symbol
 
 
 def alloc_sections(elf: ElfImage) -> list[SectionInfo]:
