@@ -1,14 +1,15 @@
 """The one direction of flow: bytes -> lines -> events -> enrichment -> diagnosis -> sinks.
 
-`Pipeline` is what every verb and the TUI use: feed it bytes from any source, read events from its
-return values or subscribe to them. Stages after detection (boot sessions, address decoding, diagnosis)
-see each event once, in input order, and may add derived events.
+`Pipeline` is what every verb and the TUI use: feed it bytes from any source and read the events from its
+return values. After detection, the boot tracker places each event in its boot; then the stages (address
+decoding, diagnosis — made by `espwatch.enrich.Enrichment`) see each event once, in input order, with its
+boot, and may add derived events.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -32,7 +33,7 @@ class Stage(Protocol):
 
 @dataclass
 class Pipeline:
-    """Detector + boot sessions + optional stages, with subscribers for live sinks."""
+    """Detector + boot sessions + stages; `feed` and `close` return the events in input order."""
 
     patterns: PatternSet
     stages: list[Stage] = field(default_factory=list)
@@ -41,7 +42,6 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
         self.boots = BootTracker(self.patterns, keep_events=self.keep_events)
-        self.subscribers: list[Callable[[Event], None]] = []
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -50,9 +50,6 @@ class Pipeline:
     @property
     def lines(self) -> int:
         return self.detector.lines_seen
-
-    def subscribe(self, callback: Callable[[Event], None]) -> None:
-        self.subscribers.append(callback)
 
     def feed(self, data: bytes) -> list[Event]:
         out = self._enrich(self.detector.feed(data))
@@ -66,7 +63,7 @@ class Pipeline:
             extra = stage.finish()
             for later in self.stages[i + 1 :]:
                 extra = self._through(later, extra)
-            out.extend(self._publish(extra))
+            out.extend(extra)
         return out
 
     def _through(self, stage: Stage, events: list[Event]) -> list[Event]:
@@ -82,13 +79,7 @@ class Pipeline:
             for stage in self.stages:
                 batch = self._through(stage, batch)
             out.extend(batch)
-        return self._publish(out)
-
-    def _publish(self, events: list[Event]) -> list[Event]:
-        for ev in events:
-            for cb in self.subscribers:
-                cb(ev)
-        return events
+        return out
 
     def run(self, chunks: Iterable[bytes]) -> Iterator[Event]:
         for chunk in chunks:

@@ -30,18 +30,9 @@ timeline = false
 hint = "h"
 references = ["https://example.org/x"]
 '''
-USER_RULE = '''
-[[rule]]
-code = "EW991"
-title = "Two sensor faults"
-severity = "warning"
-when = "repeat"
-select = { kind = "sensor_fault" }
-min_count = 2
-summary = "{count} sensor faults"
-hint = "h"
-references = ["https://example.org/x"]
-'''
+USER_RULE = ('[[rule]]\ncode = "EW991"\ntitle = "Two sensor faults"\nseverity = "warning"\n'
+             'when = "repeat"\nselect = { kind = "sensor_fault" }\nmin_count = 2\n'
+             'summary = "{count} sensor faults"\nhint = "h"\nreferences = ["https://example.org/x"]\n')
 
 
 def test_builtin_behaviour_keys() -> None:

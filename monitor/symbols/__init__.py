@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from espwatch.symbols.errors import DecodeError
     from espwatch.symbols.format import addr2line_lines, addr2line_text, frames_for
     from espwatch.symbols.frames import annotate_log, decode_addresses, decode_event
-    from espwatch.symbols.query import LineHit, Session, SymbolIndex
+    from espwatch.symbols.index import SymbolIndex
+    from espwatch.symbols.query import LineHit, Session
 
 _WHERE = {
     "CodeAddress": "addresses", "extract_addresses": "addresses", "extract_line": "addresses",
@@ -42,7 +43,7 @@ _WHERE = {
     "find_elf": "elf_locate", "parse_elf_sha": "elf_locate", "sha_matches": "elf_locate",
     "DecodeError": "errors", "addr2line_lines": "format", "addr2line_text": "format", "frames_for": "format",
     "annotate_log": "frames", "decode_addresses": "frames", "decode_event": "frames", "LineHit": "query",
-    "Session": "query", "SymbolIndex": "query", "default_cache_dir": "cache",
+    "Session": "query", "SymbolIndex": "index", "default_cache_dir": "cache",
 }
 
 

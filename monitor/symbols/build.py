@@ -1,4 +1,4 @@
-"""Building the symbol index: ELF sections, symbol table and DWARF -> the flat columns of `SymbolIndex`.
+"""Building the symbol index: ELF sections, symbol table and DWARF -> the flat columns of `IndexQuery`.
 
 `open_index` reads the section headers, the symbol table and the compilation units' headers and root
 DIEs (their address ranges): enough to know which units can answer for an address. `parse_unit` reads
@@ -12,7 +12,7 @@ import time
 
 from espwatch.symbols.elf_file import ElfImage, read_elf
 from espwatch.symbols.errors import DecodeError
-from espwatch.symbols.query import SymbolIndex
+from espwatch.symbols.query import IndexQuery
 
 _DEBUG_SECTIONS = (
     ".debug_info", ".debug_abbrev", ".debug_str", ".debug_line", ".debug_line_str", ".debug_ranges",
@@ -33,6 +33,14 @@ class DwarfSource:
         self.strs = {".debug_str": raw.get(".debug_str", b""),
                      ".debug_line_str": raw.get(".debug_line_str", b"")}
         self._headers: dict[int, object] = {}
+
+    def parse_unit(self, index: IndexQuery, rank: int) -> None:
+        """Read unit `rank` into the index (see `parse_unit`)."""
+        parse_unit(index, self, rank)
+
+    def covers_nothing(self, rank: int) -> bool:
+        """Whether unit `rank` can answer for no address (see `covers_nothing`)."""
+        return covers_nothing(self, rank)
 
     def line_header(self, unit):
         """The line-program header of `unit` (for file names), None when it cannot be read."""
@@ -70,8 +78,9 @@ def source_from_elf(path: str, data: bytes, unit_offsets) -> DwarfSource:
 
 
 def open_index(
-    path: str | os.PathLike[str], sha256: str | None = None, data: bytes | None = None
-) -> SymbolIndex:
+    path: str | os.PathLike[str], sha256: str | None = None, data: bytes | None = None,
+    cls: type[IndexQuery] = IndexQuery,
+) -> IndexQuery:
     """The index with sections, symbols and the unit table read; units are parsed when a lookup needs them."""
     from espwatch.symbols.elf_symbols import alloc_sections, read_symbols
 
@@ -91,7 +100,7 @@ def open_index(
             f"{path} is stripped (no symbol table, no debug info): use the unstripped application ELF "
             "from the build folder"
         )
-    index = SymbolIndex()
+    index = cls()
     index.path = path
     if sha256 is None:
         import hashlib
@@ -122,11 +131,12 @@ def open_index(
 
 
 def build_index(
-    path: str | os.PathLike[str], sha256: str | None = None, data: bytes | None = None
-) -> SymbolIndex:
+    path: str | os.PathLike[str], sha256: str | None = None, data: bytes | None = None,
+    cls: type[IndexQuery] = IndexQuery,
+) -> IndexQuery:
     """Read the ELF and build the whole index (every unit parsed; no cache involved)."""
     t0 = time.perf_counter()
-    index = open_index(path, sha256, data)
+    index = open_index(path, sha256, data, cls)
     index.complete()
     index.has_dwarf = 1 in index.unit_state
     index.dirty = False
@@ -134,7 +144,7 @@ def build_index(
     return index
 
 
-def _fill_symbols(index: SymbolIndex, sections, symbols, sid) -> None:
+def _fill_symbols(index: IndexQuery, sections, symbols, sid) -> None:
     from espwatch.symbols.elf_symbols import data_symbols, function_candidates
 
     index.has_symbols = bool(symbols)
@@ -161,7 +171,7 @@ def _fill_symbols(index: SymbolIndex, sections, symbols, sid) -> None:
         index.ds_flags.append(s.flags)
 
 
-def _fill_units(index: SymbolIndex, src: DwarfSource) -> None:
+def _fill_units(index: IndexQuery, src: DwarfSource) -> None:
     """One row per unit (DIE order): offset, state (0 unread, 2 unusable: no line program), own ranges."""
     gated: list[tuple[int, int, int]] = []
     for rank, unit in enumerate(src.units):
@@ -182,7 +192,7 @@ def _fill_units(index: SymbolIndex, src: DwarfSource) -> None:
     _fill_segments(index, gated)
 
 
-def parse_unit(index: SymbolIndex, src: DwarfSource, rank: int) -> None:
+def parse_unit(index: IndexQuery, src: DwarfSource, rank: int) -> None:
     """Read unit `rank`'s line program, functions and static variables into the index columns.
 
     BFD: a unit whose line program or DIEs cannot be read is never used (state 2)."""
@@ -222,7 +232,7 @@ def _extend(rows: list[tuple], *columns) -> None:
             col.extend(values)
 
 
-def _read_unit(index: SymbolIndex, src: DwarfSource, unit, rank: int):
+def _read_unit(index: IndexQuery, src: DwarfSource, unit, rank: int):
     from espwatch.symbols.dwarf_lines import _concat_filename, decode_line_table
 
     sid = index.string_id
@@ -303,17 +313,7 @@ def covers_nothing(src: DwarfSource, rank: int) -> bool:
     return not table.ranges
 
 
-def sort_variables(index: SymbolIndex) -> None:
-    """Order the variable columns by address, then unit, then reverse DIE order (BFD's search order)."""
-    n = len(index.var_addr)
-    order = sorted(range(n), key=lambda i: (index.var_addr[i], index.var_unit[i], -i))
-    for col in ("var_addr", "var_unit", "var_name", "var_file", "var_line"):
-        old = getattr(index, col)
-        setattr(index, col, type(old)(old.typecode, [old[i] for i in order]))
-    index.vars_sorted = True
-
-
-def _fill_segments(index: SymbolIndex, coverage: list[tuple[int, int, int]]) -> None:
+def _fill_segments(index: IndexQuery, coverage: list[tuple[int, int, int]]) -> None:
     """Disjoint address segments, each with the sorted list of units that answer there."""
     # merge per unit first (few intervals per unit), then sweep
     by_unit: dict[int, list[tuple[int, int]]] = {}

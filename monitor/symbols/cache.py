@@ -18,8 +18,10 @@ import zlib
 from array import array
 from collections.abc import Callable
 
+from espwatch.symbols.build import open_index as _build_open
+from espwatch.symbols.build import source_from_elf
 from espwatch.symbols.errors import DecodeError
-from espwatch.symbols.query import SymbolIndex
+from espwatch.symbols.query import IndexQuery
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
 if TYPE_CHECKING:
@@ -53,9 +55,9 @@ def default_cache_dir() -> Path:
 
 
 # -- the file format ------------------------------------------------------------------------------------
-def to_bytes(index: SymbolIndex) -> bytes:
+def to_bytes(index: IndexQuery) -> bytes:
     """Cache file bytes: magic, version, CRC-32 of the payload, payload (meta, strings, columns)."""
-    names = SymbolIndex._ARRAYS
+    names = IndexQuery._ARRAYS
     flags = ((_FLAG_DWARF if index.has_dwarf else 0) | (_FLAG_SYMBOLS if index.has_symbols else 0)
              | (_FLAG_VARS_SORTED if index.vars_sorted else 0))
     strings_blob = "\0".join(index.strings).encode("utf-8", "surrogateescape")
@@ -70,17 +72,17 @@ def to_bytes(index: SymbolIndex) -> bytes:
     return CACHE_MAGIC + _HEAD.pack(INDEX_VERSION, zlib.crc32(payload)) + payload
 
 
-def from_bytes(blob: bytes, sha256: str) -> SymbolIndex:
+def from_bytes(blob: bytes, sha256: str, cls: type[IndexQuery] = IndexQuery) -> IndexQuery:
     """An index from cache file bytes; ValueError when it is stale, foreign, corrupt or inconsistent."""
     try:
-        return _from_bytes(blob, sha256)
+        return _from_bytes(blob, sha256, cls)
     except ValueError:
         raise
     except Exception as exc:  # whatever the bytes are, one kind of failure
         raise ValueError(f"unreadable index: {type(exc).__name__}: {exc}") from exc
 
 
-def _from_bytes(blob: bytes, sha256: str) -> SymbolIndex:
+def _from_bytes(blob: bytes, sha256: str, cls: type[IndexQuery]) -> IndexQuery:
     head = len(CACHE_MAGIC)
     if len(blob) < head + _HEAD.size + _META.size or blob[:head] != CACHE_MAGIC:
         raise ValueError("not an espwatch index")
@@ -91,7 +93,7 @@ def _from_bytes(blob: bytes, sha256: str) -> SymbolIndex:
     if zlib.crc32(payload) != crc:
         raise ValueError("index checksum mismatch")
     sha, machine, n_units, flags, n_cols = _META.unpack_from(payload, 0)
-    names = SymbolIndex._ARRAYS
+    names = IndexQuery._ARRAYS
     if sha.hex() != sha256:
         raise ValueError("index is for another ELF")
     if machine not in _MACHINES or n_cols != len(names):
@@ -102,8 +104,8 @@ def _from_bytes(blob: bytes, sha256: str) -> SymbolIndex:
     pos += 4 * n_cols
     (str_len,) = struct.unpack_from("<I", payload, pos)
     pos += 4
-    index = SymbolIndex()
-    typecodes = [SymbolIndex._TYPECODES.get(name, "i") for name in names]
+    index = cls()
+    typecodes = [IndexQuery._TYPECODES.get(name, "i") for name in names]
     sizes = [count * array(code).itemsize for code, count in zip(typecodes, counts, strict=True)]
     if pos + str_len + sum(sizes) != len(payload):
         raise ValueError("index size mismatch")
@@ -131,7 +133,7 @@ def _in(col: array, lo: int, hi: int, what: str) -> None:
         raise ValueError(f"index column {what} out of range")
 
 
-def _same_length(index: SymbolIndex, *names: str) -> int:
+def _same_length(index: IndexQuery, *names: str) -> int:
     n = len(getattr(index, names[0]))
     if any(len(getattr(index, name)) != n for name in names[1:]):
         raise ValueError(f"index columns {names[0]}... differ in length")
@@ -144,7 +146,7 @@ def _spans(lo: array, hi: array, limit: int, what: str) -> None:
         raise ValueError(f"index spans {what} out of range")
 
 
-def check_index(index: SymbolIndex) -> None:
+def check_index(index: IndexQuery) -> None:
     """Raise ValueError unless every column has its partner's length and every index held in a column
     points inside the column it refers to (what the lookups rely on not to fail)."""
     n_str = len(index.strings)
@@ -206,11 +208,11 @@ def _cache_file(cache_dir: str | os.PathLike[str] | None, sha: str) -> str:
     return os.path.join(cdir, f"{sha}.idx")
 
 
-def _from_cache(cfile: str, sha: str, path: str, data: bytes) -> SymbolIndex | None:
+def _from_cache(cfile: str, sha: str, path: str, data: bytes, cls: type[IndexQuery]) -> IndexQuery | None:
     try:
         with open(cfile, "rb") as f:
             blob = f.read()
-        index = from_bytes(blob, sha)
+        index = from_bytes(blob, sha, cls)
     except (OSError, ValueError):
         return None
     index.path = path
@@ -220,13 +222,11 @@ def _from_cache(cfile: str, sha: str, path: str, data: bytes) -> SymbolIndex | N
     return index
 
 
-def _attach_elf(index: SymbolIndex, path: str, data: bytes) -> None:
+def _attach_elf(index: IndexQuery, path: str, data: bytes) -> None:
     """Let a partial index parse further units from the ELF's bytes (read once, already hashed)."""
     offsets = index.unit_off
 
     def source():
-        from espwatch.symbols.build import source_from_elf
-
         return source_from_elf(path, data, offsets)
 
     index.source_factory = source
@@ -251,7 +251,7 @@ def _make_private_dirs(cdir: str) -> None:
         os.chmod(d, 0o700)  # mkdir's mode is masked by the umask
 
 
-def save(index: SymbolIndex, cfile: str) -> bool:
+def save(index: IndexQuery, cfile: str) -> bool:
     """Write the index to `cfile` (atomically; no temp file is left behind); False when it cannot be."""
     cdir = os.path.dirname(cfile)
     tmp = None
@@ -276,7 +276,7 @@ def save(index: SymbolIndex, cfile: str) -> bool:
                 pass
 
 
-def store(index: SymbolIndex) -> bool:
+def store(index: IndexQuery) -> bool:
     """Save an index opened with a cache (`open_index`) when lookups parsed new units since."""
     cfile = getattr(index, "cache_file", None)
     if not cfile or not index.dirty:
@@ -289,7 +289,8 @@ def store(index: SymbolIndex) -> bool:
 
 def open_index(
     path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None, use_cache: bool = True,
-) -> SymbolIndex:
+    cls: type[IndexQuery] = IndexQuery,
+) -> IndexQuery:
     """The index for one-shot decoding: the cached one when valid (complete or partial), else one that
     reads only the units its lookups need. Call `store(index)` afterwards to keep what was parsed."""
     path = os.fspath(path)
@@ -298,11 +299,9 @@ def open_index(
 
     sha = hashlib.sha256(data).hexdigest()
     cfile = _cache_file(cache_dir, sha) if use_cache else None
-    index = _from_cache(cfile, sha, path, data) if cfile else None
+    index = _from_cache(cfile, sha, path, data, cls) if cfile else None
     if index is None:
-        from espwatch.symbols.build import open_index as build_open
-
-        index = build_open(path, sha, data)
+        index = _build_open(path, sha, data, cls)
         index.dirty = True
     index.cache_file = cfile
     return index
@@ -310,9 +309,10 @@ def open_index(
 
 def load(
     path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None, use_cache: bool = True,
-) -> SymbolIndex:
+    cls: type[IndexQuery] = IndexQuery,
+) -> IndexQuery:
     """The complete index for the ELF at `path`: from the cache when valid, else built and cached."""
-    index = open_index(path, cache_dir, use_cache)
+    index = open_index(path, cache_dir, use_cache, cls)
     if not index.is_complete:
         index.complete()
     if index.n_units:
@@ -322,20 +322,20 @@ def load(
 
 
 def load_async(
-    path: str | os.PathLike[str], on_ready: Callable[[Future[SymbolIndex]], None] | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> Future[SymbolIndex]:
+    path: str | os.PathLike[str], on_ready: Callable[[Future[IndexQuery]], None] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None, cls: type[IndexQuery] = IndexQuery,
+) -> Future[IndexQuery]:
     """Load (or build) in a daemon thread; `on_ready(future)` runs in that thread when done."""
     import threading
     from concurrent.futures import Future
 
-    fut: Future[SymbolIndex] = Future()
+    fut: Future[IndexQuery] = Future()
 
     def work() -> None:
         if not fut.set_running_or_notify_cancel():
             return
         try:
-            fut.set_result(load(path, cache_dir))
+            fut.set_result(load(path, cache_dir, cls=cls))
         except BaseException as exc:  # delivered through the future
             fut.set_exception(exc)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from espwatch.symbols.demangle import demangle
-from espwatch.symbols.query import LineHit, SymbolIndex
+from espwatch.symbols.query import IndexQuery as SymbolIndex
+from espwatch.symbols.query import LineHit
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
 if TYPE_CHECKING:

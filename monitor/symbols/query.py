@@ -9,7 +9,6 @@ This module imports nothing heavy: building lives in `build`, the on-disk cache 
 
 from __future__ import annotations
 
-import os
 from _thread import allocate_lock
 from array import array
 from bisect import bisect_right
@@ -17,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    pass
 
 # symbol flag bits (same values as espwatch.symbols.elf_symbols, kept here so loading a cached index
 # does not import the builder)
@@ -79,8 +78,11 @@ def printable(s: str) -> str:
     return "".join(out)
 
 
-class SymbolIndex:
-    """Address -> function / file / line (with inline chain) for one ELF file."""
+class IndexQuery:
+    """Address -> function / file / line (with inline chain) for one ELF file: the columns and the lookups.
+
+    `espwatch.symbols.SymbolIndex` adds building and the cache; units not read yet are parsed through
+    the DWARF source the builder attached (`source_factory`)."""
 
     # columns saved in the cache, in this order
     _ARRAYS = (
@@ -126,64 +128,6 @@ class SymbolIndex:
         self.build_seconds: float = 0.0
         for name in self._ARRAYS:
             setattr(self, name, array(self._TYPECODES.get(name, "i")))
-
-    # -- building and the cache (implemented in `build` and `cache`) --------------------------------
-    @classmethod
-    def build(cls, path: str | os.PathLike[str], sha256: str | None = None) -> SymbolIndex:
-        """Read the ELF and build the index (no cache involved)."""
-        from espwatch.symbols.build import build_index
-
-        return build_index(path, sha256)
-
-    def to_bytes(self) -> bytes:
-        """The cache file bytes of this index (see `espwatch.symbols.cache`)."""
-        from espwatch.symbols.cache import to_bytes
-
-        return to_bytes(self)
-
-    @classmethod
-    def from_bytes(cls, blob: bytes, sha256: str) -> SymbolIndex:
-        """An index from cache file bytes; raises ValueError when stale, foreign or corrupt."""
-        from espwatch.symbols.cache import from_bytes
-
-        return from_bytes(blob, sha256)
-
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
-        use_cache: bool = True,
-    ) -> SymbolIndex:
-        """The index for the ELF at `path`: from the cache when valid, else built and cached."""
-        from espwatch.symbols.cache import load
-
-        return load(path, cache_dir, use_cache)
-
-    @classmethod
-    def open(
-        cls, path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
-        use_cache: bool = True,
-    ) -> SymbolIndex:
-        """For a few lookups: the cached index when valid, else one that parses only the compilation
-        units its lookups need (from `.debug_info` unit ranges). `store()` keeps them in the cache."""
-        from espwatch.symbols.cache import open_index
-
-        return open_index(path, cache_dir, use_cache)
-
-    def store(self) -> bool:
-        """Save what lookups parsed since `open` to the cache (no-op when nothing new)."""
-        from espwatch.symbols.cache import store
-
-        return store(self)
-
-    @classmethod
-    def load_async(
-        cls, path: str | os.PathLike[str], on_ready: Callable[[Future[SymbolIndex]], None] | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-    ) -> Future[SymbolIndex]:
-        """Load (or build) in a daemon thread; `on_ready(future)` runs in that thread when done."""
-        from espwatch.symbols.cache import load_async
-
-        return load_async(path, on_ready, cache_dir)
 
     # -- queries --------------------------------------------------------------------------------------
     def section_at(self, addr: int) -> int:
@@ -307,9 +251,7 @@ class SymbolIndex:
         with self._lock:
             if self.unit_state[unit] != 0:
                 return
-            from espwatch.symbols.build import parse_unit
-
-            parse_unit(self, self._dwarf_source(), unit)
+            self._dwarf_source().parse_unit(self, unit)
             self.dirty = True
 
     def _drop_empty_unit(self, unit: int) -> bool:
@@ -318,9 +260,7 @@ class SymbolIndex:
         if unit not in self.ungated:
             return False
         with self._lock:
-            from espwatch.symbols.build import covers_nothing
-
-            if unit not in self.ungated or not covers_nothing(self._dwarf_source(), unit):
+            if unit not in self.ungated or not self._dwarf_source().covers_nothing(unit):
                 return False
             self.ungated.remove(unit)
             self.dirty = True
@@ -333,10 +273,16 @@ class SymbolIndex:
                 self.parse_unit(u)
         if not self.vars_sorted:
             with self._lock:
-                from espwatch.symbols.build import sort_variables
-
-                sort_variables(self)
+                self._sort_variables()
                 self.dirty = True
+
+    def _sort_variables(self) -> None:
+        """Order the variable columns by address, then unit, then reverse DIE order (BFD's search order)."""
+        order = sorted(range(len(self.var_addr)), key=lambda i: (self.var_addr[i], self.var_unit[i], -i))
+        for col in ("var_addr", "var_unit", "var_name", "var_file", "var_line"):
+            old = getattr(self, col)
+            setattr(self, col, array(old.typecode, [old[i] for i in order]))
+        self.vars_sorted = True
 
     def _dwarf_source(self):
         if self._source is None:
