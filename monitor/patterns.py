@@ -289,9 +289,10 @@ def builtin_dir() -> Traversable:
     return resources.files(BUILTIN_PACKAGE)
 
 
-def pattern_files(directory: Path | Traversable) -> list[Path | Traversable]:
-    """The `*.toml` files of a pattern folder (a user folder is searched recursively), sorted by name."""
-    if isinstance(directory, Path):
+def pattern_files(directory: Path | Traversable, recursive: bool = True) -> list[Path | Traversable]:
+    """The `*.toml` files of a pattern folder, sorted by name: a user folder with its subfolders; the
+    built-in one without (its `data/` holds catalogues, not patterns)."""
+    if recursive and isinstance(directory, Path):
         return sorted(p for p in directory.rglob("*.toml") if p.is_file())
     return sorted((p for p in directory.iterdir() if p.name.endswith(".toml") and p.is_file()),
                   key=lambda p: p.name)
@@ -333,14 +334,13 @@ class PatternSet:
 
 def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True) -> PatternSet:
     """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`)."""
-    dirs: list[Path | Traversable] = [builtin_dir()] if builtin else []
+    files = pattern_files(builtin_dir(), recursive=False) if builtin else []
     for d in extra_dirs:
         p = Path(d)
         if not p.is_dir():
             raise PatternError(f"{p}: not a directory of pattern files")
-        dirs.append(p)
+        files.extend(pattern_files(p))
     pats: list[Pattern] = []
-    for d in dirs:
-        for f in pattern_files(d):
-            pats.extend(load_file(f))
+    for f in files:
+        pats.extend(load_file(f))
     return PatternSet(pats)
