@@ -123,16 +123,18 @@ class ScanProcess:
         import pickle
         import subprocess
         import sys
+        import tempfile
         from multiprocessing.connection import Connection
 
         self.path = path
         self.done = False
         self.error: str | None = None
         rfd, wfd = os.pipe()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - never the screen's terminal
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "espwatch.scanproc", str(wfd)], stdin=subprocess.PIPE,
-                pass_fds=(wfd,), close_fds=True)
+                stdout=subprocess.DEVNULL, stderr=self._stderr, pass_fds=(wfd,), close_fds=True)
         except BaseException:
             os.close(rfd)
             raise
@@ -162,7 +164,10 @@ class ScanProcess:
         except (EOFError, OSError):  # the worker died without a last batch
             self.done = True
             code = self._proc.wait(5.0)
-            self.error = f"the scan process ended unexpectedly (exit status {code})"
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            said = f": {lines[-1][:300]}" if lines else ""
+            self.error = f"the scan process ended unexpectedly (exit status {code}){said}"
             out.append(ScanBatch([], [], 0, 0, 0, True, 0.0, self.error))
         if self.done:
             self._proc.wait(5.0)
@@ -178,6 +183,7 @@ class ScanProcess:
                 self._proc.kill()
                 self._proc.wait()
         self._conn.close()
+        self._stderr.close()
         self.done = True
 
 

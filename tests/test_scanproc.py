@@ -113,3 +113,14 @@ def test_replay_screen_filled_by_the_worker(corpus_dir: Path) -> None:
     app = asyncio.run(run())
     assert [e.to_json() for e in app.events] == [e.to_json() for e in expected.events]
     assert app.lines == expected.pipeline.lines
+
+
+def test_a_worker_that_dies_is_one_line(tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    write(log, itertools.islice(big_log_chunks(60 << 20), 10_000))
+    proc = ScanProcess(str(log), PATTERNS, RULES)
+    proc.receive(5.0)
+    proc._proc.kill()
+    batches = collect(proc)
+    assert batches[-1].done and "ended unexpectedly (exit status -9)" in (proc.error or "")
+    proc.stop()
