@@ -32,18 +32,26 @@ from tui_common import build_log, peak_rss_mb  # noqa: E402
 
 
 def child(path: str, mode: str) -> None:
+    """As `espwatch replay --no-elf LOG` sets it up (mode "process"), or with the scan in a thread."""
     from espwatch.diagnosis import load_rules
     from espwatch.enrich import Enrichment
     from espwatch.patterns import load_patterns
+
+    patterns = load_patterns()
+    rules = load_rules()
+    enr = Enrichment.choose(None, True, patterns, rules, background=True)
+    proc = None
+    if mode == "process":
+        from espwatch.scanproc import ScanProcess
+
+        proc = ScanProcess(path, patterns, rules, enr.elf)
     from espwatch.tui.app import MonitorApp
 
     t_imports = time.perf_counter()
 
     async def run() -> dict:
         t0 = time.perf_counter()
-        patterns = load_patterns()
-        enr = Enrichment.choose(None, True, patterns, load_rules(), background=True)
-        app = MonitorApp(path, patterns, enrichment=enr, scan_in_process=mode == "process")
+        app = MonitorApp(path, patterns, enrichment=enr, scan_in_process=proc or False)
         out: dict = {}
         async with app.run_test(size=(120, 40)) as pilot:
             view = app.log_view
@@ -89,6 +97,11 @@ def child(path: str, mode: str) -> None:
         return out
 
     res = asyncio.run(run())
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    res["cpu_screen_s"] = me.ru_utime + me.ru_stime
+    res["cpu_worker_s"] = kids.ru_utime + kids.ru_stime
     res["imports_s"] = t_imports - T_PROCESS
     res["peak_rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(res))
@@ -122,6 +135,8 @@ def report(mode: str, r: dict, scan_s: float) -> None:
     print(f"[{mode}] found:          {r['lines']:,} lines, {r['boots']:,} boots, {r['events']:,} events "
           f"({r['timeline_events']:,} on the timeline)")
     print(f"[{mode}] peak RSS:       {r['peak_rss_mb']:.0f} MB of the screen's process  [target < 300 MB]")
+    print(f"[{mode}] CPU:            {r['cpu_screen_s']:.1f} s in the screen's process, "
+          f"{r['cpu_worker_s']:.1f} s in the scan worker")
 
 
 def main() -> int:

@@ -124,6 +124,7 @@ class ScanProcess:
         import subprocess
         import sys
         import tempfile
+        import threading
         from multiprocessing.connection import Connection
 
         self.path = path
@@ -141,11 +142,18 @@ class ScanProcess:
         finally:
             os.close(wfd)
         self._conn = Connection(rfd, writable=False)
-        assert self._proc.stdin is not None
+        # The arguments go in from a thread: the worker reads them only once its imports are done, and
+        # the caller (a screen starting up) should not wait for that.
+        args = pickle.dumps((path, patterns, rules, elf, enrich, interval))
+        threading.Thread(target=self._send, args=(args,), name="espwatch-scan-args", daemon=True).start()
+
+    def _send(self, args: bytes) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
         try:
-            self._proc.stdin.write(pickle.dumps((path, patterns, rules, elf, enrich, interval)))
-            self._proc.stdin.close()
-        except OSError:  # the worker could not start: receive() says so
+            stdin.write(args)
+            stdin.close()
+        except OSError:  # the worker is gone: receive() says why
             pass
 
     def receive(self, timeout: float = 0.0) -> list[ScanBatch]:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from espwatch.commands import (
     add_elf_options,
@@ -17,6 +18,9 @@ from espwatch.commands import (
     load_data,
 )
 from espwatch.errors import UsageError
+
+if TYPE_CHECKING:
+    from espwatch.scanproc import ScanProcess
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,11 +76,17 @@ def run(args: argparse.Namespace) -> int:
         path, name = args.log, os.path.basename(args.log)
         arrival_time = _arrival_times(args.log)
     enr = enrichment(args, patterns, rules, background=True)
+    scan_process: bool | ScanProcess = False
+    if spool is None and not follow:
+        # A saved file: its scan starts now, in a worker process, while the screen's modules load.
+        from espwatch.scanproc import ScanProcess
+
+        scan_process = ScanProcess(path, patterns, rules, enr.elf)
     from espwatch.tui.app import MonitorApp
 
     app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
                      show_times=args.timestamps, store=spool.log if spool is not None else None,
-                     arrival_time=arrival_time, scan_in_process=True)
+                     arrival_time=arrival_time, scan_in_process=scan_process)
     if spool is not None:
         spool.log.listeners.append(app.follower.wake.set)
     apply_theme(app, args.theme)
@@ -85,4 +95,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if spool is not None:
             spool.cleanup()
+        if not isinstance(scan_process, bool):
+            scan_process.stop()
     return 0

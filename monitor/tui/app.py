@@ -178,7 +178,7 @@ class MonitorApp(App[int]):
                  eol: bytes = b"\r\n", interval: float | None = None,
                  store: ByteStore | None = None,
                  arrival_time: Callable[[int], float | None] | None = None,
-                 scan_in_process: bool = False) -> None:
+                 scan_in_process: bool | ScanProcess = False) -> None:
         super().__init__()
         self.path = Path(path)
         self.patterns = patterns
@@ -202,7 +202,8 @@ class MonitorApp(App[int]):
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
         if scan_in_process and not self.live and not follow and store is None:
-            self.follower.scan_process = self._scan_process
+            made = scan_in_process
+            self.follower.scan_process = self._scan_process if made is True else lambda: made  # type: ignore
         self._follow_thread: threading.Thread | None = None
         self.events: list[Event] = []
         self.events_dropped = 0
@@ -306,7 +307,8 @@ class MonitorApp(App[int]):
 
     # -- batches from the follower -----------------------------------------------------------------
     def _scan_process(self) -> ScanProcess:
-        """The worker process that scans a saved file (replay), with the same patterns, rules and ELF."""
+        """The worker process that scans a saved file (replay), with the same patterns, rules and ELF (the
+        replay command starts it before the screen, and passes it as `scan_in_process`)."""
         from espwatch.scanproc import ScanProcess
 
         enr = self.enrichment
