@@ -103,8 +103,10 @@ def split_scan(path: str, jobs: int, out_path: Path) -> None:
         if c > cuts[-1] and c < size:
             cuts.append(c)
     cuts.append(size)
+    t0 = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(len(cuts) - 1) as pool:
         results = pool.map(piece, [(path, a, b) for a, b in itertools.pairwise(cuts)])
+    t1 = time.perf_counter()
     enr = Enrichment(None, "", patterns)
     stages = enr.stages()
     boots = BootTracker(patterns, keep_events=False)
@@ -131,6 +133,9 @@ def split_scan(path: str, jobs: int, out_path: Path) -> None:
             for later in stages[i + 1:]:
                 extra = [e2 for e in extra for e2 in later.process(e, boots.session(e.boot))]
             emit(extra)
+    t2 = time.perf_counter()
+    print(f"pieces {len(cuts) - 1}: workers {t1 - t0:.2f} s, parent's serial part {t2 - t1:.2f} s "
+          f"({sum(len(e) for e, _ in results):,} events)", file=sys.stderr)
 
 
 def main() -> int:
