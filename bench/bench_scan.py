@@ -9,6 +9,7 @@ Every figure is the best of --runs rounds in which each command runs once, in th
 same page-cached file; output goes to a file (GNU grep stops at the first match when it writes to
 /dev/null). CPU is the child's own user+system time (wait4), RSS its peak resident set.
 
+  0. each prefilter engine alone (in this process) over the large log, and bytes.count for scale.
   1. scan --json on the large log, with each prefilter engine, vs `rg -c -F -f` and `grep -c -F -f` with the
      same literals; the JSON of every engine must be byte-identical.  Targets: >= 1.0x ripgrep, RSS < 100 MB.
   2. text scan and report on --report-mb.  Target: report <= 1.3x scan.
@@ -42,6 +43,34 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
+def engine_speeds(path: Path, size: int, lits: Path, runs: int) -> list[tuple[str, float]]:
+    """MB/s (of CPU time) of each prefilter engine over `size` bytes of `path`, and of counting lines."""
+    import time
+
+    import ahocorasick_rs
+
+    from espwatch.prefilter import Prefilter, available_engines
+
+    literals = lits.read_text(encoding="utf-8").splitlines()
+    with open(path, "rb") as fh:
+        chunks = [fh.read(1 << 20) for _ in range(size >> 20)]
+    finders = {f"{e}": Prefilter(literals, engine=e).find for e in available_engines()}
+    nfa = ahocorasick_rs.BytesAhoCorasick([lit.encode() for lit in literals])
+    finders["ahocorasick-rs NFA (before: its default)"] = \
+        lambda b: nfa.find_matches_as_indexes(b, overlapping=True)
+    finders["bytes.count(b'\\n') (line numbers)"] = lambda b: b.count(b"\n")
+    out = []
+    for name, find in finders.items():
+        best = float("inf")
+        for _ in range(runs if name != "re" else 1):
+            t = time.process_time()
+            for c in chunks:
+                find(c)
+            best = min(best, time.process_time() - t)
+        out.append((name, size / best / 1e6))
+    return out
+
+
 def section(title: str) -> None:
     print(f"\n--- {title}", flush=True)
 
@@ -73,6 +102,12 @@ def main() -> int:
         big, size = cached(work, f"big-{args.size_mb}.log", lambda: loggen.big_log_chunks(args.size_mb << 20))
         print(f"large log {size / 1e6:.0f} MB, {n_lits} literals; engines installed: "
               f"{', '.join(available_engines())}; best of {args.runs} interleaved runs")
+
+        # 0. the prefilter engines alone --------------------------------------------------------------
+        section(f"prefilter engines alone, in this process, over the first {min(size, 256 << 20) / 1e6:.0f} MB "
+                f"in 1 MiB chunks (CPU seconds, best of {args.runs})")
+        for name, mbs in engine_speeds(big, min(size, 256 << 20), lits, args.runs):
+            print(f"{name:<38} {mbs:7.0f} MB/s")
 
         # 1. scan --json vs ripgrep and grep ------------------------------------------------------------
         section(f"scan --json on {size / 1e6:.0f} MB")
