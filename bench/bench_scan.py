@@ -104,9 +104,10 @@ def main() -> int:
               f"{', '.join(available_engines())}; best of {args.runs} interleaved runs")
 
         # 0. the prefilter engines alone --------------------------------------------------------------
-        section(f"prefilter engines alone, in this process, over the first {min(size, 256 << 20) / 1e6:.0f} MB "
-                f"in 1 MiB chunks (CPU seconds, best of {args.runs})")
-        for name, mbs in engine_speeds(big, min(size, 256 << 20), lits, args.runs):
+        head = min(size, 256 << 20)
+        section(f"prefilter engines alone, in this process, over the first {head / 1e6:.0f} MB in 1 MiB chunks "
+                f"(throughput of CPU time, best of {args.runs})")
+        for name, mbs in engine_speeds(big, head, lits, args.runs):
             print(f"{name:<38} {mbs:7.0f} MB/s")
 
         # 1. scan --json vs ripgrep and grep ------------------------------------------------------------
