@@ -105,7 +105,7 @@ def main() -> int:
 
         # 0. the prefilter engines alone --------------------------------------------------------------
         head = min(size, 256 << 20)
-        section(f"prefilter engines alone, in this process, over the first {head / 1e6:.0f} MB in 1 MiB chunks "
+        section(f"prefilter engines alone, in this process, over the first {head / 1e6:.0f} MB, 1 MiB chunks "
                 f"(throughput of CPU time, best of {args.runs})")
         for name, mbs in engine_speeds(big, head, lits, args.runs):
             print(f"{name:<38} {mbs:7.0f} MB/s")
