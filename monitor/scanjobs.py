@@ -41,32 +41,41 @@ class ScanOptions:
 
 @dataclass
 class FileOutcome:
-    """What scanning one file left for the caller to do: its part of the exit status, the ELF hashes it
-    printed (for the warnings), and the summary to write after them (without --json)."""
+    """What scanning one file left for the caller to do: its part of the exit status and the ELF hashes it
+    printed (for the warnings)."""
 
     error_level: bool
     printed_hashes: list[str]
-    summary: list[str]
 
 
 def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions, out: TextIO) -> FileOutcome:
-    """Scan one file, writing its JSON Lines to `out` as they come (raises what `scan_stream` raises)."""
+    """Scan one file, writing its JSON Lines or its summary to `out` as the scan goes (raises what
+    `scan_stream` raises)."""
     from espwatch.events import severity_at_least
-    from espwatch.render.summary import iter_summary
-    from espwatch.scan import scan_stream, write_jsonl
+    from espwatch.render.summary import SummaryWriter
+    from espwatch.scan import ScanResult, scan_stream, write_jsonl
 
     label = path if opt.label_files else None
+    summary: list[SummaryWriter] = []
+
+    def start(result: ScanResult) -> None:
+        if not opt.json:
+            summary.append(SummaryWriter(out.write, result.name, patterns, result.pipeline.boots.session,
+                                         opt.min_severity, show_facts=opt.show_facts))
 
     def emit(ev):  # type: ignore[no-untyped-def]
-        if severity_at_least(ev.severity, opt.min_severity):
-            write_jsonl(ev, out, label)
+        if opt.json:
+            if severity_at_least(ev.severity, opt.min_severity):
+                write_jsonl(ev, out, label)
+        else:
+            summary[0].event(ev)
 
-    result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit if opt.json else None,
-                         keep_events=not opt.json)
-    summary = [] if opt.json else list(iter_summary(result, patterns, opt.min_severity,
-                                                    show_facts=opt.show_facts))
+    result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
+                         on_start=start)
+    if summary:
+        summary[0].finish(result)
     printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
-    return FileOutcome(any(result.counts[s] for s in ("error", "fatal")), printed, summary)
+    return FileOutcome(any(result.counts[s] for s in ("error", "fatal")), printed)
 
 
 def scan_files(files: Sequence[str], patterns: PatternSet, rules: list[Rule], enr: Enrichment,
@@ -90,11 +99,10 @@ def default_jobs() -> int:
 
 
 def _finish(outcome: FileOutcome, enr: Enrichment, out: TextIO) -> bool:
-    """The ELF warnings, then the summary; whether the file had something at error level."""
+    """The ELF warnings; whether the file had something at error level."""
+    out.flush()
     for warning in enr.mismatches(outcome.printed_hashes):
         print(f"espwatch: WARNING: {warning}", file=sys.stderr)
-    for line in outcome.summary:
-        out.write(line + "\n")
     return outcome.error_level
 
 
