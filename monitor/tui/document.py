@@ -330,8 +330,15 @@ class Follower:
                     held = self._post_remote(held, size, t0, final=False)
                     last_post = time.perf_counter()
             if proc.done:
+                scanned = max((b.bytes_read for b in held), default=0)
+                while self.offset < scanned:  # the file grew while the worker read it: index as far
+                    data = store.read_at(self.offset, min(CHUNK, scanned - self.offset))
+                    if not data:
+                        break
+                    self.index.extend(data)
+                    self.offset += len(data)
                 self.done = True
-                self._post_remote(held, size, t0, final=True)
+                self._post_remote(held, max(size, scanned), t0, final=True)
                 if proc.error:
                     raise EspwatchError(proc.error)
         finally:
