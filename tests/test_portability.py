@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,103 @@ def test_replay_of_a_pipe_reads_keys_from_the_terminal_and_leaves_no_file(tmp_pa
         rc = run.finish(60)
     assert rc == 0
     assert list(tmp_path.iterdir()) == []
+
+
+# -- clipboard --------------------------------------------------------------------------------------
+posix_scripts = pytest.mark.skipif(os.name == "nt", reason="the stand-in clipboard commands are sh scripts")
+TEXT = "EW401 panic ✓\nline 2 温度\n"
+
+
+def fake_commands(folder: Path, *names: str, status: int = 0) -> Callable[[str], str | None]:
+    """Stand-in clipboard commands (real programs on a PATH of their own) that keep their input,
+    arguments and LC_CTYPE; the `which` that finds only them."""
+    import shutil
+
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        script = folder / name
+        script.write_text(f'#!/bin/sh\ncat > "{folder}/{name}.in"\necho "$@" > "{folder}/{name}.args"\n'
+                          f'echo "$LC_CTYPE" > "{folder}/{name}.lc"\nexit {status}\n')
+        script.chmod(0o755)
+    return lambda name: shutil.which(name, path=str(folder))
+
+
+@posix_scripts
+@pytest.mark.parametrize(("platform", "env", "names", "used", "args"), [
+    ("linux", {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, ["wl-copy", "xclip"], "wl-copy", ""),
+    ("linux", {"DISPLAY": ":0"}, ["wl-copy", "xclip", "xsel"], "xclip", "-selection clipboard"),
+    ("linux", {"DISPLAY": ":0"}, ["xsel"], "xsel", "--clipboard --input"),
+    ("linux", {"WSL_DISTRO_NAME": "Ubuntu"}, ["clip.exe"], "clip.exe", ""),
+    ("darwin", {"LC_ALL": "C"}, ["pbcopy"], "pbcopy", ""),
+    ("win32", {}, ["clip"], "clip", ""),
+])
+def test_the_platform_command_gets_the_text(tmp_path: Path, platform: str, env: dict, names: list[str],
+                                            used: str, args: str) -> None:
+    from espwatch.clipboard import copy_text
+
+    bin_dir = tmp_path / "bin"
+    which = fake_commands(bin_dir, *names)
+    sent: list[str] = []
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"  # the scripts need cat
+    result = copy_text(TEXT, sent.append, platform=platform, env=dict(env, PATH=path), which=which,
+                       save_to=tmp_path / "clip.txt")
+    assert result.command == used and result.message("event") == f"event copied to the clipboard ({used})"
+    assert sent == [] and not (tmp_path / "clip.txt").exists()
+    got = (bin_dir / f"{used}.in").read_bytes()
+    if used.startswith("clip"):  # Windows: UTF-16 with its byte order mark, CRLF line ends
+        assert got == b"\xff\xfe" + TEXT.replace("\n", "\r\n").encode("utf-16-le")
+    else:
+        assert got == TEXT.encode()
+    assert (bin_dir / f"{used}.args").read_text().strip() == args
+    if used == "pbcopy":
+        assert (bin_dir / "pbcopy.lc").read_text().strip() == "UTF-8"
+
+
+@posix_scripts
+@pytest.mark.parametrize(("platform", "env", "names", "error"), [
+    ("linux", {}, ["xclip", "wl-copy"], None),  # no desktop (a console, a container)
+    ("linux", {"SSH_CONNECTION": "10.0.0.1 22 10.0.0.2 22"}, ["clip.exe"], None),
+    ("darwin", {"SSH_TTY": "/dev/ttys001"}, ["pbcopy"], None),  # the remote Mac's clipboard is not yours
+    ("win32", {}, [], None),
+    ("linux", {"DISPLAY": ":0"}, ["xclip"], "xclip failed (exit status 1)"),  # no X server answers
+])
+def test_without_a_command_osc52_and_a_file(tmp_path: Path, platform: str, env: dict, names: list[str],
+                                            error: str | None) -> None:
+    from espwatch.clipboard import copy_text
+
+    bin_dir = tmp_path / "bin"
+    which = fake_commands(bin_dir, *names, status=1 if error else 0)
+    sent: list[str] = []
+    target = tmp_path / "copies" / "clipboard.txt"
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"  # the scripts need cat
+    result = copy_text(TEXT, sent.append, platform=platform, env=dict(env, PATH=path), which=which,
+                       save_to=target)
+    assert result.command is None and result.osc52 and sent == [TEXT]
+    assert result.saved == target and target.read_text(encoding="utf-8") == TEXT
+    assert result.error == error
+    assert result.message("report") == ("report sent to the terminal's clipboard (OSC 52; not every "
+                                        f"terminal accepts it) and saved to {target}")
+
+
+def test_the_screen_copies_an_event_to_the_fallback_file(corpus_dir: Path) -> None:
+    import asyncio
+
+    from espwatch.clipboard import fallback_path
+    from espwatch.patterns import load_patterns
+    from espwatch.tui.app import MonitorApp
+
+    async def run() -> None:
+        app = MonitorApp(corpus_dir / "b-esp32c3-abort-then-illegal-instruction.log", load_patterns())
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(500):
+                if app.scan_done:
+                    break
+                await pilot.pause(0.02)
+            await pilot.press("n", "n", "c")
+            assert app.selected.kind == "abort"
+            assert app.clipboard == fallback_path().read_text(encoding="utf-8")  # OSC 52 and the file
+            assert "abort() was called" in app.clipboard
+            assert app.last_copy.command is None and app.last_copy.saved == fallback_path()
+            await pilot.press("q")
+
+    asyncio.run(run())
