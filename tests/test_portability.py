@@ -217,3 +217,53 @@ def test_the_screen_copies_an_event_to_the_fallback_file(corpus_dir: Path) -> No
             await pilot.press("q")
 
     asyncio.run(run())
+
+
+# -- no locale-dependent text I/O in the package ----------------------------------------------------
+def _default_encoding_calls(source: str) -> list[int]:
+    """Lines of calls that read or write text in the locale's encoding (cp1252 on Windows): `open` and
+    `os.fdopen` in a text mode, `read_text` / `write_text`, subprocess `text=True`, all without
+    `encoding=`."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        keywords = {k.arg for k in node.keywords}
+        if "encoding" in keywords:
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if name in ("open", "fdopen") and (isinstance(func, ast.Name) or name == "fdopen"):
+            mode = node.args[1] if len(node.args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "mode"), None)
+            if not (isinstance(mode, ast.Constant) and "b" in str(mode.value)):
+                found.append(node.lineno)
+        else:
+            subprocess_text = name in ("run", "Popen", "check_output") and bool(
+                keywords & {"text", "universal_newlines"})
+            if subprocess_text or name in ("read_text", "write_text"):
+                found.append(node.lineno)
+    return found
+
+
+def test_the_package_never_reads_or_writes_text_in_the_locale_encoding() -> None:
+    root = Path(__file__).resolve().parent.parent / "monitor"
+    offenders = [f"{p.relative_to(root.parent)}:{line}" for p in sorted(root.rglob("*.py"))
+                 for line in _default_encoding_calls(p.read_text(encoding="utf-8"))]
+    assert offenders == [], "give these an explicit encoding (Windows would use cp1252)"
+    assert _default_encoding_calls("open(p)\nopen(p, 'rb')\nPath(p).read_text()\nopen(p, 'w', "
+                                   "encoding='utf-8')\nsubprocess.run(a, text=True)\n") == [1, 3, 5]
+
+
+def test_the_workflow_runs_the_suite_on_linux_windows_and_macos() -> None:
+    yaml = pytest.importorskip("yaml", reason="PyYAML reads the workflow file")
+    root = Path(__file__).resolve().parent.parent
+    flow = yaml.safe_load((root / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    jobs = flow["jobs"]
+    oses = {jobs["linux"]["runs-on"], *jobs["other-os"]["strategy"]["matrix"]["os"]}
+    assert {o.split("-")[0] for o in oses} == {"ubuntu", "windows", "macos"}
+    assert any(step.get("run") == "bash .ci/run" for step in jobs["linux"]["steps"])
+    assert any("pytest" in step.get("run", "") for step in jobs["other-os"]["steps"])
+    assert (root / ".ci" / "run").read_text(encoding="utf-8").count("python -m pytest") == 1

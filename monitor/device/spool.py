@@ -117,7 +117,7 @@ class StdinSpool:
             return pipe_fd
         os.dup2(tty, 0)
         os.close(tty)
-        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
+        sys.stdin = open(0, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115 - for good
         return pipe_fd
 
 
@@ -144,5 +144,5 @@ def _console_as_stdin_windows() -> bool:
     std_input_handle = wintypes.DWORD(-10 & 0xFFFFFFFF)
     set_std_handle(std_input_handle, msvcrt.get_osfhandle(0))  # type: ignore[attr-defined]
     with contextlib.suppress(OSError, ValueError):
-        sys.stdin = open(0, closefd=False, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+        sys.stdin = open(0, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115 - for good
     return True
