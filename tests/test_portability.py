@@ -267,3 +267,15 @@ def test_the_workflow_runs_the_suite_on_linux_windows_and_macos() -> None:
     assert any(step.get("run") == "bash .ci/run" for step in jobs["linux"]["steps"])
     assert any("pytest" in step.get("run", "") for step in jobs["other-os"]["steps"])
     assert (root / ".ci" / "run").read_text(encoding="utf-8").count("python -m pytest") == 1
+
+
+@pytest.mark.parametrize(("port", "name"), [
+    (r"\\.\COM10", "COM10"), ("COM4", "COM4"), ("/dev/cu.usbmodem1101", "cu.usbmodem1101"),
+    ("/dev/ttyUSB0", "ttyUSB0"), ("rfc2217://host:4000", "host_4000"),
+])
+def test_session_log_names_are_valid_on_every_os(port: str, name: str) -> None:
+    from espwatch.device.sessionlog import default_log_path, safe_port_name
+
+    assert safe_port_name(port) == name
+    file = default_log_path(port, when=0).name
+    assert not set(file) & set('<>:"/\\|?*') and file.startswith(name + "-")
