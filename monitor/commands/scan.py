@@ -10,16 +10,20 @@ from espwatch.events import SEVERITIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from espwatch.contract import contract_path
+
     p = add_verb(
         sub, "scan",
         "Scan serial logs for boots, resets, crashes, OTA and flash problems. "
         "Exit status: 0 nothing at error level or above, 1 something was, 2 usage or file error. "
-        "The JSON Lines contract (kinds, keys, fields) is docs/events.md.",
+        "The JSON Lines contract (kinds, keys, fields): `espwatch explain --contract` prints it "
+        f"({contract_path()}), `espwatch explain --schema` its JSON Schema.",
         ["espwatch scan boot.log",
          "espwatch scan --json --elf build/app.elf boot.log",
          "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log"])
     p.add_argument("files", nargs="+", metavar="FILE", help="log files; - reads standard input")
-    p.add_argument("--json", action="store_true", help="JSON Lines, one event per line (see docs/events.md)")
+    p.add_argument("--json", action="store_true",
+                   help="JSON Lines, one event per line (see `espwatch explain --contract`)")
     p.add_argument("--min-severity", choices=SEVERITIES, default="info",
                    help="leave out events below this severity (default: info)")
     add_patterns_option(p)
