@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -35,13 +35,18 @@ class ScanResult:
 
 
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
-                on_event: Callable[[Event], None] | None = None, keep_events: bool = True) -> ScanResult:
-    """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known."""
+                on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
+                on_read: Callable[[int], None] | None = None) -> ScanResult:
+    """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
+    `on_read(n)` after each chunk of `n` bytes is read: progress)."""
     fh, name = open_input(path)
     pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
     result = ScanResult(name, pipe)
+    chunks = read_chunks(fh)
+    if on_read is not None:
+        chunks = _reporting(chunks, on_read)
     try:
-        for ev in pipe.run(read_chunks(fh)):
+        for ev in pipe.run(chunks):
             result.counts[ev.severity] += 1
             if keep_events:
                 result.events.append(ev)
@@ -51,6 +56,12 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
         if fh is not sys.stdin.buffer:
             fh.close()
     return result
+
+
+def _reporting(chunks: Iterator[bytes], on_read: Callable[[int], None]) -> Iterator[bytes]:
+    for chunk in chunks:
+        on_read(len(chunk))
+        yield chunk
 
 
 def write_jsonl(ev: Event, out: TextIO, file: str | None = None) -> None:

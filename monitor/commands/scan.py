@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from espwatch.commands import add_elf_options, add_patterns_option, add_verb, enrichment, load_data
@@ -34,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from espwatch.events import severity_at_least
+    from espwatch.progress import for_stream as progress_line
+    from espwatch.progress import input_size
     from espwatch.render.summary import iter_summary
     from espwatch.scan import scan_stream, write_jsonl
 
@@ -47,7 +50,16 @@ def run(args: argparse.Namespace) -> int:
             if args.json and severity_at_least(ev.severity, args.min_severity):
                 write_jsonl(ev, out, _path if many else None)
 
-        result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=not args.json)
+        # a long scan on a terminal: bytes, rate and time left on stderr (never on a pipe or with --json)
+        label = "<stdin>" if path == "-" else os.path.basename(path)
+        progress = None if args.json else progress_line(sys.stderr, label, input_size(path))
+        try:
+            result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit,
+                                 keep_events=not args.json,
+                                 on_read=progress.add if progress is not None else None)
+        finally:
+            if progress is not None:
+                progress.clear()
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
