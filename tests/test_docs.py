@@ -34,3 +34,26 @@ def test_the_patterns_reference_has_every_code_with_its_data() -> None:
             assert f"<{ref}>" in section, (p.code, ref)
         assert (section.count("\n- ") >= len(p.checks) + 1), p.code
         assert f"[{p.code}](#{p.code.lower()})" in text  # linked from the table of all codes
+
+
+def _helps() -> list[tuple[str, list[str]]]:
+    from espwatch.commands import VERBS
+
+    out = [(v, [v]) for v in VERBS]
+    out += [(f"image {s}", ["image", s]) for s in ("check", "diff", "partitions", "otadata")]
+    return out
+
+
+def test_every_verb_help_has_an_example(capsys) -> None:
+    import pytest
+
+    from espwatch.cli import main
+
+    for name, argv in _helps():
+        with pytest.raises(SystemExit) as exc:
+            main([*argv, "--help"])
+        assert exc.value.code == 0, name
+        text = capsys.readouterr().out
+        examples = text.split("\nexample", 1)[1] if "\nexample" in text else ""
+        lines = [ln.strip() for ln in examples.splitlines()[1:] if ln.strip()]
+        assert any(ln.startswith("espwatch ") for ln in lines), f"`espwatch {name} --help` has no example"
