@@ -36,12 +36,16 @@ class ScanResult:
 
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
                 on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
+                on_start: Callable[[ScanResult], None] | None = None,
                 on_read: Callable[[int], None] | None = None) -> ScanResult:
     """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
-    `on_read(n)` after each chunk of `n` bytes is read: progress)."""
+    `on_start` with the result being filled, once the input is open; `on_read(n)` after each chunk of
+    `n` bytes is read: progress)."""
     fh, name = open_input(path)
     pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
     result = ScanResult(name, pipe)
+    if on_start is not None:
+        on_start(result)
     chunks = read_chunks(fh)
     if on_read is not None:
         chunks = _reporting(chunks, on_read)

@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from espwatch.events import severity_at_least
     from espwatch.progress import for_stream as progress_line
     from espwatch.progress import input_size
-    from espwatch.render.summary import iter_summary
-    from espwatch.scan import scan_stream, write_jsonl
+    from espwatch.render.summary import SummaryWriter
+    from espwatch.scan import ScanResult, scan_stream, write_jsonl
 
     patterns, rules = load_data(args)
     enr = enrichment(args, patterns, rules)
@@ -46,27 +46,42 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     many = len(args.files) > 1
     for path in args.files:
-        def emit(ev, _path=path):
-            if args.json and severity_at_least(ev.severity, args.min_severity):
-                write_jsonl(ev, out, _path if many else None)
+        summary: list[SummaryWriter] = []
 
-        # a long scan on a terminal: bytes, rate and time left on stderr (never on a pipe or with --json)
+        # a long scan on a terminal: bytes, rate and time left on stderr (never on a pipe or with --json),
+        # wiped before each piece of the summary
         label = "<stdin>" if path == "-" else os.path.basename(path)
         progress = None if args.json else progress_line(sys.stderr, label, input_size(path))
+
+        def write(text: str, _progress=progress) -> None:
+            if _progress is not None:
+                _progress.clear()
+            out.write(text)
+
+        def start(result: ScanResult, _summary: list[SummaryWriter] = summary, _write=write) -> None:
+            if not args.json:
+                _summary.append(SummaryWriter(_write, result.name, patterns, result.pipeline.boots.session,
+                                              args.min_severity, show_facts=args.all))
+
+        def emit(ev, _path=path, _summary=summary):
+            if args.json:
+                if severity_at_least(ev.severity, args.min_severity):
+                    write_jsonl(ev, out, _path if many else None)
+            else:
+                _summary[0].event(ev)
+
         try:
-            result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit,
-                                 keep_events=not args.json,
-                                 on_read=progress.add if progress is not None else None)
+            result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
+                                 on_start=start, on_read=progress.add if progress is not None else None)
         finally:
             if progress is not None:
                 progress.clear()
+        if summary:
+            summary[0].finish(result)
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
         for warning in enr.mismatches(printed):
             print(f"espwatch: WARNING: {warning}", file=sys.stderr)
-        if not args.json:
-            for line in iter_summary(result, patterns, args.min_severity, show_facts=args.all):
-                out.write(line + "\n")
     out.flush()
     return 1 if worst_error else 0
