@@ -279,3 +279,21 @@ def test_session_log_names_are_valid_on_every_os(port: str, name: str) -> None:
     assert safe_port_name(port) == name
     file = default_log_path(port, when=0).name
     assert not set(file) & set('<>:"/\\|?*') and file.startswith(name + "-")
+
+
+@pytest.mark.parametrize(("message", "said"), [
+    ("could not open port 'COM7': FileNotFoundError(2, 'The system cannot find the file specified.', None, 2)",
+     "COM7: no such port"),
+    ("could not open port 'COM7': PermissionError(13, 'Zugriff verweigert', None, 5)",  # a German Windows
+     "COM7 is in use by another program (another monitor, esptool, a serial terminal?)"),
+    ("could not open port 'COM7': OSError(22, 'The semaphore timeout period has expired.', None, 121)",
+     "COM7: could not open port 'COM7': OSError(22, 'The semaphore timeout period has expired.', None, 121)"),
+])
+def test_windows_open_errors_say_what_happened(message: str, said: str) -> None:
+    """COM ports are not files on Windows: a busy port must not read as a missing one. The messages are
+    the ones pyserial's Windows backend raises (SerialException with the WinError's repr)."""
+    import serial
+
+    from espwatch.device.connect import open_error_text
+
+    assert open_error_text("COM7", serial.SerialException(message), windows=True) == said
