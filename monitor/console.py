@@ -13,8 +13,11 @@ from __future__ import annotations
 import codecs
 import os
 import sys
-from collections.abc import Mapping
-from typing import TextIO
+
+TYPE_CHECKING = False  # no `typing` import at start-up for the annotations alone
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import TextIO
 
 ERRORS = "espwatch-substitute"
 """The codec error handler registered by `prepare_streams` (ASCII look-alikes, else `?`)."""
