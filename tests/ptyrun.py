@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
-
-ESPWATCH = Path(sys.executable).with_name("espwatch")
 
 
 class PtyRun:

@@ -18,7 +18,7 @@ import pytest
 from espwatch.commands import VERBS, build_parser, sub_parser
 from espwatch.completion import command_tree, script
 
-ESPWATCH = Path(sys.executable).with_name("espwatch")
+ESPWATCH = Path(sys.executable).with_name("espwatch.exe" if os.name == "nt" else "espwatch")
 
 CASES: list[tuple[list[str], set[str]]] = [
     (["espwatch", "sc"], {"scan"}),

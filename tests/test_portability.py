@@ -17,7 +17,7 @@ import pytest
 from espwatch.console import prepare
 from espwatch.device.spool import PREFIX, StdinSpool, remove_file, sweep_stale
 
-ESPWATCH = Path(sys.executable).with_name("espwatch")
+ESPWATCH = Path(sys.executable).with_name("espwatch.exe" if os.name == "nt" else "espwatch")
 needs_pty = pytest.mark.skipif(os.name == "nt", reason="needs a POSIX pseudo-terminal (pty)")
 
 UNICODE_LOG = "I (100) app: start ✓\nE (200) esp_flash: 温度 read failed ✗ → retry…\n"
@@ -277,7 +277,7 @@ def test_session_log_names_are_valid_on_every_os(port: str, name: str) -> None:
     from espwatch.device.sessionlog import default_log_path, safe_port_name
 
     assert safe_port_name(port) == name
-    file = default_log_path(port, when=0).name
+    file = default_log_path(port, when=1_000_000_000).name
     assert not set(file) & set('<>:"/\\|?*') and file.startswith(name + "-")
 
 

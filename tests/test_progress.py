@@ -13,7 +13,7 @@ import pytest
 
 from espwatch.progress import Progress, for_stream, input_size
 
-ESPWATCH = Path(sys.executable).with_name("espwatch")
+ESPWATCH = Path(sys.executable).with_name("espwatch.exe" if os.name == "nt" else "espwatch")
 LOG = "b-esp32c3-abort-then-illegal-instruction.log"
 needs_pty = pytest.mark.skipif(os.name == "nt", reason="needs a POSIX pseudo-terminal (pty)")
 
