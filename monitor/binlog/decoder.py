@@ -79,10 +79,10 @@ class _GapFilter:
         self.junk = 0
         self.note = ""
 
-    def feed(self, data: bytes, note: str, out: list[tuple[str, Any]]) -> None:
-        if note and self.note != "cut":
-            self.note = note
+    def feed(self, data: bytes, marks: tuple[tuple[int, str], ...], out: list[tuple[str, Any]]) -> None:
         if self.carry:
+            shift = len(self.carry)
+            marks = tuple((p + shift, why) for p, why in marks)
             data = self.carry + data
             self.carry = b""
         tail = _UTF8_TAIL.search(data, max(0, len(data) - 3))
@@ -92,11 +92,11 @@ class _GapFilter:
         pos = 0
         for m in _TEXT_RUN.finditer(data):
             if m.start() > pos:
-                self._nontext(m.start() - pos)
+                self._nontext(pos, m.start(), marks)
             self._text(data[m.start():m.end()], out)
             pos = m.end()
         if pos < len(data):
-            self._nontext(len(data) - pos)
+            self._nontext(pos, len(data), marks)
 
     def _text(self, t: bytes, out: list[tuple[str, Any]]) -> None:
         if self.clean:
@@ -132,8 +132,11 @@ class _GapFilter:
         self.clean = True
         self.qualified = True
 
-    def _nontext(self, n: int) -> None:
-        self.junk += n + len(self.run)
+    def _nontext(self, start: int, end: int, marks: tuple[tuple[int, str], ...] = ()) -> None:
+        for pos, why in marks:  # a frame-like start in these bytes says why they are damage
+            if start <= pos < end and self.note != "cut":
+                self.note = why
+        self.junk += end - start + len(self.run)
         self.run.clear()
         self.clean = False
         self.qualified = False
@@ -150,7 +153,7 @@ class _GapFilter:
             if self.clean and self.qualified:
                 out.append(("text", self.carry))
             else:
-                self._nontext(len(self.carry))
+                self._nontext(0, len(self.carry))
             self.carry = b""
         if self.clean:
             if self.run:
@@ -211,7 +214,7 @@ class BinlogDecoder:
     # -- streaming ------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> bytes:
         items = self.splitter.feed(data)
-        if len(items) == 1 and type(items[0]) is Gap and not self.splitter.armed:
+        if len(items) == 1 and type(items[0]) is Gap and not items[0].armed:
             text = items[0].data  # the common case of a text-only log: no copy
             self.stats.text_bytes += len(text)
             if text:
@@ -238,12 +241,11 @@ class BinlogDecoder:
 
     def _emit(self, items: list[Gap | Record]) -> bytes:
         out = bytearray()
-        armed = self.splitter.armed
         parts: list[tuple[str, Any]] = []
         for item in items:
             if type(item) is Gap:
-                if armed:
-                    self.gaps.feed(item.data, item.note, parts)
+                if item.armed:
+                    self.gaps.feed(item.data, item.marks, parts)
                 else:
                     parts.append(("text", item.data))
             else:
@@ -283,7 +285,10 @@ class BinlogDecoder:
         return self.bootloader if rec.source == 1 else self.app
 
     def _readable(self, rec: Record) -> bool:
-        """Whether a lone frame seen before binary logging is known decodes cleanly (then it arms)."""
+        """Whether a lone frame seen before binary logging is known names a format in a given ELF and
+        decodes cleanly with it (then it arms the decoder)."""
+        if not isinstance(rec.fmt, int) or self._elf(rec) is None:
+            return False
         try:
             _, ok = self.render(rec, count=False)
         except Exception:  # a frame-like run of text must never stop a scan

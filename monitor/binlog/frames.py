@@ -134,11 +134,13 @@ def parse_record(frame: bytes) -> Record | None:
 
 @dataclass(slots=True)
 class Gap:
-    """Bytes between frames. `note`: "crc" when a frame-like run with a wrong CRC is in them, "cut" when
-    the input ended inside what looked like a frame, else ""."""
+    """Bytes between frames. `marks`: (offset, why) of the frame-like starts in them that were not frames:
+    "crc" (a wrong CRC: a damaged frame), "cut" (the input ended inside it)."""
 
     data: bytes
-    note: str = ""
+    marks: tuple[tuple[int, str], ...] = ()
+    armed: bool = False
+    """Whether binary logging was known when these bytes came (before it, they are text as they are)."""
 
 
 class FrameSplitter:
@@ -162,7 +164,7 @@ class FrameSplitter:
 
     def feed(self, data: bytes) -> list[Gap | Record]:
         if not self._buf and b"\x01" not in data and b"\x02" not in data:
-            return [Gap(data)] if data else []
+            return [Gap(data, (), self.armed)] if data else []
         self._buf += data
         return self._scan(final=False)
 
@@ -198,7 +200,7 @@ class FrameSplitter:
         n = len(buf)
         out: list[Gap | Record] = []
         i = gap_start = 0
-        note = ""
+        marks: list[tuple[int, str]] = []
         search = _START.search
         stop_early = not (final or give_up)
         while True:
@@ -213,17 +215,18 @@ class FrameSplitter:
                     i = s
                     break
                 if final:
-                    note = "cut"
+                    marks.append((s, "cut"))
                 i = s + 1
                 continue
             if state != "frame":
                 if state == "bad":
                     self.bad_crc += 1
-                    note = note or "crc"
+                    marks.append((s, "crc"))
                 i = s + 1
                 continue
             assert rec is not None
-            if not self.armed:
+            was_armed = self.armed
+            if not was_armed:
                 nxt, _ = self._frame_at(buf, s + rec.size, n)
                 if nxt == "wait" and stop_early:
                     i = s
@@ -233,12 +236,16 @@ class FrameSplitter:
                     continue
                 self.armed = True
             if s > gap_start:
-                out.append(Gap(bytes(buf[gap_start:s]), note))
-                note = ""
+                out.append(Gap(bytes(buf[gap_start:s]), _marks(marks, gap_start), was_armed))
+                marks = []
             out.append(rec)
             self.frames += 1
             i = gap_start = s + rec.size
         if i > gap_start:
-            out.append(Gap(bytes(buf[gap_start:i]), note))
+            out.append(Gap(bytes(buf[gap_start:i]), _marks(marks, gap_start), self.armed))
         del buf[:i]
         return out
+
+
+def _marks(marks: list[tuple[int, str]], base: int) -> tuple[tuple[int, str], ...]:
+    return tuple((pos - base, why) for pos, why in marks)
