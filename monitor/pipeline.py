@@ -12,12 +12,15 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from espwatch.detector import Detector
 from espwatch.events import Event
 from espwatch.patterns import PatternSet, load_patterns
 from espwatch.sessions import BootSession, BootTracker
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
 
 CHUNK = 1 << 20
 
@@ -36,11 +39,16 @@ class InputError(Exception):
 
 @dataclass
 class Pipeline:
-    """Detector + boot sessions + optional stages, with subscribers for live sinks."""
+    """Detector + boot sessions + optional stages, with subscribers for live sinks.
+
+    `binlog`: a bytes -> bytes step before line splitting (ESP-IDF binary log frames back to text lines);
+    line numbers are then those of the decoded text.
+    """
 
     patterns: PatternSet
     stages: list[Stage] = field(default_factory=list)
     keep_events: bool = True
+    binlog: BinlogDecoder | None = None
 
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
@@ -59,12 +67,18 @@ class Pipeline:
         self.subscribers.append(callback)
 
     def feed(self, data: bytes) -> list[Event]:
-        out = self._enrich(self.detector.feed(data))
+        if self.binlog is not None:
+            data = self.binlog.feed(data)
+        return self._detect(data)
+
+    def _detect(self, text: bytes) -> list[Event]:
+        out = self._enrich(self.detector.feed(text))
         self.boots.note_line(self.detector.lines_seen)
         return out
 
     def close(self) -> list[Event]:
-        out = self._enrich(self.detector.close())
+        out = self._detect(self.binlog.close()) if self.binlog is not None else []
+        out += self._enrich(self.detector.close())
         self.boots.note_line(self.detector.lines_seen)
         for i, stage in enumerate(self.stages):
             extra = stage.finish()

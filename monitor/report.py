@@ -19,6 +19,7 @@ from typing import Any
 import regex
 
 from espwatch import __version__
+from espwatch.binlog import BinlogDecoder, decode_stream, open_decoder
 from espwatch.decoding import DecodeStage, ElfChoice, ElfError, choose_elf, load_index
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lines import clean_text
@@ -45,6 +46,8 @@ class ReportOptions:
     max_line_chars: int = 400
     min_severity: str = "warning"
     patterns_dirs: list[str] = field(default_factory=list)
+    bootloader_elf: str | None = None
+    """Binary logs: the bootloader's ELF (default: beside the app ELF)."""
 
 
 @dataclass
@@ -110,8 +113,10 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 # -- the log lines around events ------------------------------------------------------------------
-def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int | None) -> dict[int, str]:
-    """The text of the `wanted` line numbers (1-based, as events.md counts), redacted."""
+def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int | None,
+               binlog: BinlogDecoder | None = None) -> dict[int, str]:
+    """The text of the `wanted` line numbers (1-based, as events.md counts), redacted. `binlog`: the
+    decoder the scan used, when the log was a binary log (its lines are those of the decoded text)."""
     if not wanted:
         return {}
     fh, _ = open_input(path)
@@ -119,7 +124,10 @@ def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int |
         def numbered() -> Iterator[tuple[int, str]]:
             n = 0
             carry = b""
-            for chunk in read_chunks(fh):
+            chunks = read_chunks(fh)
+            if binlog is not None and binlog.active:
+                chunks = decode_stream(chunks, binlog.fresh())
+            for chunk in chunks:
                 data = carry + chunk
                 parts = data.split(b"\n")
                 carry = parts.pop()
@@ -204,7 +212,16 @@ def build_report(path: str, options: ReportOptions | None = None,
             error = str(exc)
             decode_note = f"The ELF could not be used ({error}): addresses are not decoded."
     stages.append(DiagnosisStage(pats, elf_sha256=elf.sha256 if elf else None))
-    result = scan_stream(path, pats, stages=stages)
+    try:
+        binlog = open_decoder(elf.path if elf else None, opt.bootloader_elf)
+    except ElfError as exc:
+        binlog = open_decoder(elf.path if elf else None) if elf else BinlogDecoder()
+        binlog.notes.append(f"the bootloader ELF could not be used ({exc})")
+    result = scan_stream(path, pats, stages=stages, binlog=binlog)
+    if binlog.active:
+        st = binlog.stats
+        decode_note += (f" Binary log: {st.records} records decoded, {st.undecoded} not decoded, "
+                        f"{st.junk_bytes} damaged bytes" + "".join(f"; {n}" for n in binlog.notes) + ".")
     red = Redactor(enabled=opt.redact, wifi=opt.redact_wifi, mac=opt.redact_mac)
     facts = _facts(result)
     elf_status = _elf_status(opt, facts, elf, error)
@@ -246,7 +263,7 @@ def build_report(path: str, options: ReportOptions | None = None,
             clusters[-1].append(sp)
         else:
             clusters.append([sp])
-    lines = read_lines(path, wanted, red, None if opt.full else opt.max_line_chars)
+    lines = read_lines(path, wanted, red, None if opt.full else opt.max_line_chars, binlog)
 
     out: list[str] = []
     name = os.path.basename(result.name)

@@ -204,7 +204,9 @@ class BinlogDecoder:
 
     def fresh(self) -> BinlogDecoder:
         """A new decoder with the same ELFs and settings (its own stream state)."""
-        return BinlogDecoder(self.app, self.bootloader, armed=self._armed_at_start, colors=self.colors)
+        dec = BinlogDecoder(self.app, self.bootloader, armed=self._armed_at_start, colors=self.colors)
+        dec.notes = list(self.notes)
+        return dec
 
     @property
     def active(self) -> bool:

@@ -166,8 +166,10 @@ class ElfStrings:
 
 def bootloader_beside(app_elf: str | os.PathLike[str]) -> Path | None:
     """The bootloader ELF where ESP-IDF puts it: `bootloader/bootloader.elf` in the app ELF's build folder,
-    or the `bootloader_elf` of that folder's `project_description.json`."""
-    folder = Path(app_elf).resolve().parent
+    or the `bootloader_elf` of that folder's `project_description.json`; else a `bootloader.elf` copied
+    into the same folder as the app ELF."""
+    app = Path(app_elf).resolve()
+    folder = app.parent
     cand = folder / "bootloader" / "bootloader.elf"
     if cand.is_file():
         return cand
@@ -183,4 +185,5 @@ def bootloader_beside(app_elf: str | os.PathLike[str]) -> Path | None:
             p = Path(value) if Path(value).is_absolute() else folder / value
             if p.is_file():
                 return p
-    return None
+    cand = folder / "bootloader.elf"
+    return cand if cand.is_file() and cand != app else None

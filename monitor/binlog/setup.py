@@ -29,7 +29,9 @@ def open_decoder(app_elf: str | os.PathLike[str] | None = None,
         found = bootloader_beside(app.path)
         if found is not None:
             boot = ElfStrings(found).load()
-            notes.append(f"bootloader records decoded with {found} (beside the app ELF)")
+            rel = found.relative_to(app.path.resolve().parent) if found.is_relative_to(
+                app.path.resolve().parent) else found
+            notes.append(f"bootloader records decoded with {rel} beside the app ELF")
     decoder = BinlogDecoder(app, boot, armed=armed, colors=colors)
     decoder.notes = notes
     return decoder

@@ -21,3 +21,37 @@ def patterns_from(args: argparse.Namespace) -> PatternSet:
         return load_patterns(args.patterns)
     except PatternError as exc:
         raise CliError(str(exc)) from None
+
+
+def add_binlog_options(p: argparse.ArgumentParser) -> None:
+    """`--bootloader-elf`, for the verbs that read ESP-IDF binary logs (the app ELF is `--elf`)."""
+    p.add_argument("--bootloader-elf", metavar="BOOTLOADER.elf",
+                   help="binary logs (CONFIG_LOG_MODE_BINARY): the bootloader's ELF for its records "
+                        "(default: bootloader/bootloader.elf beside the app ELF)")
+
+
+def binlog_from(args: argparse.Namespace, app_elf: str | None, **kw):
+    """The binary log decoder for a verb: the app ELF and `--bootloader-elf`; a bad ELF is a usage error.
+    Text logs pass through it unchanged; it switches itself on where frames are."""
+    from espwatch.binlog import open_decoder
+    from espwatch.cli import CliError
+    from espwatch.decoding import ElfError
+
+    try:
+        return open_decoder(app_elf, getattr(args, "bootloader_elf", None), **kw)
+    except ElfError as exc:
+        raise CliError(str(exc)) from None
+
+
+def binlog_summary(decoder, name: str) -> str | None:
+    """One line for stderr after a binary log was read (None when the input had no frames)."""
+    if decoder is None or not decoder.active:
+        return None
+    st = decoder.stats
+    parts = [f"{st.records} records decoded"]
+    if st.undecoded:
+        parts.append(f"{st.undecoded} not decoded")
+    if st.junk_bytes:
+        parts.append(f"{st.junk_bytes} damaged bytes in {st.junk_runs} places")
+    notes = "".join(f"; {n}" for n in decoder.notes)
+    return f"{name}: binary log: {', '.join(parts)}{notes}"

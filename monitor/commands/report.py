@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from espwatch.cli import CliError
-from espwatch.commands import add_patterns_option
+from espwatch.commands import add_binlog_options, add_patterns_option
 from espwatch.patterns import PatternError
 from espwatch.pipeline import InputError
 
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--redact-wifi", action="store_true", help="also remove Wi-Fi network names (SSIDs)")
     p.add_argument("--redact-mac", action="store_true", help="also remove MAC addresses")
     add_patterns_option(p)
+    add_binlog_options(p)
     p.set_defaults(func=run)
 
 
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if args.no_redact and (args.redact_wifi or args.redact_mac):
         raise CliError("--no-redact cannot be combined with --redact-wifi or --redact-mac")
     opt = ReportOptions(elf=args.elf, full=args.full, redact=not args.no_redact, redact_wifi=args.redact_wifi,
-                        redact_mac=args.redact_mac, patterns_dirs=list(args.patterns))
+                        redact_mac=args.redact_mac, patterns_dirs=list(args.patterns),
+                        bootloader_elf=args.bootloader_elf)
     try:
         rep = build_report(args.log, opt)
     except (InputError, PatternError) as exc:

@@ -7,7 +7,13 @@ import sys
 from collections.abc import Callable
 
 from espwatch.cli import CliError
-from espwatch.commands import add_patterns_option, patterns_from
+from espwatch.commands import (
+    add_binlog_options,
+    add_patterns_option,
+    binlog_from,
+    binlog_summary,
+    patterns_from,
+)
 from espwatch.decoding import DecodeStage, ElfError, choose_elf, elf_status, load_index
 from espwatch.diagnosis import DiagnosisStage, RuleError, load_rules
 from espwatch.events import SEVERITIES, severity_at_least
@@ -33,12 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "ELF SHA256; without it, an ELF found in ./build, .pio/build or an Arduino build "
                         "folder is used")
     p.add_argument("--no-elf", action="store_true", help="do not look for an ELF in the build folders")
+    add_binlog_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     patterns = patterns_from(args)
     stages = build_stages(args, patterns)
+    binlog = binlog_from(args, str(args.elf_choice.path) if args.elf_choice else None)
     worst_error = False
     out = sys.stdout
     many = len(args.files) > 1
@@ -47,10 +55,15 @@ def run(args: argparse.Namespace) -> int:
             if args.json and severity_at_least(ev.severity, args.min_severity):
                 write_jsonl(ev, out, _path if many else None)
 
+        decoder = binlog.fresh()
         try:
-            result = scan_stream(path, patterns, stages=stages(), on_event=emit, keep_events=not args.json)
+            result = scan_stream(path, patterns, stages=stages(), on_event=emit, keep_events=not args.json,
+                                 binlog=decoder)
         except InputError as exc:
             raise CliError(str(exc)) from None
+        summary = binlog_summary(decoder, result.name)
+        if summary:
+            print(f"espwatch: {summary}", file=sys.stderr)
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         warn_elf_mismatch(args.elf_choice, result)
