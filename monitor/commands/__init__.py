@@ -23,11 +23,33 @@ def patterns_from(args: argparse.Namespace) -> PatternSet:
         raise CliError(str(exc)) from None
 
 
-def add_binlog_options(p: argparse.ArgumentParser) -> None:
-    """`--bootloader-elf`, for the verbs that read ESP-IDF binary logs (the app ELF is `--elf`)."""
+def add_binlog_options(p: argparse.ArgumentParser, switch: bool = False) -> None:
+    """`--bootloader-elf` (and with `switch`, `--binlog`) for the verbs that read ESP-IDF binary logs; the
+    app ELF is `--elf`."""
     p.add_argument("--bootloader-elf", metavar="BOOTLOADER.elf",
                    help="binary logs (CONFIG_LOG_MODE_BINARY): the bootloader's ELF for its records "
                         "(default: bootloader/bootloader.elf beside the app ELF)")
+    if switch:
+        p.add_argument("--binlog", action="store_true",
+                       help="the device logs in binary (CONFIG_LOG_MODE_BINARY): show its records as text "
+                            "(implied by --bootloader-elf or an --elf built with binary logging)")
+
+
+def binlog_wanted(args: argparse.Namespace) -> bool:
+    """Whether the user asked for binary log decoding: `--binlog`, `--bootloader-elf`, or an `--elf` built
+    with binary logging (a bad ELF is a usage error)."""
+    if getattr(args, "binlog", False) or getattr(args, "bootloader_elf", None):
+        return True
+    if not getattr(args, "elf", None):
+        return False
+    from espwatch.binlog import ElfStrings
+    from espwatch.cli import CliError
+    from espwatch.decoding import ElfError
+
+    try:
+        return ElfStrings(args.elf).has_binlog
+    except ElfError as exc:
+        raise CliError(str(exc)) from None
 
 
 def binlog_from(args: argparse.Namespace, app_elf: str | None, **kw):

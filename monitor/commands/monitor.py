@@ -12,7 +12,13 @@ import sys
 from pathlib import Path
 
 from espwatch.cli import CliError
-from espwatch.commands import add_patterns_option, patterns_from
+from espwatch.commands import (
+    add_binlog_options,
+    add_patterns_option,
+    binlog_from,
+    binlog_wanted,
+    patterns_from,
+)
 from espwatch.commands import scan as scan_cmd
 
 EOLS = {"CRLF": b"\r\n", "CR": b"\r", "LF": b"\n"}
@@ -36,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timestamps", action="store_true", help="show the host time of each line")
     p.add_argument("--eol", choices=sorted(EOLS), default="CRLF",
                    help="line ending sent after a line typed in the send box (default: CRLF)")
+    add_binlog_options(p, switch=True)
     p.set_defaults(func=run)
 
 
@@ -58,15 +65,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"espwatch: {args.port} is not there (yet); waiting for the device to connect "
               f"(Ctrl+] quits)", file=sys.stderr)
     source = SerialSource(args.port, args.baud, log, reset_on_open=not args.no_reset)
+    shown, binlog = log_path, None
+    if binlog_wanted(args):
+        # Binary logging: the session log keeps the raw bytes; the screen follows their decoded text.
+        from espwatch.binlog.spool import BinlogSpool
+
+        binlog = BinlogSpool(log_path, binlog_from(args, args.elf), follow=True)
+        log.listeners.append(binlog.wake.set)
+        binlog.start()
+        shown = binlog.path
     from espwatch.tui.app import MonitorApp
 
-    app = MonitorApp(log_path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
+    app = MonitorApp(shown, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
                      elf_status=scan_cmd.elf_status_text(args), source=source,
-                     name=log_path.name, elf=args.elf, show_times=args.timestamps, eol=EOLS[args.eol])
+                     name=log_path.name, elf=args.elf, show_times=args.timestamps, eol=EOLS[args.eol],
+                     source_offset=binlog.raw_offset if binlog else None)
+    if binlog is not None:
+        binlog.log.listeners.append(app.follower.wake.set)
     try:
         app.run()
     finally:
         source.stop()
+        if binlog is not None:
+            binlog.cleanup()
         log.close()
     print(f"espwatch: session log {log_path} ({log.device_bytes:,} bytes from the device)", file=sys.stderr)
     return 0

@@ -7,8 +7,15 @@ import os
 import sys
 from pathlib import Path
 
+from espwatch.binlog.setup import sniff_file
 from espwatch.cli import CliError
-from espwatch.commands import add_patterns_option, patterns_from
+from espwatch.commands import (
+    add_binlog_options,
+    add_patterns_option,
+    binlog_from,
+    binlog_wanted,
+    patterns_from,
+)
 from espwatch.commands import scan as scan_cmd
 from espwatch.pipeline import InputError, open_input
 
@@ -26,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the application ELF: decode backtraces (its index is built in the background) and "
                         "check it against the ELF SHA256 the app prints")
     p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
+    add_binlog_options(p, switch=True)
     p.set_defaults(func=run)
 
 
@@ -53,16 +61,29 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         fh.close()
         path, name = args.log, os.path.basename(args.log)
+    binlog = None
+    if binlog_wanted(args) or (spool is None and sniff_file(path)):
+        # A binary log: the screen follows its decoded text, written by a thread as the raw file is read.
+        from espwatch.binlog.spool import BinlogSpool
+
+        binlog = BinlogSpool(path, binlog_from(args, args.elf), follow=follow, until=until)
+        if spool is not None:
+            spool.log.listeners.append(binlog.wake.set)
+        binlog.start()
+        path, follow, until = binlog.path, True, binlog.done
     from espwatch.tui.app import MonitorApp
 
     app = MonitorApp(path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
                      elf_status=scan_cmd.elf_status_text(args), follow=follow, until=until,
                      name=name, elf=args.elf, show_times=args.timestamps)
-    if spool is not None:
-        spool.log.listeners.append(app.follower.wake.set)
+    feeder = binlog or spool
+    if feeder is not None:
+        feeder.log.listeners.append(app.follower.wake.set)
     try:
         app.run()
     finally:
+        if binlog is not None:
+            binlog.cleanup()
         if spool is not None:
             spool.cleanup()
     return 0

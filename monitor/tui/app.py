@@ -172,9 +172,13 @@ class MonitorApp(App[int]):
                  until: threading.Event | None = None, name: str | None = None, elf: str | None = None,
                  show_times: bool = False, report_dir: str | os.PathLike[str] | None = None,
                  eol: bytes = b"\r\n", interval: float | None = None,
-                 elf_status: Callable[[list[dict[str, Any]]], str] | None = None) -> None:
+                 elf_status: Callable[[list[dict[str, Any]]], str] | None = None,
+                 source_offset: Callable[[int], int] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
+        # When the screen shows a decoded copy of what the source wrote (a binary log), the offset in the
+        # source's session log of a shown offset, for host arrival times.
+        self.source_offset = source_offset
         self.patterns = patterns
         stage_list = stages() if callable(stages) else list(stages or [])
         # keep_events=True: with False the core numbers boots differently (see the report: sessions.py uses
@@ -413,7 +417,7 @@ class MonitorApp(App[int]):
 
     def _time_of(self, line: int, offset: int, raw: bytes) -> str | None:
         if self.source is not None:
-            t = self.source.arrival_time(offset)
+            t = self.source.arrival_time(self.source_offset(offset) if self.source_offset else offset)
             if t is None:
                 return None
             d = datetime.fromtimestamp(t)
