@@ -26,7 +26,7 @@ from typing import Any
 
 from espwatch.binlog.elfstrings import BUFFER_FORMATS, ElfStrings
 from espwatch.binlog.frames import FrameSplitter, Gap, Record
-from espwatch.binlog.printf import ArgReader, ArgsShort, Piece, format_args, parse_format
+from espwatch.binlog.printf import ArgReader, ArgsShort, format_args, parse_format
 
 MARKER = b"[espwatch] binlog: "
 COLORS = {1: b"\x1b[0;31m", 2: b"\x1b[0;33m", 3: b"\x1b[0;32m"}
@@ -36,6 +36,8 @@ MIN_TEXT = 4
 """A run of text between damaged bytes counts as text when it completes a line at least this long."""
 LONG_TEXT = 256
 """... or when it grows this long without a line break."""
+CACHE_MAX = 1 << 16
+"""Formats and tags remembered per decoder (a build has a few thousand)."""
 
 # Text for the damage filter: printable ASCII, tab, CR, LF, ESC, and whole UTF-8 sequences.
 _TEXT_RUN = re.compile(rb"(?:[\t\n\r\x1b\x20-\x7e]|[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
@@ -200,7 +202,10 @@ class BinlogDecoder:
         self._at_line_start = True
         self.notes: list[str] = []
         """What the caller should tell the user about the ELFs (set by `open_decoder`)."""
-        self._formats: dict[tuple[int, StrKey], tuple[Piece, ...] | None] = {}
+        self._fmt_cache: dict[tuple[int, StrKey], tuple] = {}
+        self._tag_cache: dict[tuple[int, StrKey], tuple] = {}
+        self._readers = {1: self._string_reader(bootloader), 2: self._string_reader(app)}
+        self._prefixes: dict[tuple, tuple[bytes, bytes, bytes]] = {}
 
     def fresh(self) -> BinlogDecoder:
         """A new decoder with the same ELFs and settings (its own stream state)."""
@@ -300,29 +305,46 @@ class BinlogDecoder:
     def render(self, rec: Record, count: bool = True) -> tuple[bytes, bool]:
         """The text line(s) of a record, or its marked line; and whether it decoded."""
         stats = self.stats
-        elf = self._elf(rec)
-        key, why = self._why_not(rec, elf)
-        if not why:
-            assert isinstance(rec.fmt, bytes) or elf is not None
-            fmt = rec.fmt if isinstance(rec.fmt, bytes) else elf.string_at(rec.fmt)  # type: ignore[union-attr]
-            assert fmt is not None
-            tag = self._tag(rec, elf)
-            kind = _buffer_kind(fmt)
+        fmt_info = self._fmt_cache.get((rec.source, rec.fmt))
+        if fmt_info is None:
+            fmt_info = self._format_info(rec)
+            if len(self._fmt_cache) < CACHE_MAX:
+                self._fmt_cache[(rec.source, rec.fmt)] = fmt_info
+        pieces, kind, fmt, elf, failure = fmt_info
+        tag = None
+        if failure is None:
+            tag_info = self._tag_cache.get((rec.source, rec.tag))
+            if tag_info is None:
+                tag_info = self._tag_info(rec)
+                if len(self._tag_cache) < CACHE_MAX:
+                    self._tag_cache[(rec.source, rec.tag)] = tag_info
+            tag, failure = tag_info
+        if failure is None:
             try:
                 if kind is not None:
                     text = self._buffer_lines(rec, elf, kind, tag)
                 else:
-                    pieces = self._pieces(rec.fmt, fmt, elf)
-                    reader = ArgReader(rec.args, self._string_reader(elf))
-                    msg = format_args(pieces, reader)
-                    if reader.left:
-                        raise ArgsShort
-                    text = self._line(rec, tag, msg)
+                    if len(pieces) == 1 and pieces[0].__class__ is bytes and not rec.args:
+                        msg = pieces[0]  # no conversions
+                    elif not pieces:
+                        if rec.args:
+                            raise ArgsShort
+                        msg = b""
+                    else:
+                        reader = ArgReader(rec.args, self._readers[rec.source])
+                        msg = format_args(pieces, reader)
+                        if reader.pos != len(rec.args):
+                            raise ArgsShort
+                    if rec.timestamp == 0 and msg.endswith(b"\n"):
+                        text = msg  # esp_log_write(): the message carries its own header and line break
+                    else:
+                        start, end = self._prefix(rec, tag)
+                        text = start + msg + end
             except ArgsShort:
-                key = "arguments do not fit the format"
-                why = (f"its {len(rec.args)} argument bytes do not fit the format \"{_printable(fmt)}\""
-                       f"{' of ' + elf.name if elf is not None and not isinstance(rec.fmt, bytes) else ''} "
-                       "(wrong ELF, another build, or a format/argument mismatch in the code)")
+                failure = ("arguments do not fit the format",
+                           f"its {len(rec.args)} argument bytes do not fit the format \"{_printable(fmt)}\""
+                           f"{' of ' + elf.name if elf is not None and isinstance(rec.fmt, int) else ''} "
+                           "(wrong ELF, another build, or a format/argument mismatch in the code)")
             else:
                 if count:
                     stats.records += 1
@@ -331,45 +353,55 @@ class BinlogDecoder:
         if count:
             stats.undecoded += 1
             stats.by_source[rec.source_name] += 1
-            stats.reasons[key] += 1
+            stats.reasons[failure[0]] += 1
         line = (MARKER + f"{rec.source_name} record {rec.level_letter} ({rec.timestamp}) "
-                         f"not decoded: {why}\n".encode())
+                         f"not decoded: {failure[1]}\n".encode())
         return line, False
 
-    def _why_not(self, rec: Record, elf: ElfStrings | None) -> tuple[str, str]:
-        """("", "") when the record's strings can be found, else (short reason, the full sentence)."""
-        for what, ref in (("format", rec.fmt), ("tag", rec.tag)):
-            if isinstance(ref, bytes) or (what == "tag" and ref == 0):
-                continue
-            if elf is None:
-                flag = "--bootloader-elf BOOTLOADER.elf" if rec.source == 1 else "--elf APP.elf"
-                return "no ELF", f"no {rec.source_name} ELF to look up its {what} (give {flag})"
-            if elf.string_at(ref) is None:
-                return (f"{what} not in the ELF",
-                        f"{what} address 0x{ref:08x} is not in {elf.name} (wrong ELF or another build?)")
-            if what == "format" and not elf.starts_string(ref):
-                return ("format inside a string", f"format address 0x{ref:08x} does not start a string "
-                        f"in {elf.name} (wrong ELF or another build?)")
-        if rec.fmt == 0:
-            return "NULL format", "its format is a NULL pointer"
-        return "", ""
+    def _format_info(self, rec: Record) -> tuple:
+        """(pieces, buffer kind, format text, ELF, None), or (.., (short reason, sentence)) when the format
+        cannot be had: no ELF for an address, an address not in the ELF or not at a string's start."""
+        elf = self._elf(rec)
+        ref = rec.fmt
+        if isinstance(ref, bytes):
+            fmt = ref.split(b"\x00", 1)[0]
+        else:
+            why = self._missing(rec, elf, "format", ref)
+            if why is not None:
+                return None, None, b"", elf, why
+            assert elf is not None
+            if not elf.starts_string(ref):
+                why = (f"format address 0x{ref:08x} does not start a string in {elf.name} "
+                       "(wrong ELF or another build?)")
+                return None, None, b"", elf, ("format inside a string", why)
+            if ref == 0:
+                return None, None, b"", elf, ("NULL format", "its format is a NULL pointer")
+            fmt = elf.string_at(ref) or b""
+        kind = _buffer_kind(fmt)
+        return (parse_format(fmt) if kind is None else ()), kind, fmt, elf, None
 
-    def _tag(self, rec: Record, elf: ElfStrings | None) -> bytes | None:
+    def _tag_info(self, rec: Record) -> tuple[bytes | None, tuple[str, str] | None]:
         ref = rec.tag
         if isinstance(ref, bytes):
-            return ref.split(b"\x00", 1)[0]
-        if ref == 0 or elf is None:
-            return None
-        return elf.string_at(ref)
+            return ref.split(b"\x00", 1)[0], None
+        if ref == 0:
+            return None, None  # a NULL tag: no "tag: "
+        elf = self._elf(rec)
+        why = self._missing(rec, elf, "tag", ref)
+        if why is not None:
+            return None, why
+        assert elf is not None
+        return elf.string_at(ref), None
 
-    def _pieces(self, ref: int | bytes, fmt: bytes, elf: ElfStrings | None) -> tuple[Piece, ...]:
-        key = (id(elf), ref)
-        hit = self._formats.get(key)
-        if hit is None:
-            hit = parse_format(fmt.split(b"\x00", 1)[0])
-            if len(self._formats) < 65536:
-                self._formats[key] = hit
-        return hit
+    @staticmethod
+    def _missing(rec: Record, elf: ElfStrings | None, what: str, ref: int) -> tuple[str, str] | None:
+        if elf is None:
+            flag = "--bootloader-elf BOOTLOADER.elf" if rec.source == 1 else "--elf APP.elf"
+            return "no ELF", f"no {rec.source_name} ELF to look up its {what} (give {flag})"
+        if elf.string_at(ref) is None:
+            return (f"{what} not in the ELF",
+                    f"{what} address 0x{ref:08x} is not in {elf.name} (wrong ELF or another build?)")
+        return None
 
     def _string_reader(self, elf: ElfStrings | None):
         def read(reader: ArgReader, size: int | None) -> bytes | None:
@@ -396,25 +428,25 @@ class BinlogDecoder:
     # -- rendering --------------------------------------------------------------------------------------
     def _prefix(self, rec: Record, tag: bytes | None) -> tuple[bytes, bytes]:
         """(start of each line, end of each line) as ESP-IDF's text mode writes them."""
-        letter = rec.level_letter.encode()
-        if rec.timestamp:
-            head = letter + b" (" + str(rec.timestamp).encode() + b") "
-            color = COLORS.get(rec.level, b"") if self.colors else b""
-        else:  # ESP_DRAM_LOGx and early logs without time: no time, no colour (text mode does the same)
-            head = letter + b" "
-            color = b""
-        if tag is not None:
-            head += tag + b": "
-        return color + head, (RESET + b"\n") if color else b"\n"
-
-    def _line(self, rec: Record, tag: bytes | None, msg: bytes) -> bytes:
-        if rec.timestamp == 0 and msg.endswith(b"\n"):
-            return msg  # esp_log_write(): the message carries its own header and line break
-        start, end = self._prefix(rec, tag)
-        return start + msg + end
+        ts = rec.timestamp
+        key = (rec.level, tag, ts == 0)
+        parts = self._prefixes.get(key)
+        if parts is None:
+            letter = rec.level_letter.encode()
+            tail = tag + b": " if tag is not None else b""
+            if ts:
+                color = COLORS.get(rec.level, b"") if self.colors else b""
+                parts = (color + letter + b" (", b") " + tail, (RESET + b"\n") if color else b"\n")
+            else:  # ESP_DRAM_LOGx and early logs without time: no time, no colour (text mode does the same)
+                parts = (letter + b" " + tail, b"", b"\n")
+            if len(self._prefixes) < CACHE_MAX:
+                self._prefixes[key] = parts
+        if ts:
+            return b"%s%d%s" % (parts[0], ts, parts[1]), parts[2]
+        return parts[0], parts[2]
 
     def _buffer_lines(self, rec: Record, elf: ElfStrings | None, kind: str, tag: bytes | None) -> bytes:
-        reader = ArgReader(rec.args, self._string_reader(elf))
+        reader = ArgReader(rec.args, self._readers[rec.source])
         length = reader.u32() & 0xFFFF
         data = reader.string(reader, length) or b""
         addr = reader.u32()

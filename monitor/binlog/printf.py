@@ -30,13 +30,44 @@ class ArgsShort(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Conv:
-    """One `%` conversion: flags, width and precision (`-1` for `*`, None when absent), length, letter."""
+    """One `%` conversion: flags, width and precision (`-1` for `*`, None when absent), length, letter.
+
+    `py` is a Python bytes %-format that prints exactly what C prints for this conversion (for finite
+    floats), or None where the two differ (`#` with `x`/`o`, a precision on an integer, `*`): those take
+    the slower path written after the C standard.
+    """
 
     flags: str
     width: int | None
     precision: int | None
     length: str
     conv: str
+    py: bytes | None = None
+
+    @property
+    def bits(self) -> int:
+        return _int_bits(self.length)
+
+
+def _python_format(flags: str, width: int | None, precision: int | None, conv: str) -> bytes | None:
+    if width == -1 or precision == -1:
+        return None
+    w = str(width) if width is not None else ""
+    prec = f".{precision}" if precision is not None else ""
+    if conv in "di":
+        return None if precision is not None else f"%{flags}{w}d".encode()
+    if conv in "uxXo":
+        if precision is not None or "#" in flags:
+            return None
+        signless = "".join(f for f in flags if f not in "+ ")  # C ignores + and space for unsigned
+        return f"%{signless}{w}{'d' if conv == 'u' else conv}".encode()
+    if conv in "fFeEgG":
+        return f"%{flags}{w}{prec}{conv}".encode()
+    if conv == "s":
+        return f"%{'-' if '-' in flags else ''}{w}{prec}s".encode()
+    if conv == "c":
+        return f"%{'-' if '-' in flags else ''}{w}c".encode()
+    return None
 
 
 Piece = bytes | Conv
@@ -103,7 +134,8 @@ def parse_format(fmt: bytes) -> tuple[Piece, ...]:
         if lit:
             out.append(bytes(lit))
             lit = bytearray()
-        out.append(Conv(flags.decode(), width, precision, length, letter))
+        fl = flags.decode()
+        out.append(Conv(fl, width, precision, length, letter, _python_format(fl, width, precision, letter)))
         i = j
     if lit:
         out.append(bytes(lit))
@@ -253,14 +285,49 @@ def format_float(value: float, conv: str, flags: str, width: int | None, precisi
     return _pad(body.encode(), width, left)
 
 
+_MASK = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF, 64: 0xFFFFFFFFFFFFFFFF}
+_unpack_double = struct.Struct(">d").unpack_from
+
+
 def format_args(pieces: tuple[Piece, ...], args: ArgReader) -> bytes:
     """The text of a record; ArgsShort when its arguments run out."""
-    out = bytearray()
+    out: list[bytes] = []
+    data = args.data
+    end = len(data)
     for p in pieces:
-        if type(p) is bytes:
-            out += p
+        if p.__class__ is bytes:
+            out.append(p)  # type: ignore[arg-type]
             continue
         assert isinstance(p, Conv)
+        py = p.py
+        if py is not None:  # the common case: a value and Python's %-format, which agrees with C here
+            conv = p.conv
+            pos = args.pos
+            if conv == "s":
+                text = args.string(args, None)
+                out.append(py % (b"(null)" if text is None else text))
+                continue
+            if conv in "fFeEgG":
+                if pos + 8 > end:
+                    raise ArgsShort
+                value = _unpack_double(data, pos)[0]
+                if value - value == 0.0:  # finite (inf and nan pad with spaces in C, with zeros here)
+                    args.pos = pos + 8
+                    out.append(py % value)
+                    continue
+            else:
+                bits = p.bits
+                size = 8 if bits == 64 else 4
+                if pos + size > end:
+                    raise ArgsShort
+                raw = int.from_bytes(data[pos:pos + size], "big")
+                args.pos = pos + size
+                if conv in "di":
+                    raw &= _MASK[bits]
+                    out.append(py % (raw - (1 << bits) if raw >> (bits - 1) else raw))
+                else:
+                    out.append(py % (raw & _MASK[bits] if conv != "c" else raw & 0xFF))
+                continue
         flags, width, precision = p.flags, p.width, p.precision
         if width == -1:
             width = _signed(args.u32(), 32)
@@ -273,26 +340,26 @@ def format_args(pieces: tuple[Piece, ...], args: ArgReader) -> bytes:
                 precision = None
         conv = p.conv
         if conv in _INT_CONVS:
-            bits = _int_bits(p.length)
+            bits = p.bits
             raw = args.u64() if bits == 64 else args.u32()
-            value = _signed(raw, bits) if conv in "di" else raw & ((1 << bits) - 1)
-            out += format_int(value, conv, flags, width, precision)
+            value = _signed(raw, bits) if conv in "di" else raw & _MASK[bits]
+            out.append(format_int(value, conv, flags, width, precision))
         elif conv == "s":
             text = args.string(args, None)
             if text is None:
                 text = b"(null)"
             if precision is not None:
                 text = text[:precision]
-            out += _pad(text, width, "-" in flags)
+            out.append(_pad(text, width, "-" in flags))
         elif conv in _FLOAT_CONVS:
-            out += format_float(args.f64(), conv, flags, width, precision)
+            out.append(format_float(args.f64(), conv, flags, width, precision))
         elif conv == "c":
-            out += _pad(bytes([args.u32() & 0xFF]), width, "-" in flags)
+            out.append(_pad(bytes([args.u32() & 0xFF]), width, "-" in flags))
         elif conv == "p":
-            out += pointer_text(args, flags, width, precision)
+            out.append(pointer_text(args, flags, width, precision))
         elif conv == "n":
             args.u32()
-    return bytes(out)
+    return b"".join(out)
 
 
 def pointer_text(args: ArgReader, flags: str, width: int | None, precision: int | None) -> bytes:
