@@ -210,7 +210,7 @@ def test_text_mode_elf_is_not_a_binlog_elf(fixtures_dir) -> None:
 
 
 def test_bad_elf_is_one_line_error(tmp_path) -> None:
-    from espwatch.decoding import ElfError
+    from espwatch.errors import ElfError
 
     bad = tmp_path / "app.elf"
     bad.write_bytes(b"not an elf at all")

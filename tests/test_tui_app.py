@@ -275,9 +275,8 @@ def test_elf_decodes_frames_in_the_detail_pane_and_status(tmp_path: Path, fixtur
                                                           monkeypatch) -> None:
     """With --elf the index is built in the background; frames appear in the detail pane and the status
     line says whether the ELF is the device's."""
-    import argparse
 
-    from espwatch.commands import scan as scan_cmd
+    from espwatch.enrich import Enrichment
 
     monkeypatch.setenv("ESPWATCH_CACHE_DIR", str(tmp_path / "cache"))
     elf = fixtures_dir / "esp32c3-coredump-app" / "esp32c3.elf"
@@ -285,13 +284,12 @@ def test_elf_decodes_frames_in_the_detail_pane_and_status(tmp_path: Path, fixtur
     log.write_text("abort() was called at PC 0x42009351 on core 0\nCore  0 register dump:\n"
                    "MEPC    : 0x4038368e  RA      : 0x42009354  SP      : 0x3fc8cd5c  GP      : 0x3fc887e0\n\n"
                    "ELF file SHA256: 1234abcd5678\n")
-    args = argparse.Namespace(elf=str(elf))
-    stages = scan_cmd.build_stages(args, patterns, background=True)
+    enr = Enrichment.choose(elf, patterns=patterns, background=True)
 
     async def run() -> tuple[str, str]:
-        app = MonitorApp(log, patterns, stages=stages, elf=str(elf), elf_status=scan_cmd.elf_status_text(args))
+        app = MonitorApp(log, patterns, enrichment=enr)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.scan_done and args.decode_stages[0].state == "ready", timeout=60)
+            await until(pilot, lambda: app.scan_done and enr.state == "ready", timeout=60)
             await until(pilot, lambda: app.events[0].frames is not None, timeout=60)
             app.select_event(next(e for e in app.events if e.kind == "abort"))
             await pilot.pause(0.1)

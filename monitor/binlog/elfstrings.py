@@ -13,7 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
-from espwatch.decoding import ElfError
+from espwatch.errors import ElfError
 
 BUFFER_FORMATS = {
     b"__ESP_BUFFER_HEX_FORMAT__": "hex",

@@ -7,8 +7,8 @@ import re
 import sys
 from pathlib import Path
 
-from espwatch.cli import CliError
-from espwatch.commands import add_binlog_options, binlog_from, binlog_summary
+from espwatch.commands import VERBS, add_binlog_options, binlog_decoder, binlog_summary
+from espwatch.errors import InputError, UsageError
 
 ADDR_TOKEN_RE = re.compile(r"^(0[xX][0-9a-fA-F]{1,16}|[0-9a-fA-F]{8})(?::0[xX][0-9a-fA-F]{1,16})?$")
 
@@ -16,7 +16,7 @@ ADDR_TOKEN_RE = re.compile(r"^(0[xX][0-9a-fA-F]{1,16}|[0-9a-fA-F]{8})(?::0[xX][0
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "decode",
-        help="decode code addresses (or a whole log) to function, file and line",
+        help=VERBS["decode"],
         description=(
             "Decode code addresses to `function at file:line` from the app's ELF, with inlined frames and "
             "demangled C++ names, in the format of `addr2line -pfiaC`. Arguments are addresses "
@@ -57,37 +57,28 @@ def _parse_address(token: str) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from espwatch.symbols import DecodeError, SymbolIndex, find_elf
+    """The ELF decision every verb makes; decode cannot work without one."""
+    from espwatch.enrich import Enrichment
 
-    elf = Path(args.elf) if args.elf else find_elf(Path.cwd())
-    if elf is None:
-        raise CliError(
-            "no ELF file: pass --elf APP.elf (none found under build/, .pio/build/ "
-            "or an Arduino build/ folder)"
-        )
-    if not elf.is_file():
-        raise CliError(f"ELF file not found: {elf}")
-    try:
-        index = SymbolIndex.load(elf, use_cache=not args.no_cache)
-    except DecodeError as exc:
-        raise CliError(str(exc)) from None
+    enr = Enrichment.choose(args.elf, use_cache=not args.no_cache)
+    if enr.elf is None:
+        raise UsageError("no ELF file: pass --elf APP.elf (none found under build/, .pio/build/ "
+                         "or an Arduino build/ folder)")
+    index = enr.symbol_index()
     if not index.has_dwarf:
-        print(f"espwatch: warning: {elf} has no DWARF debug info; function names come from the symbol "
-              "table only, without file and line", file=sys.stderr)
-    return index
+        print(f"espwatch: warning: {enr.elf.path} has no DWARF debug info; function names come from the "
+              "symbol table only, without file and line", file=sys.stderr)
+    return enr, index
 
 
-def _warn_sha(lines: list[str], index, source: str) -> None:
+def _warn_sha(lines: list[str], enr, source: str) -> None:
     """Warn (stderr) when the log says it was printed by another build than this ELF."""
-    from espwatch.symbols import parse_elf_sha, sha_matches
+    from espwatch.symbols import parse_elf_sha
 
-    for line in lines:
-        printed = parse_elf_sha(line)
-        if printed and not sha_matches(index.sha256, printed):
-            name = "stdin" if source == "-" else source
-            print(f"espwatch: warning: {name} was printed by another build (ELF file SHA256 {printed}, "
-                  f"{index.path} is {index.sha256[:16]}): decoded lines may be wrong", file=sys.stderr)
-            return
+    printed = [p for p in map(parse_elf_sha, lines) if p]
+    for warning in enr.mismatches(printed)[:1]:
+        name = "stdin" if source == "-" else source
+        print(f"espwatch: warning: {name} was printed by another build: {warning}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
     # check files before the (possibly slow) first index build
     for token in inputs:
         if token != "-" and not _is_address(token) and not Path(token).is_file():
-            raise CliError(f"not an address and not a file: {token}")
-    index = _load(args)
-    binlog = binlog_from(args, str(index.path))
+            raise UsageError(f"not an address and not a file: {token}")
+    enr, index = _load(args)
+    binlog = binlog_decoder(args, enr)
     out = sys.stdout
     to_terminal = out.isatty()
     pending: list[int] = []
@@ -125,14 +116,14 @@ def run(args: argparse.Namespace) -> int:
             try:
                 data = Path(token).read_bytes()
             except OSError as exc:
-                raise CliError(f"cannot read {token}: {exc.strerror or exc}") from None
-        decoder = binlog.fresh()
+                raise InputError(f"cannot read {token}: {exc.strerror or exc}") from None
+        decoder = binlog.fresh()  # a binary log becomes its text lines; a text log stays as it is
         data = decoder.feed(data) + decoder.close()
         summary = binlog_summary(decoder, "stdin" if token == "-" else token)
         if summary:
             print(f"espwatch: {summary}", file=sys.stderr)
         lines = data.decode("utf-8", "replace").splitlines()
-        _warn_sha(lines, index, token)
+        _warn_sha(lines, enr, token)
         for line in annotate_log(lines, index):
             if args.no_color:
                 line = _SGR.sub("", line)

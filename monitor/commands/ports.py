@@ -6,11 +6,11 @@ import argparse
 import json
 import sys
 
-from espwatch.sources import list_ports
+from espwatch.commands import VERBS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ports", help="list serial ports (VID:PID, USB bridge)",
+    p = sub.add_parser("ports", help=VERBS["ports"],
                        description="List serial ports with their USB VID:PID and a guess of the bridge "
                                    "(CP210x, CH340, FTDI, Espressif USB-Serial-JTAG...).")
     p.add_argument("--json", action="store_true", help="one JSON array for scripts")
@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from espwatch.sources import list_ports
+
     ports = list_ports()
     out = sys.stdout
     if args.json:

@@ -5,43 +5,44 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from espwatch.binlog.setup import sniff_file
-from espwatch.cli import CliError
 from espwatch.commands import (
     add_binlog_options,
+    add_elf_options,
     add_patterns_option,
-    binlog_from,
+    binlog_decoder,
     binlog_wanted,
-    patterns_from,
+    enrichment,
+    load_data,
+    verb_parser,
 )
-from espwatch.commands import scan as scan_cmd
-from espwatch.pipeline import InputError, open_input
+from espwatch.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "replay", help="browse a saved log in the monitor's screen (timeline, events, search)",
-        description="Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
-                    "events on a timeline, the selected event explained, search, filters, bookmarks.")
+    p = verb_parser(
+        sub, "replay",
+        "Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
+        "events on a timeline, the selected event explained, search, filters, bookmarks.",
+        ["espwatch replay boot.log",
+         "espwatch replay --follow session.log",
+         "cat boot.log | espwatch replay -",
+         "espwatch replay --elf build/app.elf capture.bin     # a binary log, shown as text"])
     p.add_argument("log", metavar="LOG",
                    help="log file, e.g. an espwatch session log; - reads standard input")
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
     add_patterns_option(p)
-    p.add_argument("--elf", metavar="ELF",
-                   help="the application ELF: decode backtraces (its index is built in the background) and "
-                        "check it against the ELF SHA256 the app prints")
+    add_elf_options(p, "decode backtraces (its index is built in the background)")
     p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
     add_binlog_options(p, switch=True)
     p.set_defaults(func=run)
 
 
-
 def run(args: argparse.Namespace) -> int:
-    patterns = patterns_from(args)
-    if args.elf and not Path(args.elf).is_file():
-        raise CliError(f"{args.elf}: no such ELF file")
+    from espwatch.binlog.setup import sniff_file
+    from espwatch.pipeline import open_input
+
+    patterns, rules = load_data(args)
     spool = None
     until = None
     follow = args.follow
@@ -49,33 +50,30 @@ def run(args: argparse.Namespace) -> int:
         from espwatch.sources import StdinSpool
 
         if sys.stdin.isatty():
-            raise CliError("replay -: standard input is a terminal; pipe a log into it")
+            raise UsageError("replay -: standard input is a terminal; pipe a log into it")
         pipe_fd = StdinSpool.take_stdin()
         spool = StdinSpool(pipe_fd)
         spool.start()
         path, name, follow, until = spool.path, "<stdin>", True, spool.done
     else:
-        try:
-            fh, _ = open_input(args.log)
-        except InputError as exc:
-            raise CliError(str(exc)) from None
+        fh, _ = open_input(args.log)
         fh.close()
         path, name = args.log, os.path.basename(args.log)
+    enr = enrichment(args, patterns, rules, background=True)
     binlog = None
-    if binlog_wanted(args) or (spool is None and sniff_file(path)):
-        # A binary log: the screen follows its decoded text, written by a thread as the raw file is read.
+    if binlog_wanted(args, enr) or (spool is None and sniff_file(path)):
+        # A binary log: the screen follows its decoded text, written by a thread as the raw bytes are read.
         from espwatch.binlog.spool import BinlogSpool
 
-        binlog = BinlogSpool(path, binlog_from(args, args.elf), follow=follow, until=until)
+        binlog = BinlogSpool(path, binlog_decoder(args, enr), follow=follow, until=until)
         if spool is not None:
             spool.log.listeners.append(binlog.wake.set)
         binlog.start()
         path, follow, until = binlog.path, True, binlog.done
     from espwatch.tui.app import MonitorApp
 
-    app = MonitorApp(path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
-                     elf_status=scan_cmd.elf_status_text(args), follow=follow, until=until,
-                     name=name, elf=args.elf, show_times=args.timestamps)
+    app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
+                     show_times=args.timestamps)
     feeder = binlog or spool
     if feeder is not None:
         feeder.log.listeners.append(app.follower.wake.set)

@@ -210,7 +210,7 @@ def diff_image_bytes(original: bytes, readback: bytes, *, merge_gap: int = 8,
 
 def diff_images(original: str | os.PathLike[str], readback: str | os.PathLike[str], *,
                 merge_gap: int = 8) -> ImageDiff:
-    """Read both files and compare them. Raises InputFileError for an unreadable path."""
+    """Read both files and compare them. Raises InputError for an unreadable path."""
     a = read_input(original, "an app image", MAX_READBACK_FILE)
     b = read_input(readback, "a read-back", MAX_READBACK_FILE)
     return diff_image_bytes(a, b, merge_gap=merge_gap, original_path=str(original),

@@ -28,9 +28,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from espwatch.enrich import Enrichment
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
-from espwatch.pipeline import Pipeline, Stage
+from espwatch.pipeline import Pipeline
 from espwatch.sources import SerialSource
 from espwatch.tui.detail import (
     SEVERITY_MARK,
@@ -167,12 +168,11 @@ class MonitorApp(App[int]):
     REPLAY_BINDINGS = [Binding("q", "quit", "Quit", show=False)]
 
     def __init__(self, path: str | os.PathLike[str], patterns: PatternSet, *,
-                 stages: Callable[[], list[Stage]] | list[Stage] | None = None,
+                 enrichment: Enrichment | None = None,
                  source: SerialSource | None = None, follow: bool = False,
-                 until: threading.Event | None = None, name: str | None = None, elf: str | None = None,
+                 until: threading.Event | None = None, name: str | None = None,
                  show_times: bool = False, report_dir: str | os.PathLike[str] | None = None,
                  eol: bytes = b"\r\n", interval: float | None = None,
-                 elf_status: Callable[[list[dict[str, Any]]], str] | None = None,
                  source_offset: Callable[[int], int] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
@@ -180,10 +180,9 @@ class MonitorApp(App[int]):
         # source's session log of a shown offset, for host arrival times.
         self.source_offset = source_offset
         self.patterns = patterns
-        stage_list = stages() if callable(stages) else list(stages or [])
-        # keep_events=True: with False the core numbers boots differently (see the report: sessions.py uses
-        # `cur.events` to decide whether a boot marker opens a new boot).
-        self.pipeline = Pipeline(patterns, stage_list, keep_events=True)
+        self.enrichment = enrichment
+        stages = enrichment.stages() if enrichment is not None else []
+        self.pipeline = Pipeline(patterns, stages, keep_events=True)
         self.source = source
         self.live = source is not None
         if self.live:
@@ -192,8 +191,7 @@ class MonitorApp(App[int]):
             # the bytes/s under a flood, bench/bench_live.py).
             sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.log_name = name or self.path.name
-        self.elf_state = f"ELF {Path(elf).name} (not checked)" if elf else "no ELF"
-        self.elf_status = elf_status
+        self.elf_state = enrichment.status([]) if enrichment is not None else "no ELF"
         self.report_dir = Path(report_dir) if report_dir else Path.cwd()
         self.eol = eol
         self.index = LineIndex(self.path)
@@ -327,8 +325,9 @@ class MonitorApp(App[int]):
             self.query_one("#progress", ProgressBar).update(progress=100.0 * b.bytes_read / b.size)
         if self.filter is not None and not self.filter.complete:
             self._start_filter()
-        if self.elf_status is not None:
-            self.elf_state = self.elf_status([s.facts for s in self.sessions.values()])
+        if self.enrichment is not None:
+            printed = [s.facts["elf_sha256"] for s in self.sessions.values() if s.facts.get("elf_sha256")]
+            self.elf_state = self.enrichment.status(printed)
         self._update_status()
 
     def _boot_node(self, number: int) -> TreeNode[Any]:
@@ -353,17 +352,11 @@ class MonitorApp(App[int]):
             t.append(f"  {s.start_line}-{s.end_line}", style="dim")
         return t
 
-    def _shows_in_timeline(self, ev: Event) -> bool:
-        if ev.severity != "info" or ev.kind in ("finding", "partition_switch", "boot_loop"):
-            return True
-        pat = self.patterns.get(ev.code)
-        return not (pat is not None and (pat.fact or pat.starts_boot))
-
     def _add_to_timeline(self, sessions: list[SessionInfo], events: list[Event]) -> None:
         for s in sessions:
             self._boot_node(s.number).set_label(self._boot_text(s))
         for ev in events:
-            if len(self.timeline_events) >= MAX_TIMELINE or not self._shows_in_timeline(ev):
+            if len(self.timeline_events) >= MAX_TIMELINE or not self.patterns.in_timeline(ev):
                 continue
             parent = self._boot_node(ev.boot)
             label = Text.assemble((SEVERITY_MARK.get(ev.severity, "·"), SEVERITY_STYLE.get(ev.severity, "")),
