@@ -87,13 +87,15 @@ def add_binlog_options(p: argparse.ArgumentParser, switch: bool = False) -> None
                             "(implied by --bootloader-elf or an app ELF built with binary logging)")
 
 
-def binlog_decoder(args: argparse.Namespace, enr: Enrichment | None) -> BinlogDecoder:
+def binlog_decoder(args: argparse.Namespace, enr: Enrichment | None,
+                   armed: bool | None = None) -> BinlogDecoder:
     """The binary log decoder of a verb: the app ELF of the enrichment and `--bootloader-elf` (ElfError for
-    a bad one). Text logs pass through it unchanged; it switches itself on where frames are."""
+    a bad one). Text logs pass through it unchanged; it switches itself on where frames are (`armed`: from
+    the start; default: when the app ELF was built with binary logging)."""
     from espwatch.binlog import open_decoder
 
     app = enr.elf.path if enr is not None and enr.elf is not None else None
-    return open_decoder(app, getattr(args, "bootloader_elf", None))
+    return open_decoder(app, getattr(args, "bootloader_elf", None), armed=armed)
 
 
 def binlog_wanted(args: argparse.Namespace, enr: Enrichment | None) -> bool:

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         # Binary logging: the session log keeps the raw bytes; the screen follows their decoded text.
         from espwatch.binlog.spool import BinlogSpool
 
-        binlog = BinlogSpool(log_path, binlog_decoder(args, enr), follow=True)
+        binlog = BinlogSpool(log_path, binlog_decoder(args, enr, armed=True), follow=True)
         log.listeners.append(binlog.wake.set)
         binlog.start()
         shown = binlog.path

@@ -61,11 +61,13 @@ def run(args: argparse.Namespace) -> int:
         path, name = args.log, os.path.basename(args.log)
     enr = enrichment(args, patterns, rules, background=True)
     binlog = None
-    if binlog_wanted(args, enr) or (spool is None and sniff_file(path)):
+    wanted = binlog_wanted(args, enr)
+    if wanted or (spool is None and sniff_file(path)):
         # A binary log: the screen follows its decoded text, written by a thread as the raw bytes are read.
         from espwatch.binlog.spool import BinlogSpool
 
-        binlog = BinlogSpool(path, binlog_decoder(args, enr), follow=follow, until=until)
+        decoder = binlog_decoder(args, enr, armed=True if wanted else None)
+        binlog = BinlogSpool(path, decoder, follow=follow, until=until)
         if spool is not None:
             spool.log.listeners.append(binlog.wake.set)
         binlog.start()
