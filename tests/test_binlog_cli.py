@@ -96,3 +96,10 @@ def test_bad_bootloader_elf_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["decode", "--elf", APP, "--bootloader-elf", str(notelf), LOG]) == 2
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("espwatch: ") and "bootloader.elf: not a usable ELF file" in last
+
+
+def test_decoded_view_on_a_terminal_keeps_only_colours() -> None:
+    from espwatch.commands.decode import _terminal_safe
+
+    line = "\x1b[0;32mI (1) t: \x1b]0;pwned\x07title \x1b[2Jclear\tok\x1b[0m"
+    assert _terminal_safe(line) == "\x1b[0;32mI (1) t: ^[]0;pwned^Gtitle ^[[2Jclear\tok\x1b[0m"
