@@ -16,9 +16,9 @@ from conftest import small_fixture
 from espwatch.binlog import decode_bytes, open_decoder
 from espwatch.binlog.spool import BinlogSpool
 from espwatch.cli import main
+from espwatch.device.sessionlog import strip_host_lines
 from espwatch.patterns import load_patterns
 from espwatch.scan import scan_stream
-from espwatch.sessionlog import strip_host_lines
 from espwatch.tui.app import MonitorApp
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -1,9 +1,10 @@
 """A decoded text file for a viewer that shows a file by byte offsets (the monitor's screen).
 
 A binary log is not displayable line by line, so `BinlogSpool` reads the raw bytes (a saved log, or the
-live session log that keeps every byte as received) in a thread, decodes them, and appends the text to a
-temporary file that the screen follows like any log. It keeps which raw offset each part of the text came
-from (`raw_offset`), so that host arrival times recorded against the session log still apply.
+live session log that keeps every byte as received, through its `read_at`, which also has what the file
+could not take) in a thread, decodes them, and appends the text to a temporary file that the screen follows
+like any log. It keeps which raw offset each part of the text came from (`raw_offset`), so that the arrival
+times recorded against the session log still apply (`arrival_time`).
 """
 
 from __future__ import annotations
@@ -14,21 +15,45 @@ import tempfile
 import threading
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from espwatch.binlog.decoder import BinlogDecoder
-from espwatch.sessionlog import SessionLog
+from espwatch.device.sessionlog import SessionLog
+
+if TYPE_CHECKING:
+    from espwatch.tui.document import ByteStore
+
+
+class _File:
+    """A (growing) file read at offsets: the store of a saved log."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+
+    def readable_size(self) -> int:
+        return os.fstat(self._fh.fileno()).st_size
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        self._fh.seek(offset)
+        return self._fh.read(size)
+
+    def close(self) -> None:
+        self._fh.close()
 
 READ = 1 << 20
 
 
 class BinlogSpool:
-    """Decode `source` (growing while `follow`, until `until` is set) into `path`; `done` at the end."""
+    """Decode `source` (growing while `follow`, until `until` is set) into `path`; `done` at the end.
+    `store`: read the source through it (a live SessionLog) instead of its file."""
 
     def __init__(self, source: str | os.PathLike[str], decoder: BinlogDecoder, *, follow: bool = False,
                  until: threading.Event | None = None, directory: str | None = None,
-                 idle_after: float = 0.3) -> None:
+                 idle_after: float = 0.3, store: ByteStore | None = None) -> None:
         self.source = Path(source)
+        self.store = store
         self.decoder = decoder
         self.follow = follow
         self.until = until
@@ -36,7 +61,7 @@ class BinlogSpool:
         fd, name = tempfile.mkstemp(prefix="espwatch-binlog-", suffix=".log", dir=directory)
         os.close(fd)
         self.path = Path(name)
-        self.log = SessionLog(self.path)
+        self.log = SessionLog(self.path, times=False)
         self.done = threading.Event()
         self.wake = threading.Event()
         self.error: str | None = None
@@ -67,6 +92,10 @@ class BinlogSpool:
             return marks[i][1]
         return marks[-1][1] if marks else 0
 
+    def arrival_time(self, lookup: Callable[[int], float | None]) -> Callable[[int], float | None]:
+        """`lookup` (arrival time by session log offset) for offsets of the decoded text."""
+        return lambda offset: lookup(self.raw_offset(offset))
+
     def _write(self, text: bytes, raw: int) -> None:
         if text:
             self.log.write(text)
@@ -75,17 +104,23 @@ class BinlogSpool:
     def _run(self) -> None:
         raw = 0
         quiet_since: float | None = None
+        store = self.store
         try:
-            with open(self.source, "rb") as fh:
+            with contextlib.ExitStack() as stack:
+                if store is None:
+                    file = _File(self.source)
+                    stack.callback(file.close)
+                    store = file
                 while not self._stop.is_set():
-                    data = fh.read(READ)
+                    size = store.readable_size()
+                    data = store.read_at(raw, min(READ, size - raw)) if size > raw else b""
                     if data:
                         raw += len(data)
                         self._write(self.decoder.feed(data), raw)
                         quiet_since = None
                         continue
                     if not self.follow or (self.until is not None and self.until.is_set()
-                                           and os.fstat(fh.fileno()).st_size <= raw):
+                                           and store.readable_size() <= raw):
                         break
                     now = time.monotonic()
                     if quiet_since is None:

@@ -5,22 +5,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from espwatch.commands import (
     add_binlog_options,
     add_elf_options,
     add_patterns_option,
+    add_screen_options,
+    add_verb,
+    apply_theme,
     binlog_decoder,
     binlog_wanted,
     enrichment,
     load_data,
-    verb_parser,
 )
 from espwatch.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(
+    p = add_verb(
         sub, "replay",
         "Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
         "events on a timeline, the selected event explained, search, filters, bookmarks.",
@@ -33,9 +36,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
     add_patterns_option(p)
     add_elf_options(p, "decode backtraces (its index is built in the background)")
-    p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
+    add_screen_options(p)
     add_binlog_options(p, switch=True)
     p.set_defaults(func=run)
+
+
+def _arrival_times(log: str) -> Callable[[int], float | None] | None:
+    """The lookup of the arrival times saved beside a session log (None without a usable sidecar)."""
+    from espwatch.device.times import load_times_for
+    from espwatch.errors import TimesFileError
+
+    try:
+        times = load_times_for(log)
+    except TimesFileError as exc:
+        print(f"espwatch: {exc}; showing the times written in the lines instead", file=sys.stderr)
+        return None
+    return times.time_at if times is not None and len(times) else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     until = None
     follow = args.follow
     if args.log == "-":
-        from espwatch.sources import StdinSpool
+        from espwatch.device.spool import StdinSpool
 
         if sys.stdin.isatty():
             raise UsageError("replay -: standard input is a terminal; pipe a log into it")
@@ -55,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
         spool = StdinSpool(pipe_fd)
         spool.start()
         path, name, follow, until = spool.path, "<stdin>", True, spool.done
+        arrival_time = None
     else:
         fh, _ = open_input(args.log)
         fh.close()
         path, name = args.log, os.path.basename(args.log)
+        arrival_time = _arrival_times(args.log)
     enr = enrichment(args, patterns, rules, background=True)
     binlog = None
     wanted = binlog_wanted(args, enr)
@@ -66,19 +84,22 @@ def run(args: argparse.Namespace) -> int:
         # A binary log: the screen follows its decoded text, written by a thread as the raw bytes are read.
         from espwatch.binlog.spool import BinlogSpool
 
-        decoder = binlog_decoder(args, enr, armed=True if wanted else None)
-        binlog = BinlogSpool(path, decoder, follow=follow, until=until)
+        binlog = BinlogSpool(path, binlog_decoder(args, enr, armed=True if wanted else None), follow=follow,
+                             until=until, store=spool.log if spool is not None else None)
         if spool is not None:
             spool.log.listeners.append(binlog.wake.set)
         binlog.start()
         path, follow, until = binlog.path, True, binlog.done
+        arrival_time = binlog.arrival_time(arrival_time) if arrival_time is not None else None
     from espwatch.tui.app import MonitorApp
 
-    app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
-                     show_times=args.timestamps)
     feeder = binlog or spool
+    app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
+                     show_times=args.timestamps, store=feeder.log if feeder is not None else None,
+                     arrival_time=arrival_time)
     if feeder is not None:
         feeder.log.listeners.append(app.follower.wake.set)
+    apply_theme(app, args.theme)
     try:
         app.run()
     finally:

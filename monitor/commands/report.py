@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import add_binlog_options, add_elf_options, add_patterns_option, verb_parser
+from espwatch.commands import add_binlog_options, add_elf_options, add_patterns_option, add_verb
 from espwatch.errors import InputError, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(
+    p = add_verb(
         sub, "report",
         "Scan a log and write a Markdown report for an issue: environment, findings with their "
         "evidence, a table of boots, and the log lines around each notable event. Secrets "

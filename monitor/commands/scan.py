@@ -9,17 +9,17 @@ from espwatch.commands import (
     add_binlog_options,
     add_elf_options,
     add_patterns_option,
+    add_verb,
     binlog_decoder,
     binlog_summary,
     enrichment,
     load_data,
-    verb_parser,
 )
 from espwatch.events import SEVERITIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(
+    p = add_verb(
         sub, "scan",
         "Scan serial logs for boots, resets, crashes, OTA and flash problems. "
         "Exit status: 0 nothing at error level or above, 1 something was, 2 usage or file error. "

@@ -28,11 +28,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from espwatch.device.reader import SerialSource
 from espwatch.enrich import Enrichment
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
-from espwatch.sources import SerialSource
 from espwatch.tui.detail import (
     SEVERITY_MARK,
     SEVERITY_STYLE,
@@ -42,7 +42,7 @@ from espwatch.tui.detail import (
     render_event,
     report_plain,
 )
-from espwatch.tui.document import Batch, Follower, LineIndex, SessionInfo
+from espwatch.tui.document import Batch, ByteStore, Follower, LineIndex, SessionInfo
 from espwatch.tui.logview import LogView, host_time_of_text
 from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, compile_user_regex, run_filter, search
 
@@ -173,12 +173,10 @@ class MonitorApp(App[int]):
                  until: threading.Event | None = None, name: str | None = None,
                  show_times: bool = False, report_dir: str | os.PathLike[str] | None = None,
                  eol: bytes = b"\r\n", interval: float | None = None,
-                 source_offset: Callable[[int], int] | None = None) -> None:
+                 store: ByteStore | None = None,
+                 arrival_time: Callable[[int], float | None] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
-        # When the screen shows a decoded copy of what the source wrote (a binary log), the offset in the
-        # source's session log of a shown offset, for host arrival times.
-        self.source_offset = source_offset
         self.patterns = patterns
         self.enrichment = enrichment
         stages = enrichment.stages() if enrichment is not None else []
@@ -194,7 +192,13 @@ class MonitorApp(App[int]):
         self.elf_state = enrichment.status([]) if enrichment is not None else "no ELF"
         self.report_dir = Path(report_dir) if report_dir else Path.cwd()
         self.eol = eol
-        self.index = LineIndex(self.path)
+        # Live, the screen reads the session through the SessionLog: it also has what the file could not take.
+        # `store` / `arrival_time` given with a source: the screen shows a copy made from what the source
+        # wrote (a binary log's decoded text), with the arrival times mapped back to the source's bytes.
+        self.index = LineIndex(self.path, store=store if store is not None else
+                               source.log if source is not None else None)
+        self.arrival_time = arrival_time if arrival_time is not None else \
+            source.arrival_time if source is not None else None
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
         self._follow_thread: threading.Thread | None = None
@@ -396,26 +400,31 @@ class MonitorApp(App[int]):
         text = Text(" · ".join(parts))
         if self.live and self.source_state in ("lost", "waiting"):
             text = Text(" · ".join(parts), style="bold yellow")
+        log_problem = self.source.log.status_text() if self.source is not None else None
+        if log_problem:
+            text = Text.assemble((f" {log_problem} ", "bold white on red"), " ", text)
         self.query_one("#status", Static).update(text)
 
     def on_source_status(self, message: SourceStatus) -> None:
         if message.state in ("connected", "waiting", "lost"):
             self.source_state = message.state
         self.source_text = message.text
-        if message.state in ("lost", "waiting", "error"):
+        if message.state in ("log_failing", "log_dropping"):
+            self.notify(message.text, title="session log", severity="error", timeout=15)
+        elif message.state == "log_ok":
+            self.notify(message.text, title="session log", timeout=6)
+        elif message.state in ("lost", "waiting", "error"):
             self.notify(message.text, severity="warning", timeout=4)
         elif message.state in ("connected", "info"):
             self.notify(message.text, timeout=3)
         self._update_status()
 
     def _time_of(self, line: int, offset: int, raw: bytes) -> str | None:
-        if self.source is not None:
-            t = self.source.arrival_time(self.source_offset(offset) if self.source_offset else offset)
-            if t is None:
-                return None
+        t = self.arrival_time(offset) if self.arrival_time is not None else None
+        if t is not None:
             d = datetime.fromtimestamp(t)
             return f"{d:%H:%M:%S}.{d.microsecond // 1000:03d}"
-        return host_time_of_text(raw)
+        return None if self.live else host_time_of_text(raw)
 
     # -- selection -----------------------------------------------------------------------------------
     @on(Tree.NodeHighlighted, "#timeline")
