@@ -14,6 +14,7 @@ Without colour codes the two agree on every line; the test prints both agreement
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import small_fixture
@@ -114,3 +115,29 @@ def test_binlog_elf_detection(name: str) -> None:
     elf = ElfStrings(FIX / name)
     assert elf.has_binlog
     assert elf.role == ("app" if name == "log.elf" else "bootloader")
+
+
+def test_section_headers_read_like_pyelftools(data_dir) -> None:
+    """ElfStrings reads section headers itself (no pyelftools at start-up): the same table, 32 and 64 bits."""
+    import os
+    import sys
+
+    from elftools.elf.elffile import ELFFile
+
+    from espwatch.binlog.elfstrings import _section_headers
+
+    paths = [FIX / "log.elf", FIX / "bootloader.elf", *sorted((data_dir / "rv32-inline-demo").glob("*.elf")),
+             Path(os.path.realpath(sys.executable))]
+    for path in paths:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"\x7fELF":
+                continue
+            fh.seek(0)
+            ours = _section_headers(fh, path)
+            fh.seek(0)
+            theirs = [(s.name, s.header["sh_type"], s["sh_flags"], s["sh_addr"], s["sh_offset"], s["sh_size"])
+                      for s in ELFFile(fh).iter_sections()]
+        types = {"SHT_NULL": 0, "SHT_PROGBITS": 1, "SHT_SYMTAB": 2, "SHT_STRTAB": 3, "SHT_RELA": 4,
+                 "SHT_NOBITS": 8, "SHT_NOTE": 7}
+        assert [(n, f, a, o, s) for n, _, f, a, o, s in ours] == [(n, f, a, o, s) for n, _, f, a, o, s in theirs]
+        assert [t for _, t, *_ in ours if t in types.values()] == [types[t] for _, t, *_ in theirs if t in types]

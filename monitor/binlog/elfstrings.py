@@ -9,9 +9,11 @@ address. Nothing is read until the first lookup, so a text-only log costs nothin
 from __future__ import annotations
 
 import os
+import struct
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from espwatch.errors import ElfError
 
@@ -23,6 +25,45 @@ BUFFER_FORMATS = {
 """Formats of ESP_LOG_BUFFER_HEX / _CHAR / _HEXDUMP in binary mode (args: length, bytes, address)."""
 
 _BINLOG_MARK = b"__ESP_BUFFER_HEX_FORMAT__ len %d"
+
+
+SHT_PROGBITS = 1
+SHF_ALLOC = 0x2
+
+
+def _section_headers(fh: BinaryIO, path: Path) -> list[tuple[str, int, int, int, int, int]]:
+    """(name, type, flags, address, file offset, size) of every section, from the ELF and section headers
+    (32 or 64 bits, either byte order); ElfError when they are not there."""
+    ident = fh.read(16)
+    if ident[:4] != b"\x7fELF":
+        raise ElfError(f"{path} is not an ELF file")
+    if ident[4] not in (1, 2) or ident[5] not in (1, 2):
+        raise ElfError(f"{path}: not a usable ELF file (bad class or byte order)")
+    end = "<" if ident[5] == 1 else ">"
+    wide = ident[4] == 2
+    head = struct.Struct(end + ("HHIQQQIHHHHHH" if wide else "HHIIIIIHHHHHH"))
+    shdr = struct.Struct(end + ("IIQQQQIIQQ" if wide else "IIIIIIIIII"))
+    raw = fh.read(head.size)
+    if len(raw) < head.size:
+        raise ElfError(f"{path}: not a usable ELF file (truncated header)")
+    fields = head.unpack(raw)
+    shoff, shentsize, shnum, shstrndx = fields[5], fields[10], fields[11], fields[12]
+    if not shoff or shentsize < shdr.size or shstrndx >= shnum:
+        raise ElfError(f"{path}: not a usable ELF file (no section headers)")
+    fh.seek(shoff)
+    table = fh.read(shentsize * shnum)
+    if len(table) < shentsize * shnum:
+        raise ElfError(f"{path}: not a usable ELF file (truncated section headers)")
+    rows = [shdr.unpack_from(table, i * shentsize) for i in range(shnum)]
+    names_row = rows[shstrndx]
+    fh.seek(names_row[4])
+    names = fh.read(names_row[5])
+    out = []
+    for name_off, sh_type, flags, addr, offset, size, *_ in rows:
+        end_name = names.find(b"\x00", name_off)
+        name = names[name_off:end_name if end_name >= 0 else len(names)].decode("ascii", "replace")
+        out.append((name, sh_type, flags, addr, offset, size))
+    return out
 
 
 @dataclass
@@ -55,35 +96,26 @@ class ElfStrings:
 
     # -- loading ---------------------------------------------------------------------------------------
     def load(self) -> ElfStrings:
-        """Read the section table (ElfError with one line when the file is not a usable ELF)."""
+        """Read the section table (ElfError with one line when the file is not a usable ELF). Only the ELF
+        header and the section headers are read (no DWARF, no pyelftools): cheap enough for every verb."""
         if self._loaded:
             return self
-        from elftools.common.exceptions import ELFError
-        from elftools.elf.constants import SH_FLAGS
-        from elftools.elf.elffile import ELFFile
-
         try:
             with open(self.path, "rb") as fh:
-                if fh.read(4) != b"\x7fELF":
-                    raise ElfError(f"{self.path} is not an ELF file")
-                fh.seek(0)
-                elf = ELFFile(fh)
-                for sec in elf.iter_sections():
-                    name = sec.name
-                    self._names.add(name)
-                    if sec["sh_type"] != "SHT_PROGBITS" or not sec["sh_size"]:
-                        continue
-                    s = _Section(name, sec["sh_addr"], sec["sh_size"], sec["sh_offset"])
-                    if name == ".noload":
-                        self._noload = s
-                    elif sec["sh_flags"] & SH_FLAGS.SHF_ALLOC and s.addr:
-                        self._sections.append(s)
-        except (ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
-            raise ElfError(f"{self.path}: not a usable ELF file ({exc})") from None
+                sections = _section_headers(fh, self.path)
         except OSError as exc:
             raise ElfError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
-        self._sections.sort(key=lambda s: s.addr)
-        self._starts = [s.addr for s in self._sections]
+        for name, sh_type, flags, addr, offset, size in sections:
+            self._names.add(name)
+            if sh_type != SHT_PROGBITS or not size:
+                continue
+            sec = _Section(name, addr, size, offset)
+            if name == ".noload":
+                self._noload = sec
+            elif flags & SHF_ALLOC and addr:
+                self._sections.append(sec)
+        self._sections.sort(key=lambda sec: sec.addr)
+        self._starts = [sec.addr for sec in self._sections]
         self._loaded = True
         return self
 

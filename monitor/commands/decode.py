@@ -60,7 +60,8 @@ def _load(args: argparse.Namespace):
     """The ELF decision every verb makes; decode cannot work without one."""
     from espwatch.enrich import Enrichment
 
-    enr = Enrichment.choose(args.elf, use_cache=not args.no_cache)
+    # lazy: only the compilation units the addresses need are read; `index.store()` keeps them cached
+    enr = Enrichment.choose(args.elf, use_cache=not args.no_cache, lazy=True)
     if enr.elf is None:
         raise UsageError("no ELF file: pass --elf APP.elf (none found under build/, .pio/build/ "
                          "or an Arduino build/ folder)")
@@ -82,7 +83,7 @@ def _warn_sha(lines: list[str], enr, source: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from espwatch.symbols import addr2line_lines, annotate_log
+    from espwatch.symbols import addr2line_lines
 
     inputs = list(args.inputs) or ["-"]
     # check files before the (possibly slow) first index build
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if token != "-" and not _is_address(token) and not Path(token).is_file():
             raise UsageError(f"not an address and not a file: {token}")
     enr, index = _load(args)
-    binlog = binlog_decoder(args, enr)
+    binlog = None  # made for the first log (addresses alone need none of it)
     out = sys.stdout
     to_terminal = out.isatty()
     pending: list[int] = []
@@ -117,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
                 data = Path(token).read_bytes()
             except OSError as exc:
                 raise InputError(f"cannot read {token}: {exc.strerror or exc}") from None
+        if binlog is None:
+            binlog = binlog_decoder(args, enr)
         decoder = binlog.fresh()  # a binary log becomes its text lines; a text log stays as it is
         data = decoder.feed(data) + decoder.close()
         summary = binlog_summary(decoder, "stdin" if token == "-" else token)
@@ -124,9 +127,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"espwatch: {summary}", file=sys.stderr)
         lines = data.decode("utf-8", "replace").splitlines()
         _warn_sha(lines, enr, token)
+        from espwatch.symbols import annotate_log
+
         for line in annotate_log(lines, index):
             if args.no_color:
                 line = _SGR.sub("", line)
             out.write((_terminal_safe(line) if to_terminal else line) + "\n")
     flush()
+    out.flush()
+    index.store()
     return 0
