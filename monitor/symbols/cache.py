@@ -18,9 +18,9 @@ import zlib
 from array import array
 from collections.abc import Callable
 
+from espwatch.errors import ElfError
 from espwatch.symbols.build import open_index as _build_open
 from espwatch.symbols.build import source_from_elf
-from espwatch.symbols.errors import DecodeError
 from espwatch.symbols.query import IndexQuery
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
@@ -198,9 +198,9 @@ def _read_elf_bytes(path: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     except IsADirectoryError:
-        raise DecodeError(f"{path} is a directory, not an ELF file") from None
+        raise ElfError(f"{path} is a directory, not an ELF file") from None
     except OSError as exc:
-        raise DecodeError(f"cannot read ELF file {path}: {exc.strerror or exc}") from exc
+        raise ElfError(f"cannot read ELF file {path}: {exc.strerror or exc}") from exc
 
 
 def _cache_file(cache_dir: str | os.PathLike[str] | None, sha: str) -> str:
