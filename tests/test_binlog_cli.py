@@ -103,3 +103,22 @@ def test_decoded_view_on_a_terminal_keeps_only_colours() -> None:
 
     line = "\x1b[0;32mI (1) t: \x1b]0;pwned\x07title \x1b[2Jclear\tok\x1b[0m"
     assert _terminal_safe(line) == "\x1b[0;32mI (1) t: ^[]0;pwned^Gtitle ^[[2Jclear\tok\x1b[0m"
+
+
+def test_text_logs_do_not_load_the_decoder(tmp_path: Path) -> None:
+    """scan without an ELF makes the binary log decoder only at a byte that could start a frame."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "text.log"
+    log.write_bytes(b"ets Jul 29 2019 12:21:46\r\nI (31) boot: ESP-IDF v5.1 2nd stage bootloader\r\n")
+    code = ("import sys\nfrom espwatch.cli import main\n"
+            "rc = main(['scan', '--no-elf', sys.argv[1], sys.argv[2]])\n"
+            "print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(log), LOG], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert "binary log: 0 records decoded, 141 not decoded" in out.stderr  # the second file has frames
+    out = subprocess.run([sys.executable, "-c", code.replace(", sys.argv[2]", ""), str(log)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    modules = out.stdout.split("MODULES ", 1)[1].split()
+    assert "espwatch.binlog.lazy" in modules and "espwatch.binlog.decoder" not in modules

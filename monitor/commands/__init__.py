@@ -118,10 +118,21 @@ def binlog_decoder(args: argparse.Namespace, enr: Enrichment | None,
     """The binary log decoder of a verb: the app ELF of the enrichment and `--bootloader-elf` (ElfError for
     a bad one). Text logs pass through it unchanged; it switches itself on where frames are (`armed`: from
     the start; default: when the app ELF was built with binary logging)."""
+    app = enr.elf.path if enr is not None and enr.elf is not None else None
+    boot = getattr(args, "bootloader_elf", None)
+    if app is None and boot is None and armed is None:
+        from espwatch.binlog.lazy import LazyDecoder
+
+        return LazyDecoder(_plain_decoder)  # type: ignore[return-value]  # a text log never loads more
     from espwatch.binlog import open_decoder
 
-    app = enr.elf.path if enr is not None and enr.elf is not None else None
-    return open_decoder(app, getattr(args, "bootloader_elf", None), armed=armed)
+    return open_decoder(app, boot, armed=armed)
+
+
+def _plain_decoder() -> BinlogDecoder:
+    from espwatch.binlog import BinlogDecoder
+
+    return BinlogDecoder()
 
 
 def binlog_wanted(args: argparse.Namespace, enr: Enrichment | None) -> bool:
