@@ -7,12 +7,15 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks
 from espwatch.sessions import BootSession
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
 
 
 @dataclass
@@ -37,12 +40,14 @@ class ScanResult:
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
                 on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
                 on_start: Callable[[ScanResult], None] | None = None,
+                binlog: BinlogDecoder | None = None,
                 on_read: Callable[[int], None] | None = None) -> ScanResult:
     """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
     `on_start` with the result being filled, once the input is open; `on_read(n)` after each chunk of
-    `n` bytes is read: progress)."""
+    `n` bytes is read: progress). `binlog`: decode ESP-IDF binary log frames first (see
+    `espwatch.binlog`)."""
     fh, name = open_input(path)
-    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
+    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog)
     result = ScanResult(name, pipe)
     if on_start is not None:
         on_start(result)

@@ -6,7 +6,16 @@ import argparse
 import os
 import sys
 
-from espwatch.commands import add_elf_options, add_patterns_option, add_verb, enrichment, load_data
+from espwatch.commands import (
+    add_binlog_options,
+    add_elf_options,
+    add_patterns_option,
+    add_verb,
+    binlog_decoder,
+    binlog_summary,
+    enrichment,
+    load_data,
+)
 from espwatch.events import SEVERITIES
 
 
@@ -21,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"({contract_path()}), `espwatch explain --schema` its JSON Schema.",
         ["espwatch scan boot.log",
          "espwatch scan --json --elf build/app.elf boot.log",
-         "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log"])
+         "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log",
+         "espwatch scan --elf build/app.elf capture.bin     # a binary log (CONFIG_LOG_MODE_BINARY)"])
     p.add_argument("files", nargs="+", metavar="FILE", help="log files; - reads standard input")
     p.add_argument("--json", action="store_true",
                    help="JSON Lines, one event per line (see `espwatch explain --contract`)")
@@ -29,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="leave out events below this severity (default: info)")
     add_patterns_option(p)
     p.add_argument("--all", action="store_true", help="summary: also list informational boot facts")
-    add_elf_options(p, "decode addresses (adds `frames`)")
+    add_elf_options(p, "decode addresses (adds `frames`) and binary log records")
+    add_binlog_options(p)
     p.set_defaults(func=run)
 
 
@@ -42,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     patterns, rules = load_data(args)
     enr = enrichment(args, patterns, rules)
+    binlog = binlog_decoder(args, enr)
     worst_error = False
     out = sys.stdout
     many = len(args.files) > 1
@@ -70,14 +82,19 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _summary[0].event(ev)
 
+        decoder = binlog.fresh()
         try:
             result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
-                                 on_start=start, on_read=progress.add if progress is not None else None)
+                                 on_start=start, binlog=decoder,
+                                 on_read=progress.add if progress is not None else None)
         finally:
             if progress is not None:
                 progress.clear()
         if summary:
             summary[0].finish(result)
+        note = binlog_summary(decoder, result.name)
+        if note:
+            print(f"espwatch: {note}", file=sys.stderr)
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
