@@ -15,6 +15,8 @@ from espwatch import __version__
 
 VERBS = ("monitor", "scan", "explain", "decode", "image", "report", "replay", "ports")
 EXIT_USAGE = 2
+SCREEN_VERBS = ("monitor", "replay")
+"""Verbs that draw the TUI (Textual writes to the terminal itself; their text is sanitised in tui/)."""
 
 
 class CliError(Exception):
@@ -51,10 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USAGE
+    from espwatch.sanitize import cap_message, guard_stdio
+
     try:
-        return int(func(args) or 0)
+        if args.verb in SCREEN_VERBS:
+            return int(func(args) or 0)
+        with guard_stdio():  # nothing printed by a headless verb reaches the terminal as a control
+            return int(func(args) or 0)
     except CliError as exc:
-        print(f"espwatch: {exc}", file=sys.stderr)
+        print(f"espwatch: {cap_message(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
