@@ -10,9 +10,12 @@ in it, and table cells / inline text are escaped.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +26,9 @@ from espwatch.decoding import DecodeStage, ElfChoice, ElfError, choose_elf, load
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lines import clean_text
 from espwatch.patterns import PatternSet, load_patterns
-from espwatch.pipeline import open_input, read_chunks
+from espwatch.pipeline import CHUNK, InputError, open_input, read_chunks
 from espwatch.redact import Redactor
+from espwatch.sanitize import for_markdown
 from espwatch.scan import ScanResult, scan_stream
 
 DIAGNOSIS_KINDS = ("finding", "boot_loop")
@@ -63,7 +67,7 @@ _INLINE_SPECIAL = regex.compile(r"([\\`*_\[\]|~])")
 
 def fence(lines: Iterable[str], info: str = "") -> str:
     """A fenced code block that its content cannot close: longer than any backtick run inside."""
-    body = list(lines)
+    body = [for_markdown(ln) for ln in lines]
     longest = max((len(m.group(0)) for ln in body for m in _BACKTICKS.finditer(ln)), default=0)
     ticks = "`" * max(3, longest + 1)
     return "\n".join([ticks + info, *body, ticks])
@@ -71,7 +75,7 @@ def fence(lines: Iterable[str], info: str = "") -> str:
 
 def md_text(s: Any) -> str:
     """Inline text from the log or the device: HTML and Markdown syntax neutralised, one line."""
-    t = str(s).replace("\r", " ").replace("\n", " ")
+    t = for_markdown(str(s)).replace("\r", " ").replace("\n", " ")
     t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     t = _INLINE_SPECIAL.sub(r"\\\1", t)
     t = regex.sub(r"^(\s*)(\d+)([.)])", r"\1\2\\\3", t)
@@ -183,9 +187,34 @@ def _elf_status(options: ReportOptions, facts: dict[str, Any], elf: ElfChoice | 
     return elf.describe(facts.get("elf_sha256"))
 
 
+@contextmanager
+def spooled_stdin() -> Iterator[str]:
+    """Standard input copied to a temporary file (deleted afterwards), for the two passes a report makes:
+    the scan and the reading of the lines around events. Memory stays bounded: the copy is by chunks."""
+    fd, name = tempfile.mkstemp(prefix="espwatch-stdin-", suffix=".log")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            try:
+                shutil.copyfileobj(sys.stdin.buffer, fh, CHUNK)
+            except OSError as exc:
+                raise InputError(f"<stdin>: read error: {exc.strerror or exc}") from None
+        yield name
+    finally:
+        os.unlink(name)
+
+
 def build_report(path: str, options: ReportOptions | None = None,
                  patterns: PatternSet | None = None) -> Report:
-    """Scan `path` and render the report (raises InputError / PatternError / RuleError like `scan`)."""
+    """Scan `path` (`-`: standard input, spooled to a temporary file) and render the report (raises
+    InputError / PatternError / RuleError like `scan`)."""
+    if path == "-":
+        with spooled_stdin() as spooled:
+            return _build_report(spooled, "<stdin>", options, patterns)
+    return _build_report(path, None, options, patterns)
+
+
+def _build_report(path: str, display_name: str | None, options: ReportOptions | None,
+                  patterns: PatternSet | None) -> Report:
     from espwatch.diagnosis import DiagnosisStage
 
     opt = options or ReportOptions()
@@ -205,6 +234,8 @@ def build_report(path: str, options: ReportOptions | None = None,
             decode_note = f"The ELF could not be used ({error}): addresses are not decoded."
     stages.append(DiagnosisStage(pats, elf_sha256=elf.sha256 if elf else None))
     result = scan_stream(path, pats, stages=stages)
+    if display_name is not None:
+        result.name = display_name
     red = Redactor(enabled=opt.redact, wifi=opt.redact_wifi, mac=opt.redact_mac)
     facts = _facts(result)
     elf_status = _elf_status(opt, facts, elf, error)
