@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from espwatch.cli import CliError
-
-ADDR_TOKEN_RE = re.compile(r"^(0[xX][0-9a-fA-F]{1,16}|[0-9a-fA-F]{8})(?::0[xX][0-9a-fA-F]{1,16})?$")
+from espwatch.sanitize import quote
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,14 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "folder: ESP-IDF build/, PlatformIO .pio/build/<env>/, Arduino CLI build/<fqbn>/)")
     p.add_argument("--no-cache", action="store_true", help="build the symbol index without the on-disk cache")
     p.set_defaults(func=run)
-
-
-def _is_address(token: str) -> bool:
-    return bool(ADDR_TOKEN_RE.match(token))
-
-
-def _parse_address(token: str) -> int:
-    return int(token.split(":")[0], 16)
 
 
 def _load(args: argparse.Namespace):
@@ -60,55 +50,69 @@ def _load(args: argparse.Namespace):
     return index
 
 
-def _warn_sha(lines: list[str], index, source: str) -> None:
-    """Warn (stderr) when the log says it was printed by another build than this ELF."""
-    from espwatch.symbols import parse_elf_sha, sha_matches
-
-    for line in lines:
-        printed = parse_elf_sha(line)
-        if printed and not sha_matches(index.sha256, printed):
-            name = "stdin" if source == "-" else source
-            print(f"espwatch: warning: {name} was printed by another build (ELF file SHA256 {printed}, "
-                  f"{index.path} is {index.sha256[:16]}): decoded lines may be wrong", file=sys.stderr)
-            return
-
-
 def run(args: argparse.Namespace) -> int:
-    from espwatch.symbols import addr2line_lines, annotate_log
+    from espwatch import log_decode as ld
+    from espwatch.pipeline import InputError, open_input, read_chunks, sniff_binary
 
     inputs = list(args.inputs) or ["-"]
-    # check files before the (possibly slow) first index build
+    # check every argument before the (possibly slow) first index build
     for token in inputs:
-        if token != "-" and not _is_address(token) and not Path(token).is_file():
-            raise CliError(f"not an address and not a file: {token}")
+        if ld.is_address(token):
+            if ld.address_value(token) is None:
+                raise CliError(f"{quote(token)} is wider than 32 bits: ESP32-family code addresses "
+                               "are 32-bit")
+        elif token != "-":
+            if not Path(token).is_file():
+                raise CliError(f"not an address and not a file: {quote(token)}")
+            try:
+                open_input(token)[0].close()  # refuses an ELF, an image, an archive... with one line
+            except InputError as exc:
+                raise CliError(str(exc)) from None
     index = _load(args)
     out = sys.stdout
-    pending: list[int] = []
 
-    def flush() -> None:
-        for block in addr2line_lines(index, pending):
-            out.write(block + "\n")
-        pending.clear()
+    def warn(message: str) -> None:
+        out.flush()
+        print(f"espwatch: warning: {message}", file=sys.stderr)
 
+    decoder = ld.AddressDecoder(index, out.write, warn)
     for token in inputs:
-        if _is_address(token):
-            pending.append(_parse_address(token))
+        if ld.is_address(token):
+            decoder.add_token(token)
             continue
-        flush()
-        if token == "-":
-            text = sys.stdin.read()
-            tokens = text.split()
-            if tokens and all(_is_address(t) for t in tokens):
-                pending.extend(_parse_address(t) for t in tokens)
+        try:
+            if token == "-":
+                chunks = _sniffed(_stdin_chunks(read_chunks), sniff_binary)
+                ld.decode_stdin(chunks, decoder, out.write, warn)
                 continue
-            lines = text.splitlines()
-        else:
-            try:
-                lines = Path(token).read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError as exc:
-                raise CliError(f"cannot read {token}: {exc.strerror or exc}") from None
-        _warn_sha(lines, index, token)
-        for line in annotate_log(lines, index):
-            out.write(line + "\n")
-    flush()
+            decoder.flush()
+            fh, _ = open_input(token)
+            with fh:
+                ld.decode_log(ld.log_lines(read_chunks(fh)), index, token, out.write, warn)
+        except InputError as exc:
+            raise CliError(str(exc)) from None
+    decoder.flush()
     return 0
+
+
+def _sniffed(chunks, sniff):
+    """Chunks of standard input, refused (InputError) when the first one shows a binary file."""
+    first = True
+    for chunk in chunks:
+        if first:
+            sniff(chunk[:4096], "<stdin>")
+            first = False
+        yield chunk
+
+
+def _stdin_chunks(read_chunks):
+    """Standard input as byte chunks (a text stream without `buffer`, as tests may install, is encoded)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        yield from read_chunks(buffer)
+        return
+    while True:
+        text = sys.stdin.read(1 << 16)
+        if not text:
+            return
+        yield text.encode("utf-8", "surrogateescape")
