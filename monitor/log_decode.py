@@ -1,21 +1,24 @@
 """The `decode` verb as a library: addresses and logs to `function at file:line`, streamed line by line.
 
-Memory does not grow with the input: a log (file or standard input) is read in chunks and split into lines
-(`espwatch.lines.LineSplitter`, at most `MAX_LINE` bytes kept of a line), each line is cleaned
-(`clean_text`: no escape sequence or control reaches the output) and printed with the decoded lines of the
-addresses it carries. Standard input that holds only addresses (`0x400d1234`, PC:SP pairs, whitespace
-separated) is answered like `addr2line -pfiaC`; the choice is made on the first `MODE_PROBE_BYTES` bytes:
+Memory does not grow with the input: a log (file or standard input) is read in chunks (UTF-8 decoded
+incrementally, bad bytes replaced) and split into lines (at most `MAX_LINE` characters kept of a line), each
+line is cleaned (`espwatch.sanitize.clean_line`: no escape sequence or control reaches the output) and
+printed with the decoded lines of the addresses it carries, a chunk's worth at a time. Standard input
+that holds only addresses (`0x400d1234`, PC:SP pairs, whitespace separated) is answered like
+`addr2line -pfiaC`; the choice is made on the first `MODE_PROBE_BYTES` bytes:
 while every line so far held only addresses they are kept back, and the first other line makes the input a
 log (the kept lines are then printed as log lines). Addresses are decoded in batches of `ADDRESS_BATCH`.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from espwatch.lines import MAX_LINE, LineSplitter, clean_text
+from espwatch.lines import MAX_LINE
+from espwatch.sanitize import clean_line
 
 if TYPE_CHECKING:
     from espwatch.symbols import SymbolIndex
@@ -75,44 +78,56 @@ class AddressDecoder:
             self.pending = []
 
 
-def log_lines(chunks: Iterable[bytes], max_line: int = MAX_LINE) -> Iterator[str]:
-    """Clean text lines of a byte stream; a line cut at `max_line` bytes says so at its end."""
-    splitter = LineSplitter(max_line)
-
-    def text(line) -> str:
-        t = clean_text(line.raw)
-        return t + f" [... line longer than {max_line:,} bytes, cut]" if line.truncated else t
-
+def log_lines(chunks: Iterable[bytes], max_line: int = MAX_LINE) -> Iterator[list[str]]:
+    """Clean text lines of a byte stream, a list per chunk read (so the output can follow the input);
+    a line longer than `max_line` characters keeps its start and says it was cut."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    carry = ""
+    cut = 0  # characters dropped from the line in `carry`
     for chunk in chunks:
-        for line in splitter.feed(chunk):
-            yield text(line)
-    for line in splitter.flush():
-        yield text(line)
+        parts = (carry + decoder.decode(chunk)).split("\n")
+        carry = parts.pop()
+        if len(carry) > max_line:
+            cut += len(carry) - max_line
+            carry = carry[:max_line]
+        if parts:
+            if cut:
+                parts[0] = _cut_note(parts[0][:max_line], cut + max(0, len(parts[0]) - max_line))
+                cut = 0
+            yield [_clean(p, max_line) for p in parts]
+    carry += decoder.decode(b"", final=True)
+    if carry or cut:
+        yield [_cut_note(carry[:max_line], cut) if cut else _clean(carry, max_line)]
 
 
-def sha_watch(lines: Iterable[str], index: SymbolIndex, name: str,
-              warn: Callable[[str], None]) -> Iterator[str]:
-    """Pass lines through; warn once when one says the log was printed by another build than the ELF."""
-    from espwatch.symbols import parse_elf_sha, sha_matches
-
-    warned = False
-    for line in lines:
-        if not warned and "SHA256" in line:
-            printed = parse_elf_sha(line)
-            if printed and not sha_matches(index.sha256, printed):
-                warn(f"{name} was printed by another build (ELF file SHA256 {printed}, {index.path} is "
-                     f"{index.sha256[:16]}): decoded lines may be wrong")
-                warned = True
-        yield line
+def _clean(line: str, max_line: int) -> str:
+    if len(line) > max_line:
+        return _cut_note(line[:max_line], len(line) - max_line)
+    return clean_line(line[:-1] if line.endswith("\r") else line)
 
 
-def decode_log(lines: Iterable[str], index: SymbolIndex, name: str, write: Callable[[str], None],
+def _cut_note(kept: str, dropped: int) -> str:
+    return clean_line(kept) + f" [... {dropped:,} more characters not shown]"
+
+
+def decode_log(batches: Iterable[list[str]], index: SymbolIndex, name: str, write: Callable[[str], None],
                warn: Callable[[str], None]) -> None:
-    """Write every line, each followed by the decoded lines of the code addresses it carries."""
-    from espwatch.symbols import annotate_log
+    """Write every line, each followed by the decoded lines of the code addresses it carries, and warn
+    once when a line says the log was printed by another build than the ELF."""
+    from espwatch.symbols import annotate_log, parse_elf_sha, sha_matches
 
-    for out in annotate_log(sha_watch(lines, index, name, warn), index):
-        write(out + "\n")
+    checked = False
+    for batch in batches:
+        if not checked:
+            for line in batch:
+                if "SHA256" in line:
+                    printed = parse_elf_sha(line)
+                    if printed and not sha_matches(index.sha256, printed):
+                        warn(f"{name} was printed by another build (ELF file SHA256 {printed}, {index.path} "
+                             f"is {index.sha256[:16]}): decoded lines may be wrong")
+                        checked = True
+                        break
+        write("\n".join(annotate_log(batch, index)) + "\n")
 
 
 def decode_stdin(chunks: Iterable[bytes], decoder: AddressDecoder, write: Callable[[str], None],
@@ -121,38 +136,36 @@ def decode_stdin(chunks: Iterable[bytes], decoder: AddressDecoder, write: Callab
 
     `decoder` may already hold addresses from the command line; they are decoded first.
     """
-    lines = iter(log_lines(chunks))
+    from espwatch.symbols import annotate_log
+
+    batches = iter(log_lines(chunks))
     kept: list[str] = []
     size = 0
-    for line in lines:
-        if not _only_addresses(line):
-            decoder.flush()
-            _chain = _prepend(kept, line, lines)
-            decode_log(_chain, decoder.index, "stdin", write, warn)
-            return
-        kept.append(line)
-        size += len(line) + 1
+    for batch in batches:
+        for line in batch:
+            if not _only_addresses(line):
+                decoder.flush()
+                decode_log(_chain([*kept, *batch], batches), decoder.index, "stdin", write, warn)
+                return
+            size += len(line) + 1
+        kept.extend(batch)
         if size > MODE_PROBE_BYTES:
             break
     # an address list (so far): answer it, then go on line by line
     for line in kept:
         for token in line.split():
             decoder.add_token(token)
-    from espwatch.symbols import annotate_log
-
-    for line in lines:
-        if _only_addresses(line):
-            for token in line.split():
-                decoder.add_token(token)
-            continue
-        decoder.flush()
-        for out in annotate_log([line], decoder.index):
-            write(out + "\n")
+    for batch in batches:
+        for line in batch:
+            if _only_addresses(line):
+                for token in line.split():
+                    decoder.add_token(token)
+                continue
+            decoder.flush()
+            write("\n".join(annotate_log([line], decoder.index)) + "\n")
     decoder.flush()
 
 
-def _prepend(kept: list[str], line: str, rest: Iterator[str]) -> Iterator[str]:
-    yield from kept
-    kept.clear()
-    yield line
+def _chain(first: list[str], rest: Iterator[list[str]]) -> Iterator[list[str]]:
+    yield first
     yield from rest

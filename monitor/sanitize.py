@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TextIO
-
-import regex
 
 if TYPE_CHECKING:  # Rich is imported on first use: the headless verbs never pay for it
     from rich.color import Color
@@ -48,20 +47,20 @@ _STRING_BODY = r"(?:[^\x07\x1b\x9c\n]|\x1b(?!\\))*+"
 _STRING_END = r"(?:\x07|\x1b\\|\x9c)?"
 _CSI = r"(?:\x1b\[|\x9b)(?P<params>[0-?]*+)(?P<inter>[ -/]*+)(?P<final>[@-~])?"
 _OTHER_ESC = r"\x1b[ -/]*+[0-~]"
-SEQUENCE = regex.compile(f"{_STRING_START}{_STRING_BODY}{_STRING_END}|{_CSI}|{_OTHER_ESC}")
+SEQUENCE = re.compile(f"{_STRING_START}{_STRING_BODY}{_STRING_END}|{_CSI}|{_OTHER_ESC}")
 """One escape sequence (7-bit or 8-bit form); unterminated string sequences end at the line end."""
 
 _C0 = "\x00-\x08\x0b-\x1f\x7f"  # all C0 controls but TAB and LF, and DEL
 _C1 = "\x80-\x9f"
 _BIDI = "\u202a-\u202e\u2066-\u2069"
 # Anything a sink has to look at: a fast "nothing to do" test for the common clean line.
-_UNSAFE = regex.compile(f"[{_C0}{_C1}{_BIDI}]")
-_UNSAFE_JSON = regex.compile(f"[\x7f{_C1}\u2028\u2029{_BIDI}]")
-_LEFT_FOR_PEOPLE = regex.compile(f"(?P<crlf>\r(?=\n|$))|[{_C0}{_C1}{_BIDI}]")
-_LEFT_IN_LINE = regex.compile(f"[{_C0}{_C1}]")
+_UNSAFE = re.compile(f"[{_C0}{_C1}{_BIDI}]")
+_UNSAFE_JSON = re.compile(f"[\x7f{_C1}\u2028\u2029{_BIDI}]")
+_LEFT_FOR_PEOPLE = re.compile(f"(?P<crlf>\r(?=\n|$))|[{_C0}{_C1}{_BIDI}]")
+_LEFT_IN_LINE = re.compile(f"[{_C0}{_C1}]")
 # Escapes made visible by copy-paste ("␛[0;31m", "?[0;31m"): colours that were meant, not text.
-_VISIBLE_SGR = regex.compile(r"\u241b\[[0-?]*[ -/]*[@-~]|(?<![\w\]])\?\[[0-9;]*m")
-_VISIBLE_ESC = regex.compile(r"\u241b\[|(?<![\w\]])\?\[(?=[0-9;]*m)")
+_VISIBLE_SGR = re.compile(r"\u241b\[[0-?]*[ -/]*[@-~]|(?<![\w\]])\?\[[0-9;]*m")
+_VISIBLE_ESC = re.compile(r"\u241b\[|(?<![\w\]])\?\[(?=[0-9;]*m)")
 
 REPLACEMENT = "\ufffd"
 
@@ -76,7 +75,7 @@ def _picture(ch: str) -> str:
     return REPLACEMENT  # C1 and bidi controls
 
 
-def _for_people(m: regex.Match[str]) -> str:
+def _for_people(m: re.Match[str]) -> str:
     return "" if m.group("crlf") else _picture(m.group())  # the CR of a CRLF line break goes
 
 
@@ -112,7 +111,7 @@ def clean_line(text: str) -> str:
     return _LEFT_IN_LINE.sub(_in_line, text)
 
 
-def _in_line(m: regex.Match[str]) -> str:
+def _in_line(m: re.Match[str]) -> str:
     return " " if m.group() == "\r" else ""
 
 
@@ -191,7 +190,7 @@ class SgrState:
     def apply(self, param_text: str) -> None:
         """Apply the parameters of one `ESC [ ... m` (`;` or `:` separated; empty means 0)."""
         try:
-            params = [int(p) if p else 0 for p in regex.split(r"[;:]", param_text)] if param_text else [0]
+            params = [int(p) if p else 0 for p in re.split(r"[;:]", param_text)] if param_text else [0]
         except ValueError:
             return
         i = 0
@@ -255,7 +254,7 @@ def _plain_piece(s: str) -> str:
     return _LEFT_FOR_PEOPLE.sub(_in_tui, s)
 
 
-def _in_tui(m: regex.Match[str]) -> str:
+def _in_tui(m: re.Match[str]) -> str:
     ch = m.group()
     if ch == "\r":
         return " "
