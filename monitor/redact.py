@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
-
-import regex
 
 # -- which keys name a secret ---------------------------------------------------------------------------
 SECRET_WORDS = frozenset({
@@ -56,8 +55,8 @@ _ABOUT_THE_SECRET = frozenset({
 })
 _ERRORISH = frozenset({"err", "error", "errors", "fail", "failed", "failure", "invalid", "wrong", "bad",
                        "incorrect", "mismatch", "rejected", "denied"})
-_CAMEL = regex.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_WORD_SPLIT = regex.compile(r"[\s_.\-]+")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_WORD_SPLIT = re.compile(r"[\s_.\-]+")
 
 
 def key_words(key: str) -> list[str]:
@@ -97,13 +96,13 @@ def names_ssid(words: list[str]) -> bool:
 
 
 # -- fixed-shape secrets --------------------------------------------------------------------------------
-Rule = tuple[str, regex.Pattern[str], "str | Callable[[regex.Match[str]], str]"]
+Rule = tuple[str, re.Pattern[str], "str | Callable[[re.Match[str]], str]"]
 
-_PEM_BEGIN = regex.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
-_PEM_END = regex.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+_PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 
 
-def _basic_repl(m: regex.Match[str]) -> str:
+def _basic_repl(m: re.Match[str]) -> str:
     """`Basic <b64>` is redacted when the base64 decodes to `user:password`."""
     try:
         decoded = base64.b64decode(m.group("b64") + "=" * (-len(m.group("b64")) % 4), validate=True)
@@ -114,7 +113,7 @@ def _basic_repl(m: regex.Match[str]) -> str:
     return f"{m.group('scheme')}{m.group('sp')}[REDACTED:basic_auth]"
 
 
-def _aws_repl(m: regex.Match[str]) -> str:
+def _aws_repl(m: re.Match[str]) -> str:
     s = m.group()
     if any(c.isdigit() for c in s) and any(c.islower() for c in s) and any(c.isupper() for c in s):
         return "[REDACTED:aws_secret_key]"
@@ -122,64 +121,64 @@ def _aws_repl(m: regex.Match[str]) -> str:
 
 
 _ALWAYS: list[Rule] = [
-    ("private_key", regex.compile(
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----", regex.S),
+    ("private_key", re.compile(
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----", re.S),
      "[REDACTED:private_key]"),
-    ("url_credentials", regex.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}://)[^\s/:@'\"<>]+:[^\s/@'\"<>]+@"),
+    ("url_credentials", re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}://)[^\s/:@'\"<>]+:[^\s/@'\"<>]+@"),
      r"\1[REDACTED:url_credentials]@"),
-    ("bearer_token", regex.compile(r"(?i)\b(Bearer)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"),
+    ("bearer_token", re.compile(r"(?i)\b(Bearer)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"),
      r"\1\2[REDACTED:bearer_token]"),
-    ("jwt", regex.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "[REDACTED:jwt]"),
-    ("api_key", regex.compile(
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "[REDACTED:jwt]"),
+    ("api_key", re.compile(
         r"\b(?:sk-(?:proj-|ant-|live_|test_)?[A-Za-z0-9_-]{16,}|(?:AKIA|ASIA)[0-9A-Z]{16}|"
         r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|xox[abposr]-[A-Za-z0-9-]{10,}|"
         r"AIza[0-9A-Za-z_-]{35})\b"),
      "[REDACTED:api_key]"),
     # any scheme: Basic, Digest, Token, AWS4-HMAC-SHA256 ...; up to the end of the line or a closing quote
-    ("authorization", regex.compile(
+    ("authorization", re.compile(
         r"""(?i)\b((?:proxy-)?authorization["']?\s*[:=]\s*(?P<oq>["'])?)(?!\s*(?:bearer\s+)?\[REDACTED)"""
         r"""(?(oq)(?:(?!(?P=oq))[^\r\n])+|[^\s][^\r\n]*)"""),
      r"\1[REDACTED:authorization]"),
     ("basic_auth",
-     regex.compile(r"(?P<scheme>\bBasic)(?P<sp>\s+)(?P<b64>[A-Za-z0-9+/]{6,}={0,2})(?![\w+/=])"),
+     re.compile(r"(?P<scheme>\bBasic)(?P<sp>\s+)(?P<b64>[A-Za-z0-9+/]{6,}={0,2})(?![\w+/=])"),
      _basic_repl),
     ("cookie",
-     regex.compile(r"""(?i)\b((?:set-)?cookie["']?\s*:\s*["']?)(?!\[REDACTED)([^\s"'][^"'\r\n]*)"""),
+     re.compile(r"""(?i)\b((?:set-)?cookie["']?\s*:\s*["']?)(?!\[REDACTED)([^\s"'][^"'\r\n]*)"""),
      r"\1[REDACTED:cookie]"),
 ]
-_AWS_CONTEXT = regex.compile(r"(?i)aws|secret")
-_AWS_SECRET = regex.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_CONTEXT = re.compile(r"(?i)aws|secret")
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 _WIFI: list[Rule] = [
     # ESP-IDF: "wifi:connected with MyNet, aid = 3, channel 6, ..."
-    ("wifi_ssid", regex.compile(r"(connected with )([^,\r\n]+)(, aid)"), r"\1[REDACTED:wifi_ssid]\3"),
+    ("wifi_ssid", re.compile(r"(connected with )([^,\r\n]+)(, aid)"), r"\1[REDACTED:wifi_ssid]\3"),
     # Arduino / common sketches: "Connecting to MyNet", "Connected to MyNet"
-    ("wifi_ssid", regex.compile(r"(?i)\b(connecting to |connected to (?:wifi |ap )?)(?!https?://)([^\s.,]+)(\s*\.*\s*)$"),
+    ("wifi_ssid", re.compile(r"(?i)\b(connecting to |connected to (?:wifi |ap )?)(?!https?://)([^\s.,]+)(\s*\.*\s*)$"),
      r"\1[REDACTED:wifi_ssid]\3"),
 ]
 
 _MAC: Rule = ("mac",
-              regex.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:])"),
+              re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:])"),
               "[REDACTED:mac]")
 
 # -- KEY <sep> value ----------------------------------------------------------------------------------------
 # A line is only searched for keys when it holds one of these (cheap test first).
-_KEY_HINT = regex.compile(r"(?i)pass|pwd|pw\b|psk|pmk|secret|token|key|cred|ssid")
-_KEY = regex.compile(r"""(?P<kq>["']?)(?<![\w.-])(?P<name>[A-Za-z_][\w.-]{0,63})(?P=kq)"""
-                     r"""(?P<sep>\s*[:=]\s*|\s+is:?\s+|\s+)""")
-_QUOTED = regex.compile(r"""(?P<q>["'])(?P<v>(?:\\.|(?!(?P=q))[^\\\r\n])*)(?P=q)?""")
-_UNQUOTED = regex.compile(r"[^\s\"']+")
-_NEXT_PAIR = regex.compile(r"[&,;][\w.-]+\s*[:=]")
-_PREV_WORDS = regex.compile(r"(?:(?<![\w.-])([A-Za-z][\w.-]*) )?(?<![\w.-])([A-Za-z][\w.-]*) $")
+_HINTS = r"pass|pwd|pw|psk|pmk|secret|token|key|cred|ssid"
+_KEY_HINT = re.compile(f"(?i){_HINTS}")
+# a key is an identifier (dots and dashes allowed) that holds one of the hints (checked here, in C)
+_KEY = re.compile(r"""(?P<kq>["']?)(?<![\w.-])(?P<name>(?=[\w.-]{0,63}?(?i:""" + _HINTS + r"""))"""
+                  r"""[A-Za-z_][\w.-]{0,63})(?P=kq)(?P<sep>\s*[:=]\s*|\s+is:?\s+|\s+)""")
+_QUOTED = re.compile(r"""(?P<q>["'])(?P<v>(?:\\.|(?!(?P=q))[^\\\r\n])*)(?P=q)?""")
+_UNQUOTED = re.compile(r"[^\s\"']+")
+_NEXT_PAIR = re.compile(r"[&,;][\w.-]+\s*[:=]")
+_PREV_WORD = re.compile(r"(?<![\w.-])([A-Za-z][\w.-]*) $")
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 
 
-def _words_before(text: str, end: int) -> list[str]:
-    """The words of the (at most two) words right before `end`, each followed by one space."""
-    m = _PREV_WORDS.search(text[max(0, end - 80):end])
-    if m is None:
-        return []
-    return [w for g in m.groups() if g for w in key_words(g)]
+def _word_before(text: str, end: int) -> list[str]:
+    """The words of the word right before `end` (followed by one space), if any."""
+    m = _PREV_WORD.search(text[max(0, end - 80):end])
+    return key_words(m.group(1)) if m else []
 
 
 def _looks_like_credential(v: str) -> bool:
@@ -233,11 +232,11 @@ class Redactor:
             text = self._key_values(text)
         return text
 
-    def _count(self, text: str, kind: str, rx: regex.Pattern[str], repl: Callable[[regex.Match[str]], str]
+    def _count(self, text: str, kind: str, rx: re.Pattern[str], repl: Callable[[re.Match[str]], str]
                ) -> str:
         n = 0
 
-        def sub(m: regex.Match[str]) -> str:
+        def sub(m: re.Match[str]) -> str:
             nonlocal n
             out = repl(m)
             n += out != m.group()
@@ -259,15 +258,17 @@ class Redactor:
                 break
             pos = m.end("name")
             words = key_words(m.group("name"))
-            if not m.group("kq"):  # "AWS secret key VALUE": up to two words before the key count too
-                words = _words_before(text, m.start()) + words
+            if not m.group("kq") and words[:1] == ["key"]:  # "AWS secret key VALUE", "api key: VALUE"
+                before = _word_before(text, m.start())
+                if before and before[-1] in _KEY_OWNERS:
+                    words = [before[-1], *words]
             if names_secret(words):
                 kind = _secret_kind(words)
             elif self.wifi and names_ssid(words):
                 kind = "wifi_ssid"
             else:
                 continue
-            spaced = not regex.search(r"[:=]", m.group("sep"))
+            spaced = not re.search(r"[:=]", m.group("sep"))
             start = m.end()
             q = _QUOTED.match(text, start)
             if q is not None:
