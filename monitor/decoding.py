@@ -1,101 +1,38 @@
-"""Enrichment with decoded addresses: which ELF, whether it belongs to the log, and the pipeline stage.
+"""The address-decoding stage of the pipeline: adds `frames` to events that carry code addresses.
 
-Used by `scan`, `report` and the monitor alike, so that they all pick, check and use the ELF the same way.
+Which events are decoded is data: the patterns with `decode = true` (see patterns/README.md). The ELF and
+its index are decided by `espwatch.enrich.Enrichment`, which makes this stage for each input.
 """
 
 from __future__ import annotations
 
-import os
 from collections import deque
+from collections.abc import Collection
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+from espwatch.errors import ElfError
 from espwatch.events import Event
-from espwatch.symbols import DecodeError, SymbolIndex, decode_event, elf_sha256, find_elf, sha_matches
+from espwatch.symbols import SymbolIndex, decode_event
 
-DECODE_KINDS = frozenset({
-    "backtrace", "panic", "abort", "assert", "stack_overflow", "cache_disabled_access", "int_wdt",
-    "task_wdt", "heap_corrupt", "saved_pc", "spi_flash_guard",
-})
-"""Kinds whose text or block carries code addresses worth decoding."""
-
-
-class ElfError(Exception):
-    """The ELF cannot be used: one line for the user."""
-
-
-@dataclass
-class ElfChoice:
-    """The ELF used for a log: where it came from and its SHA-256."""
-
-    path: Path
-    sha256: str
-    discovered: bool = False
-
-    def matches(self, printed: str | None) -> bool | None:
-        """Whether the hash the app printed is this ELF's: None when the log printed none."""
-        if not printed:
-            return None
-        return sha_matches(self.sha256, printed)
-
-    def describe(self, printed: str | None) -> str:
-        state = self.matches(printed)
-        name = self.path.name
-        if state is None:
-            return f"{name} (the log prints no ELF SHA256 to compare)"
-        if state:
-            return f"{name} matches the firmware (ELF SHA256 {printed})"
-        mine = self.sha256[: max(len(printed), 16)]
-        return (f"DOES NOT MATCH: {name} is not the ELF of the firmware that printed this log "
-                f"(device {printed}, ELF {mine}); decoded names would be wrong")
-
-
-def choose_elf(given: str | os.PathLike[str] | None, discover: bool = True,
-               start: str | os.PathLike[str] | None = None) -> ElfChoice | None:
-    """The ELF given on the command line, else one found in the build folders under `start`."""
-    if given:
-        path = Path(given)
-        if path.is_dir():
-            raise ElfError(f"{path} is a directory, not an ELF file")
-        discovered = False
-    elif discover:
-        found = find_elf(start)
-        if found is None:
-            return None
-        path, discovered = found, True
-    else:
-        return None
-    try:
-        return ElfChoice(path, elf_sha256(path), discovered)
-    except FileNotFoundError:
-        raise ElfError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ElfError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def load_index(choice: ElfChoice) -> SymbolIndex:
-    """The symbol index of the chosen ELF (cached); ElfError with one line when it is unusable."""
-    try:
-        return SymbolIndex.load(choice.path)
-    except DecodeError as exc:
-        raise ElfError(str(exc)) from None
-    except OSError as exc:
-        raise ElfError(f"{choice.path}: cannot read: {exc.strerror or exc}") from None
+if TYPE_CHECKING:
+    from espwatch.sessions import BootSession
 
 
 class DecodeStage:
-    """Pipeline stage: adds `frames` to events that carry code addresses.
+    """Pipeline stage: adds `frames` to the events of the `codes` given (patterns with `decode = true`).
 
     Takes a loaded index, or a Future of one (`SymbolIndex.load_async`) so that a live monitor never
     waits for an index build: events that arrive before it is ready are kept (at most `backlog`) and
     decoded as soon as it is.
     """
 
-    def __init__(self, index: SymbolIndex | Future[SymbolIndex], backlog: int = 2000) -> None:
+    def __init__(self, index: SymbolIndex | Future[SymbolIndex], codes: Collection[str],
+                 backlog: int = 2000) -> None:
         self._index: SymbolIndex | None = index if isinstance(index, SymbolIndex) else None
         self._future: Future[SymbolIndex] | None = None if self._index is not None else index
         self._backlog: deque[Event] = deque(maxlen=backlog)
+        self.codes = frozenset(codes)
         self.error: str | None = None
 
     @property
@@ -113,7 +50,7 @@ class DecodeStage:
             future, self._future = self._future, None
             try:
                 self._index = future.result()
-            except (DecodeError, OSError) as exc:
+            except (ElfError, OSError) as exc:
                 self.error = str(exc)
                 self._backlog.clear()
                 return None
@@ -127,8 +64,8 @@ class DecodeStage:
         if frames:
             ev.frames = frames
 
-    def process(self, ev: Event) -> list[Event]:
-        if ev.kind in DECODE_KINDS and ev.frames is None:
+    def process(self, ev: Event, boot: BootSession | None = None) -> list[Event]:
+        if ev.code in self.codes and ev.frames is None:
             if self._poll() is not None:
                 self._decode(ev)
             elif self._future is not None:
@@ -140,19 +77,3 @@ class DecodeStage:
             wait([self._future])
         self._poll()
         return []
-
-
-def elf_status(choice: ElfChoice | None, stage: DecodeStage | None, printed: list[str]) -> str:
-    """The monitor's status text for the ELF: name, index state, and whether it matches the device."""
-    if choice is None:
-        return "no ELF"
-    state = stage.state if stage is not None else "ready"
-    if state == "failed":
-        return f"ELF {choice.path.name}: unusable ({stage.error if stage else ''})"
-    mismatched = [p for p in printed if choice.matches(p) is False]
-    if mismatched:
-        return f"ELF {choice.path.name} ✗ DOES NOT MATCH the device ({mismatched[-1]})"
-    suffix = " (indexing…)" if state == "indexing" else ""
-    if printed:
-        return f"ELF {choice.path.name} ✓ matches{suffix}"
-    return f"ELF {choice.path.name}{suffix}"

@@ -23,6 +23,8 @@ from espwatch.sanitize import clean_line
 if TYPE_CHECKING:
     from espwatch.symbols import SymbolIndex
 
+Mismatches = Callable[[Iterable[str]], list[str]]
+"""Given ELF hashes a log printed, a warning for each one that is not the ELF's."""
 ADDR_TOKEN_RE = re.compile(r"^(0[xX][0-9a-fA-F]{1,16}|[0-9a-fA-F]{8})(?::0[xX][0-9a-fA-F]{1,16})?$")
 MODE_PROBE_BYTES = 64 * 1024
 ADDRESS_BATCH = 4096
@@ -110,28 +112,28 @@ def _cut_note(kept: str, dropped: int) -> str:
     return clean_line(kept) + f" [... {dropped:,} more characters not shown]"
 
 
-def decode_log(batches: Iterable[list[str]], index: SymbolIndex, name: str, write: Callable[[str], None],
-               warn: Callable[[str], None]) -> None:
+def decode_log(batches: Iterable[list[str]], index: SymbolIndex, mismatches: Mismatches, name: str,
+               write: Callable[[str], None], warn: Callable[[str], None]) -> None:
     """Write every line, each followed by the decoded lines of the code addresses it carries, and warn
-    once when a line says the log was printed by another build than the ELF."""
-    from espwatch.symbols import annotate_log, parse_elf_sha, sha_matches
+    once when a line says the log was printed by another build than the ELF (`mismatches`: the ELF
+    hash check, e.g. `Enrichment.mismatches`)."""
+    from espwatch.symbols import annotate_log, parse_elf_sha
 
-    checked = False
+    warned = False
     for batch in batches:
-        if not checked:
+        if not warned:
             for line in batch:
-                if "SHA256" in line:
-                    printed = parse_elf_sha(line)
-                    if printed and not sha_matches(index.sha256, printed):
-                        warn(f"{name} was printed by another build (ELF file SHA256 {printed}, {index.path} "
-                             f"is {index.sha256[:16]}): decoded lines may be wrong")
-                        checked = True
-                        break
+                printed = parse_elf_sha(line) if "SHA256" in line else None
+                problems = mismatches([printed]) if printed else []
+                if problems:
+                    warn(f"{'stdin' if name == '-' else name} was printed by another build: {problems[0]}")
+                    warned = True
+                    break
         write("\n".join(annotate_log(batch, index)) + "\n")
 
 
-def decode_stdin(chunks: Iterable[bytes], decoder: AddressDecoder, write: Callable[[str], None],
-                 warn: Callable[[str], None]) -> None:
+def decode_stdin(chunks: Iterable[bytes], decoder: AddressDecoder, mismatches: Mismatches,
+                 write: Callable[[str], None], warn: Callable[[str], None]) -> None:
     """Standard input: an address list (addr2line answers) or a log (annotated), chosen on its first lines.
 
     `decoder` may already hold addresses from the command line; they are decoded first.
@@ -145,7 +147,7 @@ def decode_stdin(chunks: Iterable[bytes], decoder: AddressDecoder, write: Callab
         for line in batch:
             if not _only_addresses(line):
                 decoder.flush()
-                decode_log(_chain([*kept, *batch], batches), decoder.index, "stdin", write, warn)
+                decode_log(_chain([*kept, *batch], batches), decoder.index, mismatches, "-", write, warn)
                 return
             size += len(line) + 1
         kept.extend(batch)

@@ -84,3 +84,17 @@ def parse_line(text: str) -> LogRecord:
         rec.tag = m["file"]
         rec.message = m["msg"]
     return rec
+
+
+_HOST_CLOCK = regex.compile(r"(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?")
+
+
+def host_seconds(host_time: str | None) -> float | None:
+    """Seconds since midnight of a host timestamp such as 13:27:59.733 or [08:43:21]."""
+    if not host_time:
+        return None
+    m = _HOST_CLOCK.search(host_time)
+    if m is None:
+        return None
+    h, mi, s, frac = m.groups()
+    return int(h) * 3600 + int(mi) * 60 + int(s) + (float(f"0.{frac}") if frac else 0.0)

@@ -22,11 +22,8 @@ from typing import Any
 
 import regex
 
-from espwatch.events import SEVERITIES
-
-
-class PatternError(Exception):
-    """A malformed pattern file: the message names the file and the pattern."""
+from espwatch.errors import PatternError
+from espwatch.events import SEVERITIES, Event
 
 
 @dataclass(slots=True)
@@ -78,6 +75,12 @@ class Pattern:
     starts_boot: bool = False
     fact: bool = False
     fallback: bool = False
+    decode: bool = False
+    """Its events carry code addresses: the decoding stage adds `frames`."""
+    crash: int = 0
+    """Its events are crashes (0: not a crash); the number orders causes, 1 the most specific."""
+    timeline: bool = True
+    """Info-level events of it appear in the monitor's timeline (warnings and above always do)."""
     block: Block | None = None
     family: str = ""
     source: str = ""
@@ -90,14 +93,50 @@ class Pattern:
 _PATTERN_KEYS = {
     "code", "kind", "severity", "title", "literals", "regex", "hint", "checks", "references", "fields",
     "lists", "flags", "severity_when", "sets", "starts_boot", "fact", "block", "ignore_case", "fallback",
+    "decode", "crash", "timeline",
 }
+CRASH_LEAST_SPECIFIC = 99
+"""The rank of `crash = true`: a crash whose cause any other crash event of the same crash names better."""
 _DERIVED_KEYS = {"code", "kind", "severity", "title", "hint", "checks", "references"}
 _BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive"}
+
+
+PIECES_FILE = "pieces.toml"
+_PIECE = regex.compile(r"%\{(\w+)\}")
+_pieces: dict[str, str] | None = None
+
+
+def builtin_pieces() -> dict[str, str]:
+    """The shared regex pieces of patterns/pieces.toml (`%{name}` in any pattern or rule regex)."""
+    global _pieces
+    if _pieces is None:
+        data = read_toml(builtin_dir() / PIECES_FILE)
+        table = data.get("pieces", {})
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise PatternError(f"{PIECES_FILE}: `pieces` must be a table of name = 'regex'")
+        _pieces = dict(table)
+    return _pieces
+
+
+def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError) -> str:
+    """`src` with every `%{name}` replaced by its shared piece; an unknown name is an error."""
+    if "%{" not in src:
+        return src
+    pieces = builtin_pieces()
+
+    def piece(m: regex.Match[str]) -> str:
+        if m.group(1) not in pieces:
+            known = ", ".join(sorted(pieces))
+            raise error(f"{where}: unknown regex piece %{{{m.group(1)}}} (known: {known})")
+        return pieces[m.group(1)]
+
+    return _PIECE.sub(piece, src)
 
 
 def _compile(src: Any, where: str, flags: int = 0) -> regex.Pattern[str]:
     if not isinstance(src, str) or not src:
         raise PatternError(f"{where}: expected a non-empty regex string")
+    src = expand_pieces(src, where)
     try:
         return regex.compile(src, flags | regex.VERSION0)
     except regex.error as exc:
@@ -190,9 +229,23 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
         if sw["severity"] not in SEVERITIES:
             raise PatternError(f"{sww}: bad severity {sw['severity']!r}")
         pat.severity_when.append(SeverityWhen(sw["field"], _compile(sw["regex"], sww), sw["severity"]))
-    pat.starts_boot = bool(raw.get("starts_boot", False))
-    pat.fact = bool(raw.get("fact", False))
-    pat.fallback = bool(raw.get("fallback", False))
+    for key in ("starts_boot", "fact", "fallback", "decode", "timeline"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise PatternError(f"{where}: `{key}` must be true or false")
+    pat.starts_boot = raw.get("starts_boot", False)
+    pat.fact = raw.get("fact", False)
+    pat.fallback = raw.get("fallback", False)
+    pat.decode = raw.get("decode", False)
+    pat.timeline = raw.get("timeline", not (pat.fact or pat.starts_boot))
+    crash = raw.get("crash", 0)
+    if crash is True:
+        crash = CRASH_LEAST_SPECIFIC
+    if crash is False:
+        crash = 0
+    if not isinstance(crash, int) or not 0 <= crash <= CRASH_LEAST_SPECIFIC:
+        raise PatternError(f"{where}: `crash` must be true, false or a rank from 1 (most specific cause) "
+                           f"to {CRASH_LEAST_SPECIFIC}")
+    pat.crash = crash
     if "block" in raw:
         pat.block = _parse_block(raw["block"], f"{where}.block", flags)
     return pat
@@ -211,7 +264,7 @@ def read_toml(path: Path | Traversable, error: type[PatternError] = PatternError
 def load_file(path: Path | Traversable) -> list[Pattern]:
     """Read one pattern file; raise PatternError naming the file and the pattern on any problem."""
     data = read_toml(path)
-    unknown = set(data) - {"family", "pattern", "derived", "rule", "description"}
+    unknown = set(data) - {"family", "pattern", "derived", "rule", "description", "pieces"}
     if unknown:
         raise PatternError(f"{path}: unknown top-level keys {sorted(unknown)}")
     family = str(data.get("family", path.name.removesuffix(".toml")))
@@ -258,9 +311,18 @@ class PatternSet:
                 raise PatternError(f"{p.source}: code {p.code} is already used in {other.source}")
             self.by_code[p.code] = p
         self.matchers = [p for p in self.patterns if not p.derived]
+        self.decode_codes = frozenset(p.code for p in self.patterns if p.decode)
+        self.crash_ranks = {p.code: p.crash for p in self.patterns if p.crash}
 
     def get(self, code: str) -> Pattern | None:
         return self.by_code.get(code.upper()) or self.by_code.get(code)
+
+    def in_timeline(self, ev: Event) -> bool:
+        """Whether the monitor's timeline lists `ev`: every warning and above, info per the pattern's data."""
+        if ev.severity != "info":
+            return True
+        pat = self.by_code.get(ev.code)
+        return pat.timeline if pat is not None else True
 
     def derived_code(self, kind: str) -> Pattern | None:
         for p in self.patterns:

@@ -1,42 +1,39 @@
 """The one direction of flow: bytes -> lines -> events -> enrichment -> diagnosis -> sinks.
 
-`Pipeline` is what every verb and the TUI use: feed it bytes from any source, read events from its
-return values or subscribe to them. Stages after detection (boot sessions, address decoding, diagnosis)
-see each event once, in input order, and may add derived events.
+`Pipeline` is what every verb and the TUI use: feed it bytes from any source and read the events from its
+return values. After detection, the boot tracker places each event in its boot; then the stages (address
+decoding, diagnosis — made by `espwatch.enrich.Enrichment`) see each event once, in input order, with its
+boot, and may add derived events.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from espwatch.detector import Detector
+from espwatch.errors import InputError
 from espwatch.events import Event
-from espwatch.patterns import PatternSet, load_patterns
+from espwatch.patterns import PatternSet
 from espwatch.sessions import BootSession, BootTracker
 
 CHUNK = 1 << 20
 
 
 class Stage(Protocol):
-    """An enrichment step: sees every event once, may return more events."""
+    """An enrichment step: sees every event once, with the boot it belongs to; may return more events."""
 
-    def process(self, ev: Event) -> list[Event]: ...
+    def process(self, ev: Event, boot: BootSession) -> list[Event]: ...
 
     def finish(self) -> list[Event]: ...
 
 
-class InputError(Exception):
-    """A file that cannot be scanned: one line for the user."""
-
-
 @dataclass
 class Pipeline:
-    """Detector + boot sessions + optional stages, with subscribers for live sinks."""
+    """Detector + boot sessions + stages; `feed` and `close` return the events in input order."""
 
     patterns: PatternSet
     stages: list[Stage] = field(default_factory=list)
@@ -45,7 +42,6 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
         self.boots = BootTracker(self.patterns, keep_events=self.keep_events)
-        self.subscribers: list[Callable[[Event], None]] = []
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -54,9 +50,6 @@ class Pipeline:
     @property
     def lines(self) -> int:
         return self.detector.lines_seen
-
-    def subscribe(self, callback: Callable[[Event], None]) -> None:
-        self.subscribers.append(callback)
 
     def feed(self, data: bytes) -> list[Event]:
         out = self._enrich(self.detector.feed(data))
@@ -69,9 +62,13 @@ class Pipeline:
         for i, stage in enumerate(self.stages):
             extra = stage.finish()
             for later in self.stages[i + 1 :]:
-                extra = [e2 for e in extra for e2 in later.process(e)]
-            out.extend(self._publish(extra))
+                extra = self._through(later, extra)
+            out.extend(extra)
         return out
+
+    def _through(self, stage: Stage, events: list[Event]) -> list[Event]:
+        session = self.boots.session
+        return [e2 for e in events for e2 in stage.process(e, session(e.boot))]
 
     def _enrich(self, events: list[Event]) -> list[Event]:
         if not events:
@@ -80,15 +77,9 @@ class Pipeline:
         for ev in events:
             batch = self.boots.process(ev)
             for stage in self.stages:
-                batch = [e2 for e in batch for e2 in stage.process(e)]
+                batch = self._through(stage, batch)
             out.extend(batch)
-        return self._publish(out)
-
-    def _publish(self, events: list[Event]) -> list[Event]:
-        for ev in events:
-            for cb in self.subscribers:
-                cb(ev)
-        return events
+        return out
 
     def run(self, chunks: Iterable[bytes]) -> Iterator[Event]:
         for chunk in chunks:
@@ -173,12 +164,3 @@ def read_chunks(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
-
-
-def scan_file(path: str | os.PathLike[str], patterns: PatternSet | None = None,
-              stages: list[Stage] | None = None, keep_events: bool = True) -> tuple[Pipeline, list[Event]]:
-    """Scan a whole file; return the pipeline (sessions, counters) and its events."""
-    from espwatch.scan import scan_stream
-
-    result = scan_stream(str(path), patterns or load_patterns(), stages=stages, keep_events=keep_events)
-    return result.pipeline, result.events

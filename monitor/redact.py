@@ -126,7 +126,8 @@ _ALWAYS: list[Rule] = [
      "[REDACTED:private_key]"),
     ("url_credentials", re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}://)[^\s/:@'\"<>]+:[^\s/@'\"<>]+@"),
      r"\1[REDACTED:url_credentials]@"),
-    ("bearer_token", re.compile(r"(?i)\b(Bearer)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"),
+    # the token runs to the next space or quote: a `=` inside it (`Bearer abc=def`) must not end it early
+    ("bearer_token", re.compile(r"(?i)\b(Bearer)(\s+)(?=[A-Za-z0-9\-._~+/=]{8})[^\s\"'<>]+"),
      r"\1\2[REDACTED:bearer_token]"),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "[REDACTED:jwt]"),
     ("api_key", re.compile(

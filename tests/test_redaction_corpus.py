@@ -61,6 +61,8 @@ SECRET_LINES: list[tuple[str, list[str]]] = [
     ("I (97) app: auth_token: 'tok_live_9f8e7d'", ["tok_live_9f8e7d"]),
     ("I (98) app: Proxy-Authorization: Basic cHJveHk6cHJveHlwYXNz", ["cHJveHk6cHJveHlwYXNz"]),
     ("E (99) app: login failed for password hunter2!", ["hunter2!"]),
+    # found by fuzz/ (redaction target): a `password=` right after `Bearer ` was cut at its `=`
+    ("configsip:Bearer  password=Zq9xK2mW7pL4  0, SPIWP:0xee", ["Zq9xK2mW7pL4"]),
 ]
 # only with --redact-wifi
 WIFI_LINES: list[tuple[str, list[str]]] = [

@@ -35,7 +35,8 @@ HOSTILE = [
     "I (17) app: bell \x07 backspace \x08\x08 del \x7f vt \x0b ff \x0c",
     "I (18) app: bidi \u202edesrever\u202c text",
     "\x1b[0;31mE (19) esp_image: Checksum failed. Calculated 0xb3 read 0xcd\x1b[0m",
-    "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\x1b]0;X\x07",
+    f"Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.{OSC_TITLE}",
+    "E (20) esp_image: Checksum failed. Calculated 0xb3 read 0xcd \x9b2J \x9d0;C1-TITLE\x9c \x85 end",
 ]
 PAYLOADS = ["PWNED-TITLE", "ZWNobyBwd25lZA==", "C1-TITLE", "DCS-PAYLOAD", "NEVER-ENDING-TITLE", "evil.example"]
 

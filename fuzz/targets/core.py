@@ -10,10 +10,11 @@ from functools import cache
 from pathlib import Path
 
 from espwatch.detector import Detector
+from espwatch.errors import PatternError
 from espwatch.lines import LineSplitter, clean_text
-from espwatch.patterns import PatternError, PatternSet, load_file, load_patterns
+from espwatch.patterns import PatternSet, load_file, load_patterns
 from espwatch.redact import Redactor
-from espwatch.report import fence, md_cell, md_text
+from espwatch.render.markdown import fence, md_cell, md_text
 from espwatch.sanitize import clean_line, for_markdown, for_terminal, json_line, quote, sgr_text
 from fuzz.harness import Target
 

@@ -8,9 +8,8 @@ import json
 import struct
 from pathlib import Path
 
+from espwatch.errors import ImageError, InputError
 from espwatch.image import (
-    InputFileError,
-    PartitionTableError,
     build_otadata,
     check_partition_table,
     diff_image_bytes,
@@ -76,7 +75,7 @@ def _tables() -> list[bytes]:
 def run_partition_table(data: bytes) -> None:
     try:
         table = parse_partition_table(data, "fuzz")
-    except PartitionTableError as exc:
+    except ImageError as exc:
         assert "\n" not in str(exc) and len(str(exc)) < 400, str(exc)[:200]
         return
     check_partition_table(table, flash_size=4 << 20, bootloader_size=len(data) % 0x10000)
@@ -89,7 +88,7 @@ def run_otadata(data: bytes) -> None:
     slots = data[0] % 18 if data else None
     try:
         od = parse_otadata(data, ota_slots=None if slots == 17 else slots)
-    except ValueError as exc:
+    except ImageError as exc:
         assert "\n" not in str(exc)
         return
     assert isinstance(od.verdict(), str)
@@ -111,7 +110,7 @@ def run_readback_diff(data: bytes) -> None:
     original, readback = data[4:cut], data[cut:]
     try:
         d = diff_image_bytes(original, readback, merge_gap=gap, max_kept_runs=kept)
-    except InputFileError:
+    except InputError:
         assert not original
         return
     n, m = len(original), len(readback)
@@ -150,10 +149,10 @@ TARGETS = [
            tokens=(b"\xe9", b"\x32\x54\xcd\xab", b"\xff\xff\xff\xff", b"\x00\x00\x38\x40",
                    b"\x20\x00\x00\x3c")),
     Target("partition_table", run_partition_table, _tables,
-           "binary / CSV / boot-log tables: PartitionTableError (one short line) only", max_len=16384,
+           "binary / CSV / boot-log tables: ImageError (one short line) only", max_len=16384,
            tokens=(b"\xaa\x50", b"\xeb\xeb", b"nvs,data,nvs,0x9000,0x6000,\n", b"app,", b"ota_0",
                    b",encrypted", b"0x", b"K", b"M", b"#", b"boot:  0 ", b"boot: End of partition table\n")),
-    Target("otadata", run_otadata, _otadata_seeds, "parse_otadata: ValueError (one line) only",
+    Target("otadata", run_otadata, _otadata_seeds, "parse_otadata: ImageError (one line) only",
            max_len=16384),
     Target("readback_diff", run_readback_diff, _diff_seeds,
            "diff_image_bytes agrees with a byte-by-byte comparison; runs are ordered and real",

@@ -6,14 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from espwatch.cli import CliError
+from espwatch.commands import VERBS
+from espwatch.errors import UsageError
 from espwatch.sanitize import quote
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "decode",
-        help="decode code addresses (or a whole log) to function, file and line",
+        help=VERBS["decode"],
         description=(
             "Decode code addresses to `function at file:line` from the app's ELF, with inlined frames and "
             "demangled C++ names, in the format of `addr2line -pfiaC`. Arguments are addresses "
@@ -30,45 +31,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from espwatch.symbols import DecodeError, SymbolIndex, find_elf
+    """The ELF decision every verb makes; decode cannot work without one."""
+    from espwatch.enrich import Enrichment
 
-    elf = Path(args.elf) if args.elf else find_elf(Path.cwd())
-    if elf is None:
-        raise CliError(
-            "no ELF file: pass --elf APP.elf (none found under build/, .pio/build/ "
-            "or an Arduino build/ folder)"
-        )
-    if not elf.is_file():
-        raise CliError(f"ELF file not found: {elf}")
-    try:
-        index = SymbolIndex.load(elf, use_cache=not args.no_cache)
-    except DecodeError as exc:
-        raise CliError(str(exc)) from None
+    enr = Enrichment.choose(args.elf, use_cache=not args.no_cache)
+    if enr.elf is None:
+        raise UsageError("no ELF file: pass --elf APP.elf (none found under build/, .pio/build/ "
+                         "or an Arduino build/ folder)")
+    index = enr.symbol_index()
     if not index.has_dwarf:
-        print(f"espwatch: warning: {elf} has no DWARF debug info; function names come from the symbol "
-              "table only, without file and line", file=sys.stderr)
-    return index
+        print(f"espwatch: warning: {enr.elf.path} has no DWARF debug info; function names come from the "
+              "symbol table only, without file and line", file=sys.stderr)
+    return enr, index
 
 
 def run(args: argparse.Namespace) -> int:
     from espwatch import log_decode as ld
-    from espwatch.pipeline import InputError, open_input, read_chunks, sniff_binary
+    from espwatch.pipeline import open_input, read_chunks, sniff_binary
 
     inputs = list(args.inputs) or ["-"]
     # check every argument before the (possibly slow) first index build
     for token in inputs:
         if ld.is_address(token):
             if ld.address_value(token) is None:
-                raise CliError(f"{quote(token)} is wider than 32 bits: ESP32-family code addresses "
-                               "are 32-bit")
+                raise UsageError(f"{quote(token)} is wider than 32 bits: ESP32-family code addresses "
+                                 "are 32-bit")
         elif token != "-":
             if not Path(token).is_file():
-                raise CliError(f"not an address and not a file: {quote(token)}")
-            try:
-                open_input(token)[0].close()  # refuses an ELF, an image, an archive... with one line
-            except InputError as exc:
-                raise CliError(str(exc)) from None
-    index = _load(args)
+                raise UsageError(f"not an address and not a file: {quote(token)}")
+            open_input(token)[0].close()  # refuses an ELF, an image, an archive... with one line
+    enr, index = _load(args)
     out = sys.stdout
 
     def warn(message: str) -> None:
@@ -80,17 +72,14 @@ def run(args: argparse.Namespace) -> int:
         if ld.is_address(token):
             decoder.add_token(token)
             continue
-        try:
-            if token == "-":
-                chunks = _sniffed(_stdin_chunks(read_chunks), sniff_binary)
-                ld.decode_stdin(chunks, decoder, out.write, warn)
-                continue
-            decoder.flush()
-            fh, _ = open_input(token)
-            with fh:
-                ld.decode_log(ld.log_lines(read_chunks(fh)), index, token, out.write, warn)
-        except InputError as exc:
-            raise CliError(str(exc)) from None
+        if token == "-":
+            chunks = _sniffed(_stdin_chunks(read_chunks), sniff_binary)
+            ld.decode_stdin(chunks, decoder, enr.mismatches, out.write, warn)
+            continue
+        decoder.flush()
+        fh, _ = open_input(token)
+        with fh:
+            ld.decode_log(ld.log_lines(read_chunks(fh)), index, enr.mismatches, token, out.write, warn)
     decoder.flush()
     return 0
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from espwatch.image._files import InputFileError
+from espwatch.errors import InputError
 from espwatch.image.app_image import (
     ESP_IMAGE_MAGIC,
     HEADER_LEN,
@@ -78,21 +78,21 @@ class _Source:
         try:
             st = p.stat()
         except FileNotFoundError:
-            raise InputFileError(f"{p}: no such file") from None
+            raise InputError(f"{p}: no such file") from None
         except NotADirectoryError:
-            raise InputFileError(f"{p}: no such file (a parent is not a directory)") from None
+            raise InputError(f"{p}: no such file (a parent is not a directory)") from None
         except PermissionError:
-            raise InputFileError(f"{p}: permission denied") from None
+            raise InputError(f"{p}: permission denied") from None
         except OSError as exc:
-            raise InputFileError(f"{p}: cannot read ({exc.strerror or exc})") from None
+            raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
         if p.is_dir():
-            raise InputFileError(f"{p}: is a directory, expected {what}")
+            raise InputError(f"{p}: is a directory, expected {what}")
         try:
             fh: BinaryIO = open(p, "rb")  # noqa: SIM115 - kept open by the source, closed by its finaliser
         except PermissionError:
-            raise InputFileError(f"{p}: permission denied") from None
+            raise InputError(f"{p}: permission denied") from None
         except OSError as exc:
-            raise InputFileError(f"{p}: cannot read ({exc.strerror or exc})") from None
+            raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
         if not p.is_file():  # a pipe or a device: spool it to a temporary file (disk, not memory)
             spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the source's finaliser
             try:
@@ -101,11 +101,11 @@ class _Source:
                         spool.write(block)
                         if spool.tell() > MAX_PIPE:
                             spool.close()
-                            raise InputFileError(f"{p}: more than {MAX_PIPE >> 30} GiB from a pipe or "
+                            raise InputError(f"{p}: more than {MAX_PIPE >> 30} GiB from a pipe or "
                                                  "device: save it to a file first")
             except OSError as exc:
                 spool.close()
-                raise InputFileError(f"{p}: cannot read ({exc.strerror or exc})") from None
+                raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
             spool.flush()
             fh, size = spool, spool.tell()
         else:
@@ -116,7 +116,7 @@ class _Source:
             try:
                 return os.pread(fd, n, off)
             except OSError as exc:
-                raise InputFileError(f"{p}: cannot read ({exc.strerror or exc})") from None
+                raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
 
         src = cls(str(path), size, read_at)
         weakref.finalize(src, fh.close)
@@ -391,11 +391,11 @@ def _unwritten_tail(original: _Source, readback: _Source, compared: int) -> tupl
 
 def diff_sources(original: _Source, readback: _Source, *, merge_gap: int = 8,
                  max_kept_runs: int = MAX_KEPT_RUNS) -> ImageDiff:
-    """Compare two inputs as image + read-back (see the module doc). Raises InputFileError for an empty
+    """Compare two inputs as image + read-back (see the module doc). Raises InputError for an empty
     original: there is nothing to compare the read-back with."""
     n, m = original.size, readback.size
     if n == 0:
-        raise InputFileError(f"{original.name}: empty file (0 bytes): there is no image to compare "
+        raise InputError(f"{original.name}: empty file (0 bytes): there is no image to compare "
                              "the read-back with")
     image = parse_app_image(original.read_at(0, _image_extent(original)), original.name)
     compared = min(n, m)
@@ -436,7 +436,7 @@ def diff_image_bytes(original: bytes, readback: bytes, *, merge_gap: int = 8,
 
 def diff_images(original: str | os.PathLike[str], readback: str | os.PathLike[str], *,
                 merge_gap: int = 8, max_kept_runs: int = MAX_KEPT_RUNS) -> ImageDiff:
-    """Compare two files of any size with bounded memory. Raises InputFileError for an unreadable path
+    """Compare two files of any size with bounded memory. Raises InputError for an unreadable path
     or an empty original."""
     return diff_sources(_Source.from_path(original, "an app image"),
                         _Source.from_path(readback, "a read-back"),

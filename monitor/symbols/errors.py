@@ -1,7 +1,7 @@
-"""The one exception the symbol decoder raises for bad input (printed as one line by the CLI)."""
+"""The decoder's error: the project's `ElfError` (bad ELF input, one clear message for the CLI)."""
 
 from __future__ import annotations
 
+from espwatch.errors import ElfError as DecodeError
 
-class DecodeError(Exception):
-    """The ELF cannot be used for decoding: missing, truncated, not an ELF, wrong architecture..."""
+__all__ = ["DecodeError"]

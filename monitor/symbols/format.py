@@ -50,7 +50,7 @@ def frames_for(addr: int, hits: list[LineHit] | None) -> list[Frame]:
                 file=hit.file,
                 line=hit.line or None,
                 inlined=i < last,
-                discriminator=(hit.discriminator or None) if i == 0 else None,
+                discriminator=hit.discriminator or None,
             )
         )
     return out

@@ -9,8 +9,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from espwatch.events import Event, Frame
+from espwatch.events import Event
 from espwatch.patterns import PatternSet
+from espwatch.render.frames import frame_lines
 from espwatch.sanitize import for_terminal
 from espwatch.tui.document import SessionInfo
 
@@ -30,13 +31,6 @@ def _value(v: Any, limit: int = 400) -> str:
         s = str(v)
     s = for_terminal(s)
     return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def frame_text(f: Frame) -> str:
-    where = f.function or "??"
-    loc = f"{f.file}:{f.line}" if f.file else ""
-    pre = "  (inlined by) " if f.inlined else ""
-    return for_terminal(f"{pre}0x{f.addr:08x} {where}" + (f" at {loc}" if loc else ""))
 
 
 def boot_label(s: SessionInfo) -> str:
@@ -89,9 +83,8 @@ def render_event(ev: Event, patterns: PatternSet | None,
         parts.append(table)
     if ev.frames:
         parts.append(Text("\nBacktrace", style="bold"))
-        for f in ev.frames:
-            style = "dim" if f.function is None else ""
-            parts.append(Text(frame_text(f), style=style))
+        for line in frame_lines(ev.frames):
+            parts.append(Text(for_terminal(line), style="dim" if line.endswith("?? ??:0") else ""))
     pat = patterns.get(ev.code) if patterns is not None else None
     if pat is not None:
         if pat.hint:
@@ -125,7 +118,7 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
         out += [f"{k}: {_value(v, 2000)}" for k, v in ev.fields.items() if v not in (None, "", [], {})]
     if ev.frames:
         out.append("")
-        out += [frame_text(f) for f in ev.frames]
+        out += frame_lines(ev.frames)
     pat = patterns.get(ev.code) if patterns is not None else None
     if pat is not None:
         if pat.hint:
