@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from espwatch.lines import MAX_LINE
 from espwatch.sanitize import clean_line
 
 if TYPE_CHECKING:
@@ -80,9 +79,12 @@ class AddressDecoder:
             self.pending = []
 
 
-def log_lines(chunks: Iterable[bytes], max_line: int = MAX_LINE) -> Iterator[list[str]]:
+def log_lines(chunks: Iterable[bytes], max_line: int | None = None) -> Iterator[list[str]]:
     """Clean text lines of a byte stream, a list per chunk read (so the output can follow the input);
-    a line longer than `max_line` characters keeps its start and says it was cut."""
+    a line longer than `max_line` (default `espwatch.lines.MAX_LINE`) characters keeps its start and
+    says it was cut."""
+    if max_line is None:
+        from espwatch.lines import MAX_LINE as max_line
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     carry = ""
     cut = 0  # characters dropped from the line in `carry`

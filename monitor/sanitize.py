@@ -28,7 +28,6 @@ escaped the rules above is passed through `for_terminal` on its way out.
 from __future__ import annotations
 
 import io
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -133,6 +132,8 @@ def cap_message(text: str, limit: int = 500) -> str:
 
 def json_line(obj: Any) -> str:
     """`obj` as one line of JSON (UTF-8 text kept), with DEL, C1, U+2028/9 and bidi controls escaped."""
+    import json  # only JSON writers pay for it
+
     s = json.dumps(obj, ensure_ascii=False)
     if _UNSAFE_JSON.search(s):
         s = _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", s)

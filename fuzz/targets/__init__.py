@@ -4,7 +4,8 @@ Targets here (hardening): lines, detector, patterns, sanitizer, redaction (core.
 partition_table, otadata, readback_diff (image.py).
 
 Places left for the other areas (add a module, nothing else to change; `fuzz/run.py --list` finds it):
-- symbols.py: the ELF index (`SymbolIndex` over damaged ELF files) and the symbol cache loader;
+- symbols.py: the ELF index and the symbol cache loader (today the Hypothesis scripts fuzz/fuzz_elf.py and
+  fuzz/fuzz_cache.py);
 - coredump.py: the core dump decoders (ELF and raw formats, base64 from UART);
 - binlog.py: the binary log decoder.
 """

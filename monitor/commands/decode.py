@@ -34,7 +34,8 @@ def _load(args: argparse.Namespace):
     """The ELF decision every verb makes; decode cannot work without one."""
     from espwatch.enrich import Enrichment
 
-    enr = Enrichment.choose(args.elf, use_cache=not args.no_cache)
+    # lazy: only the compilation units the addresses need are read; `index.store()` keeps them cached
+    enr = Enrichment.choose(args.elf, use_cache=not args.no_cache, lazy=True)
     if enr.elf is None:
         raise UsageError("no ELF file: pass --elf APP.elf (none found under build/, .pio/build/ "
                          "or an Arduino build/ folder)")
@@ -47,7 +48,6 @@ def _load(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from espwatch import log_decode as ld
-    from espwatch.pipeline import open_input, read_chunks, sniff_binary
 
     inputs = list(args.inputs) or ["-"]
     # check every argument before the (possibly slow) first index build
@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         elif token != "-":
             if not Path(token).is_file():
                 raise UsageError(f"not an address and not a file: {quote(token)}")
+            from espwatch.pipeline import open_input  # only for logs: addresses alone start faster
+
             open_input(token)[0].close()  # refuses an ELF, an image, an archive... with one line
     enr, index = _load(args)
     out = sys.stdout
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if ld.is_address(token):
             decoder.add_token(token)
             continue
+        from espwatch.pipeline import open_input, read_chunks, sniff_binary
+
         if token == "-":
             chunks = _sniffed(_stdin_chunks(read_chunks), sniff_binary)
             ld.decode_stdin(chunks, decoder, enr.mismatches, out.write, warn)
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         with fh:
             ld.decode_log(ld.log_lines(read_chunks(fh)), index, enr.mismatches, token, out.write, warn)
     decoder.flush()
+    out.flush()
+    index.store()
     return 0
 
 
