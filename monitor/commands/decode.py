@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from espwatch.commands import VERBS
+from espwatch.commands import VERBS, add_binlog_options, binlog_decoder, binlog_summary
 from espwatch.errors import UsageError
 from espwatch.sanitize import quote
 
@@ -20,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "demangled C++ names, in the format of `addr2line -pfiaC`. Arguments are addresses "
             "(0x400d1234, or PC:SP pairs pasted from a backtrace) or log files; with a log file the log "
             "is printed with decoded lines inserted after each line that carries code addresses. "
+            "An ESP-IDF binary log (CONFIG_LOG_MODE_BINARY) is printed as the text lines its records stand "
+            "for, with the strings from the app ELF and the bootloader ELF. "
             "Without arguments (or with -), addresses or a log are read from standard input."
         ),
     )
@@ -27,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--elf", metavar="APP.elf", help="the application ELF (default: found from the current "
                    "folder: ESP-IDF build/, PlatformIO .pio/build/<env>/, Arduino CLI build/<fqbn>/)")
     p.add_argument("--no-cache", action="store_true", help="build the symbol index without the on-disk cache")
+    add_binlog_options(p)
+    p.add_argument("--no-color", action="store_true",
+                   help="leave out colour codes (ANSI SGR) in printed logs (they always are: decode "
+                        "prints no escape sequence, see docs/hardening.md)")
     p.set_defaults(func=run)
 
 
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
             open_input(token)[0].close()  # refuses an ELF, an image, an archive... with one line
     enr, index = _load(args)
+    binlog = None  # made for the first log (addresses alone need none of it)
     out = sys.stdout
 
     def warn(message: str) -> None:
@@ -76,18 +83,37 @@ def run(args: argparse.Namespace) -> int:
             continue
         from espwatch.pipeline import open_input, read_chunks, sniff_binary
 
+        if binlog is None:
+            binlog = binlog_decoder(args, enr)
+        stream = binlog.fresh()  # a binary log becomes its text lines; a text log stays as it is
+        name = "stdin" if token == "-" else token
         if token == "-":
             chunks = _sniffed(_stdin_chunks(read_chunks), sniff_binary)
-            ld.decode_stdin(chunks, decoder, enr.mismatches, out.write, warn)
-            continue
-        decoder.flush()
-        fh, _ = open_input(token)
-        with fh:
-            ld.decode_log(ld.log_lines(read_chunks(fh)), index, enr.mismatches, token, out.write, warn)
+            ld.decode_stdin(_text_of(chunks, stream), decoder, enr.mismatches, out.write, warn)
+        else:
+            decoder.flush()
+            fh, _ = open_input(token)
+            with fh:
+                ld.decode_log(ld.log_lines(_text_of(read_chunks(fh), stream)), index, enr.mismatches, token,
+                              out.write, warn)
+        summary = binlog_summary(stream, name)
+        if summary:
+            print(f"espwatch: {summary}", file=sys.stderr)
     decoder.flush()
     out.flush()
     index.store()
     return 0
+
+
+def _text_of(chunks, stream):
+    """The text bytes of a log read in chunks: a binary log's records as lines (the decoder streams)."""
+    for chunk in chunks:
+        data = stream.feed(chunk)
+        if data:
+            yield data
+    tail = stream.close()
+    if tail:
+        yield tail
 
 
 def _sniffed(chunks, sniff):

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import add_elf_options, add_patterns_option, add_verb, enrichment, load_data
+from espwatch.commands import (
+    add_binlog_options,
+    add_elf_options,
+    add_patterns_option,
+    add_verb,
+    binlog_decoder,
+    binlog_summary,
+    enrichment,
+    load_data,
+)
 from espwatch.events import SEVERITIES
 
 
@@ -17,40 +26,57 @@ def register(sub: argparse._SubParsersAction) -> None:
         "The JSON Lines contract (kinds, keys, fields) is docs/events.md.",
         ["espwatch scan boot.log",
          "espwatch scan --json --elf build/app.elf boot.log",
-         "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log"])
+         "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log",
+         "espwatch scan --elf build/app.elf capture.bin     # a binary log (CONFIG_LOG_MODE_BINARY)"])
     p.add_argument("files", nargs="+", metavar="FILE", help="log files; - reads standard input")
     p.add_argument("--json", action="store_true", help="JSON Lines, one event per line (see docs/events.md)")
     p.add_argument("--min-severity", choices=SEVERITIES, default="info",
                    help="leave out events below this severity (default: info)")
     add_patterns_option(p)
     p.add_argument("--all", action="store_true", help="summary: also list informational boot facts")
-    add_elf_options(p, "decode addresses (adds `frames`)")
+    add_elf_options(p, "decode addresses (adds `frames`) and binary log records")
+    add_binlog_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from espwatch.events import severity_at_least
-    from espwatch.render.summary import iter_summary
-    from espwatch.scan import scan_stream, write_jsonl
+    from espwatch.render.summary import SummaryWriter
+    from espwatch.scan import ScanResult, scan_stream, write_jsonl
 
     patterns, rules = load_data(args)
     enr = enrichment(args, patterns, rules)
+    binlog = binlog_decoder(args, enr)
     worst_error = False
     out = sys.stdout
     many = len(args.files) > 1
     for path in args.files:
-        def emit(ev, _path=path):
-            if args.json and severity_at_least(ev.severity, args.min_severity):
-                write_jsonl(ev, out, _path if many else None)
+        summary: list[SummaryWriter] = []
 
-        result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=not args.json)
+        def start(result: ScanResult, _summary: list[SummaryWriter] = summary) -> None:
+            if not args.json:
+                _summary.append(SummaryWriter(out.write, result.name, patterns, result.pipeline.boots.session,
+                                              args.min_severity, show_facts=args.all))
+
+        def emit(ev, _path=path, _summary=summary):
+            if args.json:
+                if severity_at_least(ev.severity, args.min_severity):
+                    write_jsonl(ev, out, _path if many else None)
+            else:
+                _summary[0].event(ev)
+
+        decoder = binlog.fresh()
+        result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
+                             on_start=start, binlog=decoder)
+        if summary:
+            summary[0].finish(result)
+        note = binlog_summary(decoder, result.name)
+        if note:
+            print(f"espwatch: {note}", file=sys.stderr)
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
         for warning in enr.mismatches(printed):
             print(f"espwatch: WARNING: {warning}", file=sys.stderr)
-        if not args.json:
-            for line in iter_summary(result, patterns, args.min_severity, show_facts=args.all):
-                out.write(line + "\n")
     out.flush()
     return 1 if worst_error else 0

@@ -38,20 +38,13 @@ _MACHINES = {94: "xtensa", 243: "riscv"}
 
 
 def default_cache_dir() -> Path:
-    """`ESPWATCH_CACHE_DIR`, else the platform cache folder for espwatch."""
+    """`ESPWATCH_CACHE_DIR`, else the platform cache folder for espwatch's `symbols/`."""
     from pathlib import Path
 
+    from espwatch.cachedir import user_cache_dir
+
     env = os.environ.get("ESPWATCH_CACHE_DIR")
-    if env:
-        return Path(env)
-    import sys
-
-    if sys.platform.startswith("linux"):  # what platformdirs answers there, without importing it
-        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
-        return Path(base) / "espwatch" / "symbols"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("espwatch")) / "symbols"
+    return Path(env) if env else user_cache_dir() / "symbols"
 
 
 # -- the file format ------------------------------------------------------------------------------------
