@@ -97,13 +97,18 @@ def _columns(stream: TextIO) -> int:
 
 
 def for_stream(stream: TextIO, label: str, total: int | None = None) -> Progress | None:
-    """A Progress on `stream` if it is a terminal, else None (nothing on a pipe or in a file)."""
+    """A Progress on `stream` if it is a terminal, else None (nothing on a pipe or in a file).
+
+    The line is ours (its carriage returns included), so it is written to the real stream under the
+    CLI's terminal guard (`espwatch.sanitize.TerminalWriter`); the label (a file name) is sanitised."""
     try:
         if not stream.isatty():
             return None
     except (AttributeError, ValueError):
         return None
-    return Progress(stream, label, total)
+    from espwatch.sanitize import for_terminal
+
+    return Progress(getattr(stream, "wrapped", stream), for_terminal(label), total)
 
 
 def input_size(path: str) -> int | None:

@@ -105,3 +105,20 @@ def test_nothing_on_stderr_when_it_is_a_pipe(corpus_dir: Path) -> None:
     out, err = proc.stdout.read(), proc.stderr.read()
     proc.wait(60)
     assert proc.returncode == 1 and err == b"" and out.startswith(b"<stdin>:\n") and b"total: 145 lines" in out
+
+
+@needs_pty
+def test_under_the_terminal_guard_the_line_is_ours_and_the_name_is_clean() -> None:
+    """The CLI wraps stderr in the sanitiser (which would show our CR as ␍): the line goes to the real
+    terminal, and a file name carrying an escape sequence reaches it without one."""
+    from espwatch.sanitize import TerminalWriter
+
+    master, slave = os.openpty()
+    try:
+        term = io.TextIOWrapper(io.FileIO(slave, "w", closefd=False), encoding="utf-8")
+        p = for_stream(TerminalWriter(term), "evil\x1b]0;pwned\x07\r.log", total=10)
+        assert p is not None and p.stream is term
+        assert "\x1b" not in p.label and "\r" not in p.label and "\x07" not in p.label
+    finally:
+        os.close(master)
+        os.close(slave)
