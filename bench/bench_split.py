@@ -92,7 +92,7 @@ def split_scan(path: str, jobs: int, out_path: Path) -> None:
 
     from espwatch.enrich import Enrichment
     from espwatch.patterns import load_patterns
-    from espwatch.scan import to_json_text
+    from espwatch.sanitize import json_line
     from espwatch.sessions import BootTracker
 
     patterns = load_patterns()
@@ -116,7 +116,7 @@ def split_scan(path: str, jobs: int, out_path: Path) -> None:
 
         def emit(evs: list) -> None:
             for e in evs:
-                write(to_json_text(e.to_json()) + "\n")
+                write(json_line(e.to_json()) + "\n")
 
         for events, n in results:
             for ev in events:

@@ -10,6 +10,8 @@ Runs, one after the other (they share this machine, so never in parallel):
   bench_replay.py  replay of a 1 GB log in the screen: first screen, timeline vs scan --json, keys, RSS
                    (--quick: 256 MB)
   bench_coredump.py  coredump verb cold/warm/RSS vs esp-coredump; one RISC-V panic unwound in-process
+  bench_binlog.py  binary log decoding, records/s and MB/s, beside esp-idf-monitor's decoder when an
+                   interpreter with it is given (ESPWATCH_REF_PYTHON) (16 MB; --quick: 4 MB)
 Each prints its own figures and ratios; this script only runs them and reports which failed. The generated
 logs are made once, in a temporary folder shared by the scan benchmarks (--workdir keeps them).
 """
@@ -17,6 +19,7 @@ logs are made once, in a temporary folder shared by the scan benchmarks (--workd
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -28,7 +31,8 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller inputs and shorter runs")
-    ap.add_argument("--only", choices=["scan", "scanproc", "split", "decode", "live", "replay", "coredump"],
+    ap.add_argument("--only", choices=["scan", "scanproc", "split", "decode", "live", "replay", "coredump",
+                                       "binlog"],
                     action="append", help="run only these (may be repeated)")
     ap.add_argument("--workdir", type=Path, help="keep the generated logs here (and reuse them)")
     args = ap.parse_args()
@@ -47,6 +51,8 @@ def main() -> int:
         "live": ["bench_live.py", "--seconds", "8" if args.quick else "30"],
         "replay": ["bench_replay.py", "--size-mb", size, "--keep", str(work / f"replay-{size}.log")],
         "coredump": ["bench_coredump.py", "--runs", "3" if args.quick else "5"],
+        "binlog": ["bench_binlog.py", "--size-mb", "4" if args.quick else "16",
+                   *(["--ref-python", ref] if (ref := os.environ.get("ESPWATCH_REF_PYTHON")) else [])],
     }
     failed = []
     try:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.lineoffsets import LineOffsets
 from espwatch.patterns import PatternSet
-from espwatch.pipeline import Pipeline, Stage, open_input, read_reusing
+from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks, read_reusing
+from espwatch.sanitize import json_line
 from espwatch.sessions import BootSession
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
 
 
 @dataclass
@@ -38,18 +41,26 @@ class ScanResult:
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
                 on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
                 offsets: LineOffsets | None = None,
-                on_start: Callable[[ScanResult], None] | None = None) -> ScanResult:
+                on_start: Callable[[ScanResult], None] | None = None,
+                binlog: BinlogDecoder | None = None,
+                on_read: Callable[[int], None] | None = None) -> ScanResult:
     """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
-    `on_start` with the result being filled, once the input is open); `offsets` records where the events'
-    lines start (see espwatch.lineoffsets)."""
+    `on_start` with the result being filled, once the input is open; `on_read(n)` after each chunk of
+    `n` bytes is read: progress). `binlog`: decode ESP-IDF binary log frames first (see
+    `espwatch.binlog`). `offsets` records where the events' lines start (see espwatch.lineoffsets)."""
     fh, name = open_input(path)
-    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
+    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog)
     pipe.detector.offsets = offsets
     result = ScanResult(name, pipe)
     if on_start is not None:
         on_start(result)
+    # A reused read buffer, unless a decoder before the detector could keep a reference to it.
+    reuse = binlog is None or getattr(binlog, "copies_input", False)
+    chunks = read_reusing(fh) if reuse else read_chunks(fh)
+    if on_read is not None:
+        chunks = _reporting(chunks, on_read)
     try:
-        for ev in pipe.run(read_reusing(fh)):
+        for ev in pipe.run(chunks):
             result.counts[ev.severity] += 1
             if keep_events:
                 result.events.append(ev)
@@ -61,29 +72,16 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
     return result
 
 
-def _json_encoder() -> Callable[[Any], str]:
-    """`json.dumps(obj, ensure_ascii=False)`, byte for byte, with the C encoder made once instead of per
-    call. (orjson is not used: it cannot write the `", "` and `": "` separators of the scan --json output.)"""
-    from json import encoder
-
-    if encoder.c_make_encoder is None:  # pragma: no cover - CPython always has it
-        return json.JSONEncoder(ensure_ascii=False).encode
-
-    def default(o: Any) -> Any:
-        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
-
-    make = encoder.c_make_encoder(None, default, encoder.encode_basestring, None, ": ", ", ", False, False,
-                                  True)
-    join = "".join
-    return lambda obj: join(make(obj, 0))
-
-
-to_json_text = _json_encoder()
-"""One JSON value as `scan --json` writes it."""
+def _reporting(chunks: Iterator[bytes | bytearray], on_read: Callable[[int], None]
+               ) -> Iterator[bytes | bytearray]:
+    for chunk in chunks:
+        on_read(len(chunk))
+        yield chunk
 
 
 def write_jsonl(ev: Event, out: TextIO, file: str | None = None) -> None:
     obj = ev.to_json()
     if file is not None:
         obj["file"] = file
-    out.write(to_json_text(obj) + "\n")
+    out.write(json_line(obj))  # DEL, C1 and bidi controls escaped: see espwatch.sanitize
+    out.write("\n")

@@ -75,7 +75,7 @@ def test_the_same_lines_as_reading_everything(corpus_dir: Path, tmp_path: Path, 
             wanted.update(range(a, a + rnd.randint(0, 60)))
         old, new = Redactor(), Redactor()
         expected = read_lines(str(path), wanted, old, max_chars)
-        assert read_lines(str(path), wanted, new, max_chars, offsets) == expected
+        assert read_lines(str(path), wanted, new, max_chars, offsets=offsets) == expected
         assert new.counts == old.counts
     assert any("[REDACTED:private_key]" in t for t in expected.values())
 
@@ -86,7 +86,7 @@ def test_without_recorded_offsets_and_without_redaction(corpus_dir: Path, tmp_pa
     wanted = set(range(1, 50)) | set(range(700, 760)) | {2000}
     for red in (Redactor(enabled=False), Redactor()):
         expected = read_lines(str(path), wanted, Redactor(enabled=red.enabled), 400)
-        assert read_lines(str(path), wanted, red, 400, LineOffsets()) == expected
+        assert read_lines(str(path), wanted, red, 400, offsets=LineOffsets()) == expected
 
 
 def test_lines_read_back_by_number(corpus_dir: Path, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from espwatch.enrich import Enrichment
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
+from espwatch.sanitize import for_terminal
 from espwatch.tui.detail import (
     SEVERITY_MARK,
     SEVERITY_STYLE,
@@ -62,7 +63,7 @@ HELP = """\
   [b]b[/b]            only the boot under the cursor  [b]Esc[/b]  clear filters and search
   [b]m[/b]            toggle bookmark              [b]'[/b]       next bookmark
   [b]t[/b]            host timestamps on/off       [b]Tab[/b]     next pane
-  [b]c[/b]            copy event (OSC 52)          [b]C[/b]       copy report      [b]w[/b]  save report
+  [b]c[/b]            copy event (clipboard)       [b]C[/b]       copy report      [b]w[/b]  save report
   [b]↑ ↓ PgUp PgDn Home End[/b]  move in the focused pane; End follows the live log
 
 Live monitor:
@@ -197,8 +198,12 @@ class MonitorApp(App[int]):
         self.report_dir = Path(report_dir) if report_dir else Path.cwd()
         self.eol = eol
         # Live, the screen reads the session through the SessionLog: it also has what the file could not take.
-        self.index = LineIndex(self.path, store=source.log if source is not None else store)
-        self.arrival_time = source.arrival_time if source is not None else arrival_time
+        # `store` / `arrival_time` given with a source: the screen shows a copy made from what the source
+        # wrote (a binary log's decoded text), with the arrival times mapped back to the source's bytes.
+        self.index = LineIndex(self.path, store=store if store is not None else
+                               source.log if source is not None else None)
+        self.arrival_time = arrival_time if arrival_time is not None else \
+            source.arrival_time if source is not None else None
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
         if scan_in_process and not self.live and not follow and store is None:
@@ -409,12 +414,13 @@ class MonitorApp(App[int]):
             parts.append(f"filter {self.filter_spec.describe()}{done}")
         if self.search_pattern:
             parts.append(f"/{self.search_pattern}" + (" …" if self.search_busy else ""))
-        text = Text(" · ".join(parts))
+        line = for_terminal(" · ".join(parts))
+        text = Text(line)
         if self.live and self.source_state in ("lost", "waiting"):
-            text = Text(" · ".join(parts), style="bold yellow")
+            text = Text(line, style="bold yellow")
         log_problem = self.source.log.status_text() if self.source is not None else None
         if log_problem:
-            text = Text.assemble((f" {log_problem} ", "bold white on red"), " ", text)
+            text = Text.assemble((f" {for_terminal(log_problem)} ", "bold white on red"), " ", text)
         self.query_one("#status", Static).update(text)
 
     def on_source_status(self, message: SourceStatus) -> None:
@@ -463,13 +469,13 @@ class MonitorApp(App[int]):
         for k, v in s.facts.items():
             if k in ("partitions", "partition_line"):
                 continue
-            table.add_row(k, str(v))
+            table.add_row(for_terminal(k), for_terminal(str(v)))
         if s.counts:
             table.add_row("events", ", ".join(f"{n} {k}" for k, n in s.counts.items()))
         for row in s.facts.get("partitions", []) or []:
             if isinstance(row, dict):
                 cells = (str(row.get(k, "")) for k in ("label", "offset", "length"))
-                table.add_row("partition", " ".join(cells))
+                table.add_row("partition", for_terminal(" ".join(cells)))
         return table
 
     def show_event(self, ev: Event) -> None:
@@ -769,12 +775,20 @@ class MonitorApp(App[int]):
         if self.selected is None:
             self.notify("select an event first (n)", timeout=2)
             return
-        self.copy_to_clipboard(event_plain(self.selected, self.patterns))
-        self.notify("event copied to the clipboard (OSC 52)", timeout=2)
+        self._copy(event_plain(self.selected, self.patterns), "event")
 
     def action_copy_report(self) -> None:
-        self.copy_to_clipboard(self.report_text())
-        self.notify("report copied to the clipboard (OSC 52)", timeout=2)
+        self._copy(self.report_text(), "report")
+
+    def _copy(self, text: str, what: str) -> None:
+        """The platform's clipboard command, else OSC 52 and a file (espwatch.clipboard); headless
+        (tests) never touches the desktop's clipboard."""
+        from espwatch.clipboard import copy_text
+
+        result = copy_text(text, self.copy_to_clipboard, use_command=not self.is_headless)
+        self.last_copy = result
+        self.notify(result.message(what), severity="error" if result.error and not result.saved else
+                    "information", timeout=2 if result.command else 6)
 
     def action_save_report(self) -> None:
         stem = Path(self.log_name).stem or "log"
