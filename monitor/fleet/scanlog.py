@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 import os
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -456,39 +457,38 @@ def _fetch_lines(log: LogInput, cp_off: array, cp_nl: array, wanted: list[int],
                  keep: int = 4096) -> dict[int, tuple[int, bytes]]:
     """Line number -> (byte offset of its start, its first `keep` bytes), for the `wanted` lines (sorted),
     read again from the log starting at the last chunk boundary before the first of them."""
-    first, last = wanted[0], wanted[-1]
-    want = set(wanted)
-    i = max(0, bisect_right(cp_nl, first - 2) - 1)
+    last = wanted[-1]
+    i = max(0, bisect_right(cp_nl, wanted[0] - 2) - 1)
     start, nl_before = (cp_off[i], cp_nl[i]) if len(cp_off) else (0, 0)
     out: dict[int, tuple[int, bytes]] = {}
-    # Reading from `start` > 0, the bytes up to the first break end line nl_before + 1 (not wanted).
-    number: int | None = 1 if start == 0 else None
-    line_start = pos = start
-    parts: list[bytes] = []
-    kept = 0
+    # From `start` > 0, the bytes up to the first break end line nl_before + 1, which is not wanted.
+    number = nl_before + 1
+    skip_first = start > 0
+    carry, carry_start, pos = b"", start, start
     fh = log.open_at(start)
     try:
         for chunk in read_chunks(fh, log.name):
-            k = 0
-            while True:
-                nl = chunk.find(b"\n", k)
-                end = len(chunk) if nl < 0 else nl
-                if number in want and kept < keep:
-                    parts.append(chunk[k:end])
-                    kept += end - k
-                if nl < 0:
-                    break
-                if number in want:
-                    out[number] = (line_start, b"".join(parts)[:keep])  # type: ignore[index]
-                parts, kept = [], 0
-                number = nl_before + 2 if number is None else number + 1
-                line_start = pos + nl + 1
-                k = nl + 1
+            parts = chunk.split(b"\n")
+            if len(parts) > 1:
+                ends = list(accumulate(len(p) + 1 for p in parts[:-1]))
+                lo = bisect_left(wanted, number + (1 if skip_first else 0))
+                hi = bisect_left(wanted, number + len(parts) - 1)
+                for w in wanted[lo:hi]:
+                    j = w - number
+                    if j == 0:
+                        out[w] = (carry_start, (carry + parts[0])[:keep])
+                    else:
+                        out[w] = (pos + ends[j - 1], parts[j][:keep])
+                number += len(parts) - 1
+                skip_first = False
+                carry, carry_start = b"", pos + ends[-1]
                 if number > last:
                     return out
+            if len(carry) < keep:
+                carry += parts[-1][: keep - len(carry)]
             pos += len(chunk)
-        if number in want and line_start < pos:
-            out[number] = (line_start, b"".join(parts)[:keep])  # type: ignore[index]  # last line, no break
+        if carry_start < pos and not skip_first and number in wanted:
+            out[number] = (carry_start, carry)  # a last line without a break
     finally:
         fh.close()
     return out
