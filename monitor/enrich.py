@@ -210,14 +210,16 @@ class Enrichment:
         return self.index
 
     def stages(self) -> list[Stage]:
-        """Fresh stages for one input: address decoding (with an ELF) and diagnosis."""
+        """Fresh stages for one input: address decoding (with an ELF), esp_err_t names, and diagnosis."""
         from espwatch.decoding import DecodeStage
         from espwatch.diagnosis import DiagnosisStage
+        from espwatch.errcodes import ErrorNameStage
 
         out: list[Stage] = []
         if self.index is not None:
             stage = DecodeStage(self.index, self.patterns.decode_codes if self.patterns else ())
             self.decoders.append(stage)
             out.append(stage)
+        out.append(ErrorNameStage())
         out.append(DiagnosisStage(self.patterns, rules=self.rules, elf=self.elf))
         return out

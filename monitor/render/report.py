@@ -136,7 +136,9 @@ def _events(c: ReportContent) -> list[str]:
         for e in evs:
             pat = c.patterns.get(e.code)
             if pat is not None:
-                out.append(f"- line {line_span(e)}: {md_text(pat.title)} (`espwatch explain {e.code}`)")
+                names = "".join(f"; `{n}`" for n in e.fields.get("esp_err") or [])
+                title = md_text(pat.title)
+                out.append(f"- line {line_span(e)}: {title} (`espwatch explain {e.code}`{names})")
         out.append("")
         marked = {n for e in evs for n in range(e.line, e.end_line + 1)}
         out += [f"<details open><summary>Log lines {a}-{b}</summary>", ""]

@@ -65,6 +65,8 @@ def iter_summary(result: ScanResult, patterns: PatternSet, min_severity: str = "
             text = ev.text.strip()
             if len(text) > width:
                 text = text[: width - 3] + "..."
+            if ev.fields.get("esp_err"):
+                text += f"  [{', '.join(ev.fields['esp_err'])}]"
             yield f"    {line_span(ev):>9}  {ev.severity:<7} {ev.kind:<22} {ev.code}  {text}"
             for line in frame_lines((ev.frames or [])[:max_frames]):
                 yield "              " + line
