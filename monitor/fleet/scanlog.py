@@ -214,9 +214,11 @@ class Scanner:
 
     def _scan(self, log: LogInput) -> LogResult:
         from espwatch.diagnosis import DiagnosisStage
+        from espwatch.errcodes import ErrorNameStage
         from espwatch.pipeline import Pipeline
 
-        pipe = Pipeline(self.patterns, [DiagnosisStage(self.patterns, rules=self.rules)], keep_events=False)
+        stages = [ErrorNameStage(), DiagnosisStage(self.patterns, rules=self.rules)]
+        pipe = Pipeline(self.patterns, stages, keep_events=False)
         col = _Collector()
         cp_off, cp_nl = array("q"), array("q")
         size = newlines = 0
@@ -362,6 +364,8 @@ class Scanner:
         f = ev.fields
         if f.get("err"):
             error = str(f["err"])
+        elif f.get("esp_err"):  # the esp_err_t name of a number the line printed
+            error = ", ".join(f["esp_err"]) if isinstance(f["esp_err"], list) else str(f["esp_err"])
         elif f.get("message"):
             error = _NUMBERS.sub(lambda m: "0x…" if m.group().startswith("0x") else "N",
                                  " ".join(str(f["message"]).split()))[:160]
