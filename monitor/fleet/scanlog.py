@@ -48,6 +48,11 @@ JOIN_GAP = 2
 """Two excerpt ranges at most this many lines apart are shown as one (no `...` for a blank line or two)."""
 """Evidence lines of a finding or boot loop shown in its excerpt."""
 
+MAX_HOST_TIMES = 100_000
+"""Host timestamps kept per log (of the lines occurrences can start at), so memory stays bounded."""
+HOST_TIME_KINDS = frozenset({"reset_reason", "boot_banner", "partition_loaded", "partition_switch"})
+"""Informational kinds whose lines a finding or boot loop may start at (warnings and above always count)."""
+
 _DATED = regex.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?")
 _NUMBERS = regex.compile(r"0x[0-9a-fA-F]+|\b\d{3,}\b")
 
@@ -171,7 +176,8 @@ class _Collector:
         self.ota: list[Event] = []
 
     def event(self, ev: Event) -> None:
-        if ev.host_time is not None:
+        if ev.host_time is not None and len(self.host) < MAX_HOST_TIMES and (
+                ev.severity != "info" or ev.kind in HOST_TIME_KINDS):
             self.host.setdefault(ev.line, ev.host_time)
         kind = ev.kind
         if kind == "panic" and ev.fields.get("ra"):
