@@ -79,7 +79,8 @@ def test_exit_status_and_one_line_errors(tmp_path: Path) -> None:
                          (["triage", "--device-from", "(", str(logs)], "not a valid regex"),
                          (["triage", "-j", "0", str(logs)], "-j must be at least 1"),
                          (["triage", "--json", "--markdown", str(logs)], "not allowed with"),
-                         (["triage", "--elf", str(logs / "a.log"), str(logs)], "not an ELF file")):
+                         (["triage", "--elf", str(logs / "a.log"), str(logs)], "not an ELF file"),
+                         (["triage", "--patterns", str(tmp_path / "nope"), str(logs)], "not a directory")):
         r = espwatch(*args)
         assert r.returncode == 2, args
         assert needle in r.stderr.decode() and len(r.stderr.decode().strip().splitlines()) == 1, r.stderr

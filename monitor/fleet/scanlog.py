@@ -83,8 +83,14 @@ class TriageConfig:
                 raise UsageError(f"--device-from {device_from!r}: not a valid regex ({exc})") from None
         if excerpt_lines < 1:
             raise UsageError("the excerpt needs at least one line")
-        return cls(tuple(str(Path(p).absolute()) for p in patterns), hash_elfs(elfs), device_from or None,
-                   excerpt_lines, redact)
+        dirs = tuple(str(Path(p).absolute()) for p in patterns)
+        if dirs:  # a bad pattern or rule file is said once, here, not by every worker
+            from espwatch.diagnosis import load_rules
+            from espwatch.patterns import load_patterns
+
+            load_patterns(dirs)
+            load_rules(dirs)
+        return cls(dirs, hash_elfs(elfs), device_from or None, excerpt_lines, redact)
 
 
 def hash_elfs(given: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ...]:

@@ -26,6 +26,8 @@ HEADINGS = {
     "finding": ("Findings by code", "finding", "findings"),
     "ota": ("OTA and image failures by error", "failure", "failures"),
 }
+"""Per kind of group: the section title, and the word for one and for several occurrences."""
+SINGULAR = {"crash": "Crash", "boot_loop": "Boot loop", "finding": "Finding", "ota": "OTA failure"}
 _CONTROL = regex.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -87,6 +89,11 @@ def headline(tri: Triage) -> str:
     return "espwatch triage: " + ", ".join(parts)
 
 
+def label(g: Group) -> str:
+    """What a group is, in one line: its key, and for a finding the rule's title too."""
+    return f"{g.key} {g.title}" if g.kind == "finding" else g.key
+
+
 def _where(g: Group) -> str:
     ex = g.example
     if ex is None:
@@ -114,7 +121,7 @@ def text_lines(tri: Triage, top: int = 20, examples: int = 3, width: int = 120,
         room = max(20, width - 82)
         for i, g in enumerate(gs[:top], 1):
             first, last = seen(g)
-            what = safe(g.key if kind != "finding" else f"{g.key} {g.title}")
+            what = safe(label(g))
             if len(what) > room:
                 what = what[: room - 1] + "…"
             yield f"  {i:>3} {g.count:>6} {g.files:>6} {len(g.devices):>7}  {listed(g.firmware):<14} " \
@@ -123,7 +130,7 @@ def text_lines(tri: Triage, top: int = 20, examples: int = 3, width: int = 120,
             yield f"  ... {len(gs) - top} more (--top to show them, --json for all)"
         for i, g in enumerate(gs[:examples], 1):
             yield ""
-            yield f"  #{i} {safe(g.key)}"
+            yield f"  #{i} {safe(label(g))}"
             extra = []
             if g.elf_sha256:
                 extra.append(f"ELF {listed(distinct_hashes(g.elf_sha256), 3, 60)}")
@@ -189,14 +196,14 @@ def markdown(tri: Triage, top: int = 20, examples: int = 3,
         rows = []
         for i, g in enumerate(gs[:top], 1):
             first, last = seen(g)
-            what = g.key if kind != "finding" else f"{g.key} {g.title}"
+            what = label(g)
             rows.append([i, g.count, g.files, len(g.devices), listed(g.firmware, 3, 40), first, last, what])
         header = ["#", "count", "files", "devices", "firmware", "first seen", "last seen", "what"]
         out += [table(header, rows), ""]
         if len(gs) > top:
             out += [f"{len(gs) - top} more groups not shown.", ""]
         for i, g in enumerate(gs[:examples], 1):
-            out += [f"#### {title.split(' by ')[0].rstrip('s')} #{i}: {md_text(g.key)}", ""]
+            out += [f"#### {SINGULAR[kind]} #{i}: {md_text(label(g))}", ""]
             facts = [f"**{g.count}** in {g.files} file{'s' if g.files != 1 else ''}, "
                      f"{len(g.devices)} device{'s' if len(g.devices) != 1 else ''}"]
             if g.firmware:
