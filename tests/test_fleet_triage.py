@@ -353,3 +353,23 @@ def test_logs_as_bytes_with_a_source_label() -> None:
     res = scan_log(LogInput.from_bytes("port A", data, times=times, source="/dev/ttyUSB0"), TriageConfig())
     assert res.source == "/dev/ttyUSB0" and res.mtime is None
     assert [o.time for o in res.occurrences if o.kind == "crash"] == [1700000000.0]
+
+
+def test_the_documented_spark_and_ray_shapes_give_the_same_groups() -> None:
+    """The recipes in espwatch.fleet's docstring, run with plain Python: bytes in (PySpark's binaryFiles),
+    a tree of `merge`; batches reduced with `reduce_results` then `merge_all` (Ray)."""
+    import functools
+
+    logs = expand_paths([str(CORPUS), str(SAMPLES)])
+    config = TriageConfig()
+    local = triage_local(logs, config, jobs=1)
+    spark = functools.reduce(merge, [partial(scan_log(LogInput.from_bytes(log.name, Path(log.path).read_bytes()),
+                                                      config)) for log in logs])
+    batches = [[log.path for log in logs[i:i + 7]] for i in range(0, len(logs), 7)]
+    ray = merge_all(reduce_results(scan_log(p, config) for p in batch) for batch in batches)
+
+    def without_file_times(t: Triage) -> list:
+        return [{k: v for k, v in g.items() if not k.startswith("file_time")} for g in t.to_json()]
+
+    assert without_file_times(spark) == without_file_times(local)  # bytes carry no file time
+    assert canon(ray) == canon(local)
