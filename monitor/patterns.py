@@ -11,8 +11,8 @@ every code has a page for `espwatch explain`). See patterns/README.md for the fu
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -277,13 +277,82 @@ def _parse_entry(raw: Any, where: str, derived: bool, lazy: bool = False) -> Pat
 
 
 def read_toml(path: Path | Traversable, error: type[PatternError] = PatternError) -> dict[str, Any]:
-    """A data file as a dict; `error` with one line naming the file when it cannot be read or parsed."""
+    """A data file as a dict; `error` with one line naming the file when it cannot be read or parsed.
+
+    Files on disk are parsed once and kept as JSON in the cache folder (keyed by path, size and mtime, and
+    checked on load), which spares every start the TOML parse of the pattern files."""
+    cached = _cached_toml(path)
+    if cached is not None:
+        return cached
+    import tomllib
+
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML: {exc}") from None
+    _store_toml(path, data)
+    return data
+
+
+def _toml_cache_entry(path: Path | Traversable) -> tuple[Path, list[Any]] | None:
+    if not isinstance(path, Path):
+        return None
+    try:
+        st = path.stat()
+        import hashlib
+
+        from espwatch import __version__
+        from espwatch.cachedir import cache_root
+
+        real = str(path.resolve())
+        name = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        return cache_root() / "toml" / f"{name}.json", [__version__, real, st.st_size, st.st_mtime_ns]
+    except (OSError, RuntimeError, ImportError):
+        return None
+
+
+def _cached_toml(path: Path | Traversable) -> dict[str, Any] | None:
+    entry = _toml_cache_entry(path)
+    if entry is None:
+        return None
+    file, key = entry
+    try:
+        import json
+
+        blob = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(blob, dict) or blob.get("key") != key or not isinstance(blob.get("data"), dict):
+        return None
+    return blob["data"]
+
+
+def _store_toml(path: Path | Traversable, data: dict[str, Any]) -> None:
+    entry = _toml_cache_entry(path)
+    if entry is None:
+        return
+    file, key = entry
+    try:
+        import json
+        import os
+        import tempfile
+
+        from espwatch.cachedir import private_dir
+
+        folder = private_dir(file.parent)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"key": key, "data": data}, fh)
+            os.replace(tmp, file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except (OSError, TypeError, ValueError):
+        return  # a cache is only a speed-up
 
 
 def load_file(path: Path | Traversable, lazy: bool = False) -> list[Pattern]:

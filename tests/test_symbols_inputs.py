@@ -226,7 +226,7 @@ def test_cli_log_sha_mismatch_warns(cache_dir: Path, demo_elf: Path, tmp_path: P
 
 
 def test_cache_is_pruned(tmp_path: Path, demo_elf: Path, monkeypatch) -> None:
-    import espwatch.symbols.index as index_module
+    import espwatch.symbols.cache as index_module
 
     monkeypatch.setattr(index_module, "CACHE_KEEP", 2)
     for i in range(4):

@@ -74,11 +74,14 @@ def render_event(ev: Event, patterns: PatternSet | None,
         table.add_column(style="cyan", no_wrap=True)
         table.add_column(overflow="fold")
         for k, v in ev.fields.items():
-            if v in (None, "", [], {}):
+            if v in (None, "", [], {}) or k == "coredump":
                 continue
             table.add_row(k, _value(v))
         parts.append(Text(""))
         parts.append(table)
+    if isinstance(ev.fields.get("coredump"), dict):
+        parts.append(Text("\nCore dump (decoded by espwatch)", style="bold"))
+        parts.append(Text("\n".join(_summary_lines(ev.fields["coredump"])), overflow="fold"))
     if ev.frames:
         parts.append(Text("\nBacktrace", style="bold"))
         for line in frame_lines(ev.frames):
@@ -113,7 +116,10 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
     out += ev.block
     if ev.fields:
         out.append("")
-        out += [f"{k}: {_value(v, 2000)}" for k, v in ev.fields.items() if v not in (None, "", [], {})]
+        out += [f"{k}: {_value(v, 2000)}" for k, v in ev.fields.items()
+                if v not in (None, "", [], {}) and k != "coredump"]
+    if isinstance(ev.fields.get("coredump"), dict):
+        out += ["", "Core dump (decoded by espwatch):", *_summary_lines(ev.fields["coredump"])]
     if ev.frames:
         out.append("")
         out += frame_lines(ev.frames)
@@ -157,3 +163,9 @@ def report_plain(name: str, lines: int, sessions: Iterable[SessionInfo], events:
             out.append("")
             out.append(event_plain(ev, patterns).rstrip())
     return "\n".join(out) + "\n"
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    from espwatch.render.coredump import summary_lines
+
+    return summary_lines(summary)
