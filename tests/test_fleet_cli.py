@@ -21,9 +21,10 @@ def espwatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 
 def test_table_with_examples() -> None:
-    r = espwatch("triage", "-j", "1", str(CORPUS), str(SAMPLES))
+    r = espwatch("triage", "-j", "1", "--per-file", str(CORPUS), str(SAMPLES))
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
+    assert "Per file:" in out and "a-esp32-mdf-factory-invalid-magic-idf31.log: 1 boots, device 30:ae:a4:00:43:84" in out
     assert out.startswith("espwatch triage: 62 logs, ")
     for heading in ("Crashes by signature: ", "Boot loops: ", "Findings by code: ", "OTA and image failures"):
         assert heading in out
