@@ -13,9 +13,11 @@ crash logs, chosen with Zipf weights. Then, on the same (page-cached) files, int
   - `espwatch triage --json -j 1 DIR`, `espwatch triage --json -j N DIR` (a process pool),
   - `espwatch triage --json --dask local -j N DIR` (a dask.distributed LocalCluster of N workers),
 
-and prints files/s, MB/s, the peak RSS of each worker process (VmHWM, sampled from /proc while it runs),
-the speed-up over one core and per core, and checks that the three modes give identical groups and that
-each planted signature comes out with the planted count.
+and prints files/s, MB/s, CPU seconds (of the command and its workers), the peak RSS of each worker
+process (VmHWM, sampled from /proc while it runs), the speed-up over one core and per core (on a shared
+machine the wall-clock speed-up follows the other load; the CPU seconds say what the work cost), and
+checks that the three modes give identical groups and that each planted signature comes out with the
+planted count.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -192,19 +195,23 @@ class PeakRSS:
         return self.peak
 
 
-def run(cmd: list[str], out: Path) -> tuple[float, dict[int, tuple[str, int]], int]:
-    """Wall time, the sampled peak RSS of each process of the tree, and the root's pid."""
+def run(cmd: list[str], out: Path) -> tuple[float, float, dict[int, tuple[str, int]], int]:
+    """Wall time, CPU time (user + system, of the command and every process it started and waited
+    for), the sampled peak RSS of each process of the tree, and the root's pid."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(out, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.PIPE)
         rss = PeakRSS(proc.pid)
         _, err = proc.communicate()
     dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peaks = rss.stop()
     if proc.returncode not in (0, 1):
         sys.stderr.write(err.decode(errors="replace"))
         raise SystemExit(f"failed: {' '.join(cmd)}")
-    return dt, peaks, proc.pid
+    return dt, cpu, peaks, proc.pid
 
 
 def groups_of(path: Path) -> list[str]:
@@ -265,26 +272,29 @@ def main() -> int:
         if not args.no_dask:
             plans.append((f"espwatch triage --dask local -j {n}",
                           [espwatch, "triage", "--json", "--dask", "local", "-j", str(n), str(folder)]))
-        best: dict[str, tuple[float, dict, int]] = {}
+        best: dict[str, tuple[float, float, dict, int]] = {}
         outs: dict[str, Path] = {}
         for r in range(args.runs):
             for name, cmd in plans:
                 out = tmp / f"out-{len(outs)}-{r}.txt"
-                dt, peaks, root = run(cmd, out)
-                print(f"  run {r + 1}: {name}: {dt:.1f} s", flush=True)
+                dt, cpu, peaks, root = run(cmd, out)
+                print(f"  run {r + 1}: {name}: {dt:.1f} s wall, {cpu:.1f} s CPU, "
+                      f"load average {os.getloadavg()[0]:.1f}", flush=True)
                 if name not in best or dt < best[name][0]:
-                    best[name] = (dt, peaks, root)
+                    best[name] = (dt, cpu, peaks, root)
                 outs[name] = out
         print(f"\nresults (best of {args.runs}; {os.cpu_count()} cores on this machine, shared; "
               f"load average before the runs {load:.1f}, after {os.getloadavg()[0]:.1f}):")
         one = best["espwatch triage -j 1"][0]
+        one_cpu = best["espwatch triage -j 1"][1]
         for name, _ in plans:
-            dt, peaks, root = best[name]
-            line = f"  {name:<34} {dt:8.1f} s {args.logs / dt:8.1f} files/s {total / dt / 1e6:8.1f} MB/s"
+            dt, cpu, peaks, root = best[name]
+            line = f"  {name:<34} {dt:7.1f} s {args.logs / dt:7.1f} files/s {total / dt / 1e6:7.1f} MB/s" \
+                   f" {cpu:7.1f} s CPU"
             if name.startswith("espwatch"):
                 cores = 1 if "-j 1" in name else n
-                line += f"  speed-up {one / dt:4.2f}x ({one / dt / cores:4.2f} per core); peak RSS " \
-                        f"{rss_text(peaks, root)}"
+                line += f"  speed-up {one / dt:4.2f}x ({one / dt / cores:4.2f} per core; CPU " \
+                        f"{cpu / one_cpu:4.2f}x of -j 1); peak RSS {rss_text(peaks, root)}"
             print(line)
         ref = groups_of(outs["espwatch triage -j 1"])
         for name, _ in plans[1:]:
