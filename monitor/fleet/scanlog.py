@@ -265,7 +265,7 @@ class Scanner:
         occ: list[tuple[Occurrence, list[tuple[int, int]]]] = []
         for s in sessions:
             if s.crash is not None:
-                occ.append(self._crash(s, facts(s.number), col, res, sessions))
+                occ.append(self._crash(s, facts(s.number), col, res))
         for ev in col.findings:
             occ.append(self._finding(ev, facts(ev.boot)))
         for ev in col.loops:
@@ -329,8 +329,8 @@ class Scanner:
         res.decoded_with[(printed or "").lower() or "(none printed)"] = Path(path).name
         return cached
 
-    def _crash(self, boot: BootSession, facts: dict[str, Any], col: _Collector, res: LogResult,
-               sessions: list[BootSession]) -> tuple[Occurrence, list[tuple[int, int]]]:
+    def _crash(self, boot: BootSession, facts: dict[str, Any], col: _Collector,
+               res: LogResult) -> tuple[Occurrence, list[tuple[int, int]]]:
         c = boot.crash
         code: ChipCode = chip_code(facts["chip"])
         ra = next((col.ra[ln] for ln in c.lines if ln in col.ra), None)
