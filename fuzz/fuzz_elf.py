@@ -1,7 +1,7 @@
 """Fuzz the ELF reader and the symbol index: `python fuzz/fuzz_elf.py [--examples N]`.
 
 Bytes of the demo ELF are replaced in its ELF header, section headers, symbol table and DWARF sections.
-Building must give a DecodeError or an index; lookups must answer without an exception; and the lazy
+Building must give a ElfError or an index; lookups must answer without an exception; and the lazy
 index (units parsed when a lookup needs them) must answer exactly like the full index.
 """
 
@@ -17,7 +17,8 @@ from common import SEED_ELF, examples_from_argv, seed_addresses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from espwatch.symbols import DecodeError, addr2line_lines
+from espwatch.errors import ElfError
+from espwatch.symbols import addr2line_lines
 from espwatch.symbols.build import build_index, open_index
 from espwatch.symbols.elf_file import read_elf
 
@@ -46,11 +47,11 @@ def check_elf(data: bytes, folder: Path) -> None:
     path.write_bytes(data)
     try:
         full = build_index(path)
-    except DecodeError as exc:
+    except ElfError as exc:
         assert str(exc) and "\n" not in str(exc)
         try:  # the lazy reader must refuse it too, or at least not crash
             open_index(path)
-        except DecodeError:
+        except ElfError:
             pass
         return
     lazy = open_index(path)

@@ -235,12 +235,13 @@ class Enrichment:
 
     def stages(self) -> list[Stage]:
         """Fresh stages for one input: address decoding (with an ELF), esp_err_t names, and diagnosis."""
-        from espwatch.decoding import DecodeStage
         from espwatch.diagnosis import DiagnosisStage
         from espwatch.errcodes import ErrorNameStage
 
         out: list[Stage] = []
         if self.index is not None:
+            from espwatch.decoding import DecodeStage
+
             stage = DecodeStage(self.index, self.patterns.decode_codes if self.patterns else ())
             self.decoders.append(stage)
             out.append(stage)

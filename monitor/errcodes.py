@@ -16,9 +16,15 @@ from espwatch.events import Event
 
 DATA = "data/esp_err.toml"
 
-_NUMBER_IN_CONTEXT = re.compile(
+_NUMBER_IN_CONTEXT = (
     r"(?i:\b(?:err(?:or)?|ret(?:urn(?:ed)?)?|rc|res(?:ult)?|code|status|esp_err_t|failed|reason)\b)"
     r"\s*(?:=|:|is|with|\()?\s*(?:code\s*)?(?P<num>-?0x[0-9a-fA-F]{1,8}\b|-?\d{1,6}\b)")
+"""An error number in an error context (compiled on first use)."""
+
+
+@lru_cache(maxsize=1)
+def _number_in_context() -> re.Pattern[str]:
+    return re.compile(_NUMBER_IN_CONTEXT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,7 @@ def lookup(query: str) -> list[ErrorCode]:
 def printed_errors(text: str) -> list[ErrorCode]:
     """The codes whose numbers `text` carries in an error context and whose names it does not print."""
     out: list[ErrorCode] = []
-    for m in _NUMBER_IN_CONTEXT.finditer(text):
+    for m in _number_in_context().finditer(text):
         value = parse_number(m.group("num"))
         if value is None or value == 0:
             continue

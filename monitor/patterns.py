@@ -15,15 +15,16 @@ import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
 
 from espwatch.errors import PatternError
 from espwatch.events import SEVERITIES, Event
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 @dataclass(slots=True)
@@ -301,13 +302,13 @@ def _toml_cache_entry(path: Path | Traversable) -> tuple[Path, list[Any]] | None
         return None
     try:
         st = path.stat()
-        import hashlib
+        import zlib
 
         from espwatch import __version__
         from espwatch.cachedir import cache_root
 
         real = str(path.resolve())
-        name = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        name = f"{zlib.crc32(real.encode('utf-8', 'surrogateescape')):08x}-{path.name}"  # key checked on load
         return cache_root() / "toml" / f"{name}.json", [__version__, real, st.st_size, st.st_mtime_ns]
     except (OSError, RuntimeError, ImportError):
         return None
@@ -379,9 +380,13 @@ BUILTIN_PACKAGE = "espwatch._patterns"
 """The built-in pattern files: `patterns/` in the source tree, installed as this package (pyproject.toml)."""
 
 
-def builtin_dir() -> Traversable:
-    """The patterns shipped with espwatch, read through importlib.resources (wheel and editable alike)."""
-    return resources.files(BUILTIN_PACKAGE)
+def builtin_dir() -> Path:
+    """The folder of the patterns shipped with espwatch: the `espwatch._patterns` package's own folder
+    (what importlib.resources gives for a package on disk, wheel and editable alike, without importing
+    importlib.resources on every start)."""
+    import importlib
+
+    return Path(next(iter(importlib.import_module(BUILTIN_PACKAGE).__path__)))
 
 
 def pattern_files(directory: Path | Traversable, recursive: bool = True) -> list[Path | Traversable]:

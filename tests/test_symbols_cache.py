@@ -150,7 +150,7 @@ def test_cache_folders_are_private(tmp_path: Path, demo_elf: Path) -> None:
 
 
 def test_elf_path_is_a_directory(tmp_path: Path) -> None:
-    from espwatch.symbols import DecodeError
+    from espwatch.errors import ElfError
 
-    with pytest.raises(DecodeError, match="directory"):
+    with pytest.raises(ElfError, match="directory"):
         SymbolIndex.load(tmp_path, cache_dir=tmp_path / "c")

@@ -78,13 +78,13 @@ def test_partial_cache_round_trip(tmp_path: Path, fixtures_dir: Path) -> None:
 
 
 def test_partial_index_without_elf_is_a_decode_error(tmp_path: Path, data_dir: Path) -> None:
-    from espwatch.symbols import DecodeError
+    from espwatch.errors import ElfError
     from espwatch.symbols.cache import from_bytes, to_bytes
 
     elf = data_dir / "rv32-inline-demo" / "demo.elf"
     index = open_index(elf)
     partial = from_bytes(to_bytes(index), index.sha256)  # nothing parsed yet, and no ELF attached
-    with pytest.raises(DecodeError, match="partial"):
+    with pytest.raises(ElfError, match="partial"):
         partial.lookup(0x4200006E)
 
 

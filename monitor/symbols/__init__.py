@@ -16,7 +16,7 @@ Public API:
 - `extract_addresses(lines, arch, is_code)` / `extract_line(...)`: which addresses a report carries.
 - `annotate_log(lines, index)`: a log with decoded lines inserted after address-carrying lines.
 - `find_elf(start)`, `elf_sha256(path)`, `parse_elf_sha(line)`, `sha_matches(elf_hex, printed)`.
-- `DecodeError`: bad ELF input (one clear message).
+- Bad ELF input raises `espwatch.errors.ElfError` (one clear message).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from espwatch.symbols.cache import default_cache_dir
     from espwatch.symbols.demangle import demangle
     from espwatch.symbols.elf_locate import elf_sha256, find_elf, parse_elf_sha, sha_matches
-    from espwatch.symbols.errors import DecodeError
     from espwatch.symbols.format import addr2line_lines, addr2line_text, frames_for
     from espwatch.symbols.frames import annotate_log, decode_addresses, decode_event
     from espwatch.symbols.index import SymbolIndex
@@ -41,7 +40,7 @@ _WHERE = {
     "CodeAddress": "addresses", "extract_addresses": "addresses", "extract_line": "addresses",
     "xtensa_return_address": "addresses", "demangle": "demangle", "elf_sha256": "elf_locate",
     "find_elf": "elf_locate", "parse_elf_sha": "elf_locate", "sha_matches": "elf_locate",
-    "DecodeError": "errors", "addr2line_lines": "format", "addr2line_text": "format", "frames_for": "format",
+    "addr2line_lines": "format", "addr2line_text": "format", "frames_for": "format",
     "annotate_log": "frames", "decode_addresses": "frames", "decode_event": "frames", "LineHit": "query",
     "Session": "query", "SymbolIndex": "index", "default_cache_dir": "cache",
 }
@@ -59,7 +58,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CodeAddress",
-    "DecodeError",
     "LineHit",
     "Session",
     "SymbolIndex",

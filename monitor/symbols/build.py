@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 
+from espwatch.errors import ElfError
 from espwatch.symbols.elf_file import ElfImage, read_elf
-from espwatch.symbols.errors import DecodeError
 from espwatch.symbols.query import IndexQuery
 
 _DEBUG_SECTIONS = (
@@ -73,7 +73,7 @@ def source_from_elf(path: str, data: bytes, unit_offsets) -> DwarfSource:
     raw = debug_sections(read_elf(path, data))
     src = DwarfSource(raw)
     if [u.offset for u in src.units] != list(unit_offsets):
-        raise DecodeError(f"{path}: its debug info does not match the cached index")
+        raise ElfError(f"{path}: its debug info does not match the cached index")
     return src
 
 
@@ -91,12 +91,12 @@ def open_index(
         sections = alloc_sections(elf)
         symbols = read_symbols(elf)
         raw = debug_sections(elf)
-    except DecodeError:
+    except ElfError:
         raise
     except Exception as exc:
-        raise DecodeError(f"{path} is truncated or damaged ({type(exc).__name__}: {exc})") from exc
+        raise ElfError(f"{path} is truncated or damaged ({type(exc).__name__}: {exc})") from exc
     if not symbols and ".debug_info" not in raw:
-        raise DecodeError(
+        raise ElfError(
             f"{path} is stripped (no symbol table, no debug info): use the unstripped application ELF "
             "from the build folder"
         )
@@ -123,7 +123,7 @@ def open_index(
         else:
             index.seg_off.append(0)
     except Exception as exc:  # damaged tables must give one clear message, never a traceback
-        raise DecodeError(
+        raise ElfError(
             f"{path}: cannot read its symbol table or debug info ({type(exc).__name__}: {exc})"
         ) from exc
     index.build_seconds = time.perf_counter() - t0

@@ -18,9 +18,9 @@ import zlib
 from array import array
 from collections.abc import Callable
 
+from espwatch.errors import ElfError
 from espwatch.symbols.build import open_index as _build_open
 from espwatch.symbols.build import source_from_elf
-from espwatch.symbols.errors import DecodeError
 from espwatch.symbols.query import IndexQuery
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
@@ -38,20 +38,13 @@ _MACHINES = {94: "xtensa", 243: "riscv"}
 
 
 def default_cache_dir() -> Path:
-    """`ESPWATCH_CACHE_DIR`, else the platform cache folder for espwatch."""
+    """`ESPWATCH_CACHE_DIR`, else the platform cache folder for espwatch's `symbols/`."""
     from pathlib import Path
 
+    from espwatch.cachedir import user_cache_dir
+
     env = os.environ.get("ESPWATCH_CACHE_DIR")
-    if env:
-        return Path(env)
-    import sys
-
-    if sys.platform.startswith("linux"):  # what platformdirs answers there, without importing it
-        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
-        return Path(base) / "espwatch" / "symbols"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("espwatch")) / "symbols"
+    return Path(env) if env else user_cache_dir() / "symbols"
 
 
 # -- the file format ------------------------------------------------------------------------------------
@@ -198,9 +191,9 @@ def _read_elf_bytes(path: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     except IsADirectoryError:
-        raise DecodeError(f"{path} is a directory, not an ELF file") from None
+        raise ElfError(f"{path} is a directory, not an ELF file") from None
     except OSError as exc:
-        raise DecodeError(f"cannot read ELF file {path}: {exc.strerror or exc}") from exc
+        raise ElfError(f"cannot read ELF file {path}: {exc.strerror or exc}") from exc
 
 
 def _cache_file(cache_dir: str | os.PathLike[str] | None, sha: str) -> str:

@@ -1,14 +1,14 @@
 """A small reader of 32-bit little-endian ELF files: header, section headers, section bytes, symbols.
 
 Only what the symbol index needs, on the file's bytes with `struct` (no pyelftools: reading 4,000
-symbols through it costs a third of a second). Every inconsistency is a `DecodeError` with one line.
+symbols through it costs a third of a second). Every inconsistency is a `ElfError` with one line.
 """
 
 from __future__ import annotations
 
 import struct
 
-from espwatch.symbols.errors import DecodeError
+from espwatch.errors import ElfError
 
 EM_XTENSA = 94
 EM_RISCV = 243
@@ -66,34 +66,34 @@ class ElfImage:
     def _parse(self) -> None:
         data, path = self.data, self.path
         if data[:4] != b"\x7fELF":
-            raise DecodeError(f"{path} is not an ELF file")
+            raise ElfError(f"{path} is not an ELF file")
         if len(data) < 20:
-            raise DecodeError(f"{path} is truncated ({len(data)} bytes, not even an ELF header)")
+            raise ElfError(f"{path} is truncated ({len(data)} bytes, not even an ELF header)")
         little = data[5] == 1
         machine = int.from_bytes(data[18:20], "little" if little else "big")
         if machine not in ARCH_BY_MACHINE:
             name = MACHINE_NAMES.get(machine, f"machine {machine}")
-            raise DecodeError(f"{path} is an ELF for {name}, not an ESP32-family chip (Xtensa or RISC-V)")
+            raise ElfError(f"{path} is an ELF for {name}, not an ESP32-family chip (Xtensa or RISC-V)")
         if data[4] != 1 or not little:
-            raise DecodeError(f"{path} is not a 32-bit little-endian ELF")
+            raise ElfError(f"{path} is not a 32-bit little-endian ELF")
         if len(data) < 52:
-            raise DecodeError(f"{path} is truncated ({len(data)} bytes, its headers need 52)")
+            raise ElfError(f"{path} is truncated ({len(data)} bytes, its headers need 52)")
         self.machine = machine
         (_type, _mach, _ver, _entry, _phoff, shoff, _flags, _ehsize, _phentsize, _phnum, shentsize, shnum,
          shstrndx) = _EHDR.unpack_from(data, 16)
         if shnum == 0 or shoff == 0:
             return
         if shentsize < _SHDR.size:
-            raise DecodeError(f"{path} is damaged (section header size {shentsize})")
+            raise ElfError(f"{path} is damaged (section header size {shentsize})")
         end = shoff + shnum * shentsize
         if end > len(data):
-            raise DecodeError(f"{path} is truncated ({len(data)} bytes, its headers need {end})")
+            raise ElfError(f"{path} is truncated ({len(data)} bytes, its headers need {end})")
         raw = [_SHDR.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
         for fields in raw:
             if fields[1] != SHT_NOBITS:
                 end = max(end, fields[4] + fields[5])
         if end > len(data):
-            raise DecodeError(f"{path} is truncated ({len(data)} bytes, its headers need {end})")
+            raise ElfError(f"{path} is truncated ({len(data)} bytes, its headers need {end})")
         names = b""
         if shstrndx < shnum and raw[shstrndx][1] != SHT_NOBITS:
             s = raw[shstrndx]
@@ -116,18 +116,18 @@ class ElfImage:
         if not sec.flags & SHF_COMPRESSED:
             return blob
         if len(blob) < 12:
-            raise DecodeError(f"{self.path}: compressed section {sec.name} is damaged")
+            raise ElfError(f"{self.path}: compressed section {sec.name} is damaged")
         ch_type, ch_size, _align = struct.unpack_from("<III", blob, 0)
         if ch_type != ELFCOMPRESS_ZLIB:
-            raise DecodeError(f"{self.path}: section {sec.name} uses an unknown compression ({ch_type})")
+            raise ElfError(f"{self.path}: section {sec.name} uses an unknown compression ({ch_type})")
         import zlib
 
         try:
             out = zlib.decompress(blob[12:])
         except zlib.error as exc:
-            raise DecodeError(f"{self.path}: compressed section {sec.name} is damaged ({exc})") from exc
+            raise ElfError(f"{self.path}: compressed section {sec.name} is damaged ({exc})") from exc
         if len(out) != ch_size:
-            raise DecodeError(f"{self.path}: compressed section {sec.name} has the wrong size")
+            raise ElfError(f"{self.path}: compressed section {sec.name} has the wrong size")
         return out
 
     def symbol_table(self) -> tuple[ElfSection, bytes, bytes] | None:
@@ -169,16 +169,16 @@ def _cstr(table: bytes, offset: int) -> str:
 
 
 def read_elf(path: str, data: bytes | None = None) -> ElfImage:
-    """The ELF at `path` (or its bytes, already read); DecodeError when unusable."""
+    """The ELF at `path` (or its bytes, already read); ElfError when unusable."""
     if data is None:
         try:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            raise DecodeError(f"cannot open ELF file {path}: {exc.strerror or exc}") from exc
+            raise ElfError(f"cannot open ELF file {path}: {exc.strerror or exc}") from exc
     try:
         return ElfImage(data, path)
-    except DecodeError:
+    except ElfError:
         raise
     except (struct.error, ValueError, IndexError) as exc:
-        raise DecodeError(f"{path} is truncated or damaged ({exc})") from exc
+        raise ElfError(f"{path} is truncated or damaged ({exc})") from exc

@@ -287,9 +287,9 @@ class IndexQuery:
     def _dwarf_source(self):
         if self._source is None:
             if self.source_factory is None:
-                from espwatch.symbols.errors import DecodeError
+                from espwatch.errors import ElfError
 
-                raise DecodeError(f"the index of {self.path or 'this ELF'} is partial; the ELF is needed")
+                raise ElfError(f"the index of {self.path or 'this ELF'} is partial; the ELF is needed")
             self._source = self.source_factory()
         return self._source
 
