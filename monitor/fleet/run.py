@@ -88,8 +88,10 @@ def triage_dask(logs: Sequence[LogInput], config: TriageConfig, address: str, jo
     cluster = None
     if address == "local":
         logging.getLogger("distributed").setLevel(logging.ERROR)
-        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        # no dashboard, so no statistical profiler either (it samples every worker thread every 10 ms)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
         client = Client(cluster)
     else:
         try:
