@@ -12,13 +12,16 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from espwatch.detector import Detector
 from espwatch.errors import InputError
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
 from espwatch.sessions import BootSession, BootTracker
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
 
 CHUNK = 1 << 20
 
@@ -33,11 +36,16 @@ class Stage(Protocol):
 
 @dataclass
 class Pipeline:
-    """Detector + boot sessions + stages; `feed` and `close` return the events in input order."""
+    """Detector + boot sessions + stages; `feed` and `close` return the events in input order.
+
+    `binlog`: a bytes -> bytes step before line splitting (ESP-IDF binary log frames back to text lines);
+    line numbers are then those of the decoded text.
+    """
 
     patterns: PatternSet
     stages: list[Stage] = field(default_factory=list)
     keep_events: bool = True
+    binlog: BinlogDecoder | None = None
 
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
@@ -52,12 +60,18 @@ class Pipeline:
         return self.detector.lines_seen
 
     def feed(self, data: bytes) -> list[Event]:
-        out = self._enrich(self.detector.feed(data))
+        if self.binlog is not None:
+            data = self.binlog.feed(data)
+        return self._detect(data)
+
+    def _detect(self, text: bytes) -> list[Event]:
+        out = self._enrich(self.detector.feed(text))
         self.boots.note_line(self.detector.lines_seen)
         return out
 
     def close(self) -> list[Event]:
-        out = self._enrich(self.detector.close())
+        out = self._detect(self.binlog.close()) if self.binlog is not None else []
+        out += self._enrich(self.detector.close())
         self.boots.note_line(self.detector.lines_seen)
         for i, stage in enumerate(self.stages):
             extra = stage.finish()

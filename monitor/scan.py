@@ -7,12 +7,15 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks
 from espwatch.sessions import BootSession
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
 
 
 @dataclass
@@ -36,11 +39,13 @@ class ScanResult:
 
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
                 on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
-                on_start: Callable[[ScanResult], None] | None = None) -> ScanResult:
+                on_start: Callable[[ScanResult], None] | None = None,
+                binlog: BinlogDecoder | None = None) -> ScanResult:
     """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
-    `on_start` with the result being filled, once the input is open)."""
+    `on_start` with the result being filled, once the input is open). `binlog`: decode ESP-IDF binary log
+    frames first (see `espwatch.binlog`)."""
     fh, name = open_input(path)
-    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
+    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog)
     result = ScanResult(name, pipe)
     if on_start is not None:
         on_start(result)

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from espwatch.commands import VERBS
+from espwatch.commands import VERBS, add_binlog_options, binlog_decoder, binlog_summary
 from espwatch.errors import InputError, UsageError
 
 ADDR_TOKEN_RE = re.compile(r"^(0[xX][0-9a-fA-F]{1,16}|[0-9a-fA-F]{8})(?::0[xX][0-9a-fA-F]{1,16})?$")
@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "demangled C++ names, in the format of `addr2line -pfiaC`. Arguments are addresses "
             "(0x400d1234, or PC:SP pairs pasted from a backtrace) or log files; with a log file the log "
             "is printed with decoded lines inserted after each line that carries code addresses. "
+            "An ESP-IDF binary log (CONFIG_LOG_MODE_BINARY) is printed as the text lines its records stand "
+            "for, with the strings from the app ELF and the bootloader ELF. "
             "Without arguments (or with -), addresses or a log are read from standard input."
         ),
     )
@@ -29,7 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--elf", metavar="APP.elf", help="the application ELF (default: found from the current "
                    "folder: ESP-IDF build/, PlatformIO .pio/build/<env>/, Arduino CLI build/<fqbn>/)")
     p.add_argument("--no-cache", action="store_true", help="build the symbol index without the on-disk cache")
+    add_binlog_options(p)
+    p.add_argument("--no-color", action="store_true",
+                   help="leave out colour codes (ANSI SGR) in printed logs")
     p.set_defaults(func=run)
+
+
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+_CONTROL = re.compile(r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _terminal_safe(line: str) -> str:
+    """A log line for a terminal: colour codes (SGR) stay, any other control byte from the device is shown
+    as `^X` (no cursor moves, title changes or other escape sequences reach the terminal)."""
+    return _CONTROL.sub(lambda m: m.group() if len(m.group()) > 1 or m.group() == "\t"
+                        else "^" + chr(ord(m.group()) ^ 0x40), line)
 
 
 def _is_address(token: str) -> bool:
@@ -75,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         if token != "-" and not _is_address(token) and not Path(token).is_file():
             raise UsageError(f"not an address and not a file: {token}")
     enr, index = _load(args)
+    binlog = None  # made for the first log (addresses alone need none of it)
     out = sys.stdout
+    to_terminal = out.isatty()
     pending: list[int] = []
 
     def flush() -> None:
@@ -89,22 +107,32 @@ def run(args: argparse.Namespace) -> int:
             continue
         flush()
         if token == "-":
-            text = sys.stdin.read()
-            tokens = text.split()
-            if tokens and all(_is_address(t) for t in tokens):
-                pending.extend(_parse_address(t) for t in tokens)
+            stdin_bytes = getattr(sys.stdin, "buffer", None)
+            data = stdin_bytes.read() if stdin_bytes is not None else sys.stdin.read().encode("utf-8")
+            tokens = data.split()
+            if tokens and all(_is_address(t.decode("ascii", "replace")) for t in tokens):
+                pending.extend(_parse_address(t.decode("ascii")) for t in tokens)
                 continue
-            lines = text.splitlines()
         else:
             try:
-                lines = Path(token).read_text(encoding="utf-8", errors="replace").splitlines()
+                data = Path(token).read_bytes()
             except OSError as exc:
                 raise InputError(f"cannot read {token}: {exc.strerror or exc}") from None
+        if binlog is None:
+            binlog = binlog_decoder(args, enr)
+        decoder = binlog.fresh()  # a binary log becomes its text lines; a text log stays as it is
+        data = decoder.feed(data) + decoder.close()
+        summary = binlog_summary(decoder, "stdin" if token == "-" else token)
+        if summary:
+            print(f"espwatch: {summary}", file=sys.stderr)
+        lines = data.decode("utf-8", "replace").splitlines()
         _warn_sha(lines, enr, token)
         from espwatch.symbols import annotate_log
 
         for line in annotate_log(lines, index):
-            out.write(line + "\n")
+            if args.no_color:
+                line = _SGR.sub("", line)
+            out.write((_terminal_safe(line) if to_terminal else line) + "\n")
     flush()
     out.flush()
     index.store()

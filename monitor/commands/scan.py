@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import add_elf_options, add_patterns_option, add_verb, enrichment, load_data
+from espwatch.commands import (
+    add_binlog_options,
+    add_elf_options,
+    add_patterns_option,
+    add_verb,
+    binlog_decoder,
+    binlog_summary,
+    enrichment,
+    load_data,
+)
 from espwatch.events import SEVERITIES
 
 
@@ -17,14 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "The JSON Lines contract (kinds, keys, fields) is docs/events.md.",
         ["espwatch scan boot.log",
          "espwatch scan --json --elf build/app.elf boot.log",
-         "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log"])
+         "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log",
+         "espwatch scan --elf build/app.elf capture.bin     # a binary log (CONFIG_LOG_MODE_BINARY)"])
     p.add_argument("files", nargs="+", metavar="FILE", help="log files; - reads standard input")
     p.add_argument("--json", action="store_true", help="JSON Lines, one event per line (see docs/events.md)")
     p.add_argument("--min-severity", choices=SEVERITIES, default="info",
                    help="leave out events below this severity (default: info)")
     add_patterns_option(p)
     p.add_argument("--all", action="store_true", help="summary: also list informational boot facts")
-    add_elf_options(p, "decode addresses (adds `frames`)")
+    add_elf_options(p, "decode addresses (adds `frames`) and binary log records")
+    add_binlog_options(p)
     p.set_defaults(func=run)
 
 
@@ -35,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     patterns, rules = load_data(args)
     enr = enrichment(args, patterns, rules)
+    binlog = binlog_decoder(args, enr)
     worst_error = False
     out = sys.stdout
     many = len(args.files) > 1
@@ -53,10 +65,14 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _summary[0].event(ev)
 
+        decoder = binlog.fresh()
         result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
-                             on_start=start)
+                             on_start=start, binlog=decoder)
         if summary:
             summary[0].finish(result)
+        note = binlog_summary(decoder, result.name)
+        if note:
+            print(f"espwatch: {note}", file=sys.stderr)
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]

@@ -193,8 +193,12 @@ class MonitorApp(App[int]):
         self.report_dir = Path(report_dir) if report_dir else Path.cwd()
         self.eol = eol
         # Live, the screen reads the session through the SessionLog: it also has what the file could not take.
-        self.index = LineIndex(self.path, store=source.log if source is not None else store)
-        self.arrival_time = source.arrival_time if source is not None else arrival_time
+        # `store` / `arrival_time` given with a source: the screen shows a copy made from what the source
+        # wrote (a binary log's decoded text), with the arrival times mapped back to the source's bytes.
+        self.index = LineIndex(self.path, store=store if store is not None else
+                               source.log if source is not None else None)
+        self.arrival_time = arrival_time if arrival_time is not None else \
+            source.arrival_time if source is not None else None
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
         self._follow_thread: threading.Thread | None = None
