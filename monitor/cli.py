@@ -13,8 +13,11 @@ from collections.abc import Sequence
 
 from espwatch.commands import CONFIGURABLE, VERBS, build_parser, sub_parser
 from espwatch.errors import EspwatchError
+from espwatch.sanitize import cap_message, guard_stdio
 
 EXIT_USAGE = 2
+SCREEN_VERBS = ("monitor", "replay")
+"""Verbs that draw the TUI (Textual writes to the terminal itself; their text is sanitised in tui/)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,9 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if func is None:
             parser.print_help()
             return EXIT_USAGE
-        return int(func(args) or 0)
+        if verb in SCREEN_VERBS:
+            return int(func(args) or 0)
+        with guard_stdio():  # nothing printed by a headless verb reaches the terminal as a control
+            return int(func(args) or 0)
     except EspwatchError as exc:
-        print(f"espwatch: {exc}", file=sys.stderr)
+        print(f"espwatch: {cap_message(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -101,9 +101,38 @@ class Pipeline:
         yield from self.close()
 
 
-def _sniff_binary(head: bytes, name: str) -> None:
+# Files that are certainly not a log: (magic at offset, what it is). Logs may start with any garbage a
+# wrong baud rate gives, so only signatures are trusted, never a share of odd bytes.
+_NOT_A_LOG: list[tuple[int, tuple[bytes, ...], str]] = [
+    (0, (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"), "a zip archive"),
+    (0, (b"\x1f\x8b",), "a gzip file"),
+    (0, (b"\xfd7zXZ\x00",), "an xz file"),
+    (0, (b"BZh",), "a bzip2 file"),
+    (0, (b"\x28\xb5\x2f\xfd",), "a zstd file"),
+    (0, (b"7z\xbc\xaf\x27\x1c",), "a 7-Zip archive"),
+    (0, (b"\x89PNG\r\n\x1a\n",), "a PNG image"),
+    (0, (b"\xff\xd8\xff",), "a JPEG image"),
+    (0, (b"GIF87a", b"GIF89a"), "a GIF image"),
+    (0, (b"%PDF-",), "a PDF document"),
+    (0, (b"SQLite format 3\x00",), "an SQLite database"),
+    (0, (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"),
+     "a Mach-O executable"),
+    (257, (b"ustar",), "a tar archive"),
+]
+
+
+def sniff_binary(head: bytes, name: str) -> None:
+    """Raise InputError (one line) when the first bytes of an input show it is a known binary, not a log."""
+    for offset, magics, what in _NOT_A_LOG:
+        if head[offset:].startswith(magics) and (what != "a bzip2 file" or head[3:4].isdigit()):
+            raise InputError(f"{name} is {what}, not a log")
+    if head.startswith(b"MZ") and len(head) >= 0x40:
+        pe = int.from_bytes(head[0x3C:0x40], "little")
+        if head[pe:pe + 4] == b"PE\x00\x00":
+            raise InputError(f"{name} is a Windows executable, not a log")
     if head.startswith(b"\x7fELF"):
-        raise InputError(f"{name} is an ELF file, not a log (decode with `espwatch decode --elf {name} LOG`)")
+        hint = "" if name.startswith("<") else f" (decode with `espwatch decode --elf {name} LOG`)"
+        raise InputError(f"{name} is an ELF file, not a log{hint}")
     if head[:1] == b"\xe9" and head.count(b"\x00") > len(head) // 8:
         raise InputError(f"{name} looks like an ESP app image, not a log "
                          f"(check it with `espwatch image {name}`)")
@@ -132,7 +161,7 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
         fh.close()
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        _sniff_binary(head, path)
+        sniff_binary(head, path)
     except InputError:
         fh.close()
         raise

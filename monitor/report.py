@@ -8,16 +8,21 @@ result to `espwatch.render.report`, which writes the Markdown.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
+from espwatch.errors import InputError
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lines import MAX_LINE, LineSplitter
-from espwatch.pipeline import open_input, read_chunks
+from espwatch.pipeline import CHUNK, open_input, read_chunks
 from espwatch.redact import Redactor
 from espwatch.scan import ScanResult, scan_stream
 
@@ -234,11 +239,33 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
                          lines)
 
 
+@contextmanager
+def spooled_stdin() -> Iterator[str]:
+    """Standard input copied to a temporary file (deleted afterwards), for the two passes a report makes:
+    the scan and the reading of the lines around events. Memory stays bounded: the copy is by chunks."""
+    fd, name = tempfile.mkstemp(prefix="espwatch-report-stdin-", suffix=".log")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            try:
+                shutil.copyfileobj(sys.stdin.buffer, fh, CHUNK)
+            except OSError as exc:
+                raise InputError(f"<stdin>: read error: {exc.strerror or exc}") from None
+        yield name
+    finally:
+        os.unlink(name)
+
+
 def build_report(path: str, options: ReportOptions | None = None, patterns: PatternSet | None = None,
                  rules: list[Rule] | None = None) -> Report:
-    """Scan `path` and write the report (raises InputError / PatternError / RuleError like `scan`)."""
+    """Scan `path` (`-`: standard input, spooled to a temporary file so it is read once) and write the
+    report (raises InputError / PatternError / RuleError like `scan`)."""
     from espwatch.render.report import render_report
 
-    content = collect(path, options or ReportOptions(), patterns, rules)
+    if path == "-":
+        with spooled_stdin() as spooled:
+            content = collect(spooled, options or ReportOptions(), patterns, rules)
+        content.name = "<stdin>"
+    else:
+        content = collect(path, options or ReportOptions(), patterns, rules)
     return Report(render_report(content), content.result, content.redactor, content.shown,
                   content.elf_status)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks
+from espwatch.sanitize import json_line
 from espwatch.sessions import BootSession
 
 if TYPE_CHECKING:
@@ -66,5 +66,5 @@ def write_jsonl(ev: Event, out: TextIO, file: str | None = None) -> None:
     obj = ev.to_json()
     if file is not None:
         obj["file"] = file
-    out.write(json.dumps(obj, ensure_ascii=False))
+    out.write(json_line(obj))  # DEL, C1 and bidi controls escaped: see espwatch.sanitize
     out.write("\n")

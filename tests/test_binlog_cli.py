@@ -70,7 +70,9 @@ def test_decode_prints_the_decoded_view(capsys) -> None:
     assert "  0x400d3bcf: app_main at ??:?" in annotations  # the assert's address (no DWARF in this ELF)
     view = [line for line in out if not line.startswith("  0x")]
     expected = decode_bytes((FIX / "binlog").read_bytes(), open_decoder(APP, BOOT)).decode().splitlines()
-    assert view == expected and len(view) == 181
+    from espwatch.sanitize import clean_line  # decode prints each line's sanitised text
+
+    assert view == [clean_line(x) for x in expected] and len(view) == 181
 
 
 def test_decode_no_color(capsys) -> None:
@@ -98,11 +100,13 @@ def test_bad_bootloader_elf_is_one_line(tmp_path: Path, capsys) -> None:
     assert last.startswith("espwatch: ") and "bootloader.elf: not a usable ELF file" in last
 
 
-def test_decoded_view_on_a_terminal_keeps_only_colours() -> None:
-    from espwatch.commands.decode import _terminal_safe
+def test_decoded_view_carries_no_escape_sequence() -> None:
+    """decode prints the sanitised text of each line (docs/hardening.md): no colour code, no sequence, and
+    nothing left of an OSC payload."""
+    from espwatch.sanitize import clean_line
 
     line = "\x1b[0;32mI (1) t: \x1b]0;pwned\x07title \x1b[2Jclear\tok\x1b[0m"
-    assert _terminal_safe(line) == "\x1b[0;32mI (1) t: ^[]0;pwned^Gtitle ^[[2Jclear\tok\x1b[0m"
+    assert clean_line(line) == "I (1) t: title clear\tok"
 
 
 def test_text_logs_do_not_load_the_decoder(tmp_path: Path) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from espwatch.commands import VERBS, add_binlog_options, binlog_decoder, binlog_summary
-from espwatch.errors import InputError, UsageError
-
-ADDR_TOKEN_RE = re.compile(r"^(0[xX][0-9a-fA-F]{1,16}|[0-9a-fA-F]{8})(?::0[xX][0-9a-fA-F]{1,16})?$")
+from espwatch.errors import UsageError
+from espwatch.sanitize import quote
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,27 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="build the symbol index without the on-disk cache")
     add_binlog_options(p)
     p.add_argument("--no-color", action="store_true",
-                   help="leave out colour codes (ANSI SGR) in printed logs")
+                   help="leave out colour codes (ANSI SGR) in printed logs (they always are: decode "
+                        "prints no escape sequence, see docs/hardening.md)")
     p.set_defaults(func=run)
-
-
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
-_CONTROL = re.compile(r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def _terminal_safe(line: str) -> str:
-    """A log line for a terminal: colour codes (SGR) stay, any other control byte from the device is shown
-    as `^X` (no cursor moves, title changes or other escape sequences reach the terminal)."""
-    return _CONTROL.sub(lambda m: m.group() if len(m.group()) > 1 or m.group() == "\t"
-                        else "^" + chr(ord(m.group()) ^ 0x40), line)
-
-
-def _is_address(token: str) -> bool:
-    return bool(ADDR_TOKEN_RE.match(token))
-
-
-def _parse_address(token: str) -> int:
-    return int(token.split(":")[0], 16)
 
 
 def _load(args: argparse.Namespace):
@@ -72,68 +52,88 @@ def _load(args: argparse.Namespace):
     return enr, index
 
 
-def _warn_sha(lines: list[str], enr, source: str) -> None:
-    """Warn (stderr) when the log says it was printed by another build than this ELF."""
-    from espwatch.symbols import parse_elf_sha
-
-    printed = [p for p in map(parse_elf_sha, lines) if p]
-    for warning in enr.mismatches(printed)[:1]:
-        name = "stdin" if source == "-" else source
-        print(f"espwatch: warning: {name} was printed by another build: {warning}", file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
-    from espwatch.symbols import addr2line_lines
+    from espwatch import log_decode as ld
 
     inputs = list(args.inputs) or ["-"]
-    # check files before the (possibly slow) first index build
+    # check every argument before the (possibly slow) first index build
     for token in inputs:
-        if token != "-" and not _is_address(token) and not Path(token).is_file():
-            raise UsageError(f"not an address and not a file: {token}")
+        if ld.is_address(token):
+            if ld.address_value(token) is None:
+                raise UsageError(f"{quote(token)} is wider than 32 bits: ESP32-family code addresses "
+                                 "are 32-bit")
+        elif token != "-":
+            if not Path(token).is_file():
+                raise UsageError(f"not an address and not a file: {quote(token)}")
+            from espwatch.pipeline import open_input  # only for logs: addresses alone start faster
+
+            open_input(token)[0].close()  # refuses an ELF, an image, an archive... with one line
     enr, index = _load(args)
     binlog = None  # made for the first log (addresses alone need none of it)
     out = sys.stdout
-    to_terminal = out.isatty()
-    pending: list[int] = []
 
-    def flush() -> None:
-        for block in addr2line_lines(index, pending):
-            out.write(block + "\n")
-        pending.clear()
+    def warn(message: str) -> None:
+        out.flush()
+        print(f"espwatch: warning: {message}", file=sys.stderr)
 
+    decoder = ld.AddressDecoder(index, out.write, warn)
     for token in inputs:
-        if _is_address(token):
-            pending.append(_parse_address(token))
+        if ld.is_address(token):
+            decoder.add_token(token)
             continue
-        flush()
-        if token == "-":
-            stdin_bytes = getattr(sys.stdin, "buffer", None)
-            data = stdin_bytes.read() if stdin_bytes is not None else sys.stdin.read().encode("utf-8")
-            tokens = data.split()
-            if tokens and all(_is_address(t.decode("ascii", "replace")) for t in tokens):
-                pending.extend(_parse_address(t.decode("ascii")) for t in tokens)
-                continue
-        else:
-            try:
-                data = Path(token).read_bytes()
-            except OSError as exc:
-                raise InputError(f"cannot read {token}: {exc.strerror or exc}") from None
+        from espwatch.pipeline import open_input, read_chunks, sniff_binary
+
         if binlog is None:
             binlog = binlog_decoder(args, enr)
-        decoder = binlog.fresh()  # a binary log becomes its text lines; a text log stays as it is
-        data = decoder.feed(data) + decoder.close()
-        summary = binlog_summary(decoder, "stdin" if token == "-" else token)
+        stream = binlog.fresh()  # a binary log becomes its text lines; a text log stays as it is
+        name = "stdin" if token == "-" else token
+        if token == "-":
+            chunks = _sniffed(_stdin_chunks(read_chunks), sniff_binary)
+            ld.decode_stdin(_text_of(chunks, stream), decoder, enr.mismatches, out.write, warn)
+        else:
+            decoder.flush()
+            fh, _ = open_input(token)
+            with fh:
+                ld.decode_log(ld.log_lines(_text_of(read_chunks(fh), stream)), index, enr.mismatches, token,
+                              out.write, warn)
+        summary = binlog_summary(stream, name)
         if summary:
             print(f"espwatch: {summary}", file=sys.stderr)
-        lines = data.decode("utf-8", "replace").splitlines()
-        _warn_sha(lines, enr, token)
-        from espwatch.symbols import annotate_log
-
-        for line in annotate_log(lines, index):
-            if args.no_color:
-                line = _SGR.sub("", line)
-            out.write((_terminal_safe(line) if to_terminal else line) + "\n")
-    flush()
+    decoder.flush()
     out.flush()
     index.store()
     return 0
+
+
+def _text_of(chunks, stream):
+    """The text bytes of a log read in chunks: a binary log's records as lines (the decoder streams)."""
+    for chunk in chunks:
+        data = stream.feed(chunk)
+        if data:
+            yield data
+    tail = stream.close()
+    if tail:
+        yield tail
+
+
+def _sniffed(chunks, sniff):
+    """Chunks of standard input, refused (InputError) when the first one shows a binary file."""
+    first = True
+    for chunk in chunks:
+        if first:
+            sniff(chunk[:4096], "<stdin>")
+            first = False
+        yield chunk
+
+
+def _stdin_chunks(read_chunks):
+    """Standard input as byte chunks (a text stream without `buffer`, as tests may install, is encoded)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        yield from read_chunks(buffer)
+        return
+    while True:
+        text = sys.stdin.read(1 << 16)
+        if not text:
+            return
+        yield text.encode("utf-8", "surrogateescape")

@@ -33,6 +33,7 @@ from espwatch.enrich import Enrichment
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
+from espwatch.sanitize import for_terminal
 from espwatch.tui.detail import (
     SEVERITY_MARK,
     SEVERITY_STYLE,
@@ -397,12 +398,13 @@ class MonitorApp(App[int]):
             parts.append(f"filter {self.filter_spec.describe()}{done}")
         if self.search_pattern:
             parts.append(f"/{self.search_pattern}" + (" …" if self.search_busy else ""))
-        text = Text(" · ".join(parts))
+        line = for_terminal(" · ".join(parts))
+        text = Text(line)
         if self.live and self.source_state in ("lost", "waiting"):
-            text = Text(" · ".join(parts), style="bold yellow")
+            text = Text(line, style="bold yellow")
         log_problem = self.source.log.status_text() if self.source is not None else None
         if log_problem:
-            text = Text.assemble((f" {log_problem} ", "bold white on red"), " ", text)
+            text = Text.assemble((f" {for_terminal(log_problem)} ", "bold white on red"), " ", text)
         self.query_one("#status", Static).update(text)
 
     def on_source_status(self, message: SourceStatus) -> None:
@@ -451,13 +453,13 @@ class MonitorApp(App[int]):
         for k, v in s.facts.items():
             if k in ("partitions", "partition_line"):
                 continue
-            table.add_row(k, str(v))
+            table.add_row(for_terminal(k), for_terminal(str(v)))
         if s.counts:
             table.add_row("events", ", ".join(f"{n} {k}" for k, n in s.counts.items()))
         for row in s.facts.get("partitions", []) or []:
             if isinstance(row, dict):
                 cells = (str(row.get(k, "")) for k in ("label", "offset", "length"))
-                table.add_row("partition", " ".join(cells))
+                table.add_row("partition", for_terminal(" ".join(cells)))
         return table
 
     def show_event(self, ev: Event) -> None:
