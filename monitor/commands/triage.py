@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -63,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from espwatch.fleet import TriageConfig, expand_paths, triage_dask, triage_local, usable_cores
     from espwatch.fleet.inputs import LOG_SUFFIXES
     from espwatch.render.triage import markdown, text_lines
+    from espwatch.sanitize import json_line
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("-j must be at least 1")
@@ -98,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
         progress.done()
 
     if args.json:
-        lines = [json.dumps(r.to_json(), ensure_ascii=False) for r in per_file]
-        lines += [json.dumps(rec, ensure_ascii=False) for rec in triage.to_json()]
-        lines.append(json.dumps(triage.totals_json(), ensure_ascii=False))
+        lines = [json_line(r.to_json()) for r in per_file]
+        lines += [json_line(rec) for rec in triage.to_json()]
+        lines.append(json_line(triage.totals_json()))
         text = "\n".join(lines) + "\n"
     elif args.markdown:
         text = markdown(triage, args.top, args.examples, per_file if want_per_file else None)
@@ -123,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _warn(msg: str) -> None:
-    from espwatch.render.triage import safe
+    from espwatch.sanitize import cap_message
 
-    print(f"espwatch: {safe(msg)}", file=sys.stderr)
+    print(f"espwatch: {cap_message(msg)}", file=sys.stderr)
 
 
 def _width() -> int:

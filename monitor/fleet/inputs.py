@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from espwatch.errors import InputError, TimesFileError
-from espwatch.pipeline import CHUNK, _sniff_binary
+from espwatch.pipeline import CHUNK, sniff_binary
 
 COMPRESSED = (".gz", ".zst")
 LOG_SUFFIXES = (".log", ".txt", ".out")
@@ -139,7 +139,7 @@ def open_log(path: str) -> BinaryIO:
         raw.close()
         raise
     try:
-        _sniff_binary(head, name)
+        sniff_binary(head, name)
     except InputError:
         fh.close()
         raw.close()

@@ -8,13 +8,9 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import regex
-
 from espwatch.fleet.groups import distinct_hashes
-from espwatch.render.markdown import fence
-from espwatch.render.markdown import md_cell as _md_cell
-from espwatch.render.markdown import md_text as _md_text
-from espwatch.render.markdown import table as _table
+from espwatch.render.markdown import fence, md_cell, md_text, table
+from espwatch.sanitize import for_terminal
 
 if TYPE_CHECKING:
     from espwatch.fleet.groups import Group, Triage
@@ -28,24 +24,11 @@ HEADINGS = {
 }
 """Per kind of group: the section title, and the word for one and for several occurrences."""
 SINGULAR = {"crash": "Crash", "boot_loop": "Boot loop", "finding": "Finding", "ota": "OTA failure"}
-_CONTROL = regex.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def safe(s: object) -> str:
-    """One line of text without control characters (nothing from a log can drive the terminal)."""
-    return _CONTROL.sub("?", str(s))
-
-
-def md_text(s: object) -> str:
-    return _md_text(safe(s))
-
-
-def md_cell(s: object) -> str:
-    return _md_cell(safe(s))
-
-
-def table(header: list[str], rows: list[list[object]]) -> str:
-    return _table(header, [[safe(c) for c in r] for r in rows])
+    """One line of text for the terminal (`espwatch.sanitize`: no escape sequence or control gets through)."""
+    return for_terminal(str(s)).replace("\n", " ")
 
 
 def size_text(n: int) -> str:
@@ -217,7 +200,7 @@ def markdown(tri: Triage, top: int = 20, examples: int = 3,
             if ex is not None:
                 if ex.detail.get("summary"):
                     out += [md_text(ex.detail["summary"]), ""]
-                out += [f"Example: {md_cell(_where(g))}", "", fence([safe(x) for x in ex.excerpt]), ""]
+                out += [f"Example: {md_cell(_where(g))}", "", fence(ex.excerpt), ""]
     if per_file:
         out += ["### Per file", ""]
         rows = [[r.file, r.error or "", r.device or "", ", ".join(r.firmware), r.boots,
