@@ -1,13 +1,8 @@
 """Fuzz targets, one module per area; every module defines `TARGETS: list[Target]`.
 
-Targets here (hardening): lines, detector, patterns, sanitizer, redaction (core.py); app_image,
-partition_table, otadata, readback_diff (image.py).
-
-Places left for the other areas (add a module, nothing else to change; `fuzz/run.py --list` finds it):
-- symbols.py: the ELF index and the symbol cache loader (today the Hypothesis scripts fuzz/fuzz_elf.py and
-  fuzz/fuzz_cache.py);
-- coredump.py: the core dump decoders (ELF and raw formats, base64 from UART);
-- binlog.py: the binary log decoder.
+Targets: lines, detector, patterns, sanitizer, redaction (core.py); app_image, partition_table, otadata,
+readback_diff (image.py); elf_index, symbol_cache, coredump, binlog (decoders.py). A new area adds a module
+here, nothing else (`fuzz/run.py --list` finds it).
 """
 
 from __future__ import annotations
