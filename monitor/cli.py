@@ -22,6 +22,9 @@ SCREEN_VERBS = ("monitor", "replay")
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    from espwatch.console import prepare_streams
+
+    prepare_streams()  # any text prints on any console or pipe (Windows: cp1252) without a traceback
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in VERBS and args_list[0] not in ("-h", "--help", "--version"):
         args_list.insert(0, "monitor")  # `espwatch --port X` is the monitor verb

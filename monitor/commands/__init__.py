@@ -32,6 +32,7 @@ VERBS: dict[str, str] = {
     "explain": "what an event or finding code means and what to check",
     "ports": "list serial ports (VID:PID, product, serial number, board family)",
     "config": "show the settings in force (espwatch.toml, user config) and where each comes from",
+    "completion": "print a shell completion script (bash, zsh, fish)",
 }
 """Every verb with its one-line help (the `--help` listing, without importing the verbs)."""
 

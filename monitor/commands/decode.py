@@ -6,25 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from espwatch.commands import VERBS, add_binlog_options, binlog_decoder, binlog_summary
+from espwatch.commands import add_binlog_options, add_verb, binlog_decoder, binlog_summary
 from espwatch.errors import UsageError
 from espwatch.sanitize import quote
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "decode",
-        help=VERBS["decode"],
-        description=(
-            "Decode code addresses to `function at file:line` from the app's ELF, with inlined frames and "
-            "demangled C++ names, in the format of `addr2line -pfiaC`. Arguments are addresses "
-            "(0x400d1234, or PC:SP pairs pasted from a backtrace) or log files; with a log file the log "
-            "is printed with decoded lines inserted after each line that carries code addresses. "
-            "An ESP-IDF binary log (CONFIG_LOG_MODE_BINARY) is printed as the text lines its records stand "
-            "for, with the strings from the app ELF and the bootloader ELF. "
-            "Without arguments (or with -), addresses or a log are read from standard input."
-        ),
-    )
+    p = add_verb(
+        subparsers, "decode",
+        "Decode code addresses to `function at file:line` from the app's ELF, with inlined frames and "
+        "demangled C++ names, in the format of `addr2line -pfiaC`. Arguments are addresses "
+        "(0x400d1234, or PC:SP pairs pasted from a backtrace) or log files; with a log file the log "
+        "is printed with decoded lines inserted after each line that carries code addresses. "
+        "An ESP-IDF binary log (CONFIG_LOG_MODE_BINARY) is printed as the text lines its records stand "
+        "for, with the strings from the app ELF and the bootloader ELF. "
+        "Without arguments (or with -), addresses or a log are read from standard input.",
+        ["espwatch decode --elf build/app.elf 0x4008535c 0x400d1234",
+         "espwatch decode --elf build/app.elf 0x400d1a2b:0x3ffb5e30 0x400d0f8c:0x3ffb5e50  # backtrace pairs",
+         "espwatch decode --elf build/app.elf monitor.log      # the log, decoded lines added",
+         "espwatch decode < backtrace.txt                      # ELF found in ./build"])
     p.add_argument("inputs", nargs="*", metavar="ADDR|LOG", help="addresses, log files, or - for stdin")
     p.add_argument("--elf", metavar="APP.elf", help="the application ELF (default: found from the current "
                    "folder: ESP-IDF build/, PlatformIO .pio/build/<env>/, Arduino CLI build/<fqbn>/)")

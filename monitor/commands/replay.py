@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if binlog is not None:
             binlog.cleanup()
-        if spool is not None:
-            spool.cleanup()
+        if spool is not None and not spool.cleanup():
+            print(f"espwatch: could not remove the spool file {spool.path} (the next `replay -` will)",
+                  file=sys.stderr)
     return 0

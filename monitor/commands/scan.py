@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from espwatch.commands import (
@@ -19,17 +20,21 @@ from espwatch.events import SEVERITIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from espwatch.contract import contract_path
+
     p = add_verb(
         sub, "scan",
         "Scan serial logs for boots, resets, crashes, OTA and flash problems. "
         "Exit status: 0 nothing at error level or above, 1 something was, 2 usage or file error. "
-        "The JSON Lines contract (kinds, keys, fields) is docs/events.md.",
+        "The JSON Lines contract (kinds, keys, fields): `espwatch explain --contract` prints it "
+        f"({contract_path()}), `espwatch explain --schema` its JSON Schema.",
         ["espwatch scan boot.log",
          "espwatch scan --json --elf build/app.elf boot.log",
          "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log",
          "espwatch scan --elf build/app.elf capture.bin     # a binary log (CONFIG_LOG_MODE_BINARY)"])
     p.add_argument("files", nargs="+", metavar="FILE", help="log files; - reads standard input")
-    p.add_argument("--json", action="store_true", help="JSON Lines, one event per line (see docs/events.md)")
+    p.add_argument("--json", action="store_true",
+                   help="JSON Lines, one event per line (see `espwatch explain --contract`)")
     p.add_argument("--min-severity", choices=SEVERITIES, default="info",
                    help="leave out events below this severity (default: info)")
     add_patterns_option(p)
@@ -41,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from espwatch.events import severity_at_least
+    from espwatch.progress import for_stream as progress_line
+    from espwatch.progress import input_size
     from espwatch.render.summary import SummaryWriter
     from espwatch.scan import ScanResult, scan_stream, write_jsonl
 
@@ -53,9 +60,19 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         summary: list[SummaryWriter] = []
 
-        def start(result: ScanResult, _summary: list[SummaryWriter] = summary) -> None:
+        # a long scan on a terminal: bytes, rate and time left on stderr (never on a pipe or with --json),
+        # wiped before each piece of the summary
+        label = "<stdin>" if path == "-" else os.path.basename(path)
+        progress = None if args.json else progress_line(sys.stderr, label, input_size(path))
+
+        def write(text: str, _progress=progress) -> None:
+            if _progress is not None:
+                _progress.clear()
+            out.write(text)
+
+        def start(result: ScanResult, _summary: list[SummaryWriter] = summary, _write=write) -> None:
             if not args.json:
-                _summary.append(SummaryWriter(out.write, result.name, patterns, result.pipeline.boots.session,
+                _summary.append(SummaryWriter(_write, result.name, patterns, result.pipeline.boots.session,
                                               args.min_severity, show_facts=args.all))
 
         def emit(ev, _path=path, _summary=summary):
@@ -66,8 +83,13 @@ def run(args: argparse.Namespace) -> int:
                 _summary[0].event(ev)
 
         decoder = binlog.fresh()
-        result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
-                             on_start=start, binlog=decoder)
+        try:
+            result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
+                                 on_start=start, binlog=decoder,
+                                 on_read=progress.add if progress is not None else None)
+        finally:
+            if progress is not None:
+                progress.clear()
         if summary:
             summary[0].finish(result)
         note = binlog_summary(decoder, result.name)

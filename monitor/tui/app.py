@@ -60,7 +60,7 @@ HELP = """\
   [b]b[/b]            only the boot under the cursor  [b]Esc[/b]  clear filters and search
   [b]m[/b]            toggle bookmark              [b]'[/b]       next bookmark
   [b]t[/b]            host timestamps on/off       [b]Tab[/b]     next pane
-  [b]c[/b]            copy event (OSC 52)          [b]C[/b]       copy report      [b]w[/b]  save report
+  [b]c[/b]            copy event (clipboard)       [b]C[/b]       copy report      [b]w[/b]  save report
   [b]↑ ↓ PgUp PgDn Home End[/b]  move in the focused pane; End follows the live log
 
 Live monitor:
@@ -759,12 +759,20 @@ class MonitorApp(App[int]):
         if self.selected is None:
             self.notify("select an event first (n)", timeout=2)
             return
-        self.copy_to_clipboard(event_plain(self.selected, self.patterns))
-        self.notify("event copied to the clipboard (OSC 52)", timeout=2)
+        self._copy(event_plain(self.selected, self.patterns), "event")
 
     def action_copy_report(self) -> None:
-        self.copy_to_clipboard(self.report_text())
-        self.notify("report copied to the clipboard (OSC 52)", timeout=2)
+        self._copy(self.report_text(), "report")
+
+    def _copy(self, text: str, what: str) -> None:
+        """The platform's clipboard command, else OSC 52 and a file (espwatch.clipboard); headless
+        (tests) never touches the desktop's clipboard."""
+        from espwatch.clipboard import copy_text
+
+        result = copy_text(text, self.copy_to_clipboard, use_command=not self.is_headless)
+        self.last_copy = result
+        self.notify(result.message(what), severity="error" if result.error and not result.saved else
+                    "information", timeout=2 if result.command else 6)
 
     def action_save_report(self) -> None:
         stem = Path(self.log_name).stem or "log"
