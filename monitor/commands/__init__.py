@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 VERBS: dict[str, str] = {
     "monitor": "live serial monitor (also: espwatch --port PORT)",
     "scan": "find events in saved logs (summary, or JSON Lines with --json)",
+    "triage": "group crashes, findings, boot loops and OTA failures across many logs (-j N, --dask)",
     "report": "write a Markdown issue report of a log (environment, diagnosis, boots, events)",
     "replay": "browse a saved log in the monitor's screen (timeline, events, search)",
     "decode": "decode code addresses (or a whole log) to function, file and line",
