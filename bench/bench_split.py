@@ -2,8 +2,10 @@
 
     python bench/bench_split.py [--size-mb 1024] [--crash-mb 64] [--jobs 2] [--runs 3] [--workdir DIR]
 
-A prototype, kept here and not in the package because it does not pay on this machine (see the output):
-the file is cut into --jobs pieces at boot boundaries (the first line after the cut that a `starts_boot`
+A prototype, kept here and not in the package: on the 2-core test machine (where two CPU-bound processes
+get about 1.25x the work of one done) it paid 1.2x on the sparse 1 GB log when the machine was quiet, and
+lost on the crash-dense log (0.8x: the parent's serial part, boots, diagnosis and JSON, plus moving the
+events between processes) and under load from other users (0.6-0.75x). The file is cut into --jobs pieces at boot boundaries (the first line after the cut that a `starts_boot`
 pattern recognises; a plain line boundary if none comes within 64 MiB). Each worker process runs the
 detector over its piece, and past its end until the blocks opened before the end have closed (so a register
 dump cut by the boundary comes out whole); it returns the events that start in its piece and its line
