@@ -5,7 +5,9 @@
 A prototype, kept here and not in the package: on the 2-core test machine (where two CPU-bound processes
 get about 1.25x the work of one done) it paid 1.2x on the sparse 1 GB log when the machine was quiet, and
 lost on the crash-dense log (0.8x: the parent's serial part, boots, diagnosis and JSON, plus moving the
-events between processes) and under load from other users (0.6-0.75x). The file is cut into --jobs pieces at boot boundaries (the first line after the cut that a `starts_boot`
+events between processes) and under load from other users (0.6-0.75x).
+
+The file is cut into --jobs pieces at boot boundaries (the first line after the cut that a `starts_boot`
 pattern recognises; a plain line boundary if none comes within 64 MiB). Each worker process runs the
 detector over its piece, and past its end until the blocks opened before the end have closed (so a register
 dump cut by the boundary comes out whole); it returns the events that start in its piece and its line
