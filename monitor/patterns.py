@@ -236,9 +236,12 @@ def builtin_dir() -> Traversable:
     return resources.files(BUILTIN_PACKAGE)
 
 
-def pattern_files(directory: Path | Traversable) -> list[Path | Traversable]:
-    """The `*.toml` files of a pattern folder (a user folder is searched recursively), sorted by name."""
-    if isinstance(directory, Path):
+def pattern_files(directory: Path | Traversable, recursive: bool = True) -> list[Path | Traversable]:
+    """The `*.toml` files of a pattern folder (a user folder is searched recursively), sorted by name.
+
+    The built-in folder is read flat: its `catalogue/` subfolder is data about the sources, not patterns.
+    """
+    if isinstance(directory, Path) and recursive:
         return sorted(p for p in directory.rglob("*.toml") if p.is_file())
     return sorted((p for p in directory.iterdir() if p.name.endswith(".toml") and p.is_file()),
                   key=lambda p: p.name)
@@ -278,7 +281,7 @@ def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bo
             raise PatternError(f"{p}: not a directory of pattern files")
         dirs.append(p)
     pats: list[Pattern] = []
-    for d in dirs:
-        for f in pattern_files(d):
+    for i, d in enumerate(dirs):
+        for f in pattern_files(d, recursive=not (builtin and i == 0)):
             pats.extend(load_file(f))
     return PatternSet(pats)
