@@ -23,6 +23,7 @@ from typing import Any
 import regex
 
 from espwatch.events import SEVERITIES
+from espwatch.logformat import expand_pieces
 
 
 class PatternError(Exception):
@@ -96,10 +97,11 @@ _BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_incl
 
 
 def _compile(src: Any, where: str, flags: int = 0) -> regex.Pattern[str]:
+    """Compile a pattern file's regex; `(?&name)` calls of logformat.REGEX_PIECES are expanded first."""
     if not isinstance(src, str) or not src:
         raise PatternError(f"{where}: expected a non-empty regex string")
     try:
-        return regex.compile(src, flags | regex.VERSION0)
+        return regex.compile(expand_pieces(src), flags | regex.VERSION0)
     except regex.error as exc:
         raise PatternError(f"{where}: bad regex: {exc}") from None
 

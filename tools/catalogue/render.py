@@ -1,4 +1,4 @@
-"""Render catalogue messages as a device prints them: realistic arguments, every log format, every host prefix.
+"""Render catalogue messages as a device prints them: realistic arguments, every log format and host prefix.
 
 `render_message(msg)` gives the message texts (one per set of arguments) with the value of each conversion;
 `log_lines(msg)` wraps each text in the log formats of its source (ESP-IDF with milliseconds, system time,
@@ -80,11 +80,17 @@ def _hex_for(hint: str, seed: int) -> int:
 
 def _str_for(hint: str, msg: dict[str, Any], seed: int) -> str:
     h = hint.lower()
-    if hint in ("__func__", "__FUNCTION__", "__PRETTY_FUNCTION__", "func", "function"):
+    if hint.split(" ", 1)[0] in ("__func__", "__FUNCTION__", "__PRETTY_FUNCTION__", "func", "function"):
         return msg.get("function") or "app_main"
-    if "err_to_name" in h or "errorstring" in h or "errortostring" in h:
+    if "err_to_name" in h:
         return _pick(seed, ["ESP_ERR_OTA_VALIDATE_FAILED", "ESP_ERR_NO_MEM", "ESP_FAIL"])
-    if "task" in h or "name" in h and "part" not in h:
+    if "errorstring" in h or "errortostring" in h or "error.c_str" in h:
+        return _pick(seed, ["Flash Write Failed", "Magic Byte Is Wrong, not 0xE9", "connection refused"])
+    if "sha" in h:
+        return "3cd6b8c3de9a37b2"
+    if re.search(r"flash size|size\s*:", h):
+        return _pick(seed, ["4MB", "16MB"])
+    if "task" in h or ("name" in h and "part" not in h):
         return _pick(seed, ["loopTask", "main", "IDLE0"])
     if "label" in h or "part" in h:
         return _pick(seed, ["ota_0", "ota_1", "factory"])
@@ -103,7 +109,7 @@ def _format_value(spec: re.Match[str], value: Any) -> str:
     if conv in "xX":
         return (pyfmt + conv) % int(value)
     if conv == "p":
-        return "0x%08x" % int(value)
+        return f"0x{int(value):08x}"
     if conv == "o":
         return (pyfmt + "o") % int(value)
     if conv == "c":
@@ -150,6 +156,7 @@ def render_message(msg: dict[str, Any]) -> list[tuple[str, list[str]]]:
         if spec["width"] == "*" or spec["prec"] == "*":
             ai += 1  # the width argument
         hint = args[ai] if ai < len(args) else ""
+        hint = f"{hint} {fmt[max(0, spec.start() - 16):spec.start()]}"  # the words before it say what it is
         conv = spec["conv"]
         if str(ai) in given:
             raw: Any = given[str(ai)]
@@ -177,7 +184,8 @@ def _device_lines(msg: dict[str, Any], text: str) -> Iterator[tuple[str, str]]:
         func = msg.get("function") or "setup"
         yield "arduino", f"[{12345:6}][{level}][{where}] {func}(): {text}"
         yield "arduino-short", f"[{level}][{where}] {func}(): {text}"
-        yield "arduino-colour", f"\x1b[0;{_COLOUR.get(level, '0')}m[  1234][{level}][{where}] {func}(): {text}\x1b[0m"
+        colour = _COLOUR.get(level, "0")
+        yield "arduino-colour", f"\x1b[0;{colour}m[  1234][{level}][{where}] {func}(): {text}\x1b[0m"
         return
     if level in ("E", "W", "I") and tag is not None:
         yield "idf", f"{level} (1234) {tag}: {text}"
