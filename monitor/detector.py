@@ -13,11 +13,21 @@ import heapq
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+
 from espwatch.events import Event
 from espwatch.lines import MAX_LINE, PartialLine, clean_text
 from espwatch.logformat import split_host_time
 from espwatch.patterns import Pattern, PatternSet
 from espwatch.prefilter import Prefilter
+
+_ANNOTATION = regex.compile(r"\s*--- ")
+"""A line the host's monitor (idf.py monitor) put between the device's lines (`--- 0x400d1234: f at x.c:3`):
+it neither belongs to nor ends an open block."""
+
+
+def _hex(value: str) -> str:
+    return value if value[:2].lower() == "0x" else "0x" + value
 
 
 @dataclass(slots=True)
@@ -226,6 +236,8 @@ class Detector:
             blk = ob.pattern.block
             assert blk is not None
             _, body = split_host_time(text)
+            if _ANNOTATION.match(body):
+                continue
             stripped = body.strip()
             if blk.end is not None and blk.end.search(body):
                 if blk.end_inclusive:
@@ -256,6 +268,8 @@ class Detector:
         for col in blk.collect:
             for m in col.rx.finditer(body):
                 groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                if col.normalize == "hex":
+                    groups = {k: _hex(v.strip()) for k, v in groups.items()}
                 if col.mode == "first":
                     for k, v in groups.items():
                         ev.fields.setdefault(k, v.strip())
@@ -277,6 +291,14 @@ class Detector:
 
     def _finish_block(self, ob: _OpenBlock) -> None:
         # Blank lines at the end of a block are not part of it.
+        blk = ob.pattern.block
+        if blk is not None and blk.join and ob.event.block:
+            ev = ob.event
+            joined = split_host_time(ev.text)[1].strip() + "".join(b.strip() for b in ev.block)
+            for name, rx in ob.pattern.lists.items():
+                ev.fields[name] = rx.findall(joined)
+            for name, rx in ob.pattern.flags.items():
+                ev.fields[name] = rx.search(joined) is not None
         self._emit(ob.event)
 
     # -- output ------------------------------------------------------------------------------

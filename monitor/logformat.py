@@ -40,8 +40,20 @@ REGEX_PIECES: dict[str, str] = {
     "ard_file": r"[^\]\[\s]{1,80}",
     "ard_e": r"\[(?: *\d+\]\[)?E\]\[(?&ard_file)\] (?:[\w:~<>]{1,80}\(\): )?",
     "ard_ew": r"\[(?: *\d+\]\[)?[EW]\]\[(?&ard_file)\] (?:[\w:~<>]{1,80}\(\): )?",
-    # one register of a panic dump (`PC      : 0x400d1234`, `MEPC    : 0x42000000`)
-    "reg": r"[A-Z][A-Z0-9/]{0,12} {0,8}: {0,4}0x[0-9a-fA-F]{8}",
+    # one register of a panic dump (`PC      : 0x400d1234`, `MEPC    : 0x42000000`; 2016: `PC  :  400d09b6`)
+    "reg": r"[A-Z][A-Z0-9/]{0,12} {0,8}: {0,4}(?:0x)?[0-9a-fA-F]{8}",
+    # a line of a panic report after its first line, as printed between the panic line and the backtrace:
+    # register dump heading and rows, ISR context, debug and memory-protection details, the faulting memory
+    # and a stack guard's task, decoded addresses printed by older monitors
+    "panic_dump": (
+        r"(?:Core\s*\d+ )?[Rr]egister dump:|^\s*(?:(?&reg)\s*){1,8}$|Core\s*\d+ was running in ISR context:"
+        r"|^Setting breakpoint at|^Debug exception reason:|^Detected in task"
+        r"|^Stack pointer: 0x|^Stack bounds: 0x"
+        r"|^\.?\s*Exception was unhandled|^Memory dump at 0x[0-9a-fA-F]{8}:"
+        r"|^\s+(?:memory type|faulting address|world|operation type|byte-enables):"
+        r"|^Core\s*\d+ [^\n]{0,40}operation at address|^(?:PMP|PMA|PMS)\w{0,12}\s*(?:\[\d+\])?\s*[:=]"
+        r"|^\s*0x[0-9a-fA-F]{8}(?::| - )\s*\S|^\s+at \S"
+    ),
     "hex": r"0x[0-9a-fA-F]+",
 }
 _PIECE_CALL = regex.compile(r"\(\?&(\w+)\)")
@@ -92,11 +104,22 @@ class LogRecord:
 
 
 def split_host_time(text: str) -> tuple[str | None, str]:
-    """Split a host timestamp prefix from the line: (timestamp or None, rest)."""
-    if not text or not (text[0].isdigit() or text[0] == "["):
+    """Split a host timestamp prefix from the line: (timestamp or None, rest).
+
+    Indentation before the timestamp (a pasted log, a quoted block) is not part of the line.
+    """
+    if not text:
+        return None, text
+    start = 0
+    if text[0] in " \t":
+        start = len(text) - len(text.lstrip(" \t"))
+        if start >= len(text):
+            return None, text
+    first = text[start]
+    if not (first.isdigit() or first == "["):
         return None, text
     for rx in _HOST_PREFIXES:
-        m = rx.match(text)
+        m = rx.match(text, start)
         if m:
             return m.group("ts"), text[m.end() :]
     return None, text

@@ -37,6 +37,7 @@ class Collect:
     rx: regex.Pattern[str]
     mode: str = "first"  # "first": set once; "list": append each group; "record": append a dict
     name: str | None = None  # the list field for mode "record"
+    normalize: str | None = None  # "hex": a value printed without `0x` gets it (early register dumps)
 
 
 @dataclass(slots=True)
@@ -49,6 +50,11 @@ class Block:
     max_blank: int = 1
     collect: list[Collect] = field(default_factory=list)
     end_inclusive: bool = True
+    join: bool = False
+    """`lists` and `flags` are taken again over the first line and the block's lines joined, at the end:
+    a backtrace wrapped by a terminal over several lines gives all its frames, even one cut mid-address."""
+    same_as: str | None = None
+    """Use the block of the pattern with this code (resolved by PatternSet)."""
 
 
 @dataclass(slots=True)
@@ -93,7 +99,7 @@ _PATTERN_KEYS = {
     "lists", "flags", "severity_when", "sets", "starts_boot", "fact", "block", "ignore_case", "fallback",
 }
 _DERIVED_KEYS = {"code", "kind", "severity", "title", "hint", "checks", "references"}
-_BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive"}
+_BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive", "join", "same_as"}
 
 
 def _compile(src: Any, where: str, flags: int = 0) -> regex.Pattern[str]:
@@ -120,6 +126,10 @@ def _parse_block(raw: Any, where: str, flags: int) -> Block:
     unknown = set(raw) - _BLOCK_KEYS
     if unknown:
         raise PatternError(f"{where}: unknown block keys {sorted(unknown)}")
+    if "same_as" in raw:
+        if set(raw) != {"same_as"} or not isinstance(raw["same_as"], str):
+            raise PatternError(f"{where}: `same_as` names another pattern's code and stands alone")
+        return Block(None, None, same_as=raw["same_as"])
     cont = _compile(raw["continue"], f"{where}.continue", flags) if "continue" in raw else None
     end = _compile(raw["end"], f"{where}.end", flags) if "end" in raw else None
     if cont is None and end is None:
@@ -134,12 +144,15 @@ def _parse_block(raw: Any, where: str, flags: int) -> Block:
             raise PatternError(f"{cw}: mode must be first, list or record")
         if mode == "record" and not c.get("name"):
             raise PatternError(f"{cw}: mode record needs `name`")
-        collect.append(Collect(_compile(c["regex"], cw, flags), mode, c.get("name")))
+        if c.get("normalize") not in (None, "hex"):
+            raise PatternError(f"{cw}: normalize must be \"hex\"")
+        collect.append(Collect(_compile(c["regex"], cw, flags), mode, c.get("name"), c.get("normalize")))
     max_lines = raw.get("max_lines", 40)
     max_blank = raw.get("max_blank", 1)
     if not isinstance(max_lines, int) or not isinstance(max_blank, int) or max_lines < 1 or max_blank < 0:
         raise PatternError(f"{where}: max_lines must be >= 1 and max_blank >= 0")
-    return Block(cont, end, max_lines, max_blank, collect, bool(raw.get("end_inclusive", True)))
+    return Block(cont, end, max_lines, max_blank, collect, bool(raw.get("end_inclusive", True)),
+                 bool(raw.get("join", False)))
 
 
 def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
@@ -262,6 +275,13 @@ class PatternSet:
                 other = self.by_code[p.code]
                 raise PatternError(f"{p.source}: code {p.code} is already used in {other.source}")
             self.by_code[p.code] = p
+        for p in self.patterns:
+            if p.block is not None and p.block.same_as is not None:
+                other = self.by_code.get(p.block.same_as)
+                if other is None or other.block is None or other.block.same_as is not None:
+                    raise PatternError(f"{p.source}: {p.code}: block same_as {p.block.same_as} names no "
+                                       f"pattern with a block of its own")
+                p.block = other.block
         self.matchers = [p for p in self.patterns if not p.derived]
 
     def get(self, code: str) -> Pattern | None:
