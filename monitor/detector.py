@@ -1,5 +1,7 @@
 """Lines to events: the hot path of every scan and of the live monitor.
 
+The regexes see at most `lines.MATCH_LIMIT` bytes of a line (the session log and the view keep it whole).
+
 `Detector.feed(chunk)` takes bytes as they come. Without an open block it jumps from one prefilter hit
 to the next (line numbers come from counting `\\n` in C), so bytes that match no literal cost almost
 nothing. A matching line is decoded, cleaned, and only the regexes of the patterns whose literal
@@ -16,7 +18,7 @@ from typing import Any
 import regex
 
 from espwatch.events import Event
-from espwatch.lines import MAX_LINE, PartialLine, clean_text
+from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
 from espwatch.logformat import split_host_time
 from espwatch.patterns import Pattern, PatternSet
 from espwatch.prefilter import Prefilter
@@ -77,7 +79,8 @@ class Detector:
     """Feed bytes, get events in input order. Counts lines exactly as events.md defines them."""
 
     def __init__(
-        self, patterns: PatternSet, max_line: int = MAX_LINE, fallback_prefilter: bool = False
+        self, patterns: PatternSet, max_line: int = MAX_LINE, fallback_prefilter: bool = False,
+        match_limit: int = MATCH_LIMIT,
     ) -> None:
         self.patterns = patterns
         lits: list[str] = []
@@ -95,8 +98,8 @@ class Detector:
         self._order = {id(p): i for i, p in enumerate(patterns.matchers)}
         self._prefilter = Prefilter(lits, force_fallback=fallback_prefilter)
         self._lit_bytes = [lit.encode() for lit in lits]
-        self._max_line = max_line
-        self._carry = PartialLine(max_line)
+        self._match_limit = min(max_line, match_limit)
+        self._carry = PartialLine(self._match_limit)  # the detector never needs more of a line
         self._next_line = 1
         self._open: list[_OpenBlock] = []
         self._ready: list[tuple[int, int, Event]] = []
@@ -189,8 +192,8 @@ class Detector:
         if not cands and not self._open:
             return
         raw = buf[ls:nl]
-        if len(raw) > self._max_line:
-            raw = raw[: self._max_line]
+        if len(raw) > self._match_limit:
+            raw = raw[: self._match_limit]
         text = clean_text(raw)
         if self._open:
             self._feed_blocks(text, number)

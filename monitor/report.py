@@ -10,7 +10,6 @@ in it, and table cells / inline text are escaped.
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from espwatch.decoding import DecodeStage, ElfChoice, ElfError, choose_elf, load
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lines import clean_text
 from espwatch.patterns import PatternSet, load_patterns
-from espwatch.pipeline import open_input, read_chunks
+from espwatch.pipeline import close_input, open_input, read_chunks
 from espwatch.redact import Redactor
 from espwatch.scan import ScanResult, scan_stream
 
@@ -114,7 +113,7 @@ def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int |
     """The text of the `wanted` line numbers (1-based, as events.md counts), redacted."""
     if not wanted:
         return {}
-    fh, _ = open_input(path)
+    fh, name = open_input(path)
     try:
         def numbered() -> Iterator[tuple[int, str]]:
             n = 0
@@ -136,8 +135,7 @@ def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int |
             out[n] = text
         return out
     finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
+        close_input(fh, name)
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

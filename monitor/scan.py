@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from typing import TextIO
 
 from espwatch.events import SEVERITY_RANK, Event, Frame, severity_at_least
 from espwatch.patterns import PatternSet
-from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks
+from espwatch.pipeline import Pipeline, Stage, close_input, input_note, open_input, read_chunks
 from espwatch.sessions import BootSession
 
 
@@ -23,6 +22,8 @@ class ScanResult:
     pipeline: Pipeline
     events: list[Event] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    note: str | None = None
+    """Set when the file looked like text in an encoding espwatch could not read (encoding.sniff)."""
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -39,7 +40,7 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
     """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known."""
     fh, name = open_input(path)
     pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
-    result = ScanResult(name, pipe)
+    result = ScanResult(name, pipe, note=input_note(fh))
     try:
         for ev in pipe.run(read_chunks(fh)):
             result.counts[ev.severity] += 1
@@ -48,8 +49,7 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
             if on_event is not None:
                 on_event(ev)
     finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
+        close_input(fh, name)
     return result
 
 
@@ -126,4 +126,6 @@ def iter_summary(result: ScanResult, patterns: PatternSet, min_severity: str = "
                 yield f"        lines: {', '.join(str(n) for n in ev.evidence[:20])}"
     order = ("fatal", "error", "warning", "info")
     counts = ", ".join(f"{result.counts[s]} {s}" for s in order if result.counts[s])
+    if result.note:
+        yield f"  note: {result.name}: {result.note}"
     yield f"  total: {counts or 'no events'}"

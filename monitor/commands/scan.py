@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         warn_elf_mismatch(args.elf_choice, result)
+        if result.note and args.json:
+            print(f"espwatch: {result.name}: {result.note}", file=sys.stderr)
         if not args.json:
             for line in iter_summary(result, patterns, args.min_severity, show_facts=args.all):
                 out.write(line + "\n")
