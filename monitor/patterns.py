@@ -86,6 +86,9 @@ class Pattern:
     fact: bool = False
     fallback: bool = False
     block: Block | None = None
+    sources: list[str] = field(default_factory=list)
+    """Which printed messages this pattern covers: components and files of ESP-IDF, Arduino-ESP32, the ROM
+    (kept in step with patterns/catalogue by tools/catalogue/extract.py --sync-patterns)."""
     family: str = ""
     source: str = ""
 
@@ -97,6 +100,7 @@ class Pattern:
 _PATTERN_KEYS = {
     "code", "kind", "severity", "title", "literals", "regex", "hint", "checks", "references", "fields",
     "lists", "flags", "severity_when", "sets", "starts_boot", "fact", "block", "ignore_case", "fallback",
+    "sources",
 }
 _DERIVED_KEYS = {"code", "kind", "severity", "title", "hint", "checks", "references"}
 _BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive", "join", "same_as"}
@@ -205,6 +209,7 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
         if sw["severity"] not in SEVERITIES:
             raise PatternError(f"{sww}: bad severity {sw['severity']!r}")
         pat.severity_when.append(SeverityWhen(sw["field"], _compile(sw["regex"], sww), sw["severity"]))
+    pat.sources = _str_list(raw["sources"], f"{where}.sources") if raw.get("sources") else []
     pat.starts_boot = bool(raw.get("starts_boot", False))
     pat.fact = bool(raw.get("fact", False))
     pat.fallback = bool(raw.get("fallback", False))

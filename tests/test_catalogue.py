@@ -26,6 +26,7 @@ CATALOGUE = ROOT / "patterns" / "catalogue"
 sys.path.insert(0, str(ROOT / "tools" / "catalogue"))
 
 from classify import load_classifier  # noqa: E402
+from extract import pattern_sources  # noqa: E402
 from render import Rendering, log_lines  # noqa: E402
 
 
@@ -140,3 +141,19 @@ def test_every_catalogued_message_is_recognised(capsys: pytest.CaptureFixture[st
             print(f"  kind {kind:29} {k['recognised']:4}/{k['events']}")
     shown = [f"{msg_id}: {lines[0]}" for msg_id, lines in list(failures.items())[:25]]
     assert not failures, f"{len(failures)} messages not recognised as classified:\n" + "\n".join(shown)
+
+
+def test_each_pattern_says_which_sources_it_covers() -> None:
+    """A pattern's `sources` are the files of the messages the catalogue says it must recognise (kept in
+    step by `extract.py --sync-patterns`); a pattern for lines no catalogued component prints names its
+    source in words."""
+    import tomllib
+
+    cfg = tomllib.loads((CATALOGUE / "sources.toml").read_text(encoding="utf-8"))
+    expected = pattern_sources(MESSAGES, cfg)
+    for p in load_patterns().matchers:
+        assert p.sources, f"{p.code} does not say which sources it covers"
+        if p.code in expected:
+            assert p.sources == expected[p.code], (
+                f"{p.code}: sources differ from the catalogue; run "
+                f"`python tools/catalogue/extract.py --classify-only --sync-patterns`")

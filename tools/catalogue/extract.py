@@ -357,6 +357,61 @@ def finish(messages: list[dict[str, Any]], cfg: dict[str, Any],
     return out
 
 
+def pattern_sources(messages: list[dict[str, Any]], cfg: dict[str, Any]) -> dict[str, list[str]]:
+    """For each pattern code, the source files (and version range) of the messages it must recognise."""
+    order = {name: [v if isinstance(v, str) else v["version"] for v in spec["versions"]]
+             for name, spec in cfg["sources"].items()}
+    found: dict[str, dict[tuple[str, str, str], set[str]]] = {}
+    for msg in messages:
+        cls = msg["classification"]
+        if not cls or not cls["event"]:
+            continue
+        files = found.setdefault(cls["code"], {})
+        if msg.get("locations"):
+            for loc in msg["locations"]:
+                key = (msg["source"], msg["component"], loc["path"].rsplit("/", 1)[-1])
+                files.setdefault(key, set()).add(loc["version"])
+        else:
+            what = ", ".join(msg.get("chips") or []) or "curated"
+            files.setdefault((msg["source"], msg["component"], what), set())
+    out = {}
+    for code, files in found.items():
+        lines = []
+        for (source, comp, name), versions in sorted(files.items()):
+            rank = {v: i for i, v in enumerate(order.get(source, []))}
+            vers = sorted(versions, key=lambda v: rank.get(v, 0))
+            span = f" {vers[0]}" + (f"-{vers[-1]}" if len(vers) > 1 else "") if vers else ""
+            lines.append(f"{source} {comp}: {name}{span}")
+        out[code] = lines
+    return out
+
+
+_SOURCES_KEY = re.compile(r"(?m)^sources = \[(?:[^\]\n]*\]|\n(?:  [^\n]*\n)*\])\n")
+
+
+def sync_patterns(sources: dict[str, list[str]], folder: Path = ROOT / "patterns") -> int:
+    """Write each pattern's `sources` key from the catalogue; return how many patterns changed."""
+    changed = 0
+    for path in sorted(folder.glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        parts = re.split(r"(?m)^(?=\[\[(?:pattern|derived|rule)\]\])", text)
+        for i, part in enumerate(parts):
+            m = re.search(r'(?m)^code = "(EW\d+)"$', part)
+            if not m or not part.startswith("[[pattern]]") or m.group(1) not in sources:
+                continue
+            block = "sources = [\n" + "".join(f'  "{s}",\n' for s in sources[m.group(1)]) + "]\n"
+            if _SOURCES_KEY.search(part):
+                new = _SOURCES_KEY.sub(lambda _m, b=block: b, part, count=1)
+            else:
+                new = re.sub(r"(?m)^(references = (?:\[[^\n]*\]|\[\n(?:  [^\n]*\n)*\]))\n",
+                             lambda mm, b=block: mm.group(1) + "\n" + b, part, count=1)
+            if new != part:
+                parts[i] = new
+                changed += 1
+        path.write_text("".join(parts), encoding="utf-8")
+    return changed
+
+
 def write(messages: list[dict[str, Any]], path: Path = OUT) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for msg in messages:
@@ -372,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mirrors", type=Path, default=Path(os.environ.get("ESPWATCH_MIRRORS", "/work/.mirror")))
     ap.add_argument("--classify-only", action="store_true",
                     help="re-apply classify.toml and curated.toml to the committed messages.jsonl")
+    ap.add_argument("--sync-patterns", action="store_true",
+                    help="also write each pattern's `sources` key from the catalogue")
     args = ap.parse_args(argv)
     cfg = tomllib.loads((CATALOGUE / "sources.toml").read_text(encoding="utf-8"))
     curated = tomllib.loads((CATALOGUE / "curated.toml").read_text(encoding="utf-8")).get("message", [])
@@ -390,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         add_curated(args.mirrors, cfg, cat, curated)
     messages = finish(list(cat.messages.values()), cfg, classifier)
     write(messages)
+    if args.sync_patterns:
+        print(f"{sync_patterns(pattern_sources(messages, cfg))} patterns' sources updated")
     unclassified = [m for m in messages if m["classification"] is None]
     print(f"{len(messages)} messages written to {OUT.relative_to(ROOT)}; {len(unclassified)} unclassified")
     for m in unclassified[:40]:
