@@ -50,11 +50,25 @@ def _mostly_text(data: bytes) -> bool:
     return ok / len(data) > 0.85
 
 
+def _looks_like(body: bytes, encoding: str) -> bool:
+    """The bytes after a BOM are text of that encoding too (a BOM followed by binary noise is noise)."""
+    if len(body) < 8:
+        return True
+    if encoding == "utf-8":
+        text = body.decode("utf-8", "replace")
+        return text.count("\ufffd") / len(text) < 0.05
+    unit = 4 if encoding.startswith("utf-32") else 2
+    n = len(body) - len(body) % unit
+    text_at = 0 if encoding.endswith("le") else unit - 1
+    zeros = [_zero_share(body[:n], o, unit) for o in range(unit) if o != text_at]
+    return min(zeros) > 0.3 and _zero_share(body[:n], text_at, unit) < 0.3
+
+
 def sniff(head: bytes) -> Sniffed:
     """The encoding of a log from its first bytes (up to SNIFF_BYTES)."""
     head = head[:SNIFF_BYTES]
     for bom, name in _BOMS:
-        if head.startswith(bom):
+        if head.startswith(bom) and _looks_like(head[len(bom):], name):
             return Sniffed(name, len(bom))
     n = len(head) - len(head) % 4
     if n >= 16:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import regex
+from espwatch.sanitize import clean_line
 
 MAX_LINE = 1 << 20
 """Bytes of one line kept for display (the session log keeps everything)."""
@@ -21,21 +21,14 @@ MATCH_LIMIT = 16 * 1024
 """Bytes of one line that reach the pattern regexes. Device lines are far shorter (a 64-frame backtrace is
 1.5 kB); a longer one is binary noise or a missing line break, and matching it whole could only cost time."""
 
-# ESC [ ... final byte; also the visible forms that copy-paste leaves behind ("␛[0;31m", "?[0;31m").
-_ANSI = regex.compile(r"(?:\x1b|\u241b)\[[0-?]*[ -/]*[@-~]|(?<![\w\]])\?\[[0-9;]*m|\x1b[@-Z\\-_]")
-_CONTROL = regex.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
 
 def clean_text(raw: bytes) -> str:
-    """The text of a line for matching and display: UTF-8 (bad bytes replaced), no ANSI, no controls."""
+    """The text of a line for matching and display: UTF-8 (bad bytes replaced), no escape sequence (7- or
+    8-bit, OSC/DCS payloads included), no C0 or C1 control (see espwatch.sanitize.clean_line)."""
     text = raw.decode("utf-8", "replace")
     if text.endswith("\r"):
         text = text[:-1]
-    if "\x1b" in text or "\u241b" in text or "?[" in text:
-        text = _ANSI.sub("", text)
-    if _CONTROL.search(text):
-        text = _CONTROL.sub(lambda m: " " if m.group() in "\r\t" else "", text)
-    return text
+    return clean_line(text)
 
 
 class PartialLine:
@@ -93,11 +86,6 @@ class LineSplitter:
         self._max = max_line
         self._partial = PartialLine(max_line)
         self._next = first_number
-
-    @property
-    def next_number(self) -> int:
-        """The number the next completed line will get."""
-        return self._next
 
     @property
     def pending(self) -> bool:

@@ -25,54 +25,9 @@ _HOST_PREFIXES = [
     ),
 ]
 
-# Regex pieces shared by the pattern files and this module: a pattern writes `(?&name)` and the loader puts
-# `(?:piece)` in its place (patterns.expand_pieces). One place for the shapes of log records.
-REGEX_PIECES: dict[str, str] = {
-    # ESP-IDF's time column: milliseconds, system time, date and time (log v2), as printed in the `( )`
-    "idf_time": r"\d+|\d{1,2}:\d{2}:\d{2}\.\d{3}|\d{2}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}",
-    # an ESP-IDF record's level and time up to the tag: `E (1234) `; log v2 may leave out the time: `E `
-    "idf_e": r"(?<![\w])E(?: \((?&idf_time)\))? ",
-    "idf_w": r"(?<![\w])W(?: \((?&idf_time)\))? ",
-    "idf_ew": r"(?<![\w])[EW](?: \((?&idf_time)\))? ",
-    "idf_i": r"(?<![\w])I(?: \((?&idf_time)\))? ",
-    "idf_any": r"(?<![\w])[EWIDV](?: \((?&idf_time)\))? ",
-    # an Arduino-ESP32 record up to its message: `[  1234][E][file.c:12] func(): `, `[E][file.c:12] func(): `
-    "ard_file": r"[^\]\[\s]{1,80}",
-    "ard_e": r"\[(?: *\d+\]\[)?E\]\[(?&ard_file)\] (?:[\w:~<>]{1,80}\(\): )?",
-    "ard_ew": r"\[(?: *\d+\]\[)?[EW]\]\[(?&ard_file)\] (?:[\w:~<>]{1,80}\(\): )?",
-    # one register of a panic dump (`PC      : 0x400d1234`, `MEPC    : 0x42000000`; 2016: `PC  :  400d09b6`)
-    "reg": r"[A-Z][A-Z0-9/]{0,12} {0,8}: {0,4}(?:0x)?[0-9a-fA-F]{8}",
-    # a line of a panic report after its first line, as printed between the panic line and the backtrace:
-    # register dump heading and rows, ISR context, debug and memory-protection details, the faulting memory
-    # and a stack guard's task, decoded addresses printed by older monitors
-    "panic_dump": (
-        r"(?:Core\s*\d+ )?[Rr]egister dump:|^\s*(?:(?&reg)\s*){1,8}$|Core\s*\d+ was running in ISR context:"
-        r"|^Setting breakpoint at|^Debug exception reason:|^Detected in task"
-        r"|^Stack pointer: 0x|^Stack bounds: 0x"
-        r"|^\.?\s*Exception was unhandled|^Memory dump at 0x[0-9a-fA-F]{8}:"
-        r"|^\s+(?:memory type|faulting address|world|operation type|byte-enables):"
-        r"|^Core\s*\d+ [^\n]{0,40}operation at address|^(?:PMP|PMA|PMS)\w{0,12}\s*(?:\[\d+\])?\s*[:=]"
-        r"|^\s*0x[0-9a-fA-F]{8}(?::| - )\s*\S|^\s+at \S"
-    ),
-    "hex": r"0x[0-9a-fA-F]+",
-}
-_PIECE_CALL = regex.compile(r"\(\?&(\w+)\)")
-
-
-def expand_pieces(src: str, depth: int = 0) -> str:
-    """`src` with each `(?&name)` of REGEX_PIECES replaced by its piece (other calls are left alone)."""
-    if depth > 8 or "(?&" not in src:
-        return src
-
-    def sub(m: regex.Match[str]) -> str:
-        piece = REGEX_PIECES.get(m.group(1))
-        return m.group() if piece is None else "(?:" + expand_pieces(piece, depth + 1) + ")"
-
-    return _PIECE_CALL.sub(sub, src)
-
-
 _IDF = regex.compile(
-    r"(?P<level>[EWIDV]) \((?P<time>(?:" + REGEX_PIECES["idf_time"] + r"))\) "
+    r"(?P<level>[EWIDV]) \((?P<time>\d+|\d{1,2}:\d{2}:\d{2}\.\d{3}"
+    r"|\d{2}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})\) "
     r"(?P<tag>[^:\s][^:]{0,40}?): ?(?P<msg>.*)",
     regex.DOTALL,
 )
@@ -141,3 +96,17 @@ def parse_line(text: str) -> LogRecord:
         rec.tag = m["file"]
         rec.message = m["msg"]
     return rec
+
+
+_HOST_CLOCK = regex.compile(r"(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?")
+
+
+def host_seconds(host_time: str | None) -> float | None:
+    """Seconds since midnight of a host timestamp such as 13:27:59.733 or [08:43:21]."""
+    if not host_time:
+        return None
+    m = _HOST_CLOCK.search(host_time)
+    if m is None:
+        return None
+    h, mi, s, frac = m.groups()
+    return int(h) * 3600 + int(mi) * 60 + int(s) + (float(f"0.{frac}") if frac else 0.0)

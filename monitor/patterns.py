@@ -11,23 +11,20 @@ every code has a page for `espwatch explain`). See patterns/README.md for the fu
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
 
-from espwatch.events import SEVERITIES
-from espwatch.logformat import expand_pieces
+from espwatch.errors import PatternError
+from espwatch.events import SEVERITIES, Event
 
-
-class PatternError(Exception):
-    """A malformed pattern file: the message names the file and the pattern."""
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 @dataclass(slots=True)
@@ -85,6 +82,12 @@ class Pattern:
     starts_boot: bool = False
     fact: bool = False
     fallback: bool = False
+    decode: bool = False
+    """Its events carry code addresses: the decoding stage adds `frames`."""
+    crash: int = 0
+    """Its events are crashes (0: not a crash); the number orders causes, 1 the most specific."""
+    timeline: bool = True
+    """Info-level events of it appear in the monitor's timeline (warnings and above always do)."""
     block: Block | None = None
     sources: list[str] = field(default_factory=list)
     """Which printed messages this pattern covers: components and files of ESP-IDF, Arduino-ESP32, the ROM
@@ -100,20 +103,81 @@ class Pattern:
 _PATTERN_KEYS = {
     "code", "kind", "severity", "title", "literals", "regex", "hint", "checks", "references", "fields",
     "lists", "flags", "severity_when", "sets", "starts_boot", "fact", "block", "ignore_case", "fallback",
-    "sources",
+    "decode", "crash", "timeline", "sources",
 }
+CRASH_LEAST_SPECIFIC = 99
+"""The rank of `crash = true`: a crash whose cause any other crash event of the same crash names better."""
 _DERIVED_KEYS = {"code", "kind", "severity", "title", "hint", "checks", "references"}
 _BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive", "join", "same_as"}
 
 
-def _compile(src: Any, where: str, flags: int = 0) -> regex.Pattern[str]:
-    """Compile a pattern file's regex; `(?&name)` calls of logformat.REGEX_PIECES are expanded first."""
+PIECES_FILE = "pieces.toml"
+_PIECE = regex.compile(r"%\{(\w+)\}")
+_pieces: dict[str, str] | None = None
+
+
+def builtin_pieces() -> dict[str, str]:
+    """The shared regex pieces of patterns/pieces.toml (`%{name}` in any pattern or rule regex)."""
+    global _pieces
+    if _pieces is None:
+        data = read_toml(builtin_dir() / PIECES_FILE)
+        table = data.get("pieces", {})
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise PatternError(f"{PIECES_FILE}: `pieces` must be a table of name = 'regex'")
+        _pieces = dict(table)
+    return _pieces
+
+
+def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError, depth: int = 0) -> str:
+    """`src` with every `%{name}` replaced by its shared piece (pieces may use pieces); an unknown name is
+    an error."""
+    if "%{" not in src:
+        return src
+    pieces = builtin_pieces()
+
+    def piece(m: regex.Match[str]) -> str:
+        if m.group(1) not in pieces:
+            known = ", ".join(sorted(pieces))
+            raise error(f"{where}: unknown regex piece %{{{m.group(1)}}} (known: {known})")
+        if depth > 8:
+            raise error(f"{where}: regex pieces nested too deep at %{{{m.group(1)}}}")
+        return expand_pieces(pieces[m.group(1)], where, error, depth + 1)
+
+    return _PIECE.sub(piece, src)
+
+
+class LazyRegex:
+    """A regex compiled on its first use, so that loading the patterns costs no compile time for the ones
+    a log never triggers. After the first use its methods are the compiled pattern's own (no overhead)."""
+
+    def __init__(self, src: str, flags: int, where: str) -> None:
+        self.pattern = src
+        self.flags = flags
+        self.where = where
+
+    def compile(self) -> regex.Pattern[str]:
+        try:
+            compiled = regex.compile(self.pattern, self.flags | regex.VERSION0)
+        except regex.error as exc:
+            raise PatternError(f"{self.where}: bad regex: {exc}") from None
+        for name in ("search", "match", "fullmatch", "finditer", "findall", "sub", "split"):
+            setattr(self, name, getattr(compiled, name))
+        return compiled
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compile(), name)
+
+
+def _compile(src: Any, where: str, flags: int = 0, lazy: bool = False) -> regex.Pattern[str]:
+    """A pattern file's regex (with its `%{pieces}`); PatternError naming `where` when it is bad. `lazy`
+    (the built-in files, whose regexes the tests compile) defers the compile to the first use."""
     if not isinstance(src, str) or not src:
         raise PatternError(f"{where}: expected a non-empty regex string")
-    try:
-        return regex.compile(expand_pieces(src), flags | regex.VERSION0)
-    except regex.error as exc:
-        raise PatternError(f"{where}: bad regex: {exc}") from None
+    src = expand_pieces(src, where)
+    rx = LazyRegex(src, flags, where)
+    if not lazy:
+        rx.compile()
+    return rx  # type: ignore[return-value]
 
 
 def _str_list(value: Any, where: str) -> list[str]:
@@ -124,7 +188,7 @@ def _str_list(value: Any, where: str) -> list[str]:
     return list(value)
 
 
-def _parse_block(raw: Any, where: str, flags: int) -> Block:
+def _parse_block(raw: Any, where: str, flags: int, lazy: bool = False) -> Block:
     if not isinstance(raw, dict):
         raise PatternError(f"{where}: block must be a table")
     unknown = set(raw) - _BLOCK_KEYS
@@ -134,8 +198,8 @@ def _parse_block(raw: Any, where: str, flags: int) -> Block:
         if set(raw) != {"same_as"} or not isinstance(raw["same_as"], str):
             raise PatternError(f"{where}: `same_as` names another pattern's code and stands alone")
         return Block(None, None, same_as=raw["same_as"])
-    cont = _compile(raw["continue"], f"{where}.continue", flags) if "continue" in raw else None
-    end = _compile(raw["end"], f"{where}.end", flags) if "end" in raw else None
+    cont = _compile(raw["continue"], f"{where}.continue", flags, lazy) if "continue" in raw else None
+    end = _compile(raw["end"], f"{where}.end", flags, lazy) if "end" in raw else None
     if cont is None and end is None:
         raise PatternError(f"{where}: a block needs `continue` or `end`")
     collect = []
@@ -150,7 +214,8 @@ def _parse_block(raw: Any, where: str, flags: int) -> Block:
             raise PatternError(f"{cw}: mode record needs `name`")
         if c.get("normalize") not in (None, "hex"):
             raise PatternError(f"{cw}: normalize must be \"hex\"")
-        collect.append(Collect(_compile(c["regex"], cw, flags), mode, c.get("name"), c.get("normalize")))
+        rx = _compile(c["regex"], cw, flags, lazy)
+        collect.append(Collect(rx, mode, c.get("name"), c.get("normalize")))
     max_lines = raw.get("max_lines", 40)
     max_blank = raw.get("max_blank", 1)
     if not isinstance(max_lines, int) or not isinstance(max_blank, int) or max_lines < 1 or max_blank < 0:
@@ -159,7 +224,7 @@ def _parse_block(raw: Any, where: str, flags: int) -> Block:
                  bool(raw.get("join", False)))
 
 
-def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
+def _parse_entry(raw: Any, where: str, derived: bool, lazy: bool = False) -> Pattern:
     if not isinstance(raw, dict):
         raise PatternError(f"{where}: expected a table")
     code = raw.get("code")
@@ -187,7 +252,7 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
     flags = regex.IGNORECASE if raw.get("ignore_case") else 0
     if "regex" not in raw:
         raise PatternError(f"{where}: missing `regex`")
-    pat.rx = _compile(raw["regex"], f"{where}.regex", flags)
+    pat.rx = _compile(raw["regex"], f"{where}.regex", flags, lazy)
     pat.literals = _str_list(raw.get("literals"), f"{where}.literals") if "literals" in raw else []
     if not pat.literals:
         raise PatternError(f"{where}: missing `literals` (text that must occur in the line)")
@@ -199,39 +264,124 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
     pat.fields = dict(raw.get("fields", {}))
     pat.sets = {str(k): str(v) for k, v in raw.get("sets", {}).items()}
     for name, src in raw.get("lists", {}).items():
-        pat.lists[name] = _compile(src, f"{where}.lists.{name}", flags)
+        pat.lists[name] = _compile(src, f"{where}.lists.{name}", flags, lazy)
     for name, src in raw.get("flags", {}).items():
-        pat.flags[name] = _compile(src, f"{where}.flags.{name}", flags)
+        pat.flags[name] = _compile(src, f"{where}.flags.{name}", flags, lazy)
     for i, sw in enumerate(raw.get("severity_when", [])):
         sww = f"{where}.severity_when[{i}]"
         if not isinstance(sw, dict) or not {"field", "regex", "severity"} <= set(sw):
             raise PatternError(f"{sww}: needs field, regex and severity")
         if sw["severity"] not in SEVERITIES:
             raise PatternError(f"{sww}: bad severity {sw['severity']!r}")
-        pat.severity_when.append(SeverityWhen(sw["field"], _compile(sw["regex"], sww), sw["severity"]))
+        rx = _compile(sw["regex"], sww, 0, lazy)
+        pat.severity_when.append(SeverityWhen(sw["field"], rx, sw["severity"]))
     pat.sources = _str_list(raw["sources"], f"{where}.sources") if raw.get("sources") else []
-    pat.starts_boot = bool(raw.get("starts_boot", False))
-    pat.fact = bool(raw.get("fact", False))
-    pat.fallback = bool(raw.get("fallback", False))
+    for key in ("starts_boot", "fact", "fallback", "decode", "timeline"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise PatternError(f"{where}: `{key}` must be true or false")
+    pat.starts_boot = raw.get("starts_boot", False)
+    pat.fact = raw.get("fact", False)
+    pat.fallback = raw.get("fallback", False)
+    pat.decode = raw.get("decode", False)
+    pat.timeline = raw.get("timeline", not (pat.fact or pat.starts_boot))
+    crash = raw.get("crash", 0)
+    if crash is True:
+        crash = CRASH_LEAST_SPECIFIC
+    if crash is False:
+        crash = 0
+    if not isinstance(crash, int) or not 0 <= crash <= CRASH_LEAST_SPECIFIC:
+        raise PatternError(f"{where}: `crash` must be true, false or a rank from 1 (most specific cause) "
+                           f"to {CRASH_LEAST_SPECIFIC}")
+    pat.crash = crash
     if "block" in raw:
-        pat.block = _parse_block(raw["block"], f"{where}.block", flags)
+        pat.block = _parse_block(raw["block"], f"{where}.block", flags, lazy)
     return pat
 
 
 def read_toml(path: Path | Traversable, error: type[PatternError] = PatternError) -> dict[str, Any]:
-    """A data file as a dict; `error` with one line naming the file when it cannot be read or parsed."""
+    """A data file as a dict; `error` with one line naming the file when it cannot be read or parsed.
+
+    Files on disk are parsed once and kept as JSON in the cache folder (keyed by path, size and mtime, and
+    checked on load), which spares every start the TOML parse of the pattern files."""
+    cached = _cached_toml(path)
+    if cached is not None:
+        return cached
+    import tomllib
+
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML: {exc}") from None
+    _store_toml(path, data)
+    return data
 
 
-def load_file(path: Path | Traversable) -> list[Pattern]:
-    """Read one pattern file; raise PatternError naming the file and the pattern on any problem."""
+def _toml_cache_entry(path: Path | Traversable) -> tuple[Path, list[Any]] | None:
+    if not isinstance(path, Path):
+        return None
+    try:
+        st = path.stat()
+        import zlib
+
+        from espwatch import __version__
+        from espwatch.cachedir import cache_root
+
+        real = str(path.resolve())
+        name = f"{zlib.crc32(real.encode('utf-8', 'surrogateescape')):08x}-{path.name}"  # key checked on load
+        return cache_root() / "toml" / f"{name}.json", [__version__, real, st.st_size, st.st_mtime_ns]
+    except (OSError, RuntimeError, ImportError):
+        return None
+
+
+def _cached_toml(path: Path | Traversable) -> dict[str, Any] | None:
+    entry = _toml_cache_entry(path)
+    if entry is None:
+        return None
+    file, key = entry
+    try:
+        import json
+
+        blob = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(blob, dict) or blob.get("key") != key or not isinstance(blob.get("data"), dict):
+        return None
+    return blob["data"]
+
+
+def _store_toml(path: Path | Traversable, data: dict[str, Any]) -> None:
+    entry = _toml_cache_entry(path)
+    if entry is None:
+        return
+    file, key = entry
+    try:
+        import json
+        import os
+        import tempfile
+
+        from espwatch.cachedir import private_dir
+
+        folder = private_dir(file.parent)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"key": key, "data": data}, fh)
+            os.replace(tmp, file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except (OSError, TypeError, ValueError):
+        return  # a cache is only a speed-up
+
+
+def load_file(path: Path | Traversable, lazy: bool = False) -> list[Pattern]:
+    """Read one pattern file; raise PatternError naming the file and the pattern on any problem (with
+    `lazy`, a bad regex only when it is first used: for the built-in files, which the tests check)."""
     data = read_toml(path)
-    unknown = set(data) - {"family", "pattern", "derived", "rule", "description"}
+    unknown = set(data) - {"family", "pattern", "derived", "rule", "description", "pieces"}
     if unknown:
         raise PatternError(f"{path}: unknown top-level keys {sorted(unknown)}")
     family = str(data.get("family", path.name.removesuffix(".toml")))
@@ -241,7 +391,7 @@ def load_file(path: Path | Traversable) -> list[Pattern]:
         if not isinstance(entries, list):
             raise PatternError(f"{path}: `{section}` must be an array of tables ([[{section}]])")
         for i, raw in enumerate(entries):
-            pat = _parse_entry(raw, f"{path}: {section}[{i}]", derived)
+            pat = _parse_entry(raw, f"{path}: {section}[{i}]", derived, lazy)
             pat.family, pat.source = family, str(path)
             out.append(pat)
     return out
@@ -251,17 +401,19 @@ BUILTIN_PACKAGE = "espwatch._patterns"
 """The built-in pattern files: `patterns/` in the source tree, installed as this package (pyproject.toml)."""
 
 
-def builtin_dir() -> Traversable:
-    """The patterns shipped with espwatch, read through importlib.resources (wheel and editable alike)."""
-    return resources.files(BUILTIN_PACKAGE)
+def builtin_dir() -> Path:
+    """The folder of the patterns shipped with espwatch: the `espwatch._patterns` package's own folder
+    (what importlib.resources gives for a package on disk, wheel and editable alike, without importing
+    importlib.resources on every start)."""
+    import importlib
+
+    return Path(next(iter(importlib.import_module(BUILTIN_PACKAGE).__path__)))
 
 
 def pattern_files(directory: Path | Traversable, recursive: bool = True) -> list[Path | Traversable]:
-    """The `*.toml` files of a pattern folder (a user folder is searched recursively), sorted by name.
-
-    The built-in folder is read flat: its `catalogue/` subfolder is data about the sources, not patterns.
-    """
-    if isinstance(directory, Path) and recursive:
+    """The `*.toml` files of a pattern folder, sorted by name: a user folder with its subfolders; the
+    built-in one without (its `data/` and `catalogue/` hold catalogues, not patterns)."""
+    if recursive and isinstance(directory, Path):
         return sorted(p for p in directory.rglob("*.toml") if p.is_file())
     return sorted((p for p in directory.iterdir() if p.name.endswith(".toml") and p.is_file()),
                   key=lambda p: p.name)
@@ -288,9 +440,18 @@ class PatternSet:
                                        f"pattern with a block of its own")
                 p.block = other.block
         self.matchers = [p for p in self.patterns if not p.derived]
+        self.decode_codes = frozenset(p.code for p in self.patterns if p.decode)
+        self.crash_ranks = {p.code: p.crash for p in self.patterns if p.crash}
 
     def get(self, code: str) -> Pattern | None:
         return self.by_code.get(code.upper()) or self.by_code.get(code)
+
+    def in_timeline(self, ev: Event) -> bool:
+        """Whether the monitor's timeline lists `ev`: every warning and above, info per the pattern's data."""
+        if ev.severity != "info":
+            return True
+        pat = self.by_code.get(ev.code)
+        return pat.timeline if pat is not None else True
 
     def derived_code(self, kind: str) -> Pattern | None:
         for p in self.patterns:
@@ -301,14 +462,14 @@ class PatternSet:
 
 def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True) -> PatternSet:
     """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`)."""
-    dirs: list[Path | Traversable] = [builtin_dir()] if builtin else []
+    pats: list[Pattern] = []
+    if builtin:
+        for f in pattern_files(builtin_dir(), recursive=False):
+            pats.extend(load_file(f, lazy=True))
     for d in extra_dirs:
         p = Path(d)
         if not p.is_dir():
             raise PatternError(f"{p}: not a directory of pattern files")
-        dirs.append(p)
-    pats: list[Pattern] = []
-    for i, d in enumerate(dirs):
-        for f in pattern_files(d, recursive=not (builtin and i == 0)):
+        for f in pattern_files(p):
             pats.extend(load_file(f))
     return PatternSet(pats)

@@ -1,52 +1,56 @@
 """The one direction of flow: bytes -> lines -> events -> enrichment -> diagnosis -> sinks.
 
-`Pipeline` is what every verb and the TUI use: feed it bytes from any source, read events from its
-return values or subscribe to them. Stages after detection (boot sessions, address decoding, diagnosis)
-see each event once, in input order, and may add derived events.
+`Pipeline` is what every verb and the TUI use: feed it bytes from any source and read the events from its
+return values. After detection, the boot tracker places each event in its boot; then the stages (address
+decoding, diagnosis — made by `espwatch.enrich.Enrichment`) see each event once, in input order, with its
+boot, and may add derived events.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from espwatch.detector import Detector
 from espwatch.encoding import SNIFF_BYTES, Sniffed, utf8_stream
+from espwatch.errors import InputError
 from espwatch.events import Event
-from espwatch.patterns import PatternSet, load_patterns
+from espwatch.patterns import PatternSet
 from espwatch.sessions import BootSession, BootTracker
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
 
 CHUNK = 1 << 20
 
 
 class Stage(Protocol):
-    """An enrichment step: sees every event once, may return more events."""
+    """An enrichment step: sees every event once, with the boot it belongs to; may return more events."""
 
-    def process(self, ev: Event) -> list[Event]: ...
+    def process(self, ev: Event, boot: BootSession) -> list[Event]: ...
 
     def finish(self) -> list[Event]: ...
 
 
-class InputError(Exception):
-    """A file that cannot be scanned: one line for the user."""
-
-
 @dataclass
 class Pipeline:
-    """Detector + boot sessions + optional stages, with subscribers for live sinks."""
+    """Detector + boot sessions + stages; `feed` and `close` return the events in input order.
+
+    `binlog`: a bytes -> bytes step before line splitting (ESP-IDF binary log frames back to text lines);
+    line numbers are then those of the decoded text.
+    """
 
     patterns: PatternSet
     stages: list[Stage] = field(default_factory=list)
     keep_events: bool = True
+    binlog: BinlogDecoder | None = None
 
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
         self.boots = BootTracker(self.patterns, keep_events=self.keep_events)
-        self.subscribers: list[Callable[[Event], None]] = []
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -56,23 +60,30 @@ class Pipeline:
     def lines(self) -> int:
         return self.detector.lines_seen
 
-    def subscribe(self, callback: Callable[[Event], None]) -> None:
-        self.subscribers.append(callback)
-
     def feed(self, data: bytes) -> list[Event]:
-        out = self._enrich(self.detector.feed(data))
+        if self.binlog is not None:
+            data = self.binlog.feed(data)
+        return self._detect(data)
+
+    def _detect(self, text: bytes) -> list[Event]:
+        out = self._enrich(self.detector.feed(text))
         self.boots.note_line(self.detector.lines_seen)
         return out
 
     def close(self) -> list[Event]:
-        out = self._enrich(self.detector.close())
+        out = self._detect(self.binlog.close()) if self.binlog is not None else []
+        out += self._enrich(self.detector.close())
         self.boots.note_line(self.detector.lines_seen)
         for i, stage in enumerate(self.stages):
             extra = stage.finish()
             for later in self.stages[i + 1 :]:
-                extra = [e2 for e in extra for e2 in later.process(e)]
-            out.extend(self._publish(extra))
+                extra = self._through(later, extra)
+            out.extend(extra)
         return out
+
+    def _through(self, stage: Stage, events: list[Event]) -> list[Event]:
+        session = self.boots.session
+        return [e2 for e in events for e2 in stage.process(e, session(e.boot))]
 
     def _enrich(self, events: list[Event]) -> list[Event]:
         if not events:
@@ -81,15 +92,9 @@ class Pipeline:
         for ev in events:
             batch = self.boots.process(ev)
             for stage in self.stages:
-                batch = [e2 for e in batch for e2 in stage.process(e)]
+                batch = self._through(stage, batch)
             out.extend(batch)
-        return self._publish(out)
-
-    def _publish(self, events: list[Event]) -> list[Event]:
-        for ev in events:
-            for cb in self.subscribers:
-                cb(ev)
-        return events
+        return out
 
     def run(self, chunks: Iterable[bytes]) -> Iterator[Event]:
         for chunk in chunks:
@@ -97,9 +102,38 @@ class Pipeline:
         yield from self.close()
 
 
-def _sniff_binary(head: bytes, name: str) -> None:
+# Files that are certainly not a log: (magic at offset, what it is). Logs may start with any garbage a
+# wrong baud rate gives, so only signatures are trusted, never a share of odd bytes.
+_NOT_A_LOG: list[tuple[int, tuple[bytes, ...], str]] = [
+    (0, (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"), "a zip archive"),
+    (0, (b"\x1f\x8b",), "a gzip file"),
+    (0, (b"\xfd7zXZ\x00",), "an xz file"),
+    (0, (b"BZh",), "a bzip2 file"),
+    (0, (b"\x28\xb5\x2f\xfd",), "a zstd file"),
+    (0, (b"7z\xbc\xaf\x27\x1c",), "a 7-Zip archive"),
+    (0, (b"\x89PNG\r\n\x1a\n",), "a PNG image"),
+    (0, (b"\xff\xd8\xff",), "a JPEG image"),
+    (0, (b"GIF87a", b"GIF89a"), "a GIF image"),
+    (0, (b"%PDF-",), "a PDF document"),
+    (0, (b"SQLite format 3\x00",), "an SQLite database"),
+    (0, (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"),
+     "a Mach-O executable"),
+    (257, (b"ustar",), "a tar archive"),
+]
+
+
+def sniff_binary(head: bytes, name: str) -> None:
+    """Raise InputError (one line) when the first bytes of an input show it is a known binary, not a log."""
+    for offset, magics, what in _NOT_A_LOG:
+        if head[offset:].startswith(magics) and (what != "a bzip2 file" or head[3:4].isdigit()):
+            raise InputError(f"{name} is {what}, not a log")
+    if head.startswith(b"MZ") and len(head) >= 0x40:
+        pe = int.from_bytes(head[0x3C:0x40], "little")
+        if head[pe:pe + 4] == b"PE\x00\x00":
+            raise InputError(f"{name} is a Windows executable, not a log")
     if head.startswith(b"\x7fELF"):
-        raise InputError(f"{name} is an ELF file, not a log (decode with `espwatch decode --elf {name} LOG`)")
+        hint = "" if name.startswith("<") else f" (decode with `espwatch decode --elf {name} LOG`)"
+        raise InputError(f"{name} is an ELF file, not a log{hint}")
     if head[:1] == b"\xe9" and head.count(b"\x00") > len(head) // 8:
         raise InputError(f"{name} looks like an ESP app image, not a log "
                          f"(check it with `espwatch image {name}`)")
@@ -114,8 +148,8 @@ STDIN_NAME = "<stdin>"
 def open_input(path: str) -> tuple[BinaryIO, str]:
     """Open a log for reading (`-` is stdin); InputError with one line on any problem.
 
-    The stream gives UTF-8: a log in UTF-16 or with a BOM is transcoded (espwatch.encoding); the stream's
-    `sniffed` attribute says what was found. Close it with `close_input`.
+    The stream gives UTF-8: a log in UTF-16 or with a BOM is transcoded (espwatch.encoding); its `sniffed`
+    attribute says what was found. Close it with `close_input`.
     """
     if path == "-":
         stdin = sys.stdin.buffer
@@ -141,7 +175,7 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
         fh.close()
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        _sniff_binary(head, path)
+        sniff_binary(head, path)
     except InputError:
         fh.close()
         raise
@@ -180,12 +214,3 @@ def read_chunks(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
-
-
-def scan_file(path: str | os.PathLike[str], patterns: PatternSet | None = None,
-              stages: list[Stage] | None = None, keep_events: bool = True) -> tuple[Pipeline, list[Event]]:
-    """Scan a whole file; return the pipeline (sessions, counters) and its events."""
-    from espwatch.scan import scan_stream
-
-    result = scan_stream(str(path), patterns or load_patterns(), stages=stages, keep_events=keep_events)
-    return result.pipeline, result.events

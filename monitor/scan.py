@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from espwatch.events import SEVERITY_RANK, Event, Frame, severity_at_least
+from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline, Stage, close_input, input_note, open_input, read_chunks
+from espwatch.sanitize import json_line
 from espwatch.sessions import BootSession
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
 
 
 @dataclass
@@ -36,13 +39,24 @@ class ScanResult:
 
 
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
-                on_event: Callable[[Event], None] | None = None, keep_events: bool = True) -> ScanResult:
-    """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known."""
+                on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
+                on_start: Callable[[ScanResult], None] | None = None,
+                binlog: BinlogDecoder | None = None,
+                on_read: Callable[[int], None] | None = None) -> ScanResult:
+    """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
+    `on_start` with the result being filled, once the input is open; `on_read(n)` after each chunk of
+    `n` bytes is read: progress). `binlog`: decode ESP-IDF binary log frames first (see
+    `espwatch.binlog`)."""
     fh, name = open_input(path)
-    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
+    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog)
     result = ScanResult(name, pipe, note=input_note(fh))
+    if on_start is not None:
+        on_start(result)
+    chunks = read_chunks(fh)
+    if on_read is not None:
+        chunks = _reporting(chunks, on_read)
     try:
-        for ev in pipe.run(read_chunks(fh)):
+        for ev in pipe.run(chunks):
             result.counts[ev.severity] += 1
             if keep_events:
                 result.events.append(ev)
@@ -53,79 +67,15 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
     return result
 
 
+def _reporting(chunks: Iterator[bytes], on_read: Callable[[int], None]) -> Iterator[bytes]:
+    for chunk in chunks:
+        on_read(len(chunk))
+        yield chunk
+
+
 def write_jsonl(ev: Event, out: TextIO, file: str | None = None) -> None:
     obj = ev.to_json()
     if file is not None:
         obj["file"] = file
-    out.write(json.dumps(obj, ensure_ascii=False))
+    out.write(json_line(obj))  # DEL, C1 and bidi controls escaped: see espwatch.sanitize
     out.write("\n")
-
-
-def _boot_header(s: BootSession) -> str:
-    f = s.facts
-    parts = [f"boot {s.number}", f"lines {s.start_line}-{s.end_line}"]
-    if "reset_reason" in f:
-        parts.append(f"reset {f['reset_reason']}")
-    if "partition" in f:
-        part = f["partition"]
-        off = f.get("partition_offset")
-        parts.append(f"partition {part}" + (f" ({off})" if off and off != part else ""))
-    app = " ".join(str(f[k]) for k in ("project", "app_version") if k in f)
-    if app:
-        parts.append(f"app {app}")
-    chip = " ".join(str(f[k]) for k in ("chip",) if k in f)
-    if "chip_revision" in f:
-        chip = f"{chip} rev {f['chip_revision']}".strip()
-    if chip:
-        parts.append(f"chip {chip}")
-    if "idf_version" in f:
-        parts.append(f"ESP-IDF {f['idf_version']}")
-    elif "bootloader_version" in f:
-        parts.append(f"bootloader ESP-IDF {f['bootloader_version']}")
-    if "arduino_version" in f:
-        parts.append(f"Arduino {f['arduino_version']}")
-    return ", ".join(parts)
-
-
-def format_frame(fr: Frame) -> str:
-    """One decoded frame the way addr2line -pfiaC writes it."""
-    where = f"{fr.file or '??'}:{fr.line if fr.line is not None else '?'}"
-    return f"0x{fr.addr:08x}: {fr.function or '??'} at {where}" + (" (inlined)" if fr.inlined else "")
-
-
-def iter_summary(result: ScanResult, patterns: PatternSet, min_severity: str = "info",
-                 show_facts: bool = False, width: int = 100, max_frames: int = 24) -> Iterator[str]:
-    """Human-readable lines: per boot its facts, then its events with line and severity."""
-    yield f"{result.name}: {result.pipeline.lines} lines, {len(result.sessions)} boot(s)"
-    by_boot: dict[int, list[Event]] = {}
-    for ev in result.events:
-        by_boot.setdefault(ev.boot, []).append(ev)
-    for s in result.sessions:
-        yield "  " + _boot_header(s)
-        for ev in by_boot.get(s.number, []):
-            if ev.kind == "finding" or not severity_at_least(ev.severity, min_severity):
-                continue
-            pat = patterns.get(ev.code)
-            if pat is not None and pat.fact and not show_facts and ev.severity == "info":
-                continue
-            text = ev.text.strip()
-            if len(text) > width:
-                text = text[: width - 3] + "..."
-            span = f"{ev.line}" if ev.end_line == ev.line else f"{ev.line}-{ev.end_line}"
-            yield f"    {span:>9}  {ev.severity:<7} {ev.kind:<22} {ev.code}  {text}"
-            for fr in (ev.frames or [])[:max_frames]:
-                yield "              " + format_frame(fr)
-    findings = [ev for ev in result.events if ev.kind == "finding"]
-    if findings:
-        yield "  findings:"
-        for ev in findings:
-            yield f"    [{ev.severity}] {ev.code} {ev.title}"
-            for h in ev.hints:
-                yield f"        - {h}"
-            if ev.evidence:
-                yield f"        lines: {', '.join(str(n) for n in ev.evidence[:20])}"
-    order = ("fatal", "error", "warning", "info")
-    counts = ", ".join(f"{result.counts[s]} {s}" for s in order if result.counts[s])
-    if result.note:
-        yield f"  note: {result.name}: {result.note}"
-    yield f"  total: {counts or 'no events'}"

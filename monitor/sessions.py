@@ -2,20 +2,35 @@
 
 A boot starts at a ROM banner or a reset line (patterns with `starts_boot = true`); the banner and the
 `rst:` line that follows it a few lines later open one boot, not two. Facts come from the `sets` table
-of the pattern that matched (e.g. `sets = { reset_reason = "name" }`). Derived here: the label of a
-`partition_loaded` offset (from the partition table printed in the same boot) and `partition_switch`.
+of the pattern that matched (e.g. `sets = { reset_reason = "name" }`). Derived here: the boot's partition
+table (the image package's `PartitionTable`, from the rows the bootloader printed), the label of a
+`partition_loaded` offset, and `partition_switch`. Diagnosis reads boots from here; it adds only the boot's
+crash (`crash`), which needs the decoded frames that arrive after this stage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from espwatch.events import SEVERITY_RANK, Event
+from espwatch.logformat import host_seconds
 from espwatch.patterns import PatternSet
+
+if TYPE_CHECKING:
+    from espwatch.image.partition_table import PartitionTable
 
 SAME_BOOT_WINDOW = 6
 """A boot-start line within this many lines of the previous one, with nothing else between, joins it."""
+MAX_TABLE_ROWS = 64
+"""Rows of a printed partition table kept (a real table has at most 95)."""
+
+
+def _offset(text: Any) -> int | None:
+    try:
+        return int(str(text), 16)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -29,24 +44,44 @@ class BootSession:
     events: list[Event] = field(default_factory=list)
     started_by_marker: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+    first_line: dict[str, int] = field(default_factory=dict)
+    """Line of the first event of each kind in this boot."""
+    host_start: float | None = None
+    """Host time (seconds since midnight) of the boot's first timestamped event; `host_end` of its last."""
+    host_end: float | None = None
+    partition_table: PartitionTable | None = None
+    crash: Any = None
+    """The boot's crash (`diagnosis.signatures.Crash`), set by the diagnosis stage when the boot ends."""
 
     @property
     def partitions(self) -> list[dict[str, str]]:
         return self.facts.get("partitions", [])
 
+    @property
+    def reset_reason(self) -> str | None:
+        return self.facts.get("reset_reason")
+
+    @property
+    def reset_line(self) -> int | None:
+        return self.first_line.get("reset_reason")
+
+    @property
+    def brownout_line(self) -> int | None:
+        return self.first_line.get("brownout")
+
+    @property
+    def lines(self) -> int:
+        """Lines from the boot's first event to its end (the first boot of a log may begin with the tail
+        of an earlier one, before anything recognisable)."""
+        return self.end_line - min(self.first_line.values(), default=self.start_line) + 1
+
     def partition_label(self, offset: str) -> str | None:
         """The label of the partition at `offset` in this boot's printed table."""
-        try:
-            want = int(offset, 16)
-        except ValueError:
+        want = _offset(offset)
+        if want is None or self.partition_table is None:
             return None
-        for row in self.partitions:
-            try:
-                if int(row.get("offset", ""), 16) == want:
-                    return row.get("label")
-            except ValueError:
-                continue
-        return None
+        part = self.partition_table.at(want)
+        return part.label if part is not None else None
 
     @property
     def worst(self) -> str | None:
@@ -71,6 +106,12 @@ class BootTracker:
     def current(self) -> BootSession:
         return self.sessions[-1]
 
+    def session(self, number: int) -> BootSession:
+        """The boot numbered `number` (the current one when out of range)."""
+        if 1 <= number <= len(self.sessions):
+            return self.sessions[number - 1]
+        return self.current
+
     def process(self, ev: Event) -> list[Event]:
         """Place `ev` in its boot; return it plus any event derived from it."""
         pat = self.patterns.get(ev.code)
@@ -91,11 +132,21 @@ class BootTracker:
             self._others_since_marker += 1
         ev.boot = cur.number
         cur.end_line = max(cur.end_line, ev.end_line)
+        cur.first_line.setdefault(ev.kind, ev.line)
+        t = host_seconds(ev.host_time)
+        if t is not None:
+            if cur.host_start is None:
+                cur.host_start = t
+            cur.host_end = t
         out = [ev]
         if pat is not None:
             for fact, fname in pat.sets.items():
                 if fname in ev.fields and fact not in cur.facts:
                     cur.facts[fact] = ev.fields[fname]
+        if ev.kind == "partition_table" and ev.fields.get("partitions"):
+            from espwatch.image.partition_table import table_from_rows
+
+            cur.partition_table = table_from_rows(ev.fields["partitions"][:MAX_TABLE_ROWS])
         if ev.kind == "partition_loaded" and "offset" in ev.fields:
             label = cur.partition_label(ev.fields["offset"])
             if label and "label" not in ev.fields:
@@ -118,7 +169,7 @@ class BootTracker:
         prev = next((s for s in reversed(self.sessions[:-1]) if "partition_offset" in s.facts), None)
         if prev is None or prev is cur:
             return []
-        if int(prev.facts["partition_offset"], 16) == int(ev.fields["offset"], 16):
+        if _offset(prev.facts["partition_offset"]) == _offset(ev.fields["offset"]):
             return []
         pat = self.patterns.derived_code("partition_switch")
         frm, to = prev.facts.get("partition"), cur.facts.get("partition")

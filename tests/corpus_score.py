@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from espwatch.pipeline import scan_file
+from helpers import scan_file
 
 CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
 LINE_SLACK = 2

@@ -29,7 +29,7 @@ def test_corpus_recall_and_healthy_logs(corpus_dir, capsys) -> None:
 
 
 def test_every_corpus_panic_with_a_register_dump_carries_its_pc(corpus_dir, capsys) -> None:
-    from espwatch.pipeline import scan_file
+    from helpers import scan_file
 
     with_dump = with_pc = 0
     missing = []

@@ -9,11 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import scan_file
 
 from espwatch.diagnosis import DiagnosisStage, load_rules
+from espwatch.enrich import ElfChoice
 from espwatch.events import severity_at_least
 from espwatch.patterns import load_patterns
-from espwatch.pipeline import scan_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -64,7 +65,8 @@ def resolve(name: str, corpus: Path) -> Path:
 
 
 def diagnose(path: Path, elf_sha256: str | None = None):
-    pipe, events = scan_file(path, PATTERNS, stages=[DiagnosisStage(PATTERNS, RULES, elf_sha256=elf_sha256)])
+    elf = ElfChoice(Path("app.elf"), elf_sha256) if elf_sha256 else None
+    pipe, events = scan_file(path, PATTERNS, stages=[DiagnosisStage(PATTERNS, RULES, elf=elf)])
     return pipe, events
 
 

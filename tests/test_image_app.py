@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from espwatch.cli import main
+from espwatch.errors import InputError
 from espwatch.image import check_elf, inspect_image, load_app_image, parse_app_image, xor_checksum
-from espwatch.image._files import InputFileError
 
 IMAGES = [
     ("esp32-coredump-app", "esp32", "esp32"),
@@ -327,14 +327,14 @@ def test_every_prefix_and_random_damage_never_raise():
 
 
 def test_input_file_errors(tmp_path: Path):
-    with pytest.raises(InputFileError, match="no such file"):
+    with pytest.raises(InputError, match="no such file"):
         load_app_image(tmp_path / "missing.bin")
-    with pytest.raises(InputFileError, match="is a directory"):
+    with pytest.raises(InputError, match="is a directory"):
         load_app_image(tmp_path)
     huge = tmp_path / "huge.bin"
     with huge.open("wb") as fh:
         fh.truncate(65 * 1024 * 1024)  # sparse
-    with pytest.raises(InputFileError, match="too large"):
+    with pytest.raises(InputError, match="too large"):
         load_app_image(huge)
 
 

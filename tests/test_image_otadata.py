@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from espwatch.cli import main
+from espwatch.errors import ImageError
 from espwatch.image import load_otadata, ota_seq_crc, parse_otadata, parse_partition_csv, to_binary
 
 NEW, PENDING, VALID, INVALID, ABORTED, UNDEFINED = 0, 1, 2, 3, 4, 0xFFFFFFFF
@@ -108,7 +109,7 @@ def test_otadata_inside_flash_dump():
 
 
 def test_too_short():
-    with pytest.raises(ValueError, match="two 4 KB sectors"):
+    with pytest.raises(ImageError, match="two 4 KB sectors"):
         parse_otadata(b"\xff" * 100)
 
 

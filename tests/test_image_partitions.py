@@ -10,15 +10,12 @@ from pathlib import Path
 import pytest
 
 from espwatch.cli import main
-from espwatch.image import (
-    PartitionTableError,
-    check_partition_table,
-    load_partition_table,
+from espwatch.errors import ImageError
+from espwatch.image import check_partition_table, load_partition_table, parse_partition_table, to_binary
+from espwatch.image.partition_table import (
     parse_partition_binary,
     parse_partition_boot_log,
     parse_partition_csv,
-    parse_partition_table,
-    to_binary,
 )
 
 
@@ -133,12 +130,12 @@ def test_csv_other_table_offset():
     ],
 )
 def test_csv_errors(text, needle):
-    with pytest.raises(PartitionTableError, match=needle):
+    with pytest.raises(ImageError, match=needle):
         parse_partition_csv(text)
 
 
 def test_csv_error_has_line_number():
-    with pytest.raises(PartitionTableError, match="line 3"):
+    with pytest.raises(ImageError, match="line 3"):
         parse_partition_csv("# c\nnvs,data,nvs,,0x1000\nx,data,nope,,0x1000\n")
 
 
@@ -201,7 +198,7 @@ def test_boot_log_last_table_wins_and_missing_table():
     two = BOOT_LOG + BOOT_LOG.replace("00100000", "00200000")
     table = parse_partition_boot_log(two)
     assert table.find("factory").size == 0x200000
-    with pytest.raises(PartitionTableError, match="no partition table"):
+    with pytest.raises(ImageError, match="no partition table"):
         parse_partition_boot_log("I (1) boot: hello\n")
 
 
@@ -236,7 +233,7 @@ def test_table_inside_flash_dump():
      (b"\x01\x02" + b"\0" * 100, "no partition entry magic")],
 )
 def test_binary_not_a_table(data, needle):
-    with pytest.raises(PartitionTableError, match=needle):
+    with pytest.raises(ImageError, match=needle):
         parse_partition_binary(data)
 
 

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import scan_file
 
 from espwatch.detector import Detector
 from espwatch.diagnosis import DiagnosisStage, load_rules
 from espwatch.events import Event
 from espwatch.patterns import load_patterns
-from espwatch.pipeline import scan_file
 
 PATTERNS = load_patterns()
 RULES = load_rules()
@@ -283,7 +283,7 @@ def test_unreadable_encoding_is_said(tmp_path: Path) -> None:
     log.write_bytes(bytes([0, 0, 0x41, 0x8F]) * 400)
     out = subprocess.run([sys.executable, "-m", "espwatch", "scan", "--no-elf", str(log)],
                          capture_output=True, text=True, timeout=120)
-    assert "encoding espwatch cannot read" in out.stdout
+    assert "encoding espwatch cannot read" in out.stderr and "no events" in out.stdout
 
 
 # -- precision -------------------------------------------------------------------------------------------

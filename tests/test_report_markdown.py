@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from espwatch.report import ReportOptions, build_report, fence, md_cell
+from espwatch.render.markdown import fence, md_cell
+from espwatch.report import ReportOptions, build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

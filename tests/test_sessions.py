@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from espwatch.pipeline import scan_file
+from helpers import scan_file
 
 
 def test_ota_success_two_boots_with_labels_and_switch(corpus_dir) -> None:

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from espwatch.cli import build_parser, main
+from espwatch.cli import main
+from espwatch.commands import build_parser
+from espwatch.device.spool import StdinSpool
 from espwatch.patterns import load_patterns
 from espwatch.pipeline import Pipeline
-from espwatch.sources import StdinSpool
 from espwatch.tui.document import Follower, LineIndex
 
 
 def test_port_without_verb_is_the_monitor() -> None:
     # cli.main rewrites `espwatch --port X` to `espwatch monitor --port X`
-    args = build_parser().parse_args(["monitor", "--port", "rfc2217://localhost:4000", "--no-reset"])
+    args = build_parser("monitor").parse_args(["monitor", "--port", "rfc2217://localhost:4000", "--no-reset"])
     assert args.verb == "monitor" and args.port == "rfc2217://localhost:4000"
     assert args.baud == 115200 and args.no_reset and args.func.__module__ == "espwatch.commands.monitor"
 
@@ -99,15 +100,17 @@ def test_detail_of_decoded_frames_and_findings() -> None:
     patterns = load_patterns()
     ev = Event(kind="backtrace", line=34, end_line=34, severity="error", code="EW403",
                text="Backtrace: 0x400e37f4:0x3ffb5db0", fields={"frames": ["0x400e37f4:0x3ffb5db0"]},
-               frames=[Frame(0x400E37F4, "app_main", "main/app.c", 42),
-                       Frame(0x400E37F4, "helper", "main/h.h", 7, inlined=True), Frame(0x40000400)])
+               # innermost first: helper() was inlined into app_main(), as SymbolIndex.lookup answers
+               frames=[Frame(0x400E37F4, "helper", "main/h.h", 7, inlined=True),
+                       Frame(0x400E37F4, "app_main", "main/app.c", 42), Frame(0x40000400)])
     console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     console.print(render_event(ev, patterns))
     text = console.export_text()
-    assert "0x400e37f4 app_main at main/app.c:42" in text
-    assert "(inlined by) 0x400e37f4 helper at main/h.h:7" in text
-    assert "0x40000400 ??" in text
-    assert "helper at main/h.h:7" in event_plain(ev, patterns)
+    # the addr2line -pfiaC form: the address line names the inlined callee, "(inlined by)" its caller
+    assert "0x400e37f4: helper at main/h.h:7\n (inlined by) app_main at main/app.c:42\n" in text
+    assert "0x40000400: ?? ??:0" in text
+    assert "0x400e37f4: helper at main/h.h:7\n (inlined by) app_main at main/app.c:42\n" \
+        in event_plain(ev, patterns)
     finding = Event(kind="finding", line=5, end_line=9, severity="warning", code="EW900", text="",
                     title="Boot loop after OTA", hints=["check the rollback"], evidence=[5, 9])
     console.print(render_event(finding, patterns))

@@ -1,23 +1,224 @@
-"""One module per CLI verb: argument parsing and printing only; the work is in the library."""
+"""One module per CLI verb: argument parsing and printing only; the work is in the library.
+
+Each verb module has `register(subparsers)` and `run(args) -> int`, imports only what parsing needs at the
+top, and raises `EspwatchError` subclasses for the CLI to print. The helpers here are the options every
+log-reading verb shares, so that all of them find patterns, rules and the ELF the same way.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
+from typing import TYPE_CHECKING, NoReturn
 
-from espwatch.patterns import PatternError, PatternSet, load_patterns
+from espwatch.errors import UsageError
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
+    from espwatch.diagnosis.rules import Rule
+    from espwatch.enrich import Enrichment
+    from espwatch.patterns import PatternSet
+
+VERBS: dict[str, str] = {
+    "monitor": "live serial monitor (also: espwatch --port PORT)",
+    "scan": "find events in saved logs (summary, or JSON Lines with --json)",
+    "triage": "group crashes, findings, boot loops and OTA failures across many logs (-j N, --dask)",
+    "report": "write a Markdown issue report of a log (environment, diagnosis, boots, events)",
+    "replay": "browse a saved log in the monitor's screen (timeline, events, search)",
+    "decode": "decode code addresses (or a whole log) to function, file and line",
+    "coredump": "decode a core dump: panic reason, crashed task, every task's backtrace (no GDB needed)",
+    "image": "check an app image, partition table, OTA data or flash read-back",
+    "explain": "what an event or finding code means and what to check",
+    "ports": "list serial ports (VID:PID, product, serial number, board family)",
+    "config": "show the settings in force (espwatch.toml, user config) and where each comes from",
+    "completion": "print a shell completion script (bash, zsh, fish)",
+}
+"""Every verb with its one-line help (the `--help` listing, without importing the verbs)."""
+
+
+def add_verb(sub: argparse._SubParsersAction, name: str, description: str,
+             examples: list[str]) -> argparse.ArgumentParser:
+    """The parser of verb `name`: its one-line help from VERBS, a description and examples."""
+    return sub.add_parser(name, help=VERBS[name], description=description,
+                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_patterns_option(p: argparse.ArgumentParser) -> None:
     """`--patterns DIR`, shared by every verb that reads logs."""
     p.add_argument("--patterns", action="append", default=[], metavar="DIR",
-                   help="also load the pattern files (*.toml) in DIR; may be repeated")
+                   help="also load the pattern and rule files (*.toml) in DIR; may be repeated")
 
 
-def patterns_from(args: argparse.Namespace) -> PatternSet:
-    """The built-in patterns plus `--patterns` folders; a malformed file is a one-line usage error."""
-    from espwatch.cli import CliError
+def add_elf_options(p: argparse.ArgumentParser, what: str = "decode addresses") -> None:
+    """`--elf` / `--no-elf`, the same for every verb."""
+    p.add_argument("--elf", metavar="APP.elf",
+                   help=f"the application ELF: {what} and check it against the ELF SHA256 the app prints "
+                        "(default: found in ./build (ESP-IDF), .pio/build/<env> (PlatformIO) or an Arduino "
+                        "CLI build folder, in this folder or a parent)")
+    p.add_argument("--no-elf", action="store_true", help="do not look for an ELF in the build folders")
 
-    try:
-        return load_patterns(args.patterns)
-    except PatternError as exc:
-        raise CliError(str(exc)) from None
+
+def add_screen_options(p: argparse.ArgumentParser) -> None:
+    """Options of the monitor's screen, shared by the live monitor and replay."""
+    p.add_argument("--timestamps", action="store_true",
+                   help="show the host time of each line (arrival times from the session log's .times file "
+                        "when the monitor saved them, else times written in the lines)")
+    p.add_argument("--theme", metavar="NAME",
+                   help="colour theme of the screen (textual-dark, textual-light, nord, gruvbox, dracula, "
+                        "tokyo-night, monokai, solarized-light, ...)")
+
+
+def apply_theme(app: object, name: str | None) -> None:
+    """Set the screen's theme, or a one-line error naming the themes there are."""
+    if not name:
+        return
+    from textual.theme import BUILTIN_THEMES
+
+    if name not in BUILTIN_THEMES:
+        raise UsageError(f"--theme {name!r}: no such theme (themes: {', '.join(sorted(BUILTIN_THEMES))})")
+    app.theme = name  # type: ignore[attr-defined]
+
+
+def load_data(args: argparse.Namespace) -> tuple[PatternSet, list[Rule]]:
+    """The patterns and rules in force: built-in plus `--patterns` folders."""
+    from espwatch.diagnosis import load_rules
+    from espwatch.patterns import load_patterns
+
+    dirs = getattr(args, "patterns", [])
+    return load_patterns(dirs), load_rules(dirs)
+
+
+def enrichment(args: argparse.Namespace, patterns: PatternSet, rules: list[Rule],
+               background: bool = False) -> Enrichment:
+    """The ELF decision of `--elf` / `--no-elf`, announced on stderr when the ELF was found, not given."""
+    from espwatch.enrich import Enrichment
+
+    enr = Enrichment.choose(getattr(args, "elf", None), getattr(args, "no_elf", False), patterns, rules,
+                            background=background)
+    note = enr.announce()
+    if note:
+        print(f"espwatch: {note}", file=sys.stderr)
+    return enr
+
+
+def add_binlog_options(p: argparse.ArgumentParser, switch: bool = False) -> None:
+    """`--bootloader-elf` (and with `switch`, `--binlog`) for the verbs that read ESP-IDF binary logs; the
+    app ELF is `--elf`."""
+    p.add_argument("--bootloader-elf", metavar="BOOTLOADER.elf",
+                   help="binary logs (CONFIG_LOG_MODE_BINARY): the bootloader's ELF for its records "
+                        "(default: bootloader/bootloader.elf beside the app ELF)")
+    if switch:
+        p.add_argument("--binlog", action="store_true",
+                       help="the device logs in binary (CONFIG_LOG_MODE_BINARY): show its records as text "
+                            "(implied by --bootloader-elf or an app ELF built with binary logging)")
+
+
+def binlog_decoder(args: argparse.Namespace, enr: Enrichment | None,
+                   armed: bool | None = None) -> BinlogDecoder:
+    """The binary log decoder of a verb: the app ELF of the enrichment and `--bootloader-elf` (ElfError for
+    a bad one). Text logs pass through it unchanged; it switches itself on where frames are (`armed`: from
+    the start; default: when the app ELF was built with binary logging)."""
+    app = enr.elf.path if enr is not None and enr.elf is not None else None
+    boot = getattr(args, "bootloader_elf", None)
+    if app is None and boot is None and armed is None:
+        from espwatch.binlog.lazy import LazyDecoder
+
+        return LazyDecoder(_plain_decoder)  # type: ignore[return-value]  # a text log never loads more
+    from espwatch.binlog import open_decoder
+
+    return open_decoder(app, boot, armed=armed)
+
+
+def _plain_decoder() -> BinlogDecoder:
+    from espwatch.binlog import BinlogDecoder
+
+    return BinlogDecoder()
+
+
+def binlog_wanted(args: argparse.Namespace, enr: Enrichment | None) -> bool:
+    """Whether the device logs in binary as far as the options tell: `--binlog`, `--bootloader-elf`, or an
+    app ELF built with binary logging."""
+    if getattr(args, "binlog", False) or getattr(args, "bootloader_elf", None):
+        return True
+    if enr is None or enr.elf is None:
+        return False
+    from espwatch.binlog import ElfStrings
+
+    return ElfStrings(enr.elf.path).has_binlog
+
+
+def binlog_summary(decoder: BinlogDecoder | None, name: str) -> str | None:
+    """One line for stderr after a binary log was read (None when the input had no frames)."""
+    if decoder is None or not decoder.active:
+        return None
+    st = decoder.stats
+    parts = [f"{st.records} records decoded"]
+    if st.undecoded:
+        parts.append(f"{st.undecoded} not decoded")
+    if st.junk_bytes:
+        parts.append(f"{st.junk_bytes} damaged bytes in {st.junk_runs} places")
+    notes = "".join(f"; {n}" for n in decoder.notes)
+    return f"{name}: binary log: {', '.join(parts)}{notes}"
+
+
+CONFIGURABLE = ("monitor", "scan", "report", "replay", "decode")
+"""The verbs whose defaults `espwatch.toml` and the user config file may set."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors raised as `UsageError` (one line, with the usage) instead of exiting.
+
+    `foreign_options` maps an option of a sibling subcommand to its name, so that giving it here says
+    which subcommand it belongs to (e.g. `--max-runs does not apply to image check`)."""
+
+    foreign_options: dict[str, str]
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        ns, extras = super().parse_known_args(args, namespace)
+        if not hasattr(ns, "_parser"):
+            ns._parser = self  # the innermost (sub)command parser finishes first
+        return ns, extras
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        ns, extras = self.parse_known_args(args, namespace)
+        innermost = vars(ns).pop("_parser", self)
+        if extras:
+            innermost.error("unrecognized arguments: " + " ".join(extras))
+        return ns
+
+    def error(self, message: str) -> NoReturn:
+        foreign = getattr(self, "foreign_options", {})
+        if message.startswith("unrecognized arguments:"):
+            for token in message.split(":", 1)[1].split():
+                owner = foreign.get(token.split("=", 1)[0])
+                if owner:
+                    flag, here = token.split("=", 1)[0], self.prog.split(" ", 1)[1]
+                    raise UsageError(f"{flag} does not apply to `{here}` (it is an option of `{owner}`)")
+        raise UsageError(f"{message} (usage: {' '.join(self.format_usage().split()[1:])})")
+
+
+def build_parser(verb: str | None = None) -> Parser:
+    """The parser; the full options of `verb` only (the other verbs are listed with their help)."""
+    from espwatch import __version__
+
+    parser = Parser(
+        prog="espwatch",
+        description="Monitor, scan and explain the serial output of ESP32-family chips.",
+        epilog="Run `espwatch VERB --help` for a verb; `espwatch --port PORT` for the live monitor.",
+    )
+    parser.add_argument("--version", action="version", version=f"espwatch {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
+    for name, help_text in VERBS.items():
+        if name == verb:
+            importlib.import_module(f"espwatch.commands.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def sub_parser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentParser:
+    """The sub-parser of `verb` inside the top-level parser."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[verb]

@@ -5,64 +5,107 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
-from espwatch.cli import CliError
-from espwatch.commands import add_patterns_option, patterns_from
-from espwatch.commands import scan as scan_cmd
-from espwatch.pipeline import InputError, open_input
+from espwatch.commands import (
+    add_binlog_options,
+    add_elf_options,
+    add_patterns_option,
+    add_screen_options,
+    add_verb,
+    apply_theme,
+    binlog_decoder,
+    binlog_wanted,
+    enrichment,
+    load_data,
+)
+from espwatch.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "replay", help="browse a saved log in the monitor's screen (timeline, events, search)",
-        description="Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
-                    "events on a timeline, the selected event explained, search, filters, bookmarks.")
+    p = add_verb(
+        sub, "replay",
+        "Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
+        "events on a timeline, the selected event explained, search, filters, bookmarks.",
+        ["espwatch replay boot.log",
+         "espwatch replay --follow session.log",
+         "cat boot.log | espwatch replay -",
+         "espwatch replay --elf build/app.elf capture.bin     # a binary log, shown as text"])
     p.add_argument("log", metavar="LOG",
                    help="log file, e.g. an espwatch session log; - reads standard input")
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
     add_patterns_option(p)
-    p.add_argument("--elf", metavar="ELF",
-                   help="the application ELF: decode backtraces (its index is built in the background) and "
-                        "check it against the ELF SHA256 the app prints")
-    p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
+    add_elf_options(p, "decode backtraces (its index is built in the background)")
+    add_screen_options(p)
+    add_binlog_options(p, switch=True)
     p.set_defaults(func=run)
 
 
+def _arrival_times(log: str) -> Callable[[int], float | None] | None:
+    """The lookup of the arrival times saved beside a session log (None without a usable sidecar)."""
+    from espwatch.device.times import load_times_for
+    from espwatch.errors import TimesFileError
+
+    try:
+        times = load_times_for(log)
+    except TimesFileError as exc:
+        print(f"espwatch: {exc}; showing the times written in the lines instead", file=sys.stderr)
+        return None
+    return times.time_at if times is not None and len(times) else None
+
 
 def run(args: argparse.Namespace) -> int:
-    patterns = patterns_from(args)
-    if args.elf and not Path(args.elf).is_file():
-        raise CliError(f"{args.elf}: no such ELF file")
+    from espwatch.binlog.setup import sniff_file
+    from espwatch.pipeline import open_input
+
+    patterns, rules = load_data(args)
     spool = None
     until = None
     follow = args.follow
     if args.log == "-":
-        from espwatch.sources import StdinSpool
+        from espwatch.device.spool import StdinSpool
 
         if sys.stdin.isatty():
-            raise CliError("replay -: standard input is a terminal; pipe a log into it")
+            raise UsageError("replay -: standard input is a terminal; pipe a log into it")
         pipe_fd = StdinSpool.take_stdin()
         spool = StdinSpool(pipe_fd)
         spool.start()
         path, name, follow, until = spool.path, "<stdin>", True, spool.done
+        arrival_time = None
     else:
-        try:
-            fh, _ = open_input(args.log)
-        except InputError as exc:
-            raise CliError(str(exc)) from None
+        fh, _ = open_input(args.log)
         fh.close()
         path, name = args.log, os.path.basename(args.log)
+        arrival_time = _arrival_times(args.log)
+    enr = enrichment(args, patterns, rules, background=True)
+    binlog = None
+    wanted = binlog_wanted(args, enr)
+    if wanted or (spool is None and sniff_file(path)):
+        # A binary log: the screen follows its decoded text, written by a thread as the raw bytes are read.
+        from espwatch.binlog.spool import BinlogSpool
+
+        binlog = BinlogSpool(path, binlog_decoder(args, enr, armed=True if wanted else None), follow=follow,
+                             until=until, store=spool.log if spool is not None else None)
+        if spool is not None:
+            spool.log.listeners.append(binlog.wake.set)
+        binlog.start()
+        path, follow, until = binlog.path, True, binlog.done
+        arrival_time = binlog.arrival_time(arrival_time) if arrival_time is not None else None
     from espwatch.tui.app import MonitorApp
 
-    app = MonitorApp(path, patterns, stages=scan_cmd.build_stages(args, patterns, background=True),
-                     elf_status=scan_cmd.elf_status_text(args), follow=follow, until=until,
-                     name=name, elf=args.elf, show_times=args.timestamps)
-    if spool is not None:
-        spool.log.listeners.append(app.follower.wake.set)
+    feeder = binlog or spool
+    app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
+                     show_times=args.timestamps, store=feeder.log if feeder is not None else None,
+                     arrival_time=arrival_time)
+    if feeder is not None:
+        feeder.log.listeners.append(app.follower.wake.set)
+    apply_theme(app, args.theme)
     try:
         app.run()
     finally:
-        if spool is not None:
-            spool.cleanup()
+        if binlog is not None:
+            binlog.cleanup()
+        if spool is not None and not spool.cleanup():
+            print(f"espwatch: could not remove the spool file {spool.path} (the next `replay -` will)",
+                  file=sys.stderr)
     return 0

@@ -21,32 +21,40 @@ import regex
 
 from espwatch.diagnosis.signatures import BACKTRACE_LINES
 from espwatch.events import Event
-from espwatch.symbols import sha_matches
 
 if TYPE_CHECKING:
-    from espwatch.diagnosis.engine import BootInfo, DiagnosisStage
+    from espwatch.diagnosis.findings import FindingFactory
     from espwatch.diagnosis.rules import Rule
+    from espwatch.enrich import ElfChoice
+    from espwatch.sessions import BootSession
 
 
 class Check:
-    """Base: sees every event and every boot end; returns findings when they are certain."""
+    """Base: sees the events of its `kinds` (None: every event) and every boot end; returns findings when
+    they are certain. It gets its rule, the finding factory and the ELF given to espwatch, nothing else."""
 
-    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
+    kinds: frozenset[str] | None = frozenset()
+    """Event kinds `on_event` wants; the rule's `select` kinds take precedence when it has any."""
+
+    def __init__(self, rule: Rule, findings: FindingFactory, elf: ElfChoice | None = None) -> None:
         self.rule = rule
-        self.engine = engine
+        self.findings = findings
+        self.elf = elf
         self.params = rule.params
+        if rule.select:
+            self.kinds = frozenset(k for s in rule.select for k in s.kinds)
 
-    def on_event(self, ev: Event) -> list[Event]:
+    def on_event(self, ev: Event, boot: BootSession) -> list[Event]:
         return []
 
-    def on_boot_end(self, boot: BootInfo) -> list[Event]:
+    def on_boot_end(self, boot: BootSession) -> list[Event]:
         return []
 
     def finish(self) -> list[Event]:
         return []
 
     def finding(self, evidence: list[int], boot: int, values: dict[str, Any], kind: str = "finding") -> Event:
-        return self.engine.make_finding(self.rule, evidence, boot, values, kind)
+        return self.findings.make(self.rule, evidence, boot, values, kind)
 
 
 def _int(value: Any) -> int | None:
@@ -62,19 +70,17 @@ def _int(value: Any) -> int | None:
 class ImageTooBig(Check):
     """`Image length N doesn't fit in partition length M` (and any event with both sizes)."""
 
-    def on_event(self, ev: Event) -> list[Event]:
+    kinds = None
+
+    def on_event(self, ev: Event, boot: BootSession) -> list[Event]:
         if self.rule.select and not self.rule.selects(ev):
             return []
         image, slot_len = _int(ev.fields.get("image_length")), _int(ev.fields.get("partition_length"))
         if image is None or slot_len is None or image <= slot_len:
             return []
-        boot = self.engine.boot
-        slots = []
         evidence = [ev.line]
-        if boot is not None:
-            for row in boot.partitions:
-                if _int("0x" + row.get("length", "")) == slot_len and row.get("type", "00") == "00":
-                    slots.append(row.get("label", "?"))
+        table = boot.partition_table
+        slots = [p.label or "?" for p in table.partitions if p.size == slot_len and p.is_app] if table else []
         values = {"image_length": image, "partition_length": slot_len, "over": image - slot_len,
                   "over_pct": f"{100 * (image - slot_len) / slot_len:.1f}",
                   "image_kib": f"{image / 1024:.0f}", "partition_kib": f"{slot_len / 1024:.0f}",
@@ -85,19 +91,21 @@ class ImageTooBig(Check):
 class ElfMismatch(Check):
     """The app printed `ELF file SHA256: 3cd6b8c3...`; the ELF given to espwatch hashes differently."""
 
-    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
-        super().__init__(rule, engine)
+    kinds = frozenset({"app_info"})
+
+    def __init__(self, rule: Rule, findings: FindingFactory, elf: ElfChoice | None = None) -> None:
+        super().__init__(rule, findings, elf)
         self.reported: set[str] = set()
 
-    def on_event(self, ev: Event) -> list[Event]:
-        given = self.engine.elf_sha256
+    def on_event(self, ev: Event, boot: BootSession) -> list[Event]:
         printed = ev.fields.get("elf_sha256")
-        if not given or not isinstance(printed, str) or ev.kind != "app_info":
+        if self.elf is None or not isinstance(printed, str):
             return []
         p = printed.lower()
-        if sha_matches(given, p) or p in self.reported or len(self.reported) >= 8:
+        if self.elf.matches(p) is not False or p in self.reported or len(self.reported) >= 8:
             return []
         self.reported.add(p)
+        given = self.elf.sha256
         values = {"printed": p, "given": given, "given_prefix": given[:len(p)]}
         return [self.finding([ev.line], ev.boot, values)]
 
@@ -105,13 +113,13 @@ class ElfMismatch(Check):
 class CrashRepeat(Check):
     """One crash signature in several boots."""
 
-    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
-        super().__init__(rule, engine)
+    def __init__(self, rule: Rule, findings: FindingFactory, elf: ElfChoice | None = None) -> None:
+        super().__init__(rule, findings, elf)
         self.min_boots = int(self.params.get("min_boots", 2))
         self.max_signatures = int(self.params.get("max_signatures", 200))
         self.groups: dict[str, dict[str, Any]] = {}
 
-    def on_boot_end(self, boot: BootInfo) -> list[Event]:
+    def on_boot_end(self, boot: BootSession) -> list[Event]:
         c = boot.crash
         if c is None:
             return []
@@ -153,14 +161,15 @@ class BootLoop(Check):
     average, or without timestamps each boot shorter than `max_boot_lines` lines.
     """
 
-    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
-        super().__init__(rule, engine)
+    def __init__(self, rule: Rule, findings: FindingFactory, elf: ElfChoice | None = None) -> None:
+        super().__init__(rule, findings, elf)
         p = self.params
         self.failure_kinds = set(p.get("failure_kinds", []))
+        self.kinds = frozenset(self.failure_kinds)
         self.failure_min = int(p.get("failure_min", 3))
         self.failures: dict[int, Event] = {}
         self.frun_key: str | None = None
-        self.frun: list[BootInfo] = []
+        self.frun: list[BootSession] = []
         self.frun_count = 0
         self.frun_cause: Any = None
         self.looped: deque[tuple[int, int]] = deque(maxlen=8)
@@ -172,20 +181,20 @@ class BootLoop(Check):
         self.window = float(p.get("window_seconds", 120))
         self.max_lines = int(p.get("max_boot_lines", 400))
         self.kind = str(p.get("event_kind", "boot_loop"))
-        self.prev: BootInfo | None = None
+        self.prev: BootSession | None = None
         self.run_key: str | None = None
-        self.run: list[BootInfo] = []
+        self.run: list[BootSession] = []
         self.run_count = 0
         self.run_cause: Any = None
 
-    def on_event(self, ev: Event) -> list[Event]:
+    def on_event(self, ev: Event, boot: BootSession) -> list[Event]:
         if ev.kind in self.failure_kinds and ev.boot not in self.failures:
             self.failures[ev.boot] = ev
             for old in [b for b in self.failures if b < ev.boot - 2]:
                 del self.failures[old]
         return []
 
-    def _key(self, boot: BootInfo) -> tuple[str | None, Any]:
+    def _key(self, boot: BootSession) -> tuple[str | None, Any]:
         reason = boot.reset_reason
         if reason is None or self.ignore.search(reason):
             return None, None
@@ -197,7 +206,7 @@ class BootLoop(Check):
                 return "brownout", "brownout"
         return f"reset:{reason}", None
 
-    def _failure_run(self, boot: BootInfo) -> list[Event]:
+    def _failure_run(self, boot: BootSession) -> list[Event]:
         """Boots that each stop at the same ROM or bootloader error: a loop whatever the reset reason says."""
         fail = self.failures.pop(boot.number, None)
         key = f"failure:{fail.code}:{fail.text.strip()[-60:]}" if fail is not None else None
@@ -221,7 +230,7 @@ class BootLoop(Check):
         self.looped.append((run[0].number, run[-1].number))
         return self._emit(run, key, count, fail)
 
-    def on_boot_end(self, boot: BootInfo) -> list[Event]:
+    def on_boot_end(self, boot: BootSession) -> list[Event]:
         out: list[Event] = self._failure_run(boot)
         key, crash = self._key(boot)
         if key is None or key != self.run_key:
@@ -248,7 +257,7 @@ class BootLoop(Check):
                 return n
         return self.min_resets
 
-    def _quick(self, run: list[BootInfo]) -> tuple[bool, str]:
+    def _quick(self, run: list[BootSession]) -> tuple[bool, str]:
         starts = [b.host_start for b in run]
         if all(s is not None for s in starts) and len(run) > 1:
             span = starts[-1] - starts[0]  # type: ignore[operator]
@@ -276,23 +285,26 @@ class BootLoop(Check):
             return []
         return self._emit(run, key, count, crash)
 
-    def _emit(self, run: list[BootInfo], key: str, count: int, crash: Any) -> list[Event]:
+    def _emit(self, run: list[BootSession], key: str, count: int, crash: Any) -> list[Event]:
         reason = run[0].reset_reason
         _, pace = self._quick(run)
         evidence = [b.reset_line or b.start_line for b in run]
         if key.startswith("failure:"):
-            cause = "failure"
-            before = f"each boot stops at `{crash.text.strip()}` ({crash.kind}, {crash.code})"
+            cause, what = "failure", f"{crash.text.strip()} ({crash.kind}, {crash.code})"
+            before = f"each boot stops at `{what}`"
             evidence = sorted(set(evidence) | {crash.line})
         elif crash == "brownout":
-            cause, before = "brownout", "before each: a brownout"
+            cause, what = "brownout", "a brownout"
             evidence = sorted(set(evidence) | {b.brownout_line for b in run if b.brownout_line})
         elif crash is not None:
-            cause, before = "crash", f"before each: {crash.key}"
+            cause, what = "crash", crash.key
             evidence = sorted(set(evidence) | set(crash.evidence[:2]))
         else:
-            cause, before = "reset", "before each: no crash printed"
-        values = {"resets": count, "reason": reason or "?", "cause": cause, "pace": pace, "crash": before,
+            cause, what = "reset", "no crash printed"
+        if cause != "failure":
+            before = f"before each: {what}"
+        values = {"resets": count, "reason": reason or "?", "cause": cause, "pace": pace, "crash": what,
+                  "before": before,
                   "boots": [b.number for b in run], "first_boot": run[0].number, "last_boot": run[-1].number}
         return [self.finding(evidence, run[0].number, values, kind=self.kind)]
 
@@ -300,13 +312,15 @@ class BootLoop(Check):
 class Rollback(Check):
     """A rollback message, or a partition switch back to the slot the device ran before."""
 
-    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
-        super().__init__(rule, engine)
+    kinds = frozenset({"rollback", "partition_switch"})
+
+    def __init__(self, rule: Rule, findings: FindingFactory, elf: ElfChoice | None = None) -> None:
+        super().__init__(rule, findings, elf)
         # (line, boot, from offset, to offset, from label, to label) of recent switches
         self.switches: list[tuple[int, int, str, str, str | None, str | None]] = []
         self.done: set[int] = set()
 
-    def on_event(self, ev: Event) -> list[Event]:
+    def on_event(self, ev: Event, boot: BootSession) -> list[Event]:
         f = ev.fields
         if ev.kind == "rollback":
             evidence = [ev.line]
@@ -338,20 +352,22 @@ class Rollback(Check):
 class CacheDisabled(Check):
     """A cache-disabled access: the panic names it, or a flash guard frame is in the crashing backtrace."""
 
-    def __init__(self, rule: Rule, engine: DiagnosisStage) -> None:
-        super().__init__(rule, engine)
+    kinds = frozenset({"cache_disabled_access", "spi_flash_guard"})
+
+    def __init__(self, rule: Rule, findings: FindingFactory, elf: ElfChoice | None = None) -> None:
+        super().__init__(rule, findings, elf)
         self.crash_kinds = set(self.params.get("crash_kinds", ["panic", "cache_disabled_access"]))
         self.access: list[int] = []
         self.guards: list[int] = []
 
-    def on_event(self, ev: Event) -> list[Event]:
+    def on_event(self, ev: Event, boot: BootSession) -> list[Event]:
         if ev.kind == "cache_disabled_access" and len(self.access) < 16:
             self.access.append(ev.line)
         elif ev.kind == "spi_flash_guard" and len(self.guards) < 64:
             self.guards.append(ev.line)
         return []
 
-    def on_boot_end(self, boot: BootInfo) -> list[Event]:
+    def on_boot_end(self, boot: BootSession) -> list[Event]:
         access, guards, self.access, self.guards = self.access, self.guards, [], []
         crash = boot.crash
         in_crash = []

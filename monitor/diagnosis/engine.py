@@ -1,59 +1,38 @@
 """The diagnosis stage: rules over the event stream and the boot sessions, producing `finding` events.
 
-`DiagnosisStage(patterns, rules=None, elf_sha256=None)` is a pipeline Stage. `process(ev)` returns `[ev]`
-plus the findings that became certain with it (a sequence completed, a boot ended, a wrong ELF);
-`finish()` returns the rest (rules over the whole log). Memory stays bounded on huge logs: per rule group
-only counts, a few distinct values and a capped list of evidence lines; per boot a small summary.
+`DiagnosisStage(patterns, rules, elf=None)` is a pipeline Stage. `process(ev, boot)` returns `[ev]` plus the
+findings that became certain with it (a sequence completed, a boot ended, a wrong ELF); `finish()` returns
+the rest (rules over the whole log). Boots are the pipeline's `BootSession`s (sessions.py): the stage adds
+only each boot's crash. Rules are indexed by the event kinds their selectors name, so an event meets only
+the rules that can use it. Memory stays bounded on huge logs: per rule group only counts, a few distinct
+values and a capped list of evidence lines.
 """
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from espwatch.diagnosis.checks import CHECKS, Check
-from espwatch.diagnosis.rules import Rule, Selector, load_rules, render
-from espwatch.diagnosis.signatures import Crash, CrashTracker
+from espwatch.diagnosis.findings import MAX_EVIDENCE, FindingFactory, scalar_fields
+from espwatch.diagnosis.rules import Rule, Selector
+from espwatch.diagnosis.signatures import CrashTracker
 from espwatch.events import Event
+
+if TYPE_CHECKING:
+    from espwatch.enrich import ElfChoice
+    from espwatch.patterns import PatternSet
+    from espwatch.sessions import BootSession
 
 MAX_GROUPS = 256
 """Groups per rule; occurrences beyond go into one overflow group."""
-MAX_EVIDENCE = 40
-"""Evidence lines kept per finding (the count is still exact)."""
 MAX_VALUES = 16
 """Distinct values kept per field of a group (enough to tell constant from varying)."""
 MAX_PENDING = 16
 """Pending `first` events per sequence rule."""
-BOOT_HISTORY = 8
-"""Boot summaries kept for rules that look back."""
-
-_HOST_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?")
-
-
-def host_seconds(host_time: str | None) -> float | None:
-    """Seconds since midnight of a host timestamp such as 13:27:59.733 or [08:43:21]."""
-    if not host_time:
-        return None
-    m = _HOST_TIME.search(host_time)
-    if m is None:
-        return None
-    h, mi, s, frac = m.groups()
-    return int(h) * 3600 + int(mi) * 60 + int(s) + (float(f"0.{frac}") if frac else 0.0)
-
-
-def scalar_fields(fields: dict[str, Any], limit: int = 24) -> dict[str, Any]:
-    """The fields worth keeping for templates: strings, numbers, booleans and short lists of strings."""
-    out: dict[str, Any] = {}
-    for k, v in fields.items():
-        if len(out) >= limit:
-            break
-        if isinstance(v, str | int | float | bool):
-            out[k] = v if not isinstance(v, str) else v[:200]
-        elif isinstance(v, list) and len(v) <= 8 and all(isinstance(x, str) for x in v):
-            out[k] = [x[:100] for x in v]
-    return out
+DIAGNOSIS_KINDS = ("finding", "boot_loop")
+"""The kinds this stage produces."""
 
 
 def _norm(v: Any) -> str:
@@ -67,30 +46,6 @@ def _norm(v: Any) -> str:
         except ValueError:
             pass
     return s.lower()
-
-
-@dataclass
-class BootInfo:
-    """What the rules need to know about one boot (no events kept)."""
-
-    number: int
-    start_line: int
-    end_line: int
-    reset_reason: str | None = None
-    reset_line: int | None = None
-    host_start: float | None = None
-    host_end: float | None = None
-    partition_offset: str | None = None
-    partition_label: str | None = None
-    partition_line: int | None = None
-    partitions: list[dict[str, str]] = field(default_factory=list)
-    crash: Crash | None = None
-    brownout_line: int | None = None
-    events: int = 0
-
-    @property
-    def lines(self) -> int:
-        return self.end_line - self.start_line + 1
 
 
 @dataclass
@@ -144,46 +99,66 @@ class _Pending:
     text: str = ""
 
 
+def _kinds(selectors: list[Selector]) -> set[str]:
+    return {k for s in selectors for k in s.kinds}
+
+
+def _index(rules: list[Rule], kinds_of: Any) -> dict[str, list[Rule]]:
+    """kind -> the rules (in file order) whose selectors name it."""
+    out: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for kind in sorted(kinds_of(rule)):
+            out.setdefault(kind, []).append(rule)
+    return out
+
+
 class DiagnosisStage:
     """Pipeline stage: see every event once, add `finding` (and `boot_loop`) events."""
 
-    def __init__(self, patterns: Any = None, rules: list[Rule] | None = None,
-                 elf_sha256: str | None = None) -> None:
-        self.patterns = patterns
-        self.rules = load_rules() if rules is None else list(rules)
-        self.elf_sha256 = elf_sha256.strip().lower() if elf_sha256 else None
+    def __init__(self, patterns: PatternSet | None = None, rules: list[Rule] | None = None,
+                 elf: ElfChoice | None = None, checks: dict[str, type[Check]] | None = None) -> None:
+        if rules is None:
+            from espwatch.diagnosis import load_rules
+
+            rules = load_rules()
+        self.rules = list(rules)
         self.codes = {r.code for r in self.rules}
-        self._repeat = [r for r in self.rules if r.when == "repeat"]
-        self._sequence = [r for r in self.rules if r.when == "sequence"]
-        self._checks: list[Check] = [CHECKS[r.check](r, self) for r in self.rules
+        self.findings = FindingFactory()
+        registry = CHECKS if checks is None else checks
+        repeat = [r for r in self.rules if r.when == "repeat"]
+        sequence = [r for r in self.rules if r.when == "sequence"]
+        self._repeat_log = [r for r in repeat if r.scope == "log"]
+        self._repeat_boot = [r for r in repeat if r.scope == "boot"]
+        self._repeat_by_kind = _index(repeat, lambda r: _kinds(r.select))
+        self._sequence = sequence
+        self._absent = [r for r in sequence if r.absent]
+        self._sequence_by_kind = _index(sequence, lambda r: _kinds(r.first) | _kinds(r.then))
+        self._checks: list[Check] = [registry[r.check](r, self.findings, elf) for r in self.rules
                                      if r.when == "check" and r.check]
-        self._groups: dict[str, dict[str, _Group]] = {r.code: {} for r in self._repeat}
-        self._pending: dict[str, deque[_Pending]] = {r.code: deque(maxlen=MAX_PENDING)
-                                                     for r in self._sequence}
-        self._crashes = CrashTracker()
-        self.boot: BootInfo | None = None
-        self.history: deque[BootInfo] = deque(maxlen=BOOT_HISTORY)
-        self._seen: set[str] = set()
-        self.findings = 0
-        self.context: dict[str, Any] = {
-            "psram": "the log does not say whether PSRAM is in use",
-            "ota_offset": "OFFSET", "ota_slot_length": "SIZE", "ota_slot": "the slot",
-        }
-        """Log-level facts every template may use (a rule's own values take precedence)."""
+        self._checks_any = [c for c in self._checks if c.kinds is None]
+        self._checks_by_kind: dict[str, list[Check]] = {}
+        for c in self._checks:
+            for kind in sorted(c.kinds or ()):
+                self._checks_by_kind.setdefault(kind, []).append(c)
+        self._groups: dict[str, dict[str, _Group]] = {r.code: {} for r in repeat}
+        self._tracked = {r.code: self._tracked_fields(r) for r in repeat}
+        self._pending: dict[str, deque[_Pending]] = {r.code: deque(maxlen=MAX_PENDING) for r in sequence}
+        self._crashes = CrashTracker(patterns.crash_ranks if patterns is not None else {})
+        self.boot: BootSession | None = None
 
     # -- stage interface ---------------------------------------------------------------------
-    def process(self, ev: Event) -> list[Event]:
-        if ev.code in self.codes and ev.kind in ("finding", "boot_loop"):
+    def process(self, ev: Event, boot: BootSession) -> list[Event]:
+        if ev.code in self.codes and ev.kind in DIAGNOSIS_KINDS:
             return [ev]  # ours, coming back through the pipeline
         out: list[Event] = [ev]
-        if self.boot is None or ev.boot != self.boot.number:
-            out.extend(self._end_boot(next_start=ev.line))
-            self.boot = BootInfo(ev.boot, ev.line, ev.end_line)
-        self._note(ev)
+        if self.boot is None or boot.number != self.boot.number:
+            out.extend(self._end_boot())
+            self.boot = boot
+        self._note(ev, boot)
         self._crashes.feed(ev)
         derived = self._sequence_event(ev)
-        for chk in self._checks:
-            derived.extend(chk.on_event(ev))
+        for chk in self._checks_for(ev.kind):
+            derived.extend(chk.on_event(ev, boot))
         self._repeat_event(ev)
         out.extend(self._with_derived(derived))
         return out
@@ -194,65 +169,52 @@ class DiagnosisStage:
         for chk in self._checks:
             derived.extend(chk.finish())
         out.extend(self._with_derived(derived))
-        for rule in self._repeat:
-            if rule.scope == "log":
-                out.extend(self._evaluate(rule))
+        for rule in self._repeat_log:
+            out.extend(self._evaluate(rule))
         out.sort(key=lambda e: (e.line, e.kind != "boot_loop"))
         return out
 
     # -- bookkeeping -------------------------------------------------------------------------
-    def _note(self, ev: Event) -> None:
-        b = self.boot
-        assert b is not None
-        b.events += 1
-        b.start_line = min(b.start_line, ev.line)
-        b.end_line = max(b.end_line, ev.end_line)
-        t = host_seconds(ev.host_time)
-        if t is not None:
-            if b.host_start is None:
-                b.host_start = t
-            b.host_end = t
-        f = ev.fields
-        if ev.kind == "reset_reason" and b.reset_reason is None:
-            b.reset_reason, b.reset_line = f.get("name"), ev.line
-        elif ev.kind == "partition_table" and f.get("partitions"):
-            b.partitions = [dict(r) for r in f["partitions"][:64]]
-        elif ev.kind == "brownout" and b.brownout_line is None:
-            b.brownout_line = ev.line
-        elif ev.kind == "psram_found" and "psram" not in self._seen:
-            self._seen.add("psram")
-            self.context["psram"] = f"PSRAM is in use on this device (line {ev.line})"
-        elif ev.kind == "ota_begin" and f.get("offset"):
-            self.context["ota_offset"] = f["offset"]
-            for row in b.partitions:
-                try:
-                    if int(row.get("offset", ""), 16) == int(f["offset"], 16):
-                        self.context["ota_slot_length"] = "0x" + row.get("length", "").lstrip("0").lower()
-                        self.context["ota_slot"] = row.get("label", "the slot")
-                except ValueError:
-                    continue
-        elif ev.kind == "partition_loaded" and "offset" in f:
-            b.partition_offset, b.partition_line = f["offset"], ev.line
-            b.partition_label = f.get("label")
+    def _checks_for(self, kind: str) -> list[Check]:
+        by_kind = self._checks_by_kind.get(kind)
+        if not by_kind:
+            return self._checks_any
+        if not self._checks_any:
+            return by_kind
+        return [c for c in self._checks if c in by_kind or c.kinds is None]
 
-    def _end_boot(self, next_start: int | None = None) -> list[Event]:
+    def _note(self, ev: Event, boot: BootSession) -> None:
+        """Log-level facts the finding templates may use."""
+        f = ev.fields
+        ctx = self.findings.context
+        if ev.kind == "psram_found" and "psram" not in self.findings.seen:
+            self.findings.seen.add("psram")
+            ctx["psram"] = f"PSRAM is in use on this device (line {ev.line})"
+        elif ev.kind == "ota_begin" and f.get("offset"):
+            ctx["ota_offset"] = f["offset"]
+            try:
+                offset = int(f["offset"], 16)
+            except ValueError:
+                return
+            part = boot.partition_table.at(offset) if boot.partition_table is not None else None
+            if part is not None:
+                ctx["ota_slot_length"] = f"0x{part.size:x}"
+                ctx["ota_slot"] = part.label or "the slot"
+
+    def _end_boot(self) -> list[Event]:
         b = self.boot
         if b is None:
             return []
-        if next_start is not None:
-            b.end_line = max(b.end_line, next_start - 1)
         b.crash = self._crashes.take()
         derived: list[Event] = []
-        for rule in self._sequence:
+        for rule in self._absent:
             derived.extend(self._sequence_boot_end(rule, b))
         for chk in self._checks:
             derived.extend(chk.on_boot_end(b))
-        self.history.append(b)
         self.boot = None
         out = self._with_derived(derived)
-        for rule in self._repeat:
-            if rule.scope == "boot":
-                out.extend(self._evaluate(rule))
+        for rule in self._repeat_boot:
+            out.extend(self._evaluate(rule))
         return out
 
     def _with_derived(self, derived: list[Event]) -> list[Event]:
@@ -265,29 +227,9 @@ class DiagnosisStage:
                 out.extend(self._sequence_event(d))
         return out
 
-    # -- findings ----------------------------------------------------------------------------
-    def make_finding(self, rule: Rule, evidence: list[int], boot: int, values: dict[str, Any],
-                     kind: str = "finding") -> Event:
-        """A finding (or a derived event of `kind`) of `rule` resting on the `evidence` lines."""
-        lines = sorted(set(evidence))[:MAX_EVIDENCE] or [0]
-        vals = {**self.context, **values}
-        for lk in rule.lookups:
-            if lk.set not in vals or vals[lk.set] in (None, ""):
-                res = lk.resolve(vals.get(lk.field))
-                if res is not None:
-                    vals[lk.set] = render(res, vals)
-        checks = [render(c, vals) for c in rule.checks]
-        text = render(rule.summary, vals)
-        fields = {k: v for k, v in vals.items()
-                  if isinstance(v, str | int | float | bool | list) and k != "text" and k not in self.context}
-        fields.update({"rule": rule.code, "checks": checks, "references": list(rule.references)})
-        self.findings += 1
-        return Event(kind=kind, line=lines[0], end_line=lines[-1], severity=rule.severity, code=rule.code,
-                     text=text, fields=fields, boot=boot, title=rule.title,
-                     hints=[text, " ".join(rule.hint.split()), *checks], evidence=lines)
-
     # -- repeat rules ------------------------------------------------------------------------
-    def _tracked(self, rule: Rule) -> list[str]:
+    @staticmethod
+    def _tracked_fields(rule: Rule) -> list[str]:
         names = [*rule.varying, *rule.constant]
         if rule.group_by:
             names.append(rule.group_by)
@@ -295,7 +237,7 @@ class DiagnosisStage:
         return list(dict.fromkeys(names))
 
     def _repeat_event(self, ev: Event) -> None:
-        for rule in self._repeat:
+        for rule in self._repeat_by_kind.get(ev.kind, ()):
             if not rule.selects(ev):
                 continue
             groups = self._groups[rule.code]
@@ -305,7 +247,7 @@ class DiagnosisStage:
             g = groups.get(key)
             if g is None:
                 g = groups[key] = _Group(key)
-            g.add(ev, self._tracked(rule))
+            g.add(ev, self._tracked[rule.code])
 
     def _evaluate(self, rule: Rule) -> list[Event]:
         groups = self._groups[rule.code]
@@ -325,10 +267,11 @@ class DiagnosisStage:
                           times="once" if g.count == 1 else f"{g.count} times")
             if rule.group_by:
                 values["group"] = g.values.get(rule.group_by, {}).get(g.key, g.key) if g.key else ""
-            out.append(self.make_finding(rule, g.evidence, g.first_boot, values))
+            out.append(self.findings.make(rule, g.evidence, g.first_boot, values))
         return out
 
-    def _holds(self, rule: Rule, g: _Group) -> bool:
+    @staticmethod
+    def _holds(rule: Rule, g: _Group) -> bool:
         if g.count < rule.min_count or (rule.max_count is not None and g.count > rule.max_count):
             return False
         if g.boot_count < rule.min_boots:
@@ -348,7 +291,7 @@ class DiagnosisStage:
 
     def _sequence_event(self, ev: Event) -> list[Event]:
         out: list[Event] = []
-        for rule in self._sequence:
+        for rule in self._sequence_by_kind.get(ev.kind, ()):
             pend = self._pending[rule.code]
             while pend and ev.boot - pend[0].boot > rule.within_boots:
                 pend.popleft()
@@ -375,11 +318,9 @@ class DiagnosisStage:
             values.update(then_kind=then.kind, then_line=then.line, then_boot=then.boot,
                           then_text=then.text.strip()[:160])
             lines.append(then.line)
-        return self.make_finding(rule, lines, firsts[0].boot, values)
+        return self.findings.make(rule, lines, firsts[0].boot, values)
 
-    def _sequence_boot_end(self, rule: Rule, b: BootInfo) -> list[Event]:
-        if not rule.absent:
-            return []
+    def _sequence_boot_end(self, rule: Rule, b: BootSession) -> list[Event]:
         pend = self._pending[rule.code]
         mine = [p for p in pend if p.boot == b.number]
         for p in mine:

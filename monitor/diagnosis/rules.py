@@ -20,22 +20,22 @@ A malformed rule raises RuleError naming the file and the rule's code.
 from __future__ import annotations
 
 import string
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
 
+from espwatch.errors import RuleError
 from espwatch.events import SEVERITIES, Event
-from espwatch.patterns import Pattern, PatternError, builtin_dir, read_toml
+from espwatch.patterns import Pattern, builtin_dir, expand_pieces, read_toml
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 RULES_FILE = "rules.toml"
 WHENS = ("repeat", "sequence", "check")
-
-
-class RuleError(PatternError):
-    """A malformed rule file: the message names the file and the rule code."""
 
 
 @dataclass(slots=True)
@@ -136,6 +136,7 @@ def _fail(where: str, msg: str) -> RuleError:
 def _rx(src: Any, where: str) -> regex.Pattern[str]:
     if not isinstance(src, str) or not src:
         raise _fail(where, "expected a non-empty regex string")
+    src = expand_pieces(src, where, RuleError)
     try:
         return regex.compile(src, regex.VERSION0)
     except regex.error as exc:
@@ -304,24 +305,34 @@ def default_rules_path() -> Traversable:
     return builtin_dir() / RULES_FILE
 
 
-def load_rules(path: str | Path | None = None) -> list[Rule]:
-    """The `[[rule]]` tables of `path` (default: the built-in patterns/rules.toml)."""
-    from espwatch.diagnosis.checks import CHECKS
-
-    p: Path | Traversable = Path(path) if path is not None else default_rules_path()
-    data = read_toml(p, RuleError)
+def parse_rules(data: dict[str, Any], source: str, known_checks: Collection[str]) -> list[Rule]:
+    """The `[[rule]]` tables of one parsed file (RuleError naming the file and the rule code)."""
     entries = data.get("rule", [])
     if not isinstance(entries, list):
-        raise RuleError(f"{p}: `rule` must be an array of tables ([[rule]])")
+        raise RuleError(f"{source}: `rule` must be an array of tables ([[rule]])")
     rules: list[Rule] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(entries):
-        rule = parse_rule(raw, f"{p}: rule[{i}]", set(CHECKS))
+        rule = parse_rule(raw, f"{source}: rule[{i}]", set(known_checks))
         if rule.code in seen:
-            raise RuleError(f"{p}: rule[{i}] ({rule.code}): code already used by rule[{seen[rule.code]}]")
+            raise RuleError(f"{source}: rule[{i}] ({rule.code}): code already used by "
+                            f"rule[{seen[rule.code]}]")
         seen[rule.code] = i
-        rule.source = str(p)
+        rule.source = source
         rules.append(rule)
+    return rules
+
+
+def load_rule_files(files: Sequence[Path | Traversable], known_checks: Collection[str]) -> list[Rule]:
+    """The rules of several files, in order; a code defined twice is a RuleError naming both files."""
+    rules: list[Rule] = []
+    where: dict[str, str] = {}
+    for f in files:
+        for rule in parse_rules(read_toml(f, RuleError), str(f), known_checks):
+            if rule.code in where:
+                raise RuleError(f"{rule.source}: rule {rule.code} is already defined in {where[rule.code]}")
+            where[rule.code] = rule.source
+            rules.append(rule)
     return rules
 
 
@@ -344,13 +355,13 @@ def render(template: str, values: dict[str, Any]) -> str:
         return template
 
 
-def rule_pages(path: str | Path | None = None) -> list[Pattern]:
+def rule_pages(rules: Sequence[Rule]) -> list[Pattern]:
     """Each rule as a page for `espwatch explain` (kind `finding`; placeholders shown as <name>).
 
     Also includes the page of the derived `boot_loop` event kind when a rule produces it.
     """
     pages: list[Pattern] = []
-    for r in load_rules(path):
+    for r in rules:
         hint = r.hint
         if r.summary:
             hint = f"{hint}\n\nThe finding reads like: {render(r.summary, {})}"

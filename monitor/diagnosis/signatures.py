@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 
 from espwatch.events import Event
 
-CRASH_KINDS = ("stack_overflow", "heap_corrupt", "assert", "int_wdt", "cache_disabled_access", "panic",
-               "abort")
-"""Crash kinds, most specific first: the cause is taken from the most specific event of the crash."""
 TOP_FRAMES = 4
 SAME_CRASH_LINES = 60
 """Crash events within this many lines of the crash's last line belong to the same crash."""
@@ -98,15 +95,20 @@ class Crash:
 
 
 class CrashTracker:
-    """Builds the crash of the current boot from the event stream (one crash per boot: the first)."""
+    """Builds the crash of the current boot from the event stream (one crash per boot: the first).
 
-    def __init__(self) -> None:
+    Which events are crashes is data: `ranks` maps the codes of patterns with `crash = N` to N, and the
+    cause of a crash is taken from its most specific event (the lowest N).
+    """
+
+    def __init__(self, ranks: dict[str, int]) -> None:
+        self.ranks = ranks
         self.current: Crash | None = None
 
     def feed(self, ev: Event) -> None:
         c = self.current
-        if ev.kind in CRASH_KINDS:
-            rank = CRASH_KINDS.index(ev.kind)
+        rank = self.ranks.get(ev.code)
+        if rank is not None:
             if c is None:
                 c = Crash(ev.boot, ev.line, ev.kind, crash_cause(ev), rank, [ev.line], ev.end_line)
                 self.current = c

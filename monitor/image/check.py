@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from espwatch.image._files import InputFileError
+from espwatch.errors import ImageError, InputError
 from espwatch.image.app_image import AppImage, Finding, load_app_image
 from espwatch.image.partition_table import Partition, PartitionTable, load_partition_table
 
@@ -40,10 +40,10 @@ class ElfMatch:
 
 
 def check_elf(image: AppImage, elf_path: str | os.PathLike[str]) -> ElfMatch:
-    """SHA-256 of the whole ELF file vs the descriptor's `app_elf_sha256`. Raises InputFileError."""
+    """SHA-256 of the whole ELF file vs the descriptor's `app_elf_sha256`. Raises InputError."""
     p = Path(elf_path)
     if p.is_dir():
-        raise InputFileError(f"{p}: is a directory, expected an ELF file")
+        raise InputError(f"{p}: is a directory, expected an ELF file")
     h = hashlib.sha256()
     try:
         with p.open("rb") as fh:
@@ -52,9 +52,9 @@ def check_elf(image: AppImage, elf_path: str | os.PathLike[str]) -> ElfMatch:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     except FileNotFoundError:
-        raise InputFileError(f"{p}: no such file") from None
+        raise InputError(f"{p}: no such file") from None
     except OSError as exc:
-        raise InputFileError(f"{p}: cannot read ({exc.strerror or exc})") from None
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
     desc = image.app_desc.elf_sha256 if image.app_desc else None
     return ElfMatch(str(p), h.hexdigest(), desc, head == b"\x7fELF")
 
@@ -95,7 +95,7 @@ def check_fit(image: AppImage, table: PartitionTable, slot: str | None = None) -
         part = table.find(slot)
         if part is None:
             names = ", ".join(p.label for p in table.apps) or "none"
-            raise KeyError(f"no partition '{slot}' in the table (app partitions: {names})")
+            raise ImageError(f"no partition '{slot}' in the table (app partitions: {names})")
         parts = [part]
     else:
         parts = table.apps
@@ -151,7 +151,7 @@ class ImageCheck:
 def inspect_image(path: str | os.PathLike[str], *, elf: str | os.PathLike[str] | None = None,
                   partitions: str | os.PathLike[str] | PartitionTable | None = None,
                   slot: str | None = None, chip: str | None = None) -> ImageCheck:
-    """Everything `espwatch image APP.bin` checks. Raises InputFileError / PartitionTableError / KeyError."""
+    """Everything `espwatch image APP.bin` checks. Raises InputError / ImageError."""
     image = load_app_image(path)
     check = ImageCheck(image, slot=slot)
     if chip and image.is_image and image.chip and image.chip.key != chip.lower().replace("-", ""):
@@ -165,7 +165,13 @@ def inspect_image(path: str | os.PathLike[str], *, elf: str | os.PathLike[str] |
         if check.elf.match is False:
             check.findings.append(Finding("error", "elf-mismatch", check.elf.message()))
     if partitions is not None:
-        table = partitions if isinstance(partitions, PartitionTable) else load_partition_table(partitions)
+        if isinstance(partitions, PartitionTable):
+            table = partitions
+        else:
+            try:
+                table = load_partition_table(partitions)
+            except ImageError as exc:
+                raise ImageError(f"{partitions}: not a usable partition table: {exc}") from None
         check.table = table
         check.fits = check_fit(image, table, slot)
         if not check.fits:
@@ -179,3 +185,26 @@ def inspect_image(path: str | os.PathLike[str], *, elf: str | os.PathLike[str] |
             msg = "; ".join(f.message() for f in check.fits)
             check.findings.append(Finding("error", "does-not-fit", msg))
     return check
+
+
+def inspect_partitions(path: str | os.PathLike[str], *, table_offset: int = 0x8000,
+                       bootloader: str | os.PathLike[str] | None = None, flash_size: int | None = None,
+                       chip: str | None = None) -> PartitionTable:
+    """Everything `espwatch image partitions TABLE` checks (with the bootloader image, that it ends below
+    the table). Raises InputError for unreadable files and ImageError when TABLE is not a partition table."""
+    from espwatch.image.chips import chip_by_name
+    from espwatch.image.partition_table import check_partition_table
+
+    table = load_partition_table(path, table_offset)
+    target = chip_by_name(chip) if chip else None
+    bl_size = None
+    if bootloader is not None:
+        bl = load_app_image(bootloader)
+        bl_size = bl.file_size
+        target = target or bl.chip
+        if not bl.is_image:
+            table.findings.append(bl.errors[0] if bl.errors else bl.findings[0])
+    check_partition_table(table, table_offset=table_offset, bootloader_size=bl_size,
+                          bootloader_offset=target.bootloader_offset if target else 0x1000,
+                          flash_size=flash_size)
+    return table

@@ -21,6 +21,7 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from espwatch.errors import ImageError
 from espwatch.image._files import MiB, read_input
 from espwatch.image.app_image import Finding
 from espwatch.image.partition_table import PartitionTable
@@ -178,7 +179,7 @@ def parse_otadata(data: bytes, *, ota_slots: int | None = None, table: Partition
             data = data[od.offset:od.offset + od.size]
             findings.append(Finding("info", "flash-dump", f"otadata read at 0x{od.offset:x} of a flash dump"))
     if len(data) < SECTOR + ENTRY_LEN:
-        raise ValueError(f"{len(data)} bytes: otadata needs two 4 KB sectors (0x2000 bytes), "
+        raise ImageError(f"{len(data)} bytes: otadata needs two 4 KB sectors (0x2000 bytes), "
                          f"the second entry starts at 0x1000")
     if len(data) != 2 * SECTOR:
         findings.append(Finding("warning", "size", f"{len(data)} bytes, otadata is normally 0x2000"))

@@ -22,8 +22,10 @@ import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from espwatch.errors import ImageError
 from espwatch.image._files import MiB, read_input
 from espwatch.image.app_image import ESP_IMAGE_MAGIC, Finding
+from espwatch.sanitize import quote
 
 ENTRY_LEN = 32
 ENTRY_MAGIC = b"\xaa\x50"
@@ -45,10 +47,6 @@ SUBTYPES: dict[int, dict[str, int]] = {
     0x03: {"primary": 0x00, "ota": 0x01},
 }
 FLAGS: dict[str, int] = {"encrypted": 1, "readonly": 2}
-
-
-class PartitionTableError(ValueError):
-    """The text or bytes cannot be read as a partition table (one line, with the CSV line number)."""
 
 
 @dataclass
@@ -123,10 +121,6 @@ class Partition:
             return {0x00: "primary partition_table", 0x01: "ota partition_table"}.get(s, "unknown")
         return "unknown"
 
-    def csv_line(self) -> str:
-        return (f"{self.label},{self.type_name},{self.subtype_name},0x{self.offset:x},0x{self.size:x},"
-                f"{':'.join(self.flag_names)}")
-
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d.update(type_name=self.type_name, subtype_name=self.subtype_name, usage=self.usage,
@@ -174,6 +168,10 @@ class PartitionTable:
     @property
     def factory(self) -> Partition | None:
         return next((p for p in self.partitions if p.is_app and p.subtype == 0x00), None)
+
+    def at(self, offset: int) -> Partition | None:
+        """The partition that starts at `offset` (how the bootloader names the slot it loads from)."""
+        return next((p for p in self.partitions if p.offset == offset), None)
 
     def find(self, name: str) -> Partition | None:
         """A partition by label, else by app subtype name ("ota_1", "factory")."""
@@ -233,13 +231,13 @@ def parse_partition_binary(data: bytes, path: str | None = None,
         table.findings.append(Finding("info", "flash-dump",
                                       f"table read at offset 0x{base:x} of a flash dump"))
     if not raw:
-        raise PartitionTableError("empty file (0 bytes)")
+        raise ImageError("empty file (0 bytes)")
     if raw[:1] == bytes([ESP_IMAGE_MAGIC]):
-        raise PartitionTableError("this is an app (or bootloader) image, not a partition table")
+        raise ImageError("this is an app (or bootloader) image, not a partition table")
     if raw[:2] not in (ENTRY_MAGIC, MD5_MAGIC):
         if raw.count(0xFF) == len(raw):
-            raise PartitionTableError("all bytes are 0xFF: erased flash, no partition table")
-        raise PartitionTableError(
+            raise ImageError("all bytes are 0xFF: erased flash, no partition table")
+        raise ImageError(
             f"no partition entry magic (AA 50) at the start: first bytes {raw[:2].hex(' ')}")
     pos = 0
     while pos + ENTRY_LEN <= len(raw):
@@ -288,7 +286,7 @@ def _parse_int(text: str, what: str, line: int) -> int:
     try:
         return int(v, 0) * mult
     except ValueError:
-        raise PartitionTableError(f"line {line}: {what} {text.strip()!r} is not a number") from None
+        raise ImageError(f"line {line}: {what} {quote(text.strip())} is not a number") from None
 
 
 def _parse_type(text: str, line: int) -> int:
@@ -296,14 +294,14 @@ def _parse_type(text: str, line: int) -> int:
     if v in TYPES:
         return TYPES[v]
     if not v:
-        raise PartitionTableError(f"line {line}: empty type field")
+        raise ImageError(f"line {line}: empty type field")
     try:
         t = int(v, 0)
     except ValueError:
-        raise PartitionTableError(f"line {line}: unknown partition type {v!r} "
+        raise ImageError(f"line {line}: unknown partition type {quote(v)} "
                                   f"(known: {', '.join(TYPES)}, or a number 0x40-0xFE)") from None
     if not 0 <= t <= 0xFE:
-        raise PartitionTableError(f"line {line}: partition type 0x{t:x} out of range (0x00-0xFE)")
+        raise ImageError(f"line {line}: partition type 0x{t:x} out of range (0x00-0xFE)")
     return t
 
 
@@ -314,22 +312,22 @@ def _parse_subtype(text: str, ptype: int, line: int) -> int:
         return names[v]
     if not v:
         if ptype == 0x00:
-            raise PartitionTableError(f"line {line}: an app partition cannot have an empty subtype")
+            raise ImageError(f"line {line}: an app partition cannot have an empty subtype")
         return SUBTYPES[0x01]["undefined"] if ptype == 0x01 else 0
     try:
         s = int(v, 0)
     except ValueError:
         known = ", ".join(names) if names else "a number"
-        raise PartitionTableError(
-            f"line {line}: unknown subtype {v!r} for this type (known: {known})") from None
+        raise ImageError(
+            f"line {line}: unknown subtype {quote(v)} for this type (known: {known})") from None
     if not 0 <= s <= 0xFF:
-        raise PartitionTableError(f"line {line}: subtype 0x{s:x} out of range (0x00-0xFF)")
+        raise ImageError(f"line {line}: subtype 0x{s:x} out of range (0x00-0xFF)")
     return s
 
 
 def parse_partition_csv(text: str, path: str | None = None,
                         table_offset: int = DEFAULT_TABLE_OFFSET) -> PartitionTable:
-    """Parse gen_esp32part.py CSV. Raises PartitionTableError (with the line number) on a syntax error."""
+    """Parse gen_esp32part.py CSV. Raises ImageError (with the line number) on a syntax error."""
     table = PartitionTable([], "csv", path, table_offset)
     last_end = table_offset + TABLE_SECTOR
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -339,11 +337,11 @@ def parse_partition_csv(text: str, path: str | None = None,
         fields = [f.strip() for f in (line + ",,,,,").split(",")]
         name, ptype_s, sub_s, off_s, size_s, flags_s = fields[:6]
         if any(f for f in fields[6:]):
-            raise PartitionTableError(f"line {lineno}: more than 6 fields")
+            raise ImageError(f"line {lineno}: more than 6 fields")
         if not name:
-            raise PartitionTableError(f"line {lineno}: empty partition name")
+            raise ImageError(f"line {lineno}: empty partition name")
         if len(name.encode()) > 16:
-            raise PartitionTableError(f"line {lineno}: name {name!r} is longer than 16 bytes")
+            raise ImageError(f"line {lineno}: name {quote(name)} is longer than 16 bytes")
         ptype = _parse_type(ptype_s, lineno)
         sub = _parse_subtype(sub_s, ptype, lineno)
         align = APP_ALIGN if ptype == 0x00 else DATA_ALIGN
@@ -354,22 +352,22 @@ def parse_partition_csv(text: str, path: str | None = None,
             if offset % align:
                 offset += align - offset % align
         if not size_s:
-            raise PartitionTableError(f"line {lineno}: size field can't be empty")
+            raise ImageError(f"line {lineno}: size field can't be empty")
         size = _parse_int(size_s, "size", lineno)
         if size <= 0:
-            raise PartitionTableError(f"line {lineno}: size must be positive")
+            raise ImageError(f"line {lineno}: size must be positive")
         flags = 0
         for fl in (f.strip() for f in flags_s.split(":")):
             if not fl:
                 continue
             if fl not in FLAGS:
-                raise PartitionTableError(f"line {lineno}: unknown flag {fl!r} (known: {', '.join(FLAGS)})")
+                raise ImageError(f"line {lineno}: unknown flag {quote(fl)} (known: {', '.join(FLAGS)})")
             flags |= FLAGS[fl]
         table.partitions.append(
             Partition(name, ptype, sub, offset, size, flags, len(table.partitions), lineno))
         last_end = offset + size
     if not table.partitions:
-        raise PartitionTableError("no partitions in the CSV")
+        raise ImageError("no partitions in the CSV")
     return table
 
 
@@ -387,21 +385,38 @@ def to_binary(table: PartitionTable, with_md5: bool = True) -> bytes:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOG_ROW = re.compile(
     r"boot:\s+(\d+)\s+(\S+)\s+(.*?)\s+([0-9a-fA-F]{2})\s+([0-9a-fA-F]{2})\s+([0-9a-fA-F]{8})\s+([0-9a-fA-F]{8})\s*$")
+MAX_LOG_ROW = 512
 _LOG_START = re.compile(r"boot: Partition Table:")
 _LOG_END = re.compile(r"boot: End of partition table")
+
+
+def table_from_rows(rows: list[dict[str, str]], path: str | None = None) -> PartitionTable:
+    """A boot-log table from rows already split into fields (label, type, subtype, offset, length in hex),
+    as the detector collects them from the bootloader's `Partition Table:` block. Bad rows are skipped."""
+    parts = []
+    for i, row in enumerate(rows):
+        try:
+            parts.append(Partition(row["label"], int(row["type"], 16), int(row["subtype"], 16),
+                                   int(row["offset"], 16), int(row["length"], 16), 0,
+                                   int(row.get("index") or i)))
+        except (KeyError, ValueError, TypeError):
+            continue
+    return PartitionTable(parts, "boot-log", path)
 
 
 def parse_partition_boot_log(lines: list[str] | str, path: str | None = None) -> PartitionTable:
     """The partition table printed by the bootloader in a boot log (the last one, if it booted several times).
 
     Accepts the log's lines (or the whole text); ANSI colours and log prefixes (`I (55) `) are ignored.
-    Raises PartitionTableError when the log holds no table.
+    Raises ImageError when the log holds no table.
     """
     if isinstance(lines, str):
         lines = lines.splitlines()
     tables: list[list[Partition]] = []
     current: list[Partition] | None = None
     for lineno, raw in enumerate(lines, 1):
+        if len(raw) > MAX_LOG_ROW:  # a table row is short; a long line is something else
+            continue
         line = _ANSI.sub("", raw).rstrip("\r\n")
         if _LOG_START.search(line):
             current = []
@@ -419,7 +434,7 @@ def parse_partition_boot_log(lines: list[str] | str, path: str | None = None) ->
                                      int(idx), lineno))
     tables = [t for t in tables if t]
     if not tables:
-        raise PartitionTableError("no partition table in this log (looked for 'boot: Partition Table:')")
+        raise ImageError("no partition table in this log (looked for 'boot: Partition Table:')")
     table = PartitionTable(tables[-1], "boot-log", path)
     if len(tables) > 1:
         table.findings.append(Finding("info", "several-boots",
@@ -450,7 +465,7 @@ def parse_partition_table(data: bytes, path: str | None = None,
 
 def load_partition_table(path: str | os.PathLike[str],
                          table_offset: int = DEFAULT_TABLE_OFFSET) -> PartitionTable:
-    """Read a partition table file in any form. Raises InputFileError or PartitionTableError."""
+    """Read a partition table file in any form. Raises InputError or ImageError."""
     data = read_input(path, "a partition table (binary, CSV or boot log)", MAX_TABLE_FILE)
     return parse_partition_table(data, str(path), table_offset)
 
@@ -487,7 +502,7 @@ def check_partition_table(table: PartitionTable, *, table_offset: int | None = N
     seen_labels: dict[str, Partition] = {}
     seen_app_sub: dict[int, Partition] = {}
     for p in table.partitions:
-        where = f"'{p.label}'" + (f" (line {p.line})" if p.line and table.source == "csv" else "")
+        where = quote(p.label, 40) + (f" (line {p.line})" if p.line and table.source == "csv" else "")
         if p.label in seen_labels:
             add(Finding("warning", "duplicate-label", f"{where}: label used twice"))
         seen_labels[p.label] = p

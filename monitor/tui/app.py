@@ -28,10 +28,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from espwatch.device.reader import SerialSource
+from espwatch.enrich import Enrichment
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
-from espwatch.pipeline import Pipeline, Stage
-from espwatch.sources import SerialSource
+from espwatch.pipeline import Pipeline
+from espwatch.sanitize import for_terminal
 from espwatch.tui.detail import (
     SEVERITY_MARK,
     SEVERITY_STYLE,
@@ -41,7 +43,7 @@ from espwatch.tui.detail import (
     render_event,
     report_plain,
 )
-from espwatch.tui.document import Batch, Follower, LineIndex, SessionInfo
+from espwatch.tui.document import Batch, ByteStore, Follower, LineIndex, SessionInfo
 from espwatch.tui.logview import LogView, host_time_of_text
 from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, compile_user_regex, run_filter, search
 
@@ -58,7 +60,7 @@ HELP = """\
   [b]b[/b]            only the boot under the cursor  [b]Esc[/b]  clear filters and search
   [b]m[/b]            toggle bookmark              [b]'[/b]       next bookmark
   [b]t[/b]            host timestamps on/off       [b]Tab[/b]     next pane
-  [b]c[/b]            copy event (OSC 52)          [b]C[/b]       copy report      [b]w[/b]  save report
+  [b]c[/b]            copy event (clipboard)       [b]C[/b]       copy report      [b]w[/b]  save report
   [b]↑ ↓ PgUp PgDn Home End[/b]  move in the focused pane; End follows the live log
 
 Live monitor:
@@ -167,19 +169,19 @@ class MonitorApp(App[int]):
     REPLAY_BINDINGS = [Binding("q", "quit", "Quit", show=False)]
 
     def __init__(self, path: str | os.PathLike[str], patterns: PatternSet, *,
-                 stages: Callable[[], list[Stage]] | list[Stage] | None = None,
+                 enrichment: Enrichment | None = None,
                  source: SerialSource | None = None, follow: bool = False,
-                 until: threading.Event | None = None, name: str | None = None, elf: str | None = None,
+                 until: threading.Event | None = None, name: str | None = None,
                  show_times: bool = False, report_dir: str | os.PathLike[str] | None = None,
                  eol: bytes = b"\r\n", interval: float | None = None,
-                 elf_status: Callable[[list[dict[str, Any]]], str] | None = None) -> None:
+                 store: ByteStore | None = None,
+                 arrival_time: Callable[[int], float | None] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
         self.patterns = patterns
-        stage_list = stages() if callable(stages) else list(stages or [])
-        # keep_events=True: with False the core numbers boots differently (see the report: sessions.py uses
-        # `cur.events` to decide whether a boot marker opens a new boot).
-        self.pipeline = Pipeline(patterns, stage_list, keep_events=True)
+        self.enrichment = enrichment
+        stages = enrichment.stages() if enrichment is not None else []
+        self.pipeline = Pipeline(patterns, stages, keep_events=True)
         self.source = source
         self.live = source is not None
         if self.live:
@@ -188,11 +190,16 @@ class MonitorApp(App[int]):
             # the bytes/s under a flood, bench/bench_live.py).
             sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.log_name = name or self.path.name
-        self.elf_state = f"ELF {Path(elf).name} (not checked)" if elf else "no ELF"
-        self.elf_status = elf_status
+        self.elf_state = enrichment.status([]) if enrichment is not None else "no ELF"
         self.report_dir = Path(report_dir) if report_dir else Path.cwd()
         self.eol = eol
-        self.index = LineIndex(self.path)
+        # Live, the screen reads the session through the SessionLog: it also has what the file could not take.
+        # `store` / `arrival_time` given with a source: the screen shows a copy made from what the source
+        # wrote (a binary log's decoded text), with the arrival times mapped back to the source's bytes.
+        self.index = LineIndex(self.path, store=store if store is not None else
+                               source.log if source is not None else None)
+        self.arrival_time = arrival_time if arrival_time is not None else \
+            source.arrival_time if source is not None else None
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
         self._follow_thread: threading.Thread | None = None
@@ -323,8 +330,9 @@ class MonitorApp(App[int]):
             self.query_one("#progress", ProgressBar).update(progress=100.0 * b.bytes_read / b.size)
         if self.filter is not None and not self.filter.complete:
             self._start_filter()
-        if self.elf_status is not None:
-            self.elf_state = self.elf_status([s.facts for s in self.sessions.values()])
+        if self.enrichment is not None:
+            printed = [s.facts["elf_sha256"] for s in self.sessions.values() if s.facts.get("elf_sha256")]
+            self.elf_state = self.enrichment.status(printed)
         self._update_status()
 
     def _boot_node(self, number: int) -> TreeNode[Any]:
@@ -349,17 +357,11 @@ class MonitorApp(App[int]):
             t.append(f"  {s.start_line}-{s.end_line}", style="dim")
         return t
 
-    def _shows_in_timeline(self, ev: Event) -> bool:
-        if ev.severity != "info" or ev.kind in ("finding", "partition_switch", "boot_loop"):
-            return True
-        pat = self.patterns.get(ev.code)
-        return not (pat is not None and (pat.fact or pat.starts_boot))
-
     def _add_to_timeline(self, sessions: list[SessionInfo], events: list[Event]) -> None:
         for s in sessions:
             self._boot_node(s.number).set_label(self._boot_text(s))
         for ev in events:
-            if len(self.timeline_events) >= MAX_TIMELINE or not self._shows_in_timeline(ev):
+            if len(self.timeline_events) >= MAX_TIMELINE or not self.patterns.in_timeline(ev):
                 continue
             parent = self._boot_node(ev.boot)
             label = Text.assemble((SEVERITY_MARK.get(ev.severity, "·"), SEVERITY_STYLE.get(ev.severity, "")),
@@ -396,29 +398,35 @@ class MonitorApp(App[int]):
             parts.append(f"filter {self.filter_spec.describe()}{done}")
         if self.search_pattern:
             parts.append(f"/{self.search_pattern}" + (" …" if self.search_busy else ""))
-        text = Text(" · ".join(parts))
+        line = for_terminal(" · ".join(parts))
+        text = Text(line)
         if self.live and self.source_state in ("lost", "waiting"):
-            text = Text(" · ".join(parts), style="bold yellow")
+            text = Text(line, style="bold yellow")
+        log_problem = self.source.log.status_text() if self.source is not None else None
+        if log_problem:
+            text = Text.assemble((f" {for_terminal(log_problem)} ", "bold white on red"), " ", text)
         self.query_one("#status", Static).update(text)
 
     def on_source_status(self, message: SourceStatus) -> None:
         if message.state in ("connected", "waiting", "lost"):
             self.source_state = message.state
         self.source_text = message.text
-        if message.state in ("lost", "waiting", "error"):
+        if message.state in ("log_failing", "log_dropping"):
+            self.notify(message.text, title="session log", severity="error", timeout=15)
+        elif message.state == "log_ok":
+            self.notify(message.text, title="session log", timeout=6)
+        elif message.state in ("lost", "waiting", "error"):
             self.notify(message.text, severity="warning", timeout=4)
         elif message.state in ("connected", "info"):
             self.notify(message.text, timeout=3)
         self._update_status()
 
     def _time_of(self, line: int, offset: int, raw: bytes) -> str | None:
-        if self.source is not None:
-            t = self.source.arrival_time(offset)
-            if t is None:
-                return None
+        t = self.arrival_time(offset) if self.arrival_time is not None else None
+        if t is not None:
             d = datetime.fromtimestamp(t)
             return f"{d:%H:%M:%S}.{d.microsecond // 1000:03d}"
-        return host_time_of_text(raw)
+        return None if self.live else host_time_of_text(raw)
 
     # -- selection -----------------------------------------------------------------------------------
     @on(Tree.NodeHighlighted, "#timeline")
@@ -445,13 +453,13 @@ class MonitorApp(App[int]):
         for k, v in s.facts.items():
             if k in ("partitions", "partition_line"):
                 continue
-            table.add_row(k, str(v))
+            table.add_row(for_terminal(k), for_terminal(str(v)))
         if s.counts:
             table.add_row("events", ", ".join(f"{n} {k}" for k, n in s.counts.items()))
         for row in s.facts.get("partitions", []) or []:
             if isinstance(row, dict):
                 cells = (str(row.get(k, "")) for k in ("label", "offset", "length"))
-                table.add_row("partition", " ".join(cells))
+                table.add_row("partition", for_terminal(" ".join(cells)))
         return table
 
     def show_event(self, ev: Event) -> None:
@@ -751,12 +759,20 @@ class MonitorApp(App[int]):
         if self.selected is None:
             self.notify("select an event first (n)", timeout=2)
             return
-        self.copy_to_clipboard(event_plain(self.selected, self.patterns))
-        self.notify("event copied to the clipboard (OSC 52)", timeout=2)
+        self._copy(event_plain(self.selected, self.patterns), "event")
 
     def action_copy_report(self) -> None:
-        self.copy_to_clipboard(self.report_text())
-        self.notify("report copied to the clipboard (OSC 52)", timeout=2)
+        self._copy(self.report_text(), "report")
+
+    def _copy(self, text: str, what: str) -> None:
+        """The platform's clipboard command, else OSC 52 and a file (espwatch.clipboard); headless
+        (tests) never touches the desktop's clipboard."""
+        from espwatch.clipboard import copy_text
+
+        result = copy_text(text, self.copy_to_clipboard, use_command=not self.is_headless)
+        self.last_copy = result
+        self.notify(result.message(what), severity="error" if result.error and not result.saved else
+                    "information", timeout=2 if result.command else 6)
 
     def action_save_report(self) -> None:
         stem = Path(self.log_name).stem or "log"

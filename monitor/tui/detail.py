@@ -9,8 +9,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from espwatch.events import Event, Frame
+from espwatch.events import Event
 from espwatch.patterns import PatternSet
+from espwatch.render.frames import frame_lines
+from espwatch.sanitize import for_terminal
 from espwatch.tui.document import SessionInfo
 
 SEVERITY_STYLE = {"info": "green", "warning": "yellow", "error": "red", "fatal": "bold white on red"}
@@ -27,14 +29,8 @@ def _value(v: Any, limit: int = 400) -> str:
         s = ", ".join(f"{k}={x}" for k, x in v.items())
     else:
         s = str(v)
+    s = for_terminal(s)
     return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def frame_text(f: Frame) -> str:
-    where = f.function or "??"
-    loc = f"{f.file}:{f.line}" if f.file else ""
-    pre = "  (inlined by) " if f.inlined else ""
-    return f"{pre}0x{f.addr:08x} {where}" + (f" at {loc}" if loc else "")
 
 
 def boot_label(s: SessionInfo) -> str:
@@ -47,14 +43,14 @@ def boot_label(s: SessionInfo) -> str:
     app = " ".join(str(f[k]) for k in ("project", "app_version") if k in f)
     if app:
         parts.append(app)
-    return " · ".join(parts)
+    return for_terminal(" · ".join(parts))
 
 
 def event_title(ev: Event, patterns: PatternSet | None) -> str:
     if ev.kind == "finding" and ev.title:
-        return ev.title
+        return for_terminal(ev.title)
     pat = patterns.get(ev.code) if patterns is not None else None
-    return pat.title if pat is not None and pat.title else ev.kind.replace("_", " ")
+    return for_terminal(pat.title if pat is not None and pat.title else ev.kind.replace("_", " "))
 
 
 def render_event(ev: Event, patterns: PatternSet | None,
@@ -65,44 +61,46 @@ def render_event(ev: Event, patterns: PatternSet | None,
     head = Text.assemble(sev, " ", (event_title(ev, patterns), "bold"))
     parts.append(head)
     span = f"line {ev.line}" if ev.end_line == ev.line else f"lines {ev.line}-{ev.end_line}"
-    parts.append(Text(f"{ev.kind} · {ev.code} · {span} · boot {ev.boot}", style="dim"))
+    parts.append(Text(for_terminal(f"{ev.kind} · {ev.code} · {span} · boot {ev.boot}"), style="dim"))
     if session is not None:
         parts.append(Text(boot_label(session), style="dim"))
     if ev.kind == "finding":
         for h in ev.hints:
-            parts.append(Text.assemble(("• ", "cyan"), h))
+            parts.append(Text.assemble(("• ", "cyan"), for_terminal(h)))
         if ev.evidence:
             parts.append(Text("evidence: lines " + ", ".join(str(n) for n in ev.evidence[:30]), style="dim"))
         return Group(*parts)
-    parts.append(Text(ev.text.strip(), style="italic", overflow="fold"))
+    parts.append(Text(for_terminal(ev.text.strip()), style="italic", overflow="fold"))
     if ev.fields:
         table = Table.grid(padding=(0, 1))
         table.add_column(style="cyan", no_wrap=True)
         table.add_column(overflow="fold")
         for k, v in ev.fields.items():
-            if v in (None, "", [], {}):
+            if v in (None, "", [], {}) or k == "coredump":
                 continue
-            table.add_row(k, _value(v))
+            table.add_row(for_terminal(k), _value(v))
         parts.append(Text(""))
         parts.append(table)
+    if isinstance(ev.fields.get("coredump"), dict):
+        parts.append(Text("\nCore dump (decoded by espwatch)", style="bold"))
+        parts.append(Text("\n".join(_summary_lines(ev.fields["coredump"])), overflow="fold"))
     if ev.frames:
         parts.append(Text("\nBacktrace", style="bold"))
-        for f in ev.frames:
-            style = "dim" if f.function is None else ""
-            parts.append(Text(frame_text(f), style=style))
+        for line in frame_lines(ev.frames):
+            parts.append(Text(for_terminal(line), style="dim" if line.endswith("?? ??:0") else ""))
     pat = patterns.get(ev.code) if patterns is not None else None
     if pat is not None:
         if pat.hint:
             parts.append(Text("\nWhat it means", style="bold"))
-            parts.append(Text(pat.hint.strip()))
+            parts.append(Text(for_terminal(pat.hint.strip())))
         if pat.checks:
             parts.append(Text("\nCheck", style="bold"))
             for c in pat.checks:
-                parts.append(Text.assemble(("• ", "cyan"), c))
+                parts.append(Text.assemble(("• ", "cyan"), for_terminal(c)))
         if pat.references:
             parts.append(Text("\nReferences", style="bold"))
             for r in pat.references:
-                parts.append(Text(r, style="underline blue"))
+                parts.append(Text(for_terminal(r), style="underline blue"))
     return Group(*parts)
 
 
@@ -114,23 +112,26 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
         out += [f"- {h}" for h in ev.hints]
         if ev.evidence:
             out.append("evidence: lines " + ", ".join(str(n) for n in ev.evidence))
-        return "\n".join(out) + "\n"
+        return for_terminal("\n".join(out) + "\n")
     out.append("")
     out.append(ev.text)
     out += ev.block
     if ev.fields:
         out.append("")
-        out += [f"{k}: {_value(v, 2000)}" for k, v in ev.fields.items() if v not in (None, "", [], {})]
+        out += [f"{k}: {_value(v, 2000)}" for k, v in ev.fields.items()
+                if v not in (None, "", [], {}) and k != "coredump"]
+    if isinstance(ev.fields.get("coredump"), dict):
+        out += ["", "Core dump (decoded by espwatch):", *_summary_lines(ev.fields["coredump"])]
     if ev.frames:
         out.append("")
-        out += [frame_text(f) for f in ev.frames]
+        out += frame_lines(ev.frames)
     pat = patterns.get(ev.code) if patterns is not None else None
     if pat is not None:
         if pat.hint:
             out += ["", pat.hint.strip()]
         out += [f"- check: {c}" for c in pat.checks]
         out += [f"- see: {r}" for r in pat.references]
-    return "\n".join(out) + "\n"
+    return for_terminal("\n".join(out) + "\n")
 
 
 def report_plain(name: str, lines: int, sessions: Iterable[SessionInfo], events: list[Event],
@@ -163,4 +164,10 @@ def report_plain(name: str, lines: int, sessions: Iterable[SessionInfo], events:
         for ev in fatal[:20]:
             out.append("")
             out.append(event_plain(ev, patterns).rstrip())
-    return "\n".join(out) + "\n"
+    return for_terminal("\n".join(out) + "\n")
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    from espwatch.render.coredump import summary_lines
+
+    return [for_terminal(line) for line in summary_lines(summary)]

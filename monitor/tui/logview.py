@@ -14,9 +14,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from espwatch.device.sessionlog import is_host_line
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line, split_host_time
-from espwatch.sessionlog import is_host_line
+from espwatch.sanitize import for_terminal, has_sequences, sgr_text
 from espwatch.tui.document import LineIndex
 from espwatch.tui.query import FilterResult
 
@@ -29,33 +30,21 @@ CURSOR_BLUR_STYLE = Style(bgcolor="grey23")
 RANGE_STYLE = Style(bgcolor="grey15")
 MATCH_STYLE = Style(color="black", bgcolor="yellow")
 BOOKMARK_STYLE = Style(color="magenta", bold=True)
-_CONTROLS = regex.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]")
-# Escapes made visible by copy-paste ("␛[0;31m", "?[0;31m") are shown as the colours they meant.
-# Escape sequences: SGR (colours) are kept for Rich, anything else (cursor moves, stray ESC) is dropped.
-_ESCAPES = regex.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x1b")
-_SGR = regex.compile(r"\x1b\[[0-9;]*m")
-_VISIBLE_ESC = regex.compile(r"\u241b\[|(?<![\w\]])\?\[(?=[0-9;]*m)")
 
 
 def line_text(raw: bytes, full_length: int) -> Text:
-    """A device line as Rich text: its own ANSI colours, or a colour by log level; never raw escapes."""
+    """A device line as Rich text: its own SGR colours (espwatch.sanitize.sgr_text, which drops every
+    other sequence and control), or a colour by log level; never a raw escape or control."""
     if is_host_line(raw):
-        return Text(raw.decode("utf-8", "replace"), style=HOST_STYLE)
+        return Text(for_terminal(raw.decode("utf-8", "replace")), style=HOST_STYLE)
     s = raw.decode("utf-8", "replace")
     if "\t" in s:
         s = s.expandtabs(4)
-    if "\u241b[" in s or "?[" in s:
-        s = _VISIBLE_ESC.sub("\x1b[", s)
-    ansi = "\x1b" in s
-    if ansi:
-        s = _ESCAPES.sub(lambda m: m.group() if _SGR.fullmatch(m.group()) else "", s)
-    if _CONTROLS.search(s):
-        s = _CONTROLS.sub(lambda m: " " if m.group() == "\r" else "", s)
-    if ansi:
-        text = Text.from_ansi(s, no_wrap=True, end="")
+    if has_sequences(s):
+        text = sgr_text(s)
     else:
         rec = parse_line(s)
-        text = Text(s, style=LEVEL_STYLE.get(rec.level or "", ""), no_wrap=True, end="")
+        text = sgr_text(s, LEVEL_STYLE.get(rec.level or "", ""))
     if full_length > len(raw):
         text.append(f" … ({full_length - len(raw):,} more bytes)", style="dim italic")
     return text

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import regex
 
+from espwatch.device.sessionlog import is_host_line
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line
-from espwatch.sessionlog import is_host_line
 from espwatch.tui.document import LineIndex
 
 LEVEL_ORDER = {"verbose": 0, "debug": 1, "info": 2, "config": 2, "warning": 3, "error": 4}

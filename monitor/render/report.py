@@ -1,0 +1,178 @@
+"""The Markdown issue report (`espwatch report`): summary, environment, diagnosis, boots, events.
+
+Everything from the log is redacted (the content's redactor) and escaped or fenced (`render.markdown`);
+the report says what was removed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import regex
+
+from espwatch import __version__
+from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
+from espwatch.events import SEVERITY_RANK
+from espwatch.render.coredump import summary_lines
+from espwatch.render.frames import frame_lines
+from espwatch.render.markdown import fence, md_rich, md_text, table
+from espwatch.render.summary import line_span
+
+if TYPE_CHECKING:
+    from espwatch.report import ReportContent
+
+
+def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, with overlapping or touching ranges merged."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def excerpt(lines: dict[int, str], ranges: list[tuple[int, int]], marked: set[int]) -> list[str]:
+    """Numbered lines of the ranges, `>` on the marked ones, `...` between separate ranges."""
+    out: list[str] = []
+    for i, (a, b) in enumerate(merge_ranges(ranges)):
+        if i:
+            out.append("   ...")
+        for n in range(a, b + 1):
+            if n in lines:
+                out.append(f"{'>' if n in marked else ' '}{n:>6}  {lines[n]}")
+    return out
+
+
+def _environment(c: ReportContent) -> list[str]:
+    facts, red = c.facts, c.redactor
+    chip = " ".join(str(facts[k]) for k in ("chip",) if k in facts) or "not printed"
+    if "chip_revision" in facts:
+        chip += f" (revision {facts['chip_revision']})"
+    rows = [
+        ["Chip", chip],
+        ["ESP-IDF (app)", facts.get("idf_version", "not printed")],
+        ["ESP-IDF (bootloader)", facts.get("bootloader_version", "not printed")],
+        ["Arduino-ESP32", facts.get("arduino_version", "not printed")],
+        ["App", " ".join(str(facts[k]) for k in ("project", "app_version") if k in facts) or "not printed"],
+        ["ELF SHA-256 printed by the app", facts.get("elf_sha256", "not printed")],
+        ["ELF given to espwatch", c.elf_status],
+        ["PSRAM", facts.get("psram_size") or facts.get("psram_heap") or "not reported"],
+        ["Flash size (image header)", facts.get("flash_size", "not printed")],
+        ["Report made by", f"espwatch {__version__}"],
+    ]
+    return ["## Environment", "", table(["", ""], [[k, red.redact(str(v))] for k, v in rows]), ""]
+
+
+def _diagnosis(c: ReportContent) -> list[str]:
+    red = c.redactor
+    out = ["## Diagnosis", ""]
+    if not c.diagnoses:
+        out += ["No rule matched: espwatch has no diagnosis for this log. "
+                "The events below may still help.", ""]
+    for d, ev_lines in zip(c.diagnoses, c.evidence, strict=True):
+        out += [f"### {md_text(d.code)} ({md_text(d.severity)}): {md_text(d.title or d.kind)}", ""]
+        out += [md_rich(red.redact(d.text)), ""]
+        hints = d.hints[1:] if d.hints and d.hints[0] == d.text else d.hints
+        if d.kind != "finding":
+            hints = [*hints, f"A derived `{d.kind}` event; see `espwatch explain {d.code}`."]
+        out += [f"- {md_rich(red.redact(h))}" for h in hints]
+        if hints:
+            out.append("")
+        more = len(d.evidence) - len(ev_lines)
+        label = f"Evidence (lines {', '.join(str(n) for n in ev_lines)}"
+        out += [label + (f", {more} more" if more > 0 else "") + "):", ""]
+        out += [fence(excerpt(c.lines, [(n, n) for n in ev_lines], set()), "text"), ""]
+        refs = d.fields.get("references") or []
+        if refs:
+            out.append("References: " + ", ".join(f"<{r}>" for r in refs if isinstance(r, str)
+                                                    and regex.fullmatch(r"https://[^\s<>]+", r)))
+            out.append("")
+    return out
+
+
+def _boots(c: ReportContent) -> list[str]:
+    opt, red, result = c.options, c.redactor, c.result
+    sessions = result.sessions
+    cut = not opt.full and len(sessions) > opt.max_boots
+    keep = sessions if not cut else [*sessions[: opt.max_boots // 2], *sessions[-opt.max_boots // 2:]]
+    counts: Counter = Counter(e.boot for e in result.events if e.kind not in DIAGNOSIS_KINDS)
+    worst_of: dict[int, str] = {}
+    for e in result.events:
+        if e.kind in DIAGNOSIS_KINDS:
+            continue
+        w = worst_of.get(e.boot)
+        if w is None or SEVERITY_RANK[e.severity] > SEVERITY_RANK[w]:
+            worst_of[e.boot] = e.severity
+    rows: list[list[Any]] = []
+    prev = 0
+    for s in keep:
+        if cut and s.number != prev + 1 and prev:
+            skipped = f"{s.number - prev - 1} boots not shown (--full shows all)"
+            rows.append(["...", skipped, "", "", "", "", ""])
+        prev = s.number
+        f = s.facts
+        part = f.get("partition", "")
+        if part and f.get("partition_offset") and f.get("partition_offset") != part:
+            part = f"{part} ({f['partition_offset']})"
+        rows.append([s.number, f"{s.start_line}-{s.end_line}", f.get("reset_reason", "not printed"),
+                     part or "not printed", red.redact(str(f.get("app_version", ""))) or " ",
+                     worst_of.get(s.number, "none"), counts.get(s.number, 0)])
+    header = ["Boot", "Lines", "Reset reason", "Partition", "App version", "Worst", "Events"]
+    return ["## Boots", "", table(header, rows), ""]
+
+
+def _events(c: ReportContent) -> list[str]:
+    opt, red = c.options, c.redactor
+    out = ["## Events", "", c.decode_note, ""]
+    if not c.shown:
+        out += [f"No event at {opt.min_severity} level or above.", ""]
+    for cl in c.clusters:
+        a, b = min(x[0] for x in cl), max(x[1] for x in cl)
+        evs = [x[2] for x in cl]
+        names = ", ".join(f"{md_text(e.kind)} ({md_text(e.code)}, {md_text(e.severity)})" for e in evs)
+        out += [f"### Boot {evs[0].boot}, lines {evs[0].line}-{max(e.end_line for e in evs)}: {names}", ""]
+        for e in evs:
+            pat = c.patterns.get(e.code)
+            if pat is not None:
+                names = "".join(f"; `{n}`" for n in e.fields.get("esp_err") or [])
+                title = md_text(pat.title)
+                out.append(f"- line {line_span(e)}: {title} (`espwatch explain {e.code}`{names})")
+        out.append("")
+        marked = {n for e in evs for n in range(e.line, e.end_line + 1)}
+        out += [f"<details open><summary>Log lines {a}-{b}</summary>", ""]
+        out += [fence(excerpt(c.lines, [(a, b)], marked), "text"), "", "</details>", ""]
+        for e in evs:
+            if isinstance(e.fields.get("coredump"), dict):
+                out += [f"Core dump decoded by espwatch (line {e.line}):", ""]
+                summary = summary_lines(e.fields["coredump"])
+                out += [fence([red.redact(line) for line in summary], "text"), ""]
+            elif e.frames:
+                out += [f"Decoded ({md_text(e.kind)}, line {e.line}):", ""]
+                if e.fields.get("unwound_by") == "espwatch":
+                    guess = " (frames past ROM code are a guess)" if e.fields.get("guessed") else ""
+                    out += [md_text(f"Unwound by espwatch from the register dump and "
+                                    f"{e.fields.get('stack_bytes')} bytes of stack memory; stopped: "
+                                    f"{e.fields.get('stop_reason')}") + guess + ".", ""]
+                out += [fence([red.redact(line) for line in frame_lines(e.frames)], "text"), ""]
+    if c.hidden:
+        out.append("Not shown (limit of " + str(opt.max_per_kind) + " per kind; `--full` shows all): "
+                   + ", ".join(f"{n} more {md_text(k)}" for k, n in sorted(c.hidden.items())) + ".")
+        out.append("")
+    return out
+
+
+def render_report(c: ReportContent) -> str:
+    """The whole report as Markdown."""
+    result = c.result
+    n_find = sum(1 for d in c.diagnoses if d.kind == "finding")
+    head = [f"# espwatch report: {md_text(c.name)}", "",
+            f"{result.pipeline.lines} lines, {len(result.sessions)} boot(s), "
+            f"{sum(result.counts.values()) - len(c.diagnoses)} events, {n_find} finding(s); "
+            f"worst severity: **{result.worst or 'none'}**.", ""]
+    body = [*_environment(c), *_diagnosis(c), *_boots(c), *_events(c)]
+    # the redaction note is written last, once everything was redacted, and shown first
+    note = [f"Redacted before sharing: {md_text(c.redactor.summary())}.", ""]
+    return "\n".join([*head, *note, *body]).rstrip() + "\n"
