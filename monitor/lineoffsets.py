@@ -27,6 +27,8 @@ class LineOffsets:
 
     def __init__(self, stride: int = STRIDE) -> None:
         self.stride = stride
+        self.exact = True
+        """False when the scan read transformed bytes (a transcoded log): the offsets are not the file's."""
         self.lines = array("Q")
         self.offsets = array("Q")
         self._next = 0  # offset from which the next line is recorded

@@ -24,7 +24,7 @@ from espwatch.errors import InputError
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lineoffsets import LineOffsets, LineReader, lines_holding
 from espwatch.lines import MAX_LINE, LineSplitter
-from espwatch.pipeline import CHUNK, open_input, read_chunks
+from espwatch.pipeline import CHUNK, close_input, open_input, read_chunks
 from espwatch.redact import PEM_NEEDLE, Redactor, pem_closes, pem_opens
 from espwatch.scan import ScanResult, scan_stream
 
@@ -96,7 +96,7 @@ def numbered_lines(path: str, max_chars: int | None,
     """(number, cleaned text) of every line, numbered as events.md counts them (the shared LineSplitter);
     lines longer than about `max_chars` are cut before they are decoded. `binlog`: the decoder the scan
     used, when the log was a binary log (its lines are those of the decoded text)."""
-    fh, _ = open_input(path)
+    fh, name = open_input(path)
     splitter = LineSplitter(max_line=max_chars * 4 if max_chars else MAX_LINE)
     try:
         chunks = read_chunks(fh)
@@ -110,8 +110,7 @@ def numbered_lines(path: str, max_chars: int | None,
         for line in splitter.flush():
             yield line.number, line.text
     finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
+        close_input(fh, name)
 
 
 def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int | None,
@@ -124,7 +123,7 @@ def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int |
     """
     if not wanted:
         return {}
-    if offsets is None or path == "-" or (binlog is not None and binlog.active):
+    if offsets is None or not offsets.exact or path == "-" or (binlog is not None and binlog.active):
         pairs = redactor.redact_lines(numbered_lines(path, max_chars, binlog), keep=wanted)
     else:
         pairs = _redacted_ranges(path, wanted, redactor, max_chars * 4 if max_chars else MAX_LINE, offsets)

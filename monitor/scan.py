@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,7 +10,16 @@ from typing import TYPE_CHECKING, TextIO
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.lineoffsets import LineOffsets
 from espwatch.patterns import PatternSet
-from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks, read_reusing
+from espwatch.pipeline import (
+    Pipeline,
+    Stage,
+    close_input,
+    input_note,
+    is_plain_file,
+    open_input,
+    read_chunks,
+    read_reusing,
+)
 from espwatch.sanitize import json_line
 from espwatch.sessions import BootSession
 
@@ -27,6 +35,8 @@ class ScanResult:
     pipeline: Pipeline
     events: list[Event] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    note: str | None = None
+    """Set when the file looked like text in an encoding espwatch could not read (encoding.sniff)."""
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -50,12 +60,15 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
     `espwatch.binlog`). `offsets` records where the events' lines start (see espwatch.lineoffsets)."""
     fh, name = open_input(path)
     pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog)
-    pipe.detector.offsets = offsets
-    result = ScanResult(name, pipe)
+    plain = is_plain_file(fh)  # the bytes the detector sees are the file's own
+    if offsets is not None:
+        offsets.exact = plain
+        pipe.detector.offsets = offsets if plain else None
+    result = ScanResult(name, pipe, note=input_note(fh))
     if on_start is not None:
         on_start(result)
-    # A reused read buffer, unless a decoder before the detector could keep a reference to it.
-    reuse = binlog is None or getattr(binlog, "copies_input", False)
+    # A reused read buffer for a file, unless a decoder before the detector could keep a reference to it.
+    reuse = plain and (binlog is None or getattr(binlog, "copies_input", False))
     chunks = read_reusing(fh) if reuse else read_chunks(fh)
     if on_read is not None:
         chunks = _reporting(chunks, on_read)
@@ -67,8 +80,7 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
             if on_event is not None:
                 on_event(ev)
     finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
+        close_input(fh, name)
     return result
 
 

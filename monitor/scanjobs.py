@@ -50,6 +50,8 @@ class FileOutcome:
     error_level: bool
     printed_hashes: list[str]
     binlog_note: str | None = None
+    input_note: str | None = None
+    """Said when the file gave no event: what reading it found odd (an encoding it could not read)."""
 
 
 def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions, out: TextIO,
@@ -98,8 +100,9 @@ def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions
     if summary:
         summary[0].finish(result)
     printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
+    quiet = result.note if result.note and not any(result.counts.values()) else None
     return FileOutcome(any(result.counts[s] for s in ("error", "fatal")), printed,
-                       binlog_summary(decoder, result.name))
+                       binlog_summary(decoder, result.name), f"{result.name}: {quiet}" if quiet else None)
 
 
 def scan_files(files: Sequence[str], patterns: PatternSet, rules: list[Rule], enr: Enrichment,
@@ -127,6 +130,8 @@ def _finish(outcome: FileOutcome, enr: Enrichment, out: TextIO) -> bool:
     out.flush()
     if outcome.binlog_note:
         print(f"espwatch: {outcome.binlog_note}", file=sys.stderr)
+    elif outcome.input_note:  # "no events" could hide a log in an encoding it could not read: say so
+        print(f"espwatch: {outcome.input_note}", file=sys.stderr)
     for warning in enr.mismatches(outcome.printed_hashes):
         print(f"espwatch: WARNING: {warning}", file=sys.stderr)
     return outcome.error_level
