@@ -1,12 +1,15 @@
-"""Benchmark: `espwatch replay` of a huge log, headless (the real App under Textual's run_test).
+"""Benchmark: `espwatch replay` of a huge log, headless (the real App under Textual's run_test), beside
+`espwatch scan --json` on the same file in the same run.
 
-    python bench/bench_replay.py [--size-mb 1024] [--every-lines 8000] [--keep FILE]
+    python bench/bench_replay.py [--size-mb 1024] [--every-lines 8000] [--runs 2] [--keep FILE] [--thread]
 
-Builds the log in a temp dir (healthy ESP-IDF lines, a third of them ANSI-coloured, with every corpus log
-spliced in every --every-lines lines), then runs the replay in a fresh child process and prints:
-time to the first screen (from process start, imports included, and from App construction), time until the
-background scan has filled the timeline, key-press latency while the scan runs, and peak RSS (ru_maxrss).
-Targets: first screen < 1 s, peak RSS < 300 MB.
+Builds the log (healthy ESP-IDF lines, a third of them ANSI-coloured, with every corpus log spliced in every
+--every-lines lines), then, in each of --runs rounds: `espwatch scan --json` (the installed command, output
+to a file), and the replay in a fresh child process set up as `espwatch replay` sets it up (patterns, rules,
+no ELF; the scan in a worker process; with --thread also the old in-thread scan). Prints the best round:
+time to the first screen, time until the timeline is complete (from process start, as `scan --json` is
+timed) and its ratio to `scan --json`, key-press latency and event-loop lag while the scan runs, peak RSS.
+Targets: first screen < 1 s, timeline <= 1.3x scan --json, keys within 50 ms, peak RSS < 300 MB.
 """
 
 from __future__ import annotations
@@ -28,15 +31,27 @@ from pathlib import Path  # noqa: E402
 from tui_common import build_log, peak_rss_mb  # noqa: E402
 
 
-def child(path: str) -> None:
+def child(path: str, mode: str) -> None:
+    """As `espwatch replay --no-elf LOG` sets it up (mode "process"), or with the scan in a thread."""
+    from espwatch.diagnosis import load_rules
+    from espwatch.enrich import Enrichment
     from espwatch.patterns import load_patterns
+
+    patterns = load_patterns()
+    rules = load_rules()
+    enr = Enrichment.choose(None, True, patterns, rules, background=True)
+    proc = None
+    if mode == "process":
+        from espwatch.scanproc import ScanProcess
+
+        proc = ScanProcess(path, patterns, rules, enr.elf)
     from espwatch.tui.app import MonitorApp
 
     t_imports = time.perf_counter()
 
     async def run() -> dict:
         t0 = time.perf_counter()
-        app = MonitorApp(path, load_patterns())
+        app = MonitorApp(path, patterns, enrichment=enr, scan_in_process=proc or False)
         out: dict = {}
         async with app.run_test(size=(120, 40)) as pilot:
             view = app.log_view
@@ -62,6 +77,7 @@ def child(path: str) -> None:
             out["loop_lag_ms"] = {"n": len(loop_lag), "median": 1000 * statistics.median(loop_lag)
                                   if loop_lag else None, "max": 1000 * max(loop_lag) if loop_lag else None}
             out["scan_done_s"] = app.done_at - t0
+            out["scan_done_from_process_s"] = app.done_at - T_PROCESS
             t = time.perf_counter()
             await pilot.press("end")
             await pilot.pause()
@@ -81,57 +97,95 @@ def child(path: str) -> None:
         return out
 
     res = asyncio.run(run())
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    res["cpu_screen_s"] = me.ru_utime + me.ru_stime
+    res["cpu_worker_s"] = kids.ru_utime + kids.ru_stime
     res["imports_s"] = t_imports - T_PROCESS
     res["peak_rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(res))
+
+
+def replay_once(log: Path, mode: str) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", str(log), "--mode", mode],
+                          capture_output=True, text=True)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(1)
+    return json.loads(line[7:])
+
+
+def report(mode: str, r: dict, scan_s: float) -> None:
+    lat = r["keypress_latency_during_scan_ms"]
+    print(f"[{mode}] first screen:   {r['first_screen_from_process_s']:.2f} s from process start "
+          f"({r['imports_s']:.2f} s of imports), {r['first_screen_from_app_s']:.2f} s from App()  "
+          f"[target < 1 s]")
+    done = r["scan_done_from_process_s"]
+    print(f"[{mode}] timeline complete: {done:.1f} s from process start, {done / scan_s:.2f}x scan --json "
+          f"({r['bytes'] / 1e6 / r['scan_done_s']:.0f} MB/s)  [target <= 1.3x]")
+    print(f"[{mode}] responsive:     {lat['n']} PageDown keys during the scan, handled in median "
+          f"{lat['median'] or 0:.0f} ms, max {lat['max'] or 0:.0f} ms  [target <= 50 ms]; "
+          f"End {r['jump_to_end_s'] * 1000:.0f} ms, "
+          f"previous event from the end {r['prev_event_from_end_s'] * 1000:.0f} ms")
+    ll = r["loop_lag_ms"]
+    print(f"[{mode}]                 event-loop lag during the scan: median {ll['median'] or 0:.0f} ms, "
+          f"max {ll['max'] or 0:.0f} ms ({ll['n']} samples)")
+    print(f"[{mode}] found:          {r['lines']:,} lines, {r['boots']:,} boots, {r['events']:,} events "
+          f"({r['timeline_events']:,} on the timeline)")
+    print(f"[{mode}] peak RSS:       {r['peak_rss_mb']:.0f} MB of the screen's process  [target < 300 MB]")
+    print(f"[{mode}] CPU:            {r['cpu_screen_s']:.1f} s in the screen's process, "
+          f"{r['cpu_worker_s']:.1f} s in the scan worker")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--every-lines", type=int, default=8000)
-    ap.add_argument("--keep", type=Path, help="write the log here and keep it")
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--keep", type=Path, help="write the log here and keep it (reused when it exists)")
+    ap.add_argument("--thread", action="store_true", help="also the scan in a thread of the screen's process")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", default="process", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.mode)
         return 0
+    from common import compile_bytecode, espwatch_cmd, run_child
+
+    compile_bytecode()
     tmp = Path(tempfile.mkdtemp(prefix="espwatch-bench-replay-"))
     log = args.keep or tmp / "big.log"
     try:
-        t = time.perf_counter()
-        size, spliced = build_log(log, args.size_mb * 1024 * 1024, args.every_lines)
-        print(f"log: {size / 1e6:.0f} MB, {spliced} corpus logs spliced in, built in "
-              f"{time.perf_counter() - t:.1f} s")
+        if not log.exists():
+            t = time.perf_counter()
+            size, spliced = build_log(log, args.size_mb * 1024 * 1024, args.every_lines)
+            print(f"log: {size / 1e6:.0f} MB, {spliced} corpus logs spliced in, built in "
+                  f"{time.perf_counter() - t:.1f} s")
+        else:
+            print(f"log: {log.stat().st_size / 1e6:.0f} MB (kept from an earlier run)")
         with open(log, "rb") as fh:  # page cache warm, as after writing a capture
             while fh.read(1 << 24):
                 pass
-        proc = subprocess.run([sys.executable, __file__, "--child", str(log)], capture_output=True, text=True)
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if proc.returncode != 0 or line is None:
-            print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
-            return 1
-        r = json.loads(line[7:])
-        lat = r["keypress_latency_during_scan_ms"]
-        print(f"first screen:         {r['first_screen_from_process_s']:.2f} s from process start "
-              f"({r['imports_s']:.2f} s of imports), {r['first_screen_from_app_s']:.2f} s from App()  "
-              f"[target < 1 s]")
-        rate = r["bytes"] / 1e6 / r["scan_done_s"]
-        print(f"timeline complete:    {r['scan_done_s']:.1f} s  ({rate:.0f} MB/s through index + Pipeline)")
-        print(f"responsive:           {lat['n']} PageDown keys during the scan, handled in median "
-              f"{lat['median'] or 0:.0f} ms, max {lat['max'] or 0:.0f} ms; "
-              f"End {r['jump_to_end_s'] * 1000:.0f} ms, "
-              f"previous event from the end {r['prev_event_from_end_s'] * 1000:.0f} ms")
-        ll = r["loop_lag_ms"]
-        print(f"                      event-loop lag during the scan: median {ll['median'] or 0:.0f} ms, "
-              f"max {ll['max'] or 0:.0f} ms ({ll['n']} samples)")
-        print(f"found:                {r['lines']:,} lines, {r['boots']:,} boots, {r['events']:,} events "
-              f"({r['timeline_events']:,} on the timeline)")
-        print(f"peak RSS:             {r['peak_rss_mb']:.0f} MB  [target < 300 MB]")
+        modes = ["process", "thread"] if args.thread else ["process"]
+        scans, results = [], {m: [] for m in modes}
+        for _ in range(args.runs):
+            scans.append(run_child([*espwatch_cmd(), "scan", "--json", "--no-elf", str(log)],
+                                   tmp / "scan.jsonl"))
+            for m in modes:
+                results[m].append(replay_once(log, m))
+        scan = min(scans, key=lambda r: r.wall)
+        with open(tmp / "scan.jsonl", "rb") as fh:
+            n = sum(1 for _ in fh)
+        print(f"scan --json:          {scan.wall:.1f} s (cpu {scan.cpu:.1f} s), {n:,} events "
+              f"[best of {args.runs}, interleaved with the replays]")
+        for m in modes:
+            best = min(results[m], key=lambda r: r["scan_done_from_process_s"])
+            report(m, best, scan.wall)
         return 0
     finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -46,6 +46,9 @@ from espwatch.tui.detail import (
 from espwatch.tui.document import Batch, ByteStore, Follower, LineIndex, SessionInfo
 from espwatch.tui.logview import LogView, host_time_of_text
 from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, compile_user_regex, run_filter, search
+
+if TYPE_CHECKING:
+    from espwatch.scanproc import ScanProcess
 
 MAX_EVENTS = 200_000
 MAX_TIMELINE = 20_000
@@ -175,7 +178,8 @@ class MonitorApp(App[int]):
                  show_times: bool = False, report_dir: str | os.PathLike[str] | None = None,
                  eol: bytes = b"\r\n", interval: float | None = None,
                  store: ByteStore | None = None,
-                 arrival_time: Callable[[int], float | None] | None = None) -> None:
+                 arrival_time: Callable[[int], float | None] | None = None,
+                 scan_in_process: bool | ScanProcess = False) -> None:
         super().__init__()
         self.path = Path(path)
         self.patterns = patterns
@@ -202,6 +206,9 @@ class MonitorApp(App[int]):
             source.arrival_time if source is not None else None
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
+        if scan_in_process and not self.live and not follow and store is None:
+            made = scan_in_process
+            self.follower.scan_process = self._scan_process if made is True else lambda: made  # type: ignore
         self._follow_thread: threading.Thread | None = None
         self.events: list[Event] = []
         self.events_dropped = 0
@@ -304,6 +311,15 @@ class MonitorApp(App[int]):
         self._update_status()
 
     # -- batches from the follower -----------------------------------------------------------------
+    def _scan_process(self) -> ScanProcess:
+        """The worker process that scans a saved file (replay), with the same patterns, rules and ELF (the
+        replay command starts it before the screen, and passes it as `scan_in_process`)."""
+        from espwatch.scanproc import ScanProcess
+
+        enr = self.enrichment
+        return ScanProcess(str(self.path), self.patterns, enr.rules if enr is not None else None,
+                           enr.elf if enr is not None else None, enrich=enr is not None)
+
     def _post_batch(self, batch: Batch) -> None:
         self.post_message(BatchReady(batch))
 
