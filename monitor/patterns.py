@@ -150,28 +150,30 @@ class LazyRegex:
     """A regex compiled on its first use, so that loading the patterns costs no compile time for the ones
     a log never triggers. After the first use its methods are the compiled pattern's own (no overhead)."""
 
-    def __init__(self, src: str, flags: int, where: str) -> None:
+    def __init__(self, src: str, flags: int, where: str, error: type[PatternError] = PatternError) -> None:
         self.pattern = src
         self.flags = flags
         self.where = where
+        self.error = error
+        """Raised (naming `where`) when the regex does not compile: PatternError, RuleError for rules."""
 
     def compile(self) -> regex.Pattern[str]:
         try:
             compiled = regex.compile(self.pattern, self.flags | regex.VERSION0)
         except regex.error as exc:
-            raise PatternError(f"{self.where}: bad regex: {exc}") from None
+            raise self.error(f"{self.where}: bad regex: {exc}") from None
         for name in ("search", "match", "fullmatch", "finditer", "findall", "sub", "split"):
             setattr(self, name, getattr(compiled, name))
         return compiled
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("pattern", "flags", "where"):
+        if name.startswith("__") or name in ("pattern", "flags", "where", "error"):
             raise AttributeError(name)  # not a regex method (e.g. pickle looking for __setstate__)
         return getattr(self.compile(), name)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its source (for worker processes), compiled there on first use too."""
-        return (LazyRegex, (self.pattern, self.flags, self.where))
+        return (LazyRegex, (self.pattern, self.flags, self.where, self.error))
 
 
 def _compile(src: Any, where: str, flags: int = 0, lazy: bool = False) -> regex.Pattern[str]:
@@ -470,8 +472,9 @@ def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bo
     """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`)."""
     pats: list[Pattern] = []
     if builtin:
-        for f in pattern_files(builtin_dir(), recursive=False):
-            pats.extend(load_file(f, lazy=True))
+        from espwatch.datacache import builtin_patterns
+
+        pats.extend(builtin_patterns())  # parsed once, then from the cache folder
     for d in extra_dirs:
         p = Path(d)
         if not p.is_dir():

@@ -17,19 +17,29 @@ from pathlib import Path
 
 from espwatch.diagnosis.checks import CHECKS
 from espwatch.diagnosis.engine import DiagnosisStage
-from espwatch.diagnosis.rules import Rule, default_rules_path, load_rule_files, rule_pages
+from espwatch.diagnosis.rules import Rule, load_rule_files, rule_pages
 from espwatch.errors import RuleError
 from espwatch.patterns import pattern_files, read_toml
 
 
 def load_rules(extra_dirs: Sequence[os.PathLike[str] | str] = ()) -> list[Rule]:
     """The built-in rules, then the `[[rule]]` tables of the `*.toml` files in `extra_dirs`."""
-    files: list = [default_rules_path()]
+    from espwatch.datacache import builtin_rules
+
+    rules = builtin_rules()  # parsed once, then from the cache folder
+    files: list = []
     for d in extra_dirs:
         for f in pattern_files(Path(d)):
             if "rule" in read_toml(f, RuleError):
                 files.append(f)
-    return load_rule_files(files, CHECKS)
+    if not files:
+        return rules
+    where = {r.code: r.source for r in rules}
+    for rule in load_rule_files(files, CHECKS):
+        if rule.code in where:
+            raise RuleError(f"{rule.source}: rule {rule.code} is already defined in {where[rule.code]}")
+        rules.append(rule)
+    return rules
 
 
 __all__ = ["DiagnosisStage", "Rule", "RuleError", "load_rules", "rule_pages"]
