@@ -22,6 +22,7 @@ import regex
 
 from espwatch.errors import PatternError
 from espwatch.events import SEVERITIES, Event
+from espwatch.lazyregex import LazyRegex
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -112,7 +113,7 @@ _BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_incl
 
 
 PIECES_FILE = "pieces.toml"
-_PIECE = regex.compile(r"%\{(\w+)\}")
+_PIECE = LazyRegex(r"%\{(\w+)\}", 0, "pieces")
 _pieces: dict[str, str] | None = None
 
 
@@ -144,36 +145,6 @@ def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError
         return expand_pieces(pieces[m.group(1)], where, error, depth + 1)
 
     return _PIECE.sub(piece, src)
-
-
-class LazyRegex:
-    """A regex compiled on its first use, so that loading the patterns costs no compile time for the ones
-    a log never triggers. After the first use its methods are the compiled pattern's own (no overhead)."""
-
-    def __init__(self, src: str, flags: int, where: str, error: type[PatternError] = PatternError) -> None:
-        self.pattern = src
-        self.flags = flags
-        self.where = where
-        self.error = error
-        """Raised (naming `where`) when the regex does not compile: PatternError, RuleError for rules."""
-
-    def compile(self) -> regex.Pattern[str]:
-        try:
-            compiled = regex.compile(self.pattern, self.flags | regex.VERSION0)
-        except regex.error as exc:
-            raise self.error(f"{self.where}: bad regex: {exc}") from None
-        for name in ("search", "match", "fullmatch", "finditer", "findall", "sub", "split"):
-            setattr(self, name, getattr(compiled, name))
-        return compiled
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("pattern", "flags", "where", "error"):
-            raise AttributeError(name)  # not a regex method (e.g. pickle looking for __setstate__)
-        return getattr(self.compile(), name)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its source (for worker processes), compiled there on first use too."""
-        return (LazyRegex, (self.pattern, self.flags, self.where, self.error))
 
 
 def _compile(src: Any, where: str, flags: int = 0, lazy: bool = False) -> regex.Pattern[str]:
