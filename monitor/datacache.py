@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from espwatch.diagnosis.rules import Rule
-    from espwatch.patterns import Pattern
+    from espwatch.patterns import Pattern, PatternSet
 
 FORMAT = 1
 """Bump when the pickled classes change shape in a way the version number would not show."""
@@ -37,7 +39,7 @@ def _key_and_name() -> tuple[list[Any], str]:
 
     files = [f for f in pattern_files(builtin_dir(), recursive=False) if isinstance(f, Path)]
     key: list[Any] = [FORMAT, __version__, list(sys.version_info[:2]), str(builtin_dir())]
-    crc = 0
+    crc = zlib.crc32(str(builtin_dir()).encode("utf-8", "surrogateescape"))  # one file per installation
     for f in files:
         data = f.read_bytes()
         key.append([f.name, len(data), zlib.crc32(data)])
@@ -125,6 +127,15 @@ def _part(name: str) -> Any:
         _pending.clear()
         _pending.update(_fresh())
     return _pending.pop(name)
+
+
+def load_data(extra_dirs: Sequence[os.PathLike[str] | str] = ()) -> tuple[PatternSet, list[Rule]]:
+    """The patterns and rules in force: the built-in ones (from the cache) plus those in `extra_dirs`
+    (`--patterns DIR`, parsed every time), as `load_patterns` and `load_rules` give them."""
+    from espwatch.diagnosis import load_rules
+    from espwatch.patterns import load_patterns
+
+    return load_patterns(extra_dirs, base=builtin_patterns()), load_rules(extra_dirs, base=builtin_rules())
 
 
 def builtin_patterns() -> list[Pattern]:

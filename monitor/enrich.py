@@ -14,10 +14,10 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from espwatch.errors import ElfError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
 if TYPE_CHECKING:
     from concurrent.futures import Future
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import regex
-
 from espwatch.errors import PatternError
 from espwatch.events import SEVERITIES, Event
 from espwatch.lazyregex import LazyRegex
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
+
+    import regex
 
 
 @dataclass(slots=True)
@@ -228,6 +228,8 @@ def _parse_entry(raw: Any, where: str, derived: bool, lazy: bool = False) -> Pat
                   rx=None, hint=hint.strip(), checks=checks, references=refs)
     if derived:
         return pat
+    import regex
+
     flags = regex.IGNORECASE if raw.get("ignore_case") else 0
     if "regex" not in raw:
         raise PatternError(f"{where}: missing `regex`")
@@ -439,13 +441,16 @@ class PatternSet:
         return None
 
 
-def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True) -> PatternSet:
-    """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`)."""
+def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True,
+                  base: Sequence[Pattern] | None = None) -> PatternSet:
+    """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`). `base`: the built-in
+    patterns already parsed (espwatch.datacache keeps them), instead of reading the files."""
     pats: list[Pattern] = []
-    if builtin:
-        from espwatch.datacache import builtin_patterns
-
-        pats.extend(builtin_patterns())  # parsed once, then from the cache folder
+    if base is not None:
+        pats.extend(base)
+    elif builtin:
+        for f in pattern_files(builtin_dir(), recursive=False):
+            pats.extend(load_file(f, lazy=True))
     for d in extra_dirs:
         p = Path(d)
         if not p.is_dir():

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import regex
-
 from espwatch.errors import RuleError
 from espwatch.events import SEVERITIES, Event
 from espwatch.patterns import LazyRegex, Pattern, builtin_dir, expand_pieces, read_toml
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
+
+    import regex
 
 RULES_FILE = "rules.toml"
 WHENS = ("repeat", "sequence", "check")
@@ -225,7 +225,7 @@ def parse_rule(raw: Any, where: str, known_checks: set[str] | None = None, lazy:
     if not isinstance(raw, dict):
         raise _fail(where, "expected a table")
     code = raw.get("code")
-    if not isinstance(code, str) or not regex.fullmatch(r"EW9\d\d", code):
+    if not isinstance(code, str) or not (len(code) == 5 and code.startswith("EW9") and code[3:].isdecimal()):
         raise _fail(where, f"`code` must look like EW9xx (got {code!r})")
     where = f"{where} ({code})"
     for key in ("title", "severity", "when", "hint", "summary"):
