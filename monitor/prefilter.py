@@ -2,7 +2,8 @@
 
 Three engines give the same hits (the `re` one without overlaps); the first one installed is used:
   - `hyperscan` (the `fast` extra; wheels for Linux and macOS on x86-64): block mode over the escaped
-    literals, one compiled database per literal table, a scratch space per thread.
+    literals, one compiled database per literal table (kept serialised in the cache folder: compiling it
+    costs more than a small scan), a scratch space per thread.
   - `ahocorasick-rs` (a dependency, wheels for every platform), built as a DFA: the contiguous NFA it picks
     by default is about half as fast.
   - Python's `re` over one alternation of the escaped literals, the last resort: it reports one literal
@@ -56,7 +57,7 @@ def default_engine() -> str:
         if not _installed(wanted):
             raise UsageError(f"{ENV}={wanted}: that engine is not installed")
         return wanted
-    return available_engines()[0]
+    return next(e for e in ENGINES if _installed(e))  # the engines after it are not imported
 
 
 _hs_databases: dict[tuple[bytes, ...], Any] = {}
@@ -65,17 +66,85 @@ _hs_local = threading.local()
 
 
 def _hs_database(literals: tuple[bytes, ...]) -> Any:
-    """One compiled hyperscan block-mode database per literal table (compiling takes a few ms)."""
+    """One compiled hyperscan block-mode database per literal table: from memory, else from the cache
+    folder, else compiled (tens of ms for the built-in patterns' literals) and saved there."""
     import hyperscan
 
     with _hs_lock:
         db = _hs_databases.get(literals)
         if db is None:
+            db = _hs_cached(literals)
+        if db is None:
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             db.compile(expressions=[re.escape(lit) for lit in literals], ids=list(range(len(literals))),
                        elements=len(literals), flags=0)
-            _hs_databases[literals] = db
+            _hs_store(literals, db)
+        _hs_databases[literals] = db
         return db
+
+
+_HS_MAGIC = b"espwatch hyperscan block database 1\n"
+
+
+def _hs_header(literals: tuple[bytes, ...]) -> bytes:
+    """What a cached database file starts with: the magic line and the literal table it was compiled
+    from, in full (a file is used only for exactly that table)."""
+    import struct
+
+    parts = [_HS_MAGIC, struct.pack("<I", len(literals))]
+    for lit in literals:
+        parts += [struct.pack("<I", len(lit)), lit]
+    return b"".join(parts)
+
+
+def _hs_file(header: bytes) -> Any:
+    import zlib
+
+    import hyperscan
+
+    from espwatch.cachedir import cache_root
+
+    version = getattr(hyperscan, "__version__", "")
+    return cache_root() / "prefilter" / f"hs-{version}-{zlib.crc32(header):08x}-{len(header)}.db"
+
+
+def _hs_cached(literals: tuple[bytes, ...]) -> Any:
+    """The database saved for `literals`, or None (none saved, another table, or hyperscan refuses it:
+    it checks the file's checksum and that it was made for this CPU and library)."""
+    import hyperscan
+
+    header = _hs_header(literals)
+    try:
+        data = _hs_file(header).read_bytes()
+        if not data.startswith(header):
+            return None
+        return hyperscan.loadb(data[len(header):], hyperscan.HS_MODE_BLOCK)
+    except Exception:  # an unreadable, stale or foreign file is compiled again, never trusted
+        return None
+
+
+def _hs_store(literals: tuple[bytes, ...], db: Any) -> None:
+    import contextlib
+    import tempfile
+
+    import hyperscan
+
+    from espwatch.cachedir import private_dir
+
+    header = _hs_header(literals)
+    try:
+        file = _hs_file(header)
+        fd, tmp = tempfile.mkstemp(dir=private_dir(file.parent), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(header + hyperscan.dumpb(db))
+            os.replace(tmp, file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except Exception:  # a cache is only a speed-up
+        return
 
 
 def _hs_scratch(db: Any) -> Any:
