@@ -172,3 +172,25 @@ def test_user_rule_with_bad_regex_fails_at_load(tmp_path: Path) -> None:
         'summary = "s"\nreferences = ["https://example.com/"]\nselect = { kind = "panic", match = { reason = "(unclosed" } }\n')
     with pytest.raises(RuleError, match=r"mine\.toml.*EW990.*bad regex"):
         load_rules([tmp_path])
+
+
+def test_aho_corasick_nfa_then_dfa_find_the_same(monkeypatch: pytest.MonkeyPatch, corpus_dir: Path) -> None:
+    """A small input is scanned with the NFA (quick to build); past DFA_AFTER bytes the DFA takes over, and
+    both report the same hits in the same order."""
+    from espwatch import prefilter
+    from espwatch.patterns import load_patterns
+
+    lits = sorted({lit for p in load_patterns().matchers for lit in p.literals})
+    logs = sorted(corpus_dir.glob("*.log")) + sorted((ROOT / "samples").glob("*.log"))
+    assert len(logs) > 10
+    monkeypatch.setattr(prefilter, "DFA_AFTER", 0)  # the DFA from the second buffer on
+    for log in logs:
+        data = log.read_bytes()
+        small = prefilter.Prefilter(lits, engine="ahocorasick-rs")
+        first = small.find(data)  # NFA
+        assert small.find(data) == first  # DFA
+        assert small._find.__name__ == "<lambda>"
+    monkeypatch.setattr(prefilter, "DFA_AFTER", 1 << 30)
+    pf = prefilter.Prefilter(lits, engine="ahocorasick-rs")
+    pf.find(b"x" * 1000)
+    assert pf._find.__name__ == "find_nfa"
