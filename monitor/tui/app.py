@@ -1,8 +1,10 @@
 """The espwatch screen: log pane, boot timeline, event detail, status line; live (`--port`) or replay.
 
-The app never parses on its own: a `Follower` thread reads the file (the session log when live) through
-the core `Pipeline` and posts batches; the app subscribes to what the pipeline produced and sends commands
-(filters, search, device control) to worker threads and to the `SerialSource`.
+This module composes the screen and routes what happens: the pieces live beside it (`logview` the log
+pane, `timeline` the boots and events, `detail` the event pane, `status` the status line, `help` the keys,
+`messages` what workers post). The app never parses on its own: a follower worker reads the file (the
+session log when live) through the core `Pipeline` and posts batches; filters, searches and device
+commands run in Textual thread workers (`@work(thread=True, exclusive=True)`), never on the UI thread.
 """
 
 from __future__ import annotations
@@ -18,101 +20,28 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
-from textual.widgets.tree import TreeNode
+from textual.worker import get_current_worker
 
 from espwatch.enrich import Enrichment
-from espwatch.events import SEVERITY_RANK, Event
+from espwatch.events import Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
 from espwatch.sources import SerialSource
-from espwatch.tui.detail import (
-    SEVERITY_MARK,
-    SEVERITY_STYLE,
-    boot_label,
-    event_plain,
-    event_title,
-    render_event,
-    report_plain,
-)
+from espwatch.tui.detail import event_plain, render_event, report_plain
 from espwatch.tui.document import Batch, Follower, LineIndex, SessionInfo
+from espwatch.tui.help import HelpScreen
 from espwatch.tui.logview import LogView, host_time_of_text
+from espwatch.tui.messages import BatchReady, FilterProgress, SearchDone, SourceStatus
 from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, compile_user_regex, run_filter, search
+from espwatch.tui.status import StatusInfo, status_text
+from espwatch.tui.timeline import Timeline
 
 MAX_EVENTS = 200_000
-MAX_TIMELINE = 20_000
-EXPANDED_BOOTS = 30
-
-HELP = """\
-[b]espwatch keys[/b]
-
-  [b]n[/b] / [b]N[/b]        next / previous event        [b]][/b] / [b][[/b]   next / previous boot
-  [b]/[/b]            search (regex, smart case)   [b]>[/b] / [b]<[/b]   next / previous match (also F3)
-  [b]l[/b]            level filter: all, I+, W+, E  [b]f[/b]       tag filter (regex)
-  [b]b[/b]            only the boot under the cursor  [b]Esc[/b]  clear filters and search
-  [b]m[/b]            toggle bookmark              [b]'[/b]       next bookmark
-  [b]t[/b]            host timestamps on/off       [b]Tab[/b]     next pane
-  [b]c[/b]            copy event (OSC 52)          [b]C[/b]       copy report      [b]w[/b]  save report
-  [b]↑ ↓ PgUp PgDn Home End[/b]  move in the focused pane; End follows the live log
-
-Live monitor:
-  [b]Ctrl+R[/b]       reset the chip (DTR/RTS)     [b]Ctrl+P[/b]  reset into the bootloader
-  [b]p[/b]            pause / resume the display (recording goes on)
-  [b]i[/b]            send a line to the device    [b]Ctrl+][/b] quit ([b]q[/b] too in replay)
-"""
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Static { width: auto; max-width: 100; border: round $accent; padding: 1 2;
-                          background: $panel; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static(HELP)
-
-
-class BatchReady(Message):
-    def __init__(self, batch: Batch) -> None:
-        super().__init__()
-        self.batch = batch
-
-
-class SourceStatus(Message):
-    def __init__(self, state: str, text: str) -> None:
-        super().__init__()
-        self.state = state
-        self.text = text
-
-
-class FilterProgress(Message):
-    def __init__(self, result: FilterResult, done: bool) -> None:
-        super().__init__()
-        self.result = result
-        self.done = done
-
-
-class SearchDone(Message):
-    def __init__(self, line: int | None, pattern: str) -> None:
-        super().__init__()
-        self.line = line
-        self.pattern = pattern
-
-
-def _human_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 class MonitorApp(App[int]):
@@ -192,14 +121,9 @@ class MonitorApp(App[int]):
         self.index = LineIndex(self.path)
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
-        self._follow_thread: threading.Thread | None = None
         self.events: list[Event] = []
         self.events_dropped = 0
         self.sessions: dict[int, SessionInfo] = {}
-        self.timeline_events: list[Event] = []
-        self._timeline_lines: list[int] = []
-        self._boot_nodes: dict[int, TreeNode[Any]] = {}
-        self._event_nodes: dict[int, TreeNode[Any]] = {}
         self.lines = 0
         self.bytes_read = 0
         self.file_size = 0
@@ -209,14 +133,15 @@ class MonitorApp(App[int]):
         self.selected: Event | None = None
         self.filter_spec = FilterSpec()
         self.filter: FilterResult | None = None
-        self._filter_thread: threading.Thread | None = None
+        self._filtering: FilterResult | None = None
+        """The filter a worker is extending now."""
         self.search_pattern: str | None = None
         self.search_busy = False
-        self._search_cancel = threading.Event()
         self.prompt_mode: str | None = None
         self.source_state = source.state if source else ""
         self.source_text = ""
         self.show_times = show_times
+        self.last_report: Path | None = None
         for b in self.LIVE_BINDINGS if self.live else self.REPLAY_BINDINGS:
             self.bind(b.key, b.action, description=b.description, show=b.show,
                       key_display=b.key_display)
@@ -228,10 +153,7 @@ class MonitorApp(App[int]):
                 yield LogView(self.index, id="log")
                 yield Input(id="prompt")
             with Vertical(id="right"):
-                tree: Tree[Any] = Tree("boots", id="timeline")
-                tree.show_root = False
-                tree.guide_depth = 2
-                yield tree
+                yield Timeline(self.patterns, self.live, id="timeline")
                 with VerticalScroll(id="detail-scroll"):
                     yield Static(Text("Select an event in the timeline (n / N), or press ? for keys.",
                                       style="dim"), id="detail")
@@ -245,8 +167,13 @@ class MonitorApp(App[int]):
         return self.query_one("#log", LogView)
 
     @property
-    def timeline(self) -> Tree[Any]:
-        return self.query_one("#timeline", Tree)
+    def timeline(self) -> Timeline:
+        return self.query_one("#timeline", Timeline)
+
+    @property
+    def timeline_events(self) -> list[Event]:
+        """The events listed in the timeline, by line."""
+        return self.timeline.events
 
     def on_mount(self) -> None:
         self.query_one("#prompt", Input).cursor_blink = False
@@ -266,11 +193,12 @@ class MonitorApp(App[int]):
                 src.start()
             if src.message:
                 self.source_text = src.message
-        self._follow_thread = threading.Thread(target=self._follow, name="espwatch-follower", daemon=True)
-        self._follow_thread.start()
+        self._follow()
         self._update_status()
 
+    @work(thread=True, exclusive=True, group="follower", exit_on_error=False)
     def _follow(self) -> None:
+        """Reads the file through the pipeline until the app stops (or the end of a saved log)."""
         try:
             self.follower.run()
         except Exception as exc:
@@ -279,13 +207,11 @@ class MonitorApp(App[int]):
     def on_unmount(self) -> None:
         self.follower.stop.set()
         self.follower.wake.set()
-        self._search_cancel.set()
+        self.workers.cancel_all()
         if self.filter is not None:
             self.filter.cancel.set()
         if self.source is not None:
             self.source.stop()
-        if self._follow_thread is not None:
-            self._follow_thread.join(2.0)
         self.index.close()
 
     def set_elf_state(self, text: str) -> None:
@@ -310,7 +236,7 @@ class MonitorApp(App[int]):
         for s in b.sessions:
             self.sessions[s.number] = s
         self.lines, self.bytes_read, self.file_size = b.lines, b.bytes_read, b.size
-        self._add_to_timeline(b.sessions, new)
+        self.timeline.add(b.sessions, new, self.sessions)
         self.log_view.lines_changed(b.lines)
         if b.done and not self.scan_done:
             self.scan_done = True
@@ -325,73 +251,26 @@ class MonitorApp(App[int]):
             self.elf_state = self.enrichment.status(printed)
         self._update_status()
 
-    def _boot_node(self, number: int) -> TreeNode[Any]:
-        node = self._boot_nodes.get(number)
-        if node is None:
-            s = self.sessions.get(number) or SessionInfo(number, 0, 0, {}, {})
-            # Expanded boots cost the tree a rebuild per batch: keep the last two (live) or the first
-            # EXPANDED_BOOTS (replay) open; the others are one line each, Enter opens them.
-            expand = self.live or len(self._boot_nodes) < EXPANDED_BOOTS
-            node = self.timeline.root.add(self._boot_text(s), data=("boot", number), expand=expand)
-            self._boot_nodes[number] = node
-            old = self._boot_nodes.get(number - 2)
-            if self.live and old is not None and old.is_expanded:
-                old.collapse()
-        return node
-
-    def _boot_text(self, s: SessionInfo) -> Text:
-        worst = max(s.counts, key=SEVERITY_RANK.__getitem__) if s.counts else None
-        mark_style = {"fatal": "bold red", "error": "red", "warning": "yellow"}.get(worst or "", "green")
-        t = Text.assemble(("■ ", mark_style), (boot_label(s), "bold"))
-        if s.start_line:
-            t.append(f"  {s.start_line}-{s.end_line}", style="dim")
-        return t
-
-    def _add_to_timeline(self, sessions: list[SessionInfo], events: list[Event]) -> None:
-        for s in sessions:
-            self._boot_node(s.number).set_label(self._boot_text(s))
-        for ev in events:
-            if len(self.timeline_events) >= MAX_TIMELINE or not self.patterns.in_timeline(ev):
-                continue
-            parent = self._boot_node(ev.boot)
-            label = Text.assemble((SEVERITY_MARK.get(ev.severity, "·"), SEVERITY_STYLE.get(ev.severity, "")),
-                                  (f" {ev.line:>5} ", "dim"), event_title(ev, self.patterns))
-            node = parent.add_leaf(label, data=("event", ev))
-            self._event_nodes[id(ev)] = node
-            i = bisect_right(self._timeline_lines, ev.line)
-            self._timeline_lines.insert(i, ev.line)
-            self.timeline_events.insert(i, ev)
-
     # -- status --------------------------------------------------------------------------------------
-    def _update_status(self) -> None:
-        parts: list[str] = []
+    def _status_info(self) -> StatusInfo:
+        info = StatusInfo(live=self.live, lines=self.lines, boots=len(self.sessions),
+                          events=len(self.events) + self.events_dropped,
+                          timeline_capped=self.timeline.capped, elf=self.elf_state,
+                          scanning=not self.scan_done and not self.live, paused=self.log_view.paused,
+                          search=self.search_pattern or "", search_busy=self.search_busy)
         if self.live and self.source is not None:
             src = self.source
-            parts.append(f"{src.url} {src.baud}")
-            parts.append(self.source_state or src.state)
-            parts.append(_human_bytes(src.bytes_received))
+            info.source, info.state, info.size = f"{src.url} {src.baud}", self.source_state or src.state, \
+                src.bytes_received
         else:
-            parts.append(self.log_name)
-            parts.append(_human_bytes(self.file_size))
-        parts.append(f"{self.lines:,} lines")
-        parts.append(f"{len(self.sessions)} boots")
-        n_ev = len(self.events) + self.events_dropped
-        parts.append(f"{n_ev:,} events" + (" (timeline capped)" if len(self.timeline_events) >= MAX_TIMELINE
-                                            else ""))
-        parts.append(self.elf_state)
-        if not self.scan_done and not self.live:
-            parts.append("scanning…")
-        if self.log_view.paused:
-            parts.append("DISPLAY PAUSED")
+            info.source, info.size = self.log_name, self.file_size
         if self.filter_spec.active:
-            done = "" if self.filter is None or self.filter.complete else " …"
-            parts.append(f"filter {self.filter_spec.describe()}{done}")
-        if self.search_pattern:
-            parts.append(f"/{self.search_pattern}" + (" …" if self.search_busy else ""))
-        text = Text(" · ".join(parts))
-        if self.live and self.source_state in ("lost", "waiting"):
-            text = Text(" · ".join(parts), style="bold yellow")
-        self.query_one("#status", Static).update(text)
+            info.filter = self.filter_spec.describe()
+            info.filter_busy = self.filter is not None and not self.filter.complete
+        return info
+
+    def _update_status(self) -> None:
+        self.query_one("#status", Static).update(status_text(self._status_info()))
 
     def on_source_status(self, message: SourceStatus) -> None:
         if message.state in ("connected", "waiting", "lost"):
@@ -455,34 +334,18 @@ class MonitorApp(App[int]):
         view.goto_line(ev.line)
 
     def select_event(self, ev: Event) -> None:
-        node = self._event_nodes.get(id(ev))
-        if node is not None:
-            if node.parent is not None and not node.parent.is_expanded:
-                node.parent.expand()
-            self.timeline.move_cursor(node)
-            self.timeline.scroll_to_node(node, animate=False)
+        self.timeline.reveal(ev)
         self.show_event(ev)
 
     def action_next_event(self, direction: int) -> None:
         if not self.timeline_events:
             self.notify("no events yet", timeout=2)
             return
-        cur = self.log_view.current_line()
-        if self.selected is not None and self.selected.line == cur:
-            pos = bisect_right(self._timeline_lines, cur) if direction > 0 else \
-                bisect_left(self._timeline_lines, cur) - 1
-            # several events on one line: step through them in order
-            same = [i for i, e in enumerate(self.timeline_events) if e is self.selected]
-            if same:
-                pos = same[0] + direction
-        elif direction > 0:
-            pos = bisect_right(self._timeline_lines, cur) if cur else 0
-        else:
-            pos = bisect_left(self._timeline_lines, cur) - 1
-        if not 0 <= pos < len(self.timeline_events):
+        ev = self.timeline.neighbour(self.selected, self.log_view.current_line(), direction)
+        if ev is None:
             self.notify("no more events" if direction > 0 else "no earlier event", timeout=2)
             return
-        self.select_event(self.timeline_events[pos])
+        self.select_event(ev)
 
     def action_next_boot(self, direction: int) -> None:
         if not self.sessions:
@@ -494,9 +357,7 @@ class MonitorApp(App[int]):
         if not 0 <= i < len(starts):
             self.notify("no more boots" if direction > 0 else "no earlier boot", timeout=2)
             return
-        node = self._boot_node(starts[i][1])
-        self.timeline.move_cursor(node)
-        self.timeline.scroll_to_node(node, animate=False)
+        self.timeline.reveal_boot(starts[i][1], self.sessions)
 
     # -- prompt (search, tag filter, send) -----------------------------------------------------------
     def action_prompt(self, mode: str) -> None:
@@ -522,9 +383,7 @@ class MonitorApp(App[int]):
     def _prompt_submitted(self, message: Input.Submitted) -> None:
         mode, value = self.prompt_mode, message.value
         if mode == "send":
-            if self.source is not None:
-                data = value.encode("utf-8") + self.eol
-                threading.Thread(target=self.source.send, args=(data,), daemon=True).start()
+            self._send(value.encode("utf-8") + self.eol)
             message.input.value = ""
             return  # stay in the box for the next line
         self._hide_prompt()
@@ -540,7 +399,7 @@ class MonitorApp(App[int]):
         changed = self.filter_spec.active or self.search_pattern
         self.search_pattern = None
         self.log_view.search_rx = None
-        self._search_cancel.set()
+        self.workers.cancel_group(self, "search")
         if self.filter_spec.active:
             self.set_filter(clear=True)
         self.log_view.refresh()
@@ -565,9 +424,6 @@ class MonitorApp(App[int]):
         view = self.log_view
         view.search_rx = rx
         view.refresh()
-        self._search_cancel.set()
-        self._search_cancel = cancel = threading.Event()
-        start = view.current_line()
         allowed = None
         if self.filter is not None:
             flt = self.filter
@@ -578,16 +434,17 @@ class MonitorApp(App[int]):
 
         self.search_busy = True
         self._update_status()
+        self._search(rx, pattern, view.current_line(), direction < 0, allowed)
 
-        def work() -> None:
-            try:
-                line = search(self.index, rx, start, backward=direction < 0, allowed=allowed, cancel=cancel)
-            except Exception:
-                line = None
-            if not cancel.is_set():
-                self.post_message(SearchDone(line, pattern))
-
-        threading.Thread(target=work, name="espwatch-search", daemon=True).start()
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def _search(self, rx: Any, pattern: str, start: int, backward: bool, allowed: Any) -> None:
+        cancel = get_current_worker().cancelled_event
+        try:
+            line = search(self.index, rx, start, backward=backward, allowed=allowed, cancel=cancel)
+        except Exception:
+            line = None
+        if not cancel.is_set():
+            self.post_message(SearchDone(line, pattern))
 
     def on_search_done(self, message: SearchDone) -> None:
         self.search_busy = False
@@ -636,30 +493,32 @@ class MonitorApp(App[int]):
 
     def _start_filter(self) -> None:
         flt = self.filter
-        if flt is None or (self._filter_thread is not None and self._filter_thread.is_alive()):
+        if flt is None:
             return
-        events = list(self.events)
-        total = self.lines
+        if self._filtering is flt:
+            return  # a worker extends this filter; it takes the newer lines when it is done
+        self._filtering = flt
+        self._filter(flt, list(self.events), self.lines)
 
-        def work() -> None:
-            last_post = 0.0
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    def _filter(self, flt: FilterResult, events: list[Event], total: int) -> None:
+        last_post = 0.0
 
-            def progress(r: FilterResult) -> None:
-                nonlocal last_post
-                now = time.perf_counter()
-                if now - last_post > 0.2:
-                    last_post = now
-                    self.post_message(FilterProgress(r, False))
+        def progress(r: FilterResult) -> None:
+            nonlocal last_post
+            now = time.perf_counter()
+            if now - last_post > 0.2:
+                last_post = now
+                self.post_message(FilterProgress(r, False))
 
-            try:
-                run_filter(flt, self.index, events, upto=total, progress=progress)
-            finally:
-                self.post_message(FilterProgress(flt, True))
-
-        self._filter_thread = threading.Thread(target=work, name="espwatch-filter", daemon=True)
-        self._filter_thread.start()
+        try:
+            run_filter(flt, self.index, events, upto=total, progress=progress)
+        finally:
+            self.post_message(FilterProgress(flt, True))
 
     def on_filter_progress(self, message: FilterProgress) -> None:
+        if message.done and message.result is self._filtering:
+            self._filtering = None
         if message.result is not self.filter:
             return
         view = self.log_view
@@ -726,13 +585,20 @@ class MonitorApp(App[int]):
         self._update_status()
 
     # -- device control ------------------------------------------------------------------------------
+    @work(thread=True, group="device", exit_on_error=False)
+    def _send(self, data: bytes) -> None:
+        if self.source is not None:
+            self.source.send(data)
+
+    @work(thread=True, group="device", exit_on_error=False)
     def action_reset(self) -> None:
         if self.source is not None:
-            threading.Thread(target=self.source.reset, daemon=True).start()
+            self.source.reset()
 
+    @work(thread=True, group="device", exit_on_error=False)
     def action_bootloader(self) -> None:
         if self.source is not None:
-            threading.Thread(target=self.source.reset_to_bootloader, daemon=True).start()
+            self.source.reset_to_bootloader()
 
     # -- copy / save ---------------------------------------------------------------------------------
     def report_text(self) -> str:
