@@ -34,6 +34,17 @@ class DecodeStage:
         self._backlog: deque[Event] = deque(maxlen=backlog)
         self.codes = frozenset(codes)
         self.error: str | None = None
+        self._waits = True
+
+    def fork(self, memo: dict[int, object] | None = None) -> DecodeStage:
+        """A stage for a what-if run ahead of the input: same index, own backlog, and its `finish` never
+        waits for an index still being built (those events just stay undecoded)."""
+        other = DecodeStage.__new__(DecodeStage)
+        other._index, other._future = self._index, self._future
+        other.codes, other.error = self.codes, self.error
+        other._backlog = deque(maxlen=self._backlog.maxlen)
+        other._waits = False
+        return other
 
     @property
     def state(self) -> str:
@@ -64,6 +75,16 @@ class DecodeStage:
         if frames:
             ev.frames = frames
 
+    def decode_if_ready(self, ev: Event) -> bool:
+        """Add frames to `ev` now if the index is loaded (safe from another thread); False otherwise."""
+        index = self._index
+        if index is None or ev.code not in self.codes:
+            return False
+        frames = decode_event(ev, index)
+        if frames:
+            ev.frames = frames
+        return True
+
     def process(self, ev: Event, boot: BootSession | None = None) -> list[Event]:
         if ev.code in self.codes and ev.frames is None:
             if self._poll() is not None:
@@ -73,7 +94,7 @@ class DecodeStage:
         return [ev]
 
     def finish(self) -> list[Event]:
-        if self._future is not None:
+        if self._future is not None and self._waits:
             wait([self._future])
         self._poll()
         return []

@@ -10,6 +10,7 @@ crash (`crash`), which needs the decoded frames that arrive after this stage.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,17 @@ class BootTracker:
     @property
     def current(self) -> BootSession:
         return self.sessions[-1]
+
+    def fork(self) -> BootTracker:
+        """A copy to run ahead on (what-if): earlier boots are shared (they no longer change), the current
+        one is copied, events are not kept."""
+        other = copy.copy(self)
+        other.keep_events = False
+        cur = copy.copy(self.current)
+        cur.facts, cur.counts, cur.first_line = dict(cur.facts), dict(cur.counts), dict(cur.first_line)
+        cur.events = []
+        other.sessions = [*self.sessions[:-1], cur]
+        return other
 
     def session(self, number: int) -> BootSession:
         """The boot numbered `number` (the current one when out of range)."""

@@ -27,21 +27,30 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 from textual.worker import get_current_worker
 
+from espwatch.decoding import DecodeStage
 from espwatch.enrich import Enrichment
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
+from espwatch.reread import reread
 from espwatch.sources import SerialSource
-from espwatch.tui.detail import event_plain, render_event, report_plain
+from espwatch.tui.detail import event_plain, event_title, render_event, report_plain
 from espwatch.tui.document import Batch, Follower, LineIndex, SessionInfo
+from espwatch.tui.eventstore import EventStore
 from espwatch.tui.help import HelpScreen
 from espwatch.tui.logview import LogView, host_time_of_text
 from espwatch.tui.messages import BatchReady, FilterProgress, SearchDone, SourceStatus
-from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, compile_user_regex, run_filter, search
+from espwatch.tui.query import (
+    LEVEL_STEPS,
+    FilterResult,
+    FilterSpec,
+    compile_user_regex,
+    min_rank,
+    run_filter,
+    search,
+)
 from espwatch.tui.status import StatusInfo, status_text
 from espwatch.tui.timeline import Timeline
-
-MAX_EVENTS = 200_000
 
 
 class MonitorApp(App[int]):
@@ -106,7 +115,7 @@ class MonitorApp(App[int]):
         self.patterns = patterns
         self.enrichment = enrichment
         stages = enrichment.stages() if enrichment is not None else []
-        self.pipeline = Pipeline(patterns, stages, keep_events=True)
+        self.pipeline = Pipeline(patterns, stages, keep_events=False)
         self.source = source
         self.live = source is not None
         if self.live:
@@ -121,8 +130,8 @@ class MonitorApp(App[int]):
         self.index = LineIndex(self.path)
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
-        self.events: list[Event] = []
-        self.events_dropped = 0
+        self.store = EventStore(patterns, self._reread)
+        """Every event found (a row each; bodies read again from the log when needed)."""
         self.sessions: dict[int, SessionInfo] = {}
         self.lines = 0
         self.bytes_read = 0
@@ -131,6 +140,7 @@ class MonitorApp(App[int]):
         self.started = time.perf_counter()
         self.done_at: float | None = None
         self.selected: Event | None = None
+        self.selected_row: int | None = None
         self.filter_spec = FilterSpec()
         self.filter: FilterResult | None = None
         self._filtering: FilterResult | None = None
@@ -172,8 +182,22 @@ class MonitorApp(App[int]):
 
     @property
     def timeline_events(self) -> list[Event]:
-        """The events listed in the timeline, by line."""
-        return self.timeline.events
+        """The events listed in the timeline, by line (read again from the log when not in memory)."""
+        return [ev for ev in map(self.store.get, self.timeline.rows) if ev is not None]
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event, whole, by line (reads the log for bodies not in memory: for tests and small logs)."""
+        return self.store.events()
+
+    def _reread(self, first: int, last: int, kind: str, code: str, boot: int) -> Event | None:
+        data = b"".join(buf for _, buf in self.index.iter_ranges(first, last))
+        ev = reread(self.patterns, data, first, kind, code, boot)
+        if ev is not None:
+            for stage in self.pipeline.stages:
+                if isinstance(stage, DecodeStage):
+                    stage.decode_if_ready(ev)
+        return ev
 
     def on_mount(self) -> None:
         self.query_one("#prompt", Input).cursor_blink = False
@@ -225,18 +249,31 @@ class MonitorApp(App[int]):
 
     def on_batch_ready(self, message: BatchReady) -> None:
         b = message.batch
-        room = MAX_EVENTS - len(self.events)
-        new = b.events if len(b.events) <= room else b.events[: max(room, 0)]
-        self.events_dropped += len(b.events) - len(new)
-        if new and self.events and new[0].line < self.events[-1].line:
-            self.events.extend(new)
-            self.events.sort(key=lambda e: e.line)
-        else:
-            self.events.extend(new)
+        ch = b.changes
         for s in b.sessions:
             self.sessions[s.number] = s
         self.lines, self.bytes_read, self.file_size = b.lines, b.bytes_read, b.size
-        self.timeline.add(b.sessions, new, self.sessions)
+        store, timeline = self.store, self.timeline
+        timeline.update_boots(b.sessions, self.sessions)
+        provisional = {id(e) for e in ch.provisional}
+        for ev in ch.withdrawn:
+            row = store.remove(ev)
+            if row is not None:
+                timeline.remove(row)
+                if row == self.selected_row:
+                    self._show_withdrawn(ev)
+        for old, new in ch.updated:
+            prov = id(new) in provisional
+            row = store.replace(old, new, prov)
+            if row in timeline._event_nodes:
+                timeline.relabel(row, new, prov)
+            else:
+                timeline.add(row, new, self.sessions, prov)
+            if row == self.selected_row:
+                self.show_event(row)
+        for ev in ch.new:
+            prov = id(ev) in provisional
+            timeline.add(store.add(ev, prov), ev, self.sessions, prov)
         self.log_view.lines_changed(b.lines)
         if b.done and not self.scan_done:
             self.scan_done = True
@@ -254,7 +291,7 @@ class MonitorApp(App[int]):
     # -- status --------------------------------------------------------------------------------------
     def _status_info(self) -> StatusInfo:
         info = StatusInfo(live=self.live, lines=self.lines, boots=len(self.sessions),
-                          events=len(self.events) + self.events_dropped,
+                          events=len(self.store),
                           timeline_capped=self.timeline.capped, elf=self.elf_state,
                           scanning=not self.scan_done and not self.live, paused=self.log_view.paused,
                           search=self.search_pattern or "", search_busy=self.search_busy)
@@ -267,6 +304,9 @@ class MonitorApp(App[int]):
         if self.filter_spec.active:
             info.filter = self.filter_spec.describe()
             info.filter_busy = self.filter is not None and not self.filter.complete
+            if self.filter is not None:
+                info.hidden = self.lines - len(self.filter.lines) if self.filter.complete else \
+                    self.filter.hidden
         return info
 
     def _update_status(self) -> None:
@@ -303,7 +343,7 @@ class MonitorApp(App[int]):
         else:
             s = self.sessions.get(value)
             if s is not None:
-                self.selected = None
+                self.selected, self.selected_row = None, None
                 self.log_view.range = (s.start_line, s.end_line)
                 self.log_view.goto_line(s.start_line)
                 self.query_one("#detail", Static).update(self._boot_detail(s))
@@ -325,27 +365,42 @@ class MonitorApp(App[int]):
                 table.add_row("partition", " ".join(cells))
         return table
 
-    def show_event(self, ev: Event) -> None:
-        self.selected = ev
-        self.query_one("#detail", Static).update(render_event(ev, self.patterns, self.sessions.get(ev.boot)))
+    def show_event(self, row: int) -> None:
+        """Show the event of a store row in the detail pane and its lines in the log pane."""
+        ev = self.store.get(row)
+        if ev is None:
+            return
+        self.selected, self.selected_row = ev, row
+        detail = render_event(ev, self.patterns, self.sessions.get(ev.boot))
+        self.query_one("#detail", Static).update(detail)
         self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
         view = self.log_view
         view.range = (ev.line, ev.end_line)
         view.goto_line(ev.line)
 
-    def select_event(self, ev: Event) -> None:
-        self.timeline.reveal(ev)
-        self.show_event(ev)
+    def _show_withdrawn(self, ev: Event) -> None:
+        self.selected, self.selected_row = None, None
+        self.query_one("#detail", Static).update(
+            Text(f"{event_title(ev, self.patterns)}: withdrawn (the lines that followed contradict it)",
+                 style="dim"))
+
+    def select_event(self, ev: Event | int) -> None:
+        """Select an event (an event object handed out by the app, or a store row)."""
+        row = ev if isinstance(ev, int) else self.store.row_of(ev)
+        if row is None:
+            return
+        self.timeline.reveal(row)
+        self.show_event(row)
 
     def action_next_event(self, direction: int) -> None:
-        if not self.timeline_events:
+        if not self.timeline.rows:
             self.notify("no events yet", timeout=2)
             return
-        ev = self.timeline.neighbour(self.selected, self.log_view.current_line(), direction)
-        if ev is None:
+        row = self.timeline.neighbour(self.selected_row, self.log_view.current_line(), direction)
+        if row is None:
             self.notify("no more events" if direction > 0 else "no earlier event", timeout=2)
             return
-        self.select_event(ev)
+        self.select_event(row)
 
     def action_next_boot(self, direction: int) -> None:
         if not self.sessions:
@@ -498,10 +553,11 @@ class MonitorApp(App[int]):
         if self._filtering is flt:
             return  # a worker extends this filter; it takes the newer lines when it is done
         self._filtering = flt
-        self._filter(flt, list(self.events), self.lines)
+        rank = min_rank(flt.spec)
+        self._filter(flt, self.store.own_spans(rank) if rank is not None else [], self.lines)
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
-    def _filter(self, flt: FilterResult, events: list[Event], total: int) -> None:
+    def _filter(self, flt: FilterResult, spans: list[tuple[int, int]], total: int) -> None:
         last_post = 0.0
 
         def progress(r: FilterResult) -> None:
@@ -512,7 +568,7 @@ class MonitorApp(App[int]):
                 self.post_message(FilterProgress(r, False))
 
         try:
-            run_filter(flt, self.index, events, upto=total, progress=progress)
+            run_filter(flt, self.index, spans, upto=total, progress=progress)
         finally:
             self.post_message(FilterProgress(flt, True))
 

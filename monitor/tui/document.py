@@ -8,7 +8,10 @@ most one block. Lines are numbered from 1 exactly as the detector counts them: `
 
 `Follower` reads a file (a saved log, a growing file, or the live session log) from the start in 1 MiB
 chunks, extends the index, feeds the same `Pipeline` the `scan` verb uses, and hands batches of events to
-a callback at most every `interval` seconds. It runs in a worker thread and owns the pipeline.
+a callback at most every `interval` seconds. It runs in a worker thread and owns the pipeline. When it
+follows a file that grows (live, `replay --follow`) it goes through `espwatch.live.LiveFeed`, so a dump the
+device stopped in and the findings of rules that wait for the end of a boot are shown while it is quiet,
+then confirmed or corrected in place.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from espwatch.events import Event
+from espwatch.live import Changes, LiveFeed
 from espwatch.pipeline import Pipeline
 
 BLOCK = 1 << 16
@@ -176,7 +180,7 @@ class SessionInfo:
 
 @dataclass
 class Batch:
-    events: list[Event]
+    changes: Changes
     sessions: list[SessionInfo]
     lines: int
     bytes_read: int
@@ -184,6 +188,11 @@ class Batch:
     done: bool = False
     elapsed: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events(self) -> list[Event]:
+        """The events new in this batch."""
+        return self.changes.new
 
 
 class Follower:
@@ -202,6 +211,7 @@ class Follower:
         self.stop = threading.Event()
         self.offset = 0
         self.done = False
+        self.live = LiveFeed(pipeline) if follow else None
         self._posted_sessions = 0
         self._posted_offset = -1
 
@@ -213,14 +223,26 @@ class Follower:
         self._posted_sessions = len(sessions)
         return out
 
-    def _post(self, events: list[Event], size: int, done: bool, t0: float) -> None:
+    def _post(self, changes: Changes, size: int, done: bool, t0: float) -> None:
         self._posted_offset = self.offset
-        self.on_batch(Batch(events, self._sessions(), self.index.line_count, self.offset, size, done,
+        self.on_batch(Batch(changes, self._sessions(), self.index.line_count, self.offset, size, done,
                             time.perf_counter() - t0))
+
+    def _feed(self, data: bytes) -> Changes:
+        if self.live is not None:
+            return self.live.feed(data, time.monotonic())
+        events = self.pipeline.feed(data)
+        return Changes(new=events, committed=events)
+
+    def _close(self) -> Changes:
+        if self.live is not None:
+            return self.live.close()
+        events = self.pipeline.close()
+        return Changes(new=events, committed=events)
 
     def run(self) -> None:
         t0 = time.perf_counter()
-        pending: list[Event] = []
+        pending = Changes()
         last_post = 0.0
         first = True
         with open(self.index.path, "rb") as fh:
@@ -232,24 +254,26 @@ class Follower:
                         continue
                     self.index.extend(data)
                     self.offset += len(data)
-                    pending.extend(self.pipeline.feed(data))
+                    pending.extend(self._feed(data))
                     now = time.perf_counter()
                     if first or now - last_post >= self.interval:
                         self._post(pending, size, False, t0)
-                        pending = []
+                        pending = Changes()
                         last_post = now
                         first = False
                     continue
                 finished = not self.follow or (self.until is not None and self.until.is_set()
                                                and os.fstat(fh.fileno()).st_size <= self.offset)
                 if finished:
-                    pending.extend(self.pipeline.close())
+                    pending.extend(self._close())
                     self.done = True
                     self._post(pending, size, True, t0)
                     return
+                if self.live is not None:
+                    pending.extend(self.live.idle(time.monotonic()))
                 if pending or first or self._posted_offset != self.offset:
                     self._post(pending, size, False, t0)
-                    pending = []
+                    pending = Changes()
                     last_post = time.perf_counter()
                     first = False
                 self.wake.wait(0.1)

@@ -1,8 +1,10 @@
 """Filters and search over a `LineIndex` (no Textual here): run them in a worker thread.
 
-A filter keeps lines by level (ESP-IDF `E (..) tag:` and Arduino `[E][file:line]` records, plus every
-line of an event at least that severe, so a panic's register dump stays visible under "errors"), by tag
-(regex on the record's tag) and by boot (its line range). Host lines written by espwatch always stay.
+A filter keeps lines by level (ESP-IDF `E (..) tag:` and Arduino `[E][file:line]` records at or above the
+level, plus the own lines of every event at least that severe: its first line and its block, so a panic's
+register dump stays visible under "errors"; a finding's evidence span is not an event's own lines and
+pulls nothing in), by tag (regex on the record's tag) and by boot (its line range). Host lines written by
+espwatch always stay.
 Search is a regex over the cleaned text (ANSI removed), line by line, smart case.
 """
 
@@ -10,13 +12,13 @@ from __future__ import annotations
 
 import threading
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import regex
 
-from espwatch.events import SEVERITY_RANK, Event
+from espwatch.events import SEVERITY_RANK
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line
 from espwatch.sessionlog import is_host_line
@@ -70,17 +72,37 @@ class FilterResult:
         """The row showing `line`, or of the next kept line after it."""
         return bisect_left(self.lines, line)
 
-
-def _event_ranges(events: Iterable[Event], minimum: str | None) -> list[tuple[int, int]]:
-    if minimum is None:
-        return []
-    want = SEVERITY_RANK[LEVEL_TO_SEVERITY.get(minimum, "info")]
-    return sorted((e.line, e.end_line) for e in events if SEVERITY_RANK[e.severity] >= want)
+    @property
+    def hidden(self) -> int:
+        """Lines looked at so far and not kept."""
+        return max(0, self.scanned_to - len(self.lines))
 
 
-def run_filter(result: FilterResult, index: LineIndex, events: list[Event], upto: int | None = None,
-               progress: Callable[[FilterResult], None] | None = None) -> None:
-    """Extend `result` over lines (scanned_to, upto]; call `progress` after each chunk."""
+def min_rank(spec: FilterSpec) -> int | None:
+    """The severity rank of the events whose own lines a level filter keeps (None: no level filter)."""
+    if spec.min_level is None:
+        return None
+    return SEVERITY_RANK[LEVEL_TO_SEVERITY.get(spec.min_level, "info")]
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Sorted (first, last) line spans merged into disjoint ones: (firsts, lasts)."""
+    firsts: list[int] = []
+    lasts: list[int] = []
+    for a, b in sorted(spans):
+        if lasts and a <= lasts[-1] + 1:
+            lasts[-1] = max(lasts[-1], b)
+        else:
+            firsts.append(a)
+            lasts.append(b)
+    return firsts, lasts
+
+
+def run_filter(result: FilterResult, index: LineIndex, spans: Iterable[tuple[int, int]],
+               upto: int | None = None, progress: Callable[[FilterResult], None] | None = None) -> None:
+    """Extend `result` over lines (scanned_to, upto]; call `progress` after each chunk.
+
+    `spans`: the (first, last) lines of the events whose own lines the level filter keeps."""
     spec = result.spec
     last = total_last = index.line_count if upto is None else upto
     first = result.scanned_to + 1
@@ -90,10 +112,9 @@ def run_filter(result: FilterResult, index: LineIndex, events: list[Event], upto
     if first > last:
         result.scanned_to = max(result.scanned_to, total_last)
         return
-    ranges = _event_ranges(events, spec.min_level)
-    starts = [r[0] for r in ranges]
+    firsts, lasts = merge_spans(spans) if spec.min_level is not None else ([], [])
     tag_rx = compile_user_regex(spec.tag) if spec.tag else None
-    min_rank = LEVEL_ORDER.get(spec.min_level or "", -1)
+    level_rank = LEVEL_ORDER.get(spec.min_level or "", -1)
     needs_parse = spec.min_level is not None or tag_rx is not None
     lines = result.lines
     for number, buf in index.iter_ranges(first, last):
@@ -108,16 +129,11 @@ def run_filter(result: FilterResult, index: LineIndex, events: list[Event], upto
             if needs_parse and not is_host_line(raw):
                 rec = parse_line(clean_text(raw))
                 keep = True
-                if min_rank >= 0:
-                    keep = rec.level is not None and LEVEL_ORDER.get(rec.level, 2) >= min_rank
-                    if not keep and ranges:
-                        i = bisect_left(starts, n + 1) - 1
-                        # any event range covering n (ranges are short: look back a little)
-                        while i >= 0 and i >= bisect_left(starts, n - 2000):
-                            if ranges[i][0] <= n <= ranges[i][1]:
-                                keep = True
-                                break
-                            i -= 1
+                if level_rank >= 0:
+                    keep = rec.level is not None and LEVEL_ORDER.get(rec.level, 2) >= level_rank
+                    if not keep and firsts:
+                        i = bisect_right(firsts, n) - 1
+                        keep = i >= 0 and n <= lasts[i]
                 if keep and tag_rx is not None:
                     keep = rec.tag is not None and tag_rx.search(rec.tag) is not None
             if keep:

@@ -35,6 +35,8 @@ class StatusInfo:
     paused: bool = False
     filter: str = ""
     filter_busy: bool = False
+    hidden: int = 0
+    """Lines the filter hides."""
     search: str = ""
     search_busy: bool = False
     extra: list[str] = field(default_factory=list)
@@ -55,7 +57,8 @@ def status_text(info: StatusInfo) -> Text:
     if info.paused:
         parts.append("DISPLAY PAUSED")
     if info.filter:
-        parts.append(f"filter {info.filter}" + (" …" if info.filter_busy else ""))
+        busy = " …" if info.filter_busy else ""
+        parts.append(f"filter {info.filter}: {info.hidden:,} lines hidden{busy}")
     if info.search:
         parts.append(f"/{info.search}" + (" …" if info.search_busy else ""))
     parts += info.extra

@@ -32,13 +32,19 @@ def boot_text(s: SessionInfo) -> Text:
     return t
 
 
-def event_label(ev: Event, patterns: PatternSet | None) -> Text:
-    return Text.assemble((SEVERITY_MARK.get(ev.severity, "·"), SEVERITY_STYLE.get(ev.severity, "")),
-                         (f" {ev.line:>5} ", "dim"), event_title(ev, patterns))
+def event_label(ev: Event, patterns: PatternSet | None, provisional: bool = False) -> Text:
+    """A timeline leaf: severity mark, line, title; a provisional event (its input may still change it)
+    is marked with `…` and shown in italics."""
+    t = Text.assemble((SEVERITY_MARK.get(ev.severity, "·"), SEVERITY_STYLE.get(ev.severity, "")),
+                      (f" {ev.line:>5} ", "dim"), event_title(ev, patterns))
+    if provisional:
+        t.stylize("italic")
+        t.append(" …", style="dim")
+    return t
 
 
 class Timeline(Tree[Any]):
-    """Boots and their notable events; node data is ("boot", number) or ("event", Event)."""
+    """Boots and their notable events; node data is ("boot", number) or ("event", row in the EventStore)."""
 
     def __init__(self, patterns: PatternSet, live: bool, id: str | None = None) -> None:
         super().__init__("boots", id=id)
@@ -46,15 +52,15 @@ class Timeline(Tree[Any]):
         self.guide_depth = 2
         self.patterns = patterns
         self.live = live
-        self.events: list[Event] = []
-        """The listed events, sorted by line."""
+        self.rows: list[int] = []
+        """The listed events (EventStore rows), sorted by line."""
         self.lines: list[int] = []
         self._boot_nodes: dict[int, TreeNode[Any]] = {}
         self._event_nodes: dict[int, TreeNode[Any]] = {}
 
     @property
     def capped(self) -> bool:
-        return len(self.events) >= MAX_TIMELINE
+        return len(self.rows) >= MAX_TIMELINE
 
     def boot_node(self, number: int, sessions: dict[int, SessionInfo]) -> TreeNode[Any]:
         node = self._boot_nodes.get(number)
@@ -68,23 +74,38 @@ class Timeline(Tree[Any]):
                 old.collapse()
         return node
 
-    def add(self, sessions: list[SessionInfo], events: list[Event], known: dict[int, SessionInfo]) -> None:
-        """New or changed boot sessions and new events (in any order)."""
+    def update_boots(self, sessions: list[SessionInfo], known: dict[int, SessionInfo]) -> None:
         for s in sessions:
             self.boot_node(s.number, known).set_label(boot_text(s))
-        for ev in events:
-            if self.capped or not self.patterns.in_timeline(ev):
-                continue
-            parent = self.boot_node(ev.boot, known)
-            node = parent.add_leaf(event_label(ev, self.patterns), data=("event", ev))
-            self._event_nodes[id(ev)] = node
-            i = bisect_right(self.lines, ev.line)
-            self.lines.insert(i, ev.line)
-            self.events.insert(i, ev)
 
-    def reveal(self, ev: Event) -> bool:
-        """Move the cursor to `ev`'s leaf (opening its boot); False when it is not listed."""
-        node = self._event_nodes.get(id(ev))
+    def add(self, row: int, ev: Event, known: dict[int, SessionInfo], provisional: bool = False) -> None:
+        """List an event (when the timeline shows its kind and is not full)."""
+        if self.capped or not self.patterns.in_timeline(ev):
+            return
+        parent = self.boot_node(ev.boot, known)
+        node = parent.add_leaf(event_label(ev, self.patterns, provisional), data=("event", row))
+        self._event_nodes[row] = node
+        i = bisect_right(self.lines, ev.line)
+        self.lines.insert(i, ev.line)
+        self.rows.insert(i, row)
+
+    def relabel(self, row: int, ev: Event, provisional: bool = False) -> None:
+        node = self._event_nodes.get(row)
+        if node is not None:
+            node.set_label(event_label(ev, self.patterns, provisional))
+
+    def remove(self, row: int) -> None:
+        node = self._event_nodes.pop(row, None)
+        if node is None:
+            return
+        node.remove()
+        i = self.rows.index(row)
+        del self.rows[i]
+        del self.lines[i]
+
+    def reveal(self, row: int) -> bool:
+        """Move the cursor to the event's leaf (opening its boot); False when it is not listed."""
+        node = self._event_nodes.get(row)
         if node is None:
             return False
         if node.parent is not None and not node.parent.is_expanded:
@@ -98,21 +119,18 @@ class Timeline(Tree[Any]):
         self.move_cursor(node)
         self.scroll_to_node(node, animate=False)
 
-    def neighbour(self, selected: Event | None, current_line: int, direction: int) -> Event | None:
-        """The listed event after (direction 1) or before (-1) the selection / the line at the cursor."""
-        if selected is not None and selected.line == current_line:
-            # several events on one line: step through them in order
-            same = [i for i, e in enumerate(self.events) if e is selected]
-            if same:
-                pos = same[0] + direction
-            elif direction > 0:
-                pos = bisect_right(self.lines, current_line)
+    def neighbour(self, selected: int | None, current_line: int, direction: int) -> int | None:
+        """The listed row after (direction 1) or before (-1) the selected row / the line at the cursor."""
+        pos = None
+        if selected is not None and selected in self._event_nodes:
+            i = self.rows.index(selected)
+            if self.lines[i] == current_line:
+                pos = i + direction  # several events on one line: step through them in order
+        if pos is None:
+            if direction > 0:
+                pos = bisect_right(self.lines, current_line) if current_line else 0
             else:
                 pos = bisect_left(self.lines, current_line) - 1
-        elif direction > 0:
-            pos = bisect_right(self.lines, current_line) if current_line else 0
-        else:
-            pos = bisect_left(self.lines, current_line) - 1
-        if 0 <= pos < len(self.events):
-            return self.events[pos]
+        if 0 <= pos < len(self.rows):
+            return self.rows[pos]
         return None

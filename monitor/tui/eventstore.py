@@ -1,0 +1,192 @@
+"""The events of a log in the monitor, in bounded memory: a row of numbers per event, bodies on demand.
+
+Every event keeps a row in arrays (first and last line, boot, severity, kind and code): 16 bytes. Its body
+(text, fields, block, frames) is kept for the `keep_full` events received last, for provisional events, for
+events made from other events (findings, boot loops, partition switches: they cannot be read again), and
+for the bodies asked for recently; any other body is read again from the log when it is asked for
+(`espwatch.reread`: the same detector over the event's own lines, plus the few fields a later stage added).
+So memory grows by 16 bytes per event plus the bodies of derived events, whatever the size of the log.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from espwatch.events import SEVERITIES, SEVERITY_RANK, Event
+from espwatch.patterns import PatternSet
+from espwatch.reread import added_fields
+
+KEEP_FULL = 5000
+"""Bodies of the last events received, kept whole (the live tail; every event of a small log)."""
+CACHE = 500
+"""Bodies read again and kept for a while (the events the user looks at)."""
+
+Reread = Callable[[int, int, str, str, int], Event | None]
+"""(first line, last line, kind, code, boot) -> the event read again from the log."""
+
+
+class EventStore:
+    """Rows for all events, bodies for some; ids are positions in arrival order and never change."""
+
+    def __init__(self, patterns: PatternSet, reread: Reread | None = None,
+                 keep_full: int = KEEP_FULL) -> None:
+        self.patterns = patterns
+        self.reread = reread
+        self.keep_full = keep_full
+        self.line = array("I")
+        self.end_line = array("I")
+        self.boot = array("I")
+        self.severity = array("B")
+        self.kindcode = array("H")
+        self.alive = bytearray()
+        self._kc: list[tuple[str, str]] = []
+        self._kc_index: dict[tuple[str, str], int] = {}
+        self._pinned: dict[int, Event] = {}
+        """Bodies that cannot be read again, and provisional events."""
+        self._recent: OrderedDict[int, Event] = OrderedDict()
+        self._cache: OrderedDict[int, Event] = OrderedDict()
+        self._extras: dict[int, dict[str, Any]] = {}
+        self._ids: dict[int, int] = {}
+        """id(event object) -> row, for the bodies held in memory."""
+        self.provisional: set[int] = set()
+        self.count = 0
+        """Rows alive."""
+
+    def __len__(self) -> int:
+        return self.count
+
+    # -- writing ------------------------------------------------------------------------------------
+    def _kcid(self, ev: Event) -> int:
+        key = (ev.kind, ev.code)
+        i = self._kc_index.get(key)
+        if i is None:
+            i = self._kc_index[key] = len(self._kc)
+            self._kc.append(key)
+        return i
+
+    def _hold(self, row: int, ev: Event, provisional: bool) -> None:
+        self._ids[id(ev)] = row
+        pat = self.patterns.by_code.get(ev.code)
+        if provisional or pat is None or pat.derived or self.reread is None:
+            self._pinned[row] = ev
+            if provisional:
+                self.provisional.add(row)
+            return
+        self.provisional.discard(row)
+        extra = added_fields(ev, self.patterns)
+        if extra:
+            self._extras[row] = extra
+        self._recent[row] = ev
+        while len(self._recent) > self.keep_full:
+            old_row, old = self._recent.popitem(last=False)
+            if self._ids.get(id(old)) == old_row:
+                del self._ids[id(old)]
+
+    def _release(self, row: int) -> None:
+        for table in (self._pinned, self._recent, self._cache):
+            ev = table.pop(row, None)
+            if ev is not None and self._ids.get(id(ev)) == row:
+                del self._ids[id(ev)]
+        self._extras.pop(row, None)
+        self.provisional.discard(row)
+
+    def add(self, ev: Event, provisional: bool = False) -> int:
+        row = len(self.line)
+        self.line.append(ev.line)
+        self.end_line.append(ev.end_line)
+        self.boot.append(ev.boot)
+        self.severity.append(SEVERITY_RANK[ev.severity])
+        self.kindcode.append(self._kcid(ev))
+        self.alive.append(1)
+        self.count += 1
+        self._hold(row, ev, provisional)
+        return row
+
+    def row_of(self, ev: Event) -> int | None:
+        """The row of an event object handed out (provisional, recent, cached); None when unknown."""
+        return self._ids.get(id(ev))
+
+    def replace(self, old: Event, new: Event, provisional: bool = False) -> int:
+        """`new` takes the place of `old` (same row); a new row when `old` is unknown."""
+        row = self.row_of(old)
+        if row is None or not self.alive[row]:
+            return self.add(new, provisional)
+        self._release(row)
+        self.line[row], self.end_line[row], self.boot[row] = new.line, new.end_line, new.boot
+        self.severity[row], self.kindcode[row] = SEVERITY_RANK[new.severity], self._kcid(new)
+        self._hold(row, new, provisional)
+        return row
+
+    def remove(self, ev: Event) -> int | None:
+        row = self.row_of(ev)
+        if row is None or not self.alive[row]:
+            return None
+        self._release(row)
+        self.alive[row] = 0
+        self.count -= 1
+        return row
+
+    # -- reading ------------------------------------------------------------------------------------
+    def kind(self, row: int) -> str:
+        return self._kc[self.kindcode[row]][0]
+
+    def code(self, row: int) -> str:
+        return self._kc[self.kindcode[row]][1]
+
+    def severity_name(self, row: int) -> str:
+        return SEVERITIES[self.severity[row]]
+
+    def rows(self) -> Iterator[int]:
+        """Rows alive, in arrival order."""
+        alive = self.alive
+        return (i for i in range(len(alive)) if alive[i])
+
+    def held(self, row: int) -> Event | None:
+        """The body when it is in memory (no reading)."""
+        return self._pinned.get(row) or self._recent.get(row) or self._cache.get(row)
+
+    def get(self, row: int) -> Event | None:
+        """The whole event of a row (read again from the log when its body is not in memory)."""
+        ev = self.held(row)
+        if ev is not None:
+            if row in self._cache:
+                self._cache.move_to_end(row)
+            return ev
+        if not self.alive[row] or self.reread is None:
+            return None
+        ev = self.reread(self.line[row], self.end_line[row], self.kind(row), self.code(row), self.boot[row])
+        if ev is None:
+            return None
+        extra = self._extras.get(row)
+        if extra:
+            ev.fields.update(extra)
+        self._cache[row] = ev
+        self._ids[id(ev)] = row
+        while len(self._cache) > CACHE:
+            old_row, old = self._cache.popitem(last=False)
+            if self._ids.get(id(old)) == old_row:
+                del self._ids[id(old)]
+        return ev
+
+    def events(self) -> list[Event]:
+        """Every event, whole, by line (reads the log for the bodies not in memory: tests, small logs)."""
+        out = [ev for ev in (self.get(r) for r in self.rows()) if ev is not None]
+        out.sort(key=lambda e: e.line)
+        return out
+
+    def own_spans(self, min_rank: int = 0) -> list[tuple[int, int]]:
+        """(first line, last line) of the events at `min_rank` or above that the device printed (not the
+        findings and other events made from other events, whose span is evidence, not their own lines)."""
+        own = [(p := self.patterns.by_code.get(code)) is not None and not p.derived for _, code in self._kc]
+        sev, kc, alive = self.severity, self.kindcode, self.alive
+        return [(self.line[r], self.end_line[r]) for r in range(len(alive))
+                if alive[r] and sev[r] >= min_rank and own[kc[r]]]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the rows (the bodies come on top)."""
+        return sum(a.itemsize * len(a) for a in (self.line, self.end_line, self.boot, self.severity,
+                                                  self.kindcode)) + len(self.alive)
