@@ -1,29 +1,32 @@
 """The espwatch screen: log pane, boot timeline, event detail, status line; live (`--port`) or replay.
 
 This module composes the screen and routes what happens: the pieces live beside it (`logview` the log
-pane, `timeline` the boots and events, `detail` the event pane, `status` the status line, `help` the keys,
-`messages` what workers post). The app never parses on its own: a follower worker reads the file (the
-session log when live) through the core `Pipeline` and posts batches; filters, searches and device
-commands run in Textual thread workers (`@work(thread=True, exclusive=True)`), never on the UI thread.
+pane, `timeline` the boots and events, `detail` the event pane, `status` the status line, `help` the keys
+and the Ctrl+T menu, `console` console mode, `eventstore` the events in bounded memory, `messages` what
+workers post). The app never parses on its own: a follower worker reads the file (the session log when
+live) through the core `Pipeline` and posts batches; filters, searches, reports and device commands run in
+Textual thread workers (`@work(thread=True, exclusive=True)`), never on the UI thread.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
 import time
 from bisect import bisect_left, bisect_right
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 from textual.worker import get_current_worker
 
@@ -32,25 +35,42 @@ from espwatch.enrich import Enrichment
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
+from espwatch.render.frames import frame_lines
 from espwatch.reread import reread
+from espwatch.search import SearchResult, plan, search_lines
 from espwatch.sources import SerialSource
-from espwatch.tui.detail import event_plain, event_title, render_event, report_plain
+from espwatch.tui.console import ConsoleKeys
+from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, event_plain, event_title, render_event
 from espwatch.tui.document import Batch, Follower, LineIndex, SessionInfo
 from espwatch.tui.eventstore import EventStore
-from espwatch.tui.help import HelpScreen
+from espwatch.tui.help import HelpScreen, MenuScreen
 from espwatch.tui.logview import LogView, host_time_of_text
 from espwatch.tui.messages import BatchReady, FilterProgress, SearchDone, SourceStatus
-from espwatch.tui.query import (
-    LEVEL_STEPS,
-    FilterResult,
-    FilterSpec,
-    compile_user_regex,
-    min_rank,
-    run_filter,
-    search,
-)
+from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, min_rank, run_filter
 from espwatch.tui.status import StatusInfo, status_text
 from espwatch.tui.timeline import Timeline
+
+NARROW = 120
+"""Below this many columns the side panes (timeline, details) hide by themselves."""
+
+
+class DetailScreen(ModalScreen[None]):
+    """An event's details over the log (when the side panes are hidden)."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    DetailScreen { align: center middle; }
+    DetailScreen > VerticalScroll { width: 90%; height: 90%; border: round $accent; padding: 0 1;
+                                    background: $panel; }
+    """
+
+    def __init__(self, body: Any) -> None:
+        super().__init__()
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self.body)
 
 
 class MonitorApp(App[int]):
@@ -65,10 +85,15 @@ class MonitorApp(App[int]):
     #log { height: 1fr; }
     #prompt { display: none; height: 3; }
     #prompt.shown { display: block; }
+    #console { display: none; }
+    #console.shown { display: block; }
     #right { width: 52; border-left: solid $primary-darken-2; }
+    #right.collapsed { display: none; }
     #timeline { height: 1fr; border-bottom: solid $primary-darken-2; }
     #detail-scroll { height: 1fr; }
     #detail { padding: 0 1; }
+    #eventbar { height: 1; display: none; background: $boost; }
+    #eventbar.shown { display: block; }
     #statusbar { height: 1; background: $primary-darken-3; }
     #status { width: 1fr; height: 1; }
     #progress { width: 30; height: 1; display: none; }
@@ -77,6 +102,7 @@ class MonitorApp(App[int]):
 
     BINDINGS = [
         Binding("ctrl+right_square_bracket", "quit", "Quit", priority=True, key_display="^]"),
+        Binding("ctrl+t", "menu", "Menu", priority=True, show=False, key_display="^T"),
         Binding("n", "next_event(1)", "Next event", key_display="n/N"),
         Binding("N", "next_event(-1)", "Prev event", show=False),
         Binding("right_square_bracket", "next_boot(1)", "Next boot", key_display="]/["),
@@ -90,6 +116,10 @@ class MonitorApp(App[int]):
         Binding("m", "bookmark", "Mark"),
         Binding("apostrophe", "next_bookmark", "Next mark", show=False, key_display="'"),
         Binding("t", "timestamps", "Time", show=False),
+        Binding("s", "side", "Side", show=False),
+        Binding("W", "wrap", "Wrap", show=False),
+        Binding("d", "decoded", "Decoded", show=False),
+        Binding("enter", "details", "Details", show=False),
         Binding("c", "copy_event", "Copy", show=False),
         Binding("C", "copy_report", "Copy report", show=False),
         Binding("w", "save_report", "Save", show=False),
@@ -97,6 +127,7 @@ class MonitorApp(App[int]):
         Binding("question_mark,f1", "help", "Help", key_display="?"),
     ]
     LIVE_BINDINGS = [
+        Binding("f2", "console", "Console", key_display="F2"),
         Binding("ctrl+r", "reset", "Reset", key_display="^R"),
         Binding("ctrl+p", "bootloader", "Bootloader", key_display="^P"),
         Binding("p", "pause", "Pause"),
@@ -125,7 +156,7 @@ class MonitorApp(App[int]):
             sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.log_name = name or self.path.name
         self.elf_state = enrichment.status([]) if enrichment is not None else "no ELF"
-        self.report_dir = Path(report_dir) if report_dir else Path.cwd()
+        self.report_dir = Path(report_dir) if report_dir else self.path.resolve().parent
         self.eol = eol
         self.index = LineIndex(self.path)
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
@@ -146,12 +177,23 @@ class MonitorApp(App[int]):
         self._filtering: FilterResult | None = None
         """The filter a worker is extending now."""
         self.search_pattern: str | None = None
-        self.search_busy = False
+        self.search: SearchResult | None = None
+        self._search_sorted: list[int] | None = None
         self.prompt_mode: str | None = None
         self.source_state = source.state if source else ""
         self.source_text = ""
         self.show_times = show_times
         self.last_report: Path | None = None
+        self.console_mode = False
+        self.side_choice: bool | None = None
+        """The side panes as the user chose with `s` (None: by the terminal's width)."""
+        self.capture: IO[bytes] | None = None
+        self.capture_path: Path | None = None
+        self._decoded_at: dict[int, list[int]] = {}
+        """Line -> store rows of the events whose decoded frames are shown under it."""
+        self._undecoded: list[int] = []
+        """Rows of events to decode once the ELF index is ready."""
+        self._send_queue: queue.Queue[bytes | None] = queue.Queue()
         for b in self.LIVE_BINDINGS if self.live else self.REPLAY_BINDINGS:
             self.bind(b.key, b.action, description=b.description, show=b.show,
                       key_display=b.key_display)
@@ -162,11 +204,13 @@ class MonitorApp(App[int]):
             with Vertical(id="left"):
                 yield LogView(self.index, id="log")
                 yield Input(id="prompt")
+                yield ConsoleKeys(self.eol, id="console")
             with Vertical(id="right"):
                 yield Timeline(self.patterns, self.live, id="timeline")
                 with VerticalScroll(id="detail-scroll"):
                     yield Static(Text("Select an event in the timeline (n / N), or press ? for keys.",
                                       style="dim"), id="detail")
+        yield Static(id="eventbar")
         with Horizontal(id="statusbar"):
             yield Static(id="status")
             yield ProgressBar(id="progress", show_eta=False, total=100)
@@ -190,6 +234,14 @@ class MonitorApp(App[int]):
         """Every event, whole, by line (reads the log for bodies not in memory: for tests and small logs)."""
         return self.store.events()
 
+    @property
+    def search_busy(self) -> bool:
+        return self.search is not None and not self.search.done
+
+    @property
+    def side_shown(self) -> bool:
+        return not self.query_one("#right").has_class("collapsed")
+
     def _reread(self, first: int, last: int, kind: str, code: str, boot: int) -> Event | None:
         data = b"".join(buf for _, buf in self.index.iter_ranges(first, last))
         ev = reread(self.patterns, data, first, kind, code, boot)
@@ -204,6 +256,7 @@ class MonitorApp(App[int]):
         view = self.log_view
         view.show_times = self.show_times
         view.time_of = self._time_of
+        view.decoded_text = self._decoded_text
         view.follow = self.follower.follow
         view.focus()
         if not self.live:
@@ -217,7 +270,9 @@ class MonitorApp(App[int]):
                 src.start()
             if src.message:
                 self.source_text = src.message
+            self._sender()
         self._follow()
+        self._apply_side()
         self._update_status()
 
     @work(thread=True, exclusive=True, group="follower", exit_on_error=False)
@@ -231,17 +286,65 @@ class MonitorApp(App[int]):
     def on_unmount(self) -> None:
         self.follower.stop.set()
         self.follower.wake.set()
+        self._send_queue.put(None)
         self.workers.cancel_all()
         if self.filter is not None:
             self.filter.cancel.set()
         if self.source is not None:
             self.source.stop()
+        self._stop_capture()
         self.index.close()
 
     def set_elf_state(self, text: str) -> None:
         """Hook for the decoder: what the status line says about the ELF (e.g. "app.elf ✓ matches")."""
         self.elf_state = text
         self._update_status()
+
+    # -- side panes, event bar -------------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_side()
+
+    def _apply_side(self) -> None:
+        show = self.side_choice if self.side_choice is not None else self.size.width >= NARROW
+        self.query_one("#right").set_class(not show, "collapsed")
+        self.query_one("#eventbar").set_class(not show, "shown")
+        if not show and self.focused is not None and self.focused.id in ("timeline", "detail-scroll"):
+            self.log_view.focus()
+        self._update_eventbar()
+
+    def action_side(self) -> None:
+        self.side_choice = not self.side_shown
+        self._apply_side()
+
+    def _update_eventbar(self) -> None:
+        bar = self.query_one("#eventbar", Static)
+        if self.side_shown:
+            return
+        row = self.selected_row
+        if row is None and self.timeline.rows:
+            row = self.timeline.rows[-1]
+        t = Text()
+        ev = self.store.held(row) if row is not None else None
+        if ev is None and row is not None:
+            ev = self.store.get(row)
+        if ev is not None:
+            t.append(SEVERITY_MARK.get(ev.severity, "·") + " ", style=SEVERITY_STYLE.get(ev.severity, ""))
+            t.append(f"{ev.line} ", style="dim")
+            t.append(event_title(ev, self.patterns), style="bold")
+            if row in self.store.provisional:
+                t.append(" …", style="dim")
+            t.append(f"  ({ev.kind}, boot {ev.boot})", style="dim")
+        else:
+            t.append("no events yet", style="dim")
+        t.append(f"  · {len(self.store):,} events · n/N browse · Enter details · s side panes", style="dim")
+        bar.update(t)
+
+    def action_details(self) -> None:
+        if self.side_shown or self.selected is None:
+            return
+        self.push_screen(DetailScreen(render_event(self.selected, self.patterns,
+                                                   self.sessions.get(self.selected.boot),
+                                                   self.selected_row in self.store.provisional)))
 
     # -- batches from the follower -----------------------------------------------------------------
     def _post_batch(self, batch: Batch) -> None:
@@ -260,20 +363,25 @@ class MonitorApp(App[int]):
             row = store.remove(ev)
             if row is not None:
                 timeline.remove(row)
+                self._set_decoded(row, ev, None)
                 if row == self.selected_row:
                     self._show_withdrawn(ev)
         for old, new in ch.updated:
             prov = id(new) in provisional
             row = store.replace(old, new, prov)
-            if row in timeline._event_nodes:
+            if timeline.has(row):
                 timeline.relabel(row, new, prov)
             else:
                 timeline.add(row, new, self.sessions, prov)
+            self._set_decoded(row, old, new)
             if row == self.selected_row:
-                self.show_event(row)
+                self.show_event(row, move=False)
         for ev in ch.new:
             prov = id(ev) in provisional
-            timeline.add(store.add(ev, prov), ev, self.sessions, prov)
+            row = store.add(ev, prov)
+            timeline.add(row, ev, self.sessions, prov)
+            self._set_decoded(row, None, ev)
+        self._retry_decoding()
         self.log_view.lines_changed(b.lines)
         if b.done and not self.scan_done:
             self.scan_done = True
@@ -286,15 +394,63 @@ class MonitorApp(App[int]):
         if self.enrichment is not None:
             printed = [s.facts["elf_sha256"] for s in self.sessions.values() if s.facts.get("elf_sha256")]
             self.elf_state = self.enrichment.status(printed)
+        self._update_eventbar()
         self._update_status()
+
+    # -- decoded frames under their lines ------------------------------------------------------------
+    def _set_decoded(self, row: int, old: Event | None, new: Event | None) -> None:
+        """Keep the log pane's decoded lines in step with an event that came, changed or went."""
+        if old is not None:
+            rows = self._decoded_at.get(old.end_line)
+            if rows and row in rows:
+                rows.remove(row)
+                self._refresh_decoded(old.end_line)
+        if new is None or new.code not in self.patterns.decode_codes:
+            return
+        if not new.frames:
+            if self.enrichment is not None and self.enrichment.state == "indexing":
+                self._undecoded.append(row)
+            return
+        rows = self._decoded_at.setdefault(new.end_line, [])
+        if row not in rows:
+            rows.append(row)
+        self._refresh_decoded(new.end_line)
+
+    def _refresh_decoded(self, line: int) -> None:
+        rows = self._decoded_at.get(line)
+        if not rows:
+            self._decoded_at.pop(line, None)
+        self.log_view.set_decoded(line, len(self._decoded_text(line)))
+
+    def _decoded_text(self, line: int) -> list[str]:
+        out: list[str] = []
+        for row in self._decoded_at.get(line, ()):
+            ev = self.store.get(row)
+            if ev is not None and ev.frames:
+                out.extend(frame_lines(ev.frames))
+        return out
+
+    def _retry_decoding(self) -> None:
+        if not self._undecoded or self.enrichment is None or self.enrichment.state == "indexing":
+            return
+        rows, self._undecoded = self._undecoded, []
+        for row in rows:
+            ev = self.store.get(row)
+            if ev is not None and self.store.alive[row]:
+                self._set_decoded(row, None, ev)
+
+    def action_decoded(self) -> None:
+        view = self.log_view
+        view.set_show_decoded(not view.show_decoded)
+        self.notify("decoded frames " + ("shown under their lines" if view.show_decoded else "hidden"),
+                    timeout=2)
 
     # -- status --------------------------------------------------------------------------------------
     def _status_info(self) -> StatusInfo:
         info = StatusInfo(live=self.live, lines=self.lines, boots=len(self.sessions),
-                          events=len(self.store),
-                          timeline_capped=self.timeline.capped, elf=self.elf_state,
+                          events=len(self.store), timeline_capped=self.timeline.capped, elf=self.elf_state,
                           scanning=not self.scan_done and not self.live, paused=self.log_view.paused,
-                          search=self.search_pattern or "", search_busy=self.search_busy)
+                          search=self.search_pattern or "")
         if self.live and self.source is not None:
             src = self.source
             info.source, info.state, info.size = f"{src.url} {src.baud}", self.source_state or src.state, \
@@ -307,6 +463,17 @@ class MonitorApp(App[int]):
             if self.filter is not None:
                 info.hidden = self.lines - len(self.filter.lines) if self.filter.complete else \
                     self.filter.hidden
+        res = self.search
+        if res is not None and self.search_pattern:
+            info.search_hits = res.count
+            info.search_busy = not res.done
+            info.search_progress = res.progress
+        if self.console_mode:
+            info.extra.append("CONSOLE (F2 leaves)")
+        if self.capture_path is not None:
+            info.extra.append(f"logging to {self.capture_path.name}")
+        if self.log_view.wrap:
+            info.extra.append("wrap")
         return info
 
     def _update_status(self) -> None:
@@ -356,7 +523,7 @@ class MonitorApp(App[int]):
         for k, v in s.facts.items():
             if k in ("partitions", "partition_line"):
                 continue
-            table.add_row(k, str(v))
+            table.add_row(k.replace("_", " "), str(v))
         if s.counts:
             table.add_row("events", ", ".join(f"{n} {k}" for k, n in s.counts.items()))
         for row in s.facts.get("partitions", []) or []:
@@ -365,18 +532,20 @@ class MonitorApp(App[int]):
                 table.add_row("partition", " ".join(cells))
         return table
 
-    def show_event(self, row: int) -> None:
-        """Show the event of a store row in the detail pane and its lines in the log pane."""
+    def show_event(self, row: int, move: bool = True) -> None:
+        """Show the event of a store row in the detail pane (and its lines in the log pane)."""
         ev = self.store.get(row)
         if ev is None:
             return
         self.selected, self.selected_row = ev, row
-        detail = render_event(ev, self.patterns, self.sessions.get(ev.boot))
+        detail = render_event(ev, self.patterns, self.sessions.get(ev.boot), row in self.store.provisional)
         self.query_one("#detail", Static).update(detail)
-        self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
         view = self.log_view
         view.range = (ev.line, ev.end_line)
-        view.goto_line(ev.line)
+        if move:
+            self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+            view.goto_line(ev.line)
+        self._update_eventbar()
 
     def _show_withdrawn(self, ev: Event) -> None:
         self.selected, self.selected_row = None, None
@@ -393,12 +562,19 @@ class MonitorApp(App[int]):
         self.show_event(row)
 
     def action_next_event(self, direction: int) -> None:
-        if not self.timeline.rows:
+        timeline = self.timeline
+        if not timeline.rows:
             self.notify("no events yet", timeout=2)
             return
-        row = self.timeline.neighbour(self.selected_row, self.log_view.current_line(), direction)
+        view = self.log_view
+        row = timeline.neighbour(self.selected_row, view.current_line(), direction)
+        if row is None and direction > 0 and view.follow:
+            row = timeline.rows[-1]  # at the live tail: the newest event
         if row is None:
-            self.notify("no more events" if direction > 0 else "no earlier event", timeout=2)
+            if direction > 0:
+                self.notify("no later event" + (" yet" if self.live else ""), timeout=2)
+            else:
+                self.notify("no earlier event", timeout=2)
             return
         self.select_event(row)
 
@@ -412,7 +588,10 @@ class MonitorApp(App[int]):
         if not 0 <= i < len(starts):
             self.notify("no more boots" if direction > 0 else "no earlier boot", timeout=2)
             return
-        self.timeline.reveal_boot(starts[i][1], self.sessions)
+        if self.side_shown:
+            self.timeline.reveal_boot(starts[i][1], self.sessions)
+        else:
+            self.log_view.goto_line(starts[i][0])
 
     # -- prompt (search, tag filter, send) -----------------------------------------------------------
     def action_prompt(self, mode: str) -> None:
@@ -420,9 +599,9 @@ class MonitorApp(App[int]):
             return
         prompt = self.query_one("#prompt", Input)
         self.prompt_mode = mode
-        prompt.placeholder = {"search": "search: regex (lowercase = ignore case), Enter to find",
+        prompt.placeholder = {"search": "search: text or regex (lowercase = ignore case), Enter to find",
                               "tag": "filter by tag: regex, empty to clear",
-                              "send": "send to the device, Enter sends the line"}[mode]
+                              "send": "send to the device, Enter sends the line (F2: console mode)"}[mode]
         prompt.value = {"search": self.search_pattern or "", "tag": self.filter_spec.tag or ""}.get(mode, "")
         prompt.border_title = mode
         prompt.add_class("shown")
@@ -438,7 +617,7 @@ class MonitorApp(App[int]):
     def _prompt_submitted(self, message: Input.Submitted) -> None:
         mode, value = self.prompt_mode, message.value
         if mode == "send":
-            self._send(value.encode("utf-8") + self.eol)
+            self._send_queue.put(value.encode("utf-8") + self.eol)
             message.input.value = ""
             return  # stay in the box for the next line
         self._hide_prompt()
@@ -452,9 +631,7 @@ class MonitorApp(App[int]):
             self._hide_prompt()
             return
         changed = self.filter_spec.active or self.search_pattern
-        self.search_pattern = None
-        self.log_view.search_rx = None
-        self.workers.cancel_group(self, "search")
+        self._clear_search()
         if self.filter_spec.active:
             self.set_filter(clear=True)
         self.log_view.refresh()
@@ -463,53 +640,125 @@ class MonitorApp(App[int]):
         self._update_status()
 
     # -- search --------------------------------------------------------------------------------------
+    def _clear_search(self) -> None:
+        self.search_pattern = None
+        self.search = None
+        self._search_sorted = None
+        self.log_view.search_rx = None
+        self.workers.cancel_group(self, "search")
+
     def start_search(self, pattern: str, direction: int = 1) -> None:
+        """Search the whole log for `pattern` (from the cursor on, wrapping); the first hit is shown as soon
+        as it is found, the hit count when the search is done."""
         if not pattern:
-            self.search_pattern = None
-            self.log_view.search_rx = None
+            self._clear_search()
             self.log_view.refresh()
             self._update_status()
             return
+        if pattern == self.search_pattern and self.search is not None and self.search.done \
+                and self.search.bytes_total >= self.index.indexed:
+            self._goto_hit(direction)
+            return
         try:
-            rx = compile_user_regex(pattern)
+            p = plan(pattern)
         except Exception as exc:
             self.notify(f"bad regex: {exc}", severity="error", timeout=4)
             return
+        self.workers.cancel_group(self, "search")
         self.search_pattern = pattern
+        self.search = result = SearchResult(p, bytes_total=self.index.indexed)
+        self._search_sorted = None
         view = self.log_view
-        view.search_rx = rx
+        view.search_rx = p.rx
         view.refresh()
-        allowed = None
-        if self.filter is not None:
-            flt = self.filter
-
-            def allowed(line: int, flt: FilterResult = flt) -> bool:
-                i = bisect_left(flt.lines, line)
-                return i < len(flt.lines) and flt.lines[i] == line
-
-        self.search_busy = True
         self._update_status()
-        self._search(rx, pattern, view.current_line(), direction < 0, allowed)
+        self._search(result, view.current_line(), direction)
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
-    def _search(self, rx: Any, pattern: str, start: int, backward: bool, allowed: Any) -> None:
+    def _search(self, result: SearchResult, start: int, direction: int) -> None:
         cancel = get_current_worker().cancelled_event
+        index = self.index
+        total = index.line_count
+        first_hit: list[int] = []
+        allowed = self._allowed_lines()
+        last_post = [0.0]
+
+        def on_hit(line: int) -> None:
+            if first_hit or (allowed is not None and not allowed(line)):
+                return
+            if direction > 0 and line <= start:
+                return
+            first_hit.append(line)
+            self.call_from_thread(self._goto_first_hit, result, line)
+
+        def on_progress(r: SearchResult) -> None:
+            now = time.perf_counter()
+            if now - last_post[0] > 0.2:
+                last_post[0] = now
+                self.call_from_thread(self._update_status)
+
         try:
-            line = search(self.index, rx, start, backward=backward, allowed=allowed, cancel=cancel)
-        except Exception:
-            line = None
+            segments = [(start + 1, total), (1, min(start, total))] if direction > 0 else [(1, total)]
+            for a, b in segments:
+                if a <= b:
+                    search_lines(result.plan, index.iter_ranges(a, b), result, on_hit, cancel, on_progress)
+            if direction > 0 and not first_hit and result.count:
+                # the only hits are at or before the cursor: wrap to the first
+                hits = sorted(result.lines)
+                ok = [h for h in hits if allowed is None or allowed(h)]
+                if ok:
+                    first_hit.append(ok[0])
+                    self.call_from_thread(self._goto_first_hit, result, ok[0])
+        except Exception as exc:
+            self.post_message(SourceStatus("info", f"search stopped: {exc}"))
         if not cancel.is_set():
-            self.post_message(SearchDone(line, pattern))
+            result.done = True
+            self.post_message(SearchDone(None if first_hit or direction > 0 else start, result.plan.pattern))
+
+    def _allowed_lines(self) -> Any:
+        flt = self.filter
+        if flt is None:
+            return None
+
+        def allowed(line: int) -> bool:
+            i = bisect_left(flt.lines, line)
+            return i < len(flt.lines) and flt.lines[i] == line
+
+        return allowed
+
+    def _goto_first_hit(self, result: SearchResult, line: int) -> None:
+        if result is self.search:
+            self.log_view.goto_line(line)
 
     def on_search_done(self, message: SearchDone) -> None:
-        self.search_busy = False
-        if message.pattern != self.search_pattern:
+        res = self.search
+        if res is None or message.pattern != self.search_pattern:
             return
-        if message.line is None:
-            self.notify(f"no match for /{message.pattern}", severity="warning", timeout=3)
-        else:
-            self.log_view.goto_line(message.line)
+        self._search_sorted = sorted(res.lines)
+        if message.line is not None:  # a backward search: the hit before the cursor
+            self._goto_hit(-1, message.line)
+        elif not res.count:
+            self.notify(f"no match for /{message.pattern} (0 hits)", severity="warning", timeout=3)
         self._update_status()
+
+    def _goto_hit(self, direction: int, cur: int | None = None) -> None:
+        hits = self._search_sorted
+        if hits is None:
+            return
+        allowed = self._allowed_lines()
+        if allowed is not None:
+            hits = [h for h in hits if allowed(h)]
+        if not hits:
+            self.notify(f"no match for /{self.search_pattern} (0 hits)", severity="warning", timeout=3)
+            return
+        cur = self.log_view.current_line() if cur is None else cur
+        if direction > 0:
+            i = bisect_right(hits, cur)
+            line = hits[i] if i < len(hits) else hits[0]
+        else:
+            i = bisect_left(hits, cur) - 1
+            line = hits[i] if i >= 0 else hits[-1]
+        self.log_view.goto_line(line)
 
     def action_next_match(self, direction: int) -> None:
         if not self.search_pattern:
@@ -520,6 +769,8 @@ class MonitorApp(App[int]):
     # -- filters -------------------------------------------------------------------------------------
     def set_filter(self, *, level: str | bool | None = False, tag: str | bool | None = False,
                    boot: tuple[int, int, int] | bool | None = False, clear: bool = False) -> None:
+        from espwatch.search import compile_user_regex
+
         spec = FilterSpec() if clear else FilterSpec(self.filter_spec.min_level, self.filter_spec.tag,
                                                       self.filter_spec.boot)
         if level is not False:
@@ -607,7 +858,7 @@ class MonitorApp(App[int]):
                 self.set_filter(boot=(s.number, s.start_line, end))
                 return
 
-    # -- bookmarks, timestamps, pause --------------------------------------------------------------------
+    # -- bookmarks, timestamps, wrap, pause ------------------------------------------------------------
     def action_bookmark(self) -> None:
         view = self.log_view
         line = view.current_line()
@@ -633,6 +884,11 @@ class MonitorApp(App[int]):
         view.show_times = self.show_times = not view.show_times
         view.invalidate()
 
+    def action_wrap(self) -> None:
+        view = self.log_view
+        view.set_wrap(not view.wrap)
+        self._update_status()
+
     def action_pause(self) -> None:
         view = self.log_view
         view.paused = not view.paused
@@ -641,10 +897,21 @@ class MonitorApp(App[int]):
         self._update_status()
 
     # -- device control ------------------------------------------------------------------------------
-    @work(thread=True, group="device", exit_on_error=False)
-    def _send(self, data: bytes) -> None:
-        if self.source is not None:
-            self.source.send(data)
+    @work(thread=True, exclusive=True, group="sender", exit_on_error=False)
+    def _sender(self) -> None:
+        """Sends what is queued to the device, in order (console keys, lines from the send box)."""
+        while True:
+            data = self._send_queue.get()
+            if data is None or self.source is None:
+                return
+            if not self.source.send(data):
+                self.call_from_thread(self.notify, "not sent: the device is not connected",
+                                      severity="warning", timeout=3)
+
+    def send(self, data: bytes) -> None:
+        """Queue bytes for the device."""
+        if self.live:
+            self._send_queue.put(data)
 
     @work(thread=True, group="device", exit_on_error=False)
     def action_reset(self) -> None:
@@ -656,11 +923,83 @@ class MonitorApp(App[int]):
         if self.source is not None:
             self.source.reset_to_bootloader()
 
-    # -- copy / save ---------------------------------------------------------------------------------
-    def report_text(self) -> str:
-        sessions = [self.sessions[n] for n in sorted(self.sessions)]
-        return report_plain(self.log_name, self.lines, sessions, self.events, self.patterns)
+    def action_console(self) -> None:
+        """Console mode on / off: every key goes to the device (esp_console REPL)."""
+        if not self.live:
+            return
+        self.console_mode = not self.console_mode
+        keys = self.query_one("#console", ConsoleKeys)
+        keys.set_class(self.console_mode, "shown")
+        if self.console_mode:
+            if self.prompt_mode is not None:
+                self._hide_prompt()
+            self.log_view.action_bottom()
+            keys.focus()
+        else:
+            self.log_view.focus()
+        self._update_status()
 
+    @on(ConsoleKeys.Send)
+    def _console_send(self, message: ConsoleKeys.Send) -> None:
+        self.send(message.data)
+
+    @on(ConsoleKeys.Leave)
+    def _console_leave(self) -> None:
+        if self.console_mode:
+            self.action_console()
+
+    def action_menu(self) -> None:
+        """Ctrl+T, as in idf.py monitor: the next key picks a command."""
+        if isinstance(self.screen, MenuScreen):
+            return
+        self.push_screen(MenuScreen(), self._menu_chosen)
+
+    def _menu_chosen(self, action: str | None) -> None:
+        if action is None:
+            return
+        if action == "send_ctrl_t":
+            self.send(b"\x14")
+        elif action == "reset":
+            self.action_reset()
+        elif action == "bootloader":
+            self.action_bootloader()
+        elif action == "pause":
+            self.action_pause()
+        elif action == "timestamps":
+            self.action_timestamps()
+        elif action == "logging":
+            self.action_logging()
+        elif action == "help":
+            self.action_help()
+        elif action == "quit":
+            self.exit()
+
+    def action_logging(self) -> None:
+        """Copy the device's output from now on into a file beside the log (again: stop)."""
+        if self.capture is not None:
+            path = self.capture_path
+            self._stop_capture()
+            self.notify(f"logging stopped: {path}", timeout=4)
+        else:
+            stem = Path(self.log_name).stem or "log"
+            path = self.report_dir / f"{stem}-capture-{datetime.now():%Y%m%d-%H%M%S}.log"
+            try:
+                fh = open(path, "ab")  # noqa: SIM115 - closed by _stop_capture
+            except OSError as exc:
+                self.notify(f"cannot log to {path}: {exc.strerror or exc}", severity="error", timeout=5)
+                return
+            self.capture, self.capture_path = fh, path
+            self.follower.tee = fh
+            self.notify(f"logging the output to {path}", timeout=4)
+        self._update_status()
+
+    def _stop_capture(self) -> None:
+        fh, self.capture, self.capture_path = self.capture, None, None
+        self.follower.tee = None
+        if fh is not None:
+            fh.close()
+
+    # -- copy / save ---------------------------------------------------------------------------------
     def action_copy_event(self) -> None:
         if self.selected is None:
             self.notify("select an event first (n)", timeout=2)
@@ -669,19 +1008,40 @@ class MonitorApp(App[int]):
         self.notify("event copied to the clipboard (OSC 52)", timeout=2)
 
     def action_copy_report(self) -> None:
-        self.copy_to_clipboard(self.report_text())
-        self.notify("report copied to the clipboard (OSC 52)", timeout=2)
+        self.notify("writing the report…", timeout=2)
+        self._report(None)
 
     def action_save_report(self) -> None:
         stem = Path(self.log_name).stem or "log"
-        path = self.report_dir / f"espwatch-report-{stem}-{datetime.now():%Y%m%d-%H%M%S}.txt"
+        path = self.report_dir / f"espwatch-report-{stem}-{datetime.now():%Y%m%d-%H%M%S}.md"
+        self.notify(f"writing the report to {path}…", timeout=2)
+        self._report(path)
+
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
+    def _report(self, path: Path | None) -> None:
+        """The Markdown report of the log (what `espwatch report` writes): to `path`, or the clipboard."""
+        from espwatch.report import ReportOptions, build_report
+
+        enr = self.enrichment
+        elf = str(enr.elf.path) if enr is not None and enr.elf is not None else None
+        opt = ReportOptions(elf=elf, no_elf=elf is None)
         try:
-            path.write_text(self.report_text(), encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"cannot save the report: {exc}", severity="error", timeout=5)
+            rep = build_report(str(self.path), opt, self.patterns, enr.rules if enr is not None else None)
+            if path is not None:
+                path.write_text(rep.markdown, encoding="utf-8")
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"cannot write the report: {exc}", severity="error",
+                                  timeout=6)
+            return
+        self.call_from_thread(self._report_done, path, rep.markdown)
+
+    def _report_done(self, path: Path | None, markdown: str) -> None:
+        if path is None:
+            self.copy_to_clipboard(markdown)
+            self.notify("Markdown report copied to the clipboard (OSC 52)", timeout=3)
             return
         self.last_report = path
-        self.notify(f"report saved to {path}", timeout=4)
+        self.notify(f"report saved to {path}", timeout=6)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

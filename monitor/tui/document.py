@@ -212,6 +212,8 @@ class Follower:
         self.offset = 0
         self.done = False
         self.live = LiveFeed(pipeline) if follow else None
+        self.tee: Any = None
+        """A binary file that gets a copy of every byte read from now on (Ctrl+T Ctrl+L), or None."""
         self._posted_sessions = 0
         self._posted_offset = -1
 
@@ -254,6 +256,13 @@ class Follower:
                         continue
                     self.index.extend(data)
                     self.offset += len(data)
+                    tee = self.tee
+                    if tee is not None:
+                        try:
+                            tee.write(data)
+                            tee.flush()
+                        except (OSError, ValueError):
+                            self.tee = None
                     pending.extend(self._feed(data))
                     now = time.perf_counter()
                     if first or now - last_post >= self.interval:

@@ -5,7 +5,7 @@ level, plus the own lines of every event at least that severe: its first line an
 register dump stays visible under "errors"; a finding's evidence span is not an event's own lines and
 pulls nothing in), by tag (regex on the record's tag) and by boot (its line range). Host lines written by
 espwatch always stay.
-Search is a regex over the cleaned text (ANSI removed), line by line, smart case.
+Search is in the core (espwatch.search).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import regex
-
 from espwatch.events import SEVERITY_RANK
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line
+from espwatch.search import compile_user_regex
 from espwatch.sessionlog import is_host_line
 from espwatch.tui.document import LineIndex
 
@@ -48,14 +47,6 @@ class FilterSpec:
         if self.boot:
             parts.append(f"boot {self.boot[0]}")
         return ", ".join(parts)
-
-
-def compile_user_regex(text: str) -> regex.Pattern[str]:
-    """Smart case: a pattern without capitals ignores case. Raises regex.error on a bad pattern."""
-    flags = regex.MULTILINE | regex.V0
-    if text == text.lower():
-        flags |= regex.IGNORECASE
-    return regex.compile(text, flags)
 
 
 class FilterResult:
@@ -143,38 +134,3 @@ def run_filter(result: FilterResult, index: LineIndex, spans: Iterable[tuple[int
         if progress is not None:
             progress(result)
     result.scanned_to = max(result.scanned_to, total_last)
-
-
-def search(index: LineIndex, rx: regex.Pattern[str], start: int, backward: bool = False,
-           allowed: Callable[[int], bool] | None = None, cancel: threading.Event | None = None) -> int | None:
-    """The first line after `start` (before it when `backward`) whose text matches; wraps around."""
-    total = index.line_count
-    if total == 0:
-        return None
-
-    def scan(first: int, last: int, want_last: bool) -> int | None:
-        found = None
-        for number, buf in index.iter_ranges(first, last):
-            if cancel is not None and cancel.is_set():
-                return None
-            text = buf.decode("utf-8", "replace")
-            if "\x1b" in text or "\u241b" in text or "?[" in text or "\r" in text or "\x00" in text:
-                text = "\n".join(clean_text(part.encode()) for part in text.split("\n"))
-            for m in rx.finditer(text):
-                line = number + text.count("\n", 0, m.start())
-                if allowed is not None and not allowed(line):
-                    continue
-                if not want_last:
-                    return line
-                found = line
-        return found
-
-    if not backward:
-        hit = scan(start + 1, total, False)
-        if hit is None and start >= 1:
-            hit = scan(1, min(start, total), False)
-        return hit
-    hit = scan(1, start - 1, True) if start > 1 else None
-    if hit is None:
-        hit = scan(max(start, 1), total, True)
-    return hit

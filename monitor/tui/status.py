@@ -39,6 +39,8 @@ class StatusInfo:
     """Lines the filter hides."""
     search: str = ""
     search_busy: bool = False
+    search_hits: int = 0
+    search_progress: float = 1.0
     extra: list[str] = field(default_factory=list)
 
 
@@ -60,7 +62,9 @@ def status_text(info: StatusInfo) -> Text:
         busy = " …" if info.filter_busy else ""
         parts.append(f"filter {info.filter}: {info.hidden:,} lines hidden{busy}")
     if info.search:
-        parts.append(f"/{info.search}" + (" …" if info.search_busy else ""))
+        hits = "1 hit" if info.search_hits == 1 else f"{info.search_hits:,} hits"
+        busy = f" … {100 * info.search_progress:.0f}%" if info.search_busy else ""
+        parts.append(f"/{info.search}: {hits}{busy}")
     parts += info.extra
     style = "bold yellow" if info.live and info.state in ("lost", "waiting") else ""
     return Text(" · ".join(parts), style=style)

@@ -89,6 +89,9 @@ class Timeline(Tree[Any]):
         self.lines.insert(i, ev.line)
         self.rows.insert(i, row)
 
+    def has(self, row: int) -> bool:
+        return row in self._event_nodes
+
     def relabel(self, row: int, ev: Event, provisional: bool = False) -> None:
         node = self._event_nodes.get(row)
         if node is not None:
