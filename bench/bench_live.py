@@ -86,9 +86,9 @@ def run_ceiling(tmp: Path, seconds: float) -> dict:
 
 
 def run_espwatch(tmp: Path, seconds: float) -> dict:
+    from espwatch.device.reader import SerialSource
+    from espwatch.device.sessionlog import SessionLog, strip_host_lines
     from espwatch.patterns import load_patterns
-    from espwatch.sessionlog import SessionLog, strip_host_lines
-    from espwatch.sources import SerialSource
     from espwatch.tui.app import MonitorApp
 
     patterns = load_patterns()

@@ -37,3 +37,11 @@ class ImageError(EspwatchError):
 
 class DeviceError(EspwatchError):
     """A serial port or device action that cannot be done (no such port, reset not possible...)."""
+
+
+class PortNotFound(DeviceError):
+    """The port (or a board to choose) is not there, or cannot be opened, and the wait for it is over."""
+
+
+class TimesFileError(InputError):
+    """A session log's `.times` sidecar that cannot be read as one."""

@@ -98,11 +98,6 @@ class LineSplitter:
         self._next = first_number
 
     @property
-    def next_number(self) -> int:
-        """The number the next completed line will get."""
-        return self._next
-
-    @property
     def pending(self) -> bool:
         """True when a partial line is waiting for its break."""
         return bool(self._partial)

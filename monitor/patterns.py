@@ -101,9 +101,42 @@ _DERIVED_KEYS = {"code", "kind", "severity", "title", "hint", "checks", "referen
 _BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive"}
 
 
+PIECES_FILE = "pieces.toml"
+_PIECE = regex.compile(r"%\{(\w+)\}")
+_pieces: dict[str, str] | None = None
+
+
+def builtin_pieces() -> dict[str, str]:
+    """The shared regex pieces of patterns/pieces.toml (`%{name}` in any pattern or rule regex)."""
+    global _pieces
+    if _pieces is None:
+        data = read_toml(builtin_dir() / PIECES_FILE)
+        table = data.get("pieces", {})
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise PatternError(f"{PIECES_FILE}: `pieces` must be a table of name = 'regex'")
+        _pieces = dict(table)
+    return _pieces
+
+
+def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError) -> str:
+    """`src` with every `%{name}` replaced by its shared piece; an unknown name is an error."""
+    if "%{" not in src:
+        return src
+    pieces = builtin_pieces()
+
+    def piece(m: regex.Match[str]) -> str:
+        if m.group(1) not in pieces:
+            known = ", ".join(sorted(pieces))
+            raise error(f"{where}: unknown regex piece %{{{m.group(1)}}} (known: {known})")
+        return pieces[m.group(1)]
+
+    return _PIECE.sub(piece, src)
+
+
 def _compile(src: Any, where: str, flags: int = 0) -> regex.Pattern[str]:
     if not isinstance(src, str) or not src:
         raise PatternError(f"{where}: expected a non-empty regex string")
+    src = expand_pieces(src, where)
     try:
         return regex.compile(src, flags | regex.VERSION0)
     except regex.error as exc:
@@ -231,7 +264,7 @@ def read_toml(path: Path | Traversable, error: type[PatternError] = PatternError
 def load_file(path: Path | Traversable) -> list[Pattern]:
     """Read one pattern file; raise PatternError naming the file and the pattern on any problem."""
     data = read_toml(path)
-    unknown = set(data) - {"family", "pattern", "derived", "rule", "description"}
+    unknown = set(data) - {"family", "pattern", "derived", "rule", "description", "pieces"}
     if unknown:
         raise PatternError(f"{path}: unknown top-level keys {sorted(unknown)}")
     family = str(data.get("family", path.name.removesuffix(".toml")))

@@ -1,8 +1,9 @@
 """The one direction of flow: bytes -> lines -> events -> enrichment -> diagnosis -> sinks.
 
-`Pipeline` is what every verb and the TUI use: feed it bytes from any source, read events from its
-return values or subscribe to them. Stages after detection (boot sessions, address decoding, diagnosis)
-see each event once, in input order, and may add derived events.
+`Pipeline` is what every verb and the TUI use: feed it bytes from any source and read the events from its
+return values. After detection, the boot tracker places each event in its boot; then the stages (address
+decoding, diagnosis — made by `espwatch.enrich.Enrichment`) see each event once, in input order, with its
+boot, and may add derived events.
 
 What comes out of `feed` is final. A live consumer that cannot wait for the end of input asks
 `speculate()`: what `close()` would add if the input ended now (an open register dump, an event held
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -44,7 +45,7 @@ def fork_stage(stage: Stage, memo: dict[int, object]) -> Stage:
 
 @dataclass
 class Pipeline:
-    """Detector + boot sessions + optional stages, with subscribers for live sinks."""
+    """Detector + boot sessions + stages; `feed` and `close` return the events in input order."""
 
     patterns: PatternSet
     stages: list[Stage] = field(default_factory=list)
@@ -53,7 +54,6 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
         self.boots = BootTracker(self.patterns, keep_events=self.keep_events)
-        self.subscribers: list[Callable[[Event], None]] = []
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -62,9 +62,6 @@ class Pipeline:
     @property
     def lines(self) -> int:
         return self.detector.lines_seen
-
-    def subscribe(self, callback: Callable[[Event], None]) -> None:
-        self.subscribers.append(callback)
 
     def feed(self, data: bytes) -> list[Event]:
         out = self._enrich(self.detector.feed(data))
@@ -80,7 +77,7 @@ class Pipeline:
     def fork(self) -> Pipeline:
         """A copy of the pipeline's state to run ahead on (see `speculate`); patterns and ELF index shared."""
         other = Pipeline.__new__(Pipeline)
-        other.patterns, other.keep_events, other.subscribers = self.patterns, False, []
+        other.patterns, other.keep_events = self.patterns, False
         other.detector = self.detector.fork()
         other.boots = self.boots.fork()
         memo: dict[int, object] = {id(self.boots.current): other.boots.current}
@@ -102,7 +99,7 @@ class Pipeline:
             extra = stage.finish()
             for later in self.stages[i + 1 :]:
                 extra = self._through(later, extra)
-            out.extend(self._publish(extra))
+            out.extend(extra)
         return out
 
     def _through(self, stage: Stage, events: list[Event]) -> list[Event]:
@@ -118,13 +115,7 @@ class Pipeline:
             for stage in self.stages:
                 batch = self._through(stage, batch)
             out.extend(batch)
-        return self._publish(out)
-
-    def _publish(self, events: list[Event]) -> list[Event]:
-        for ev in events:
-            for cb in self.subscribers:
-                cb(ev)
-        return events
+        return out
 
     def run(self, chunks: Iterable[bytes]) -> Iterator[Event]:
         for chunk in chunks:

@@ -37,9 +37,11 @@ class Prefilter:
             self.engine = "re"
 
     def find(self, buf: bytes | memoryview) -> list[tuple[int, int]]:
-        """(literal index, start offset) of each match, in order of position.
+        """(literal index, start offset) of matches, in order of position.
 
-        Overlapping matches are reported, so every literal present at a position is seen.
+        With ahocorasick-rs every occurrence is reported, overlapping ones included. The `re` fallback
+        reports one literal per position and no overlaps: a caller that needs every literal of a line
+        checks the line's literals itself when `engine == "re"` (the detector does).
         """
         if self._ac is not None:
             return [(i, s) for i, s, _ in self._ac.find_matches_as_indexes(buf, overlapping=True)]
@@ -49,5 +51,4 @@ class Prefilter:
         order = self._order
         for m in self._re.finditer(buf):
             out.append((order[m.lastindex - 1], m.start()))  # type: ignore[operator]
-        # The alternation reports one literal per position; add literals that overlap it.
         return out

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
-from espwatch.lines import clean_text
+from espwatch.lines import MAX_LINE, LineSplitter
 from espwatch.pipeline import open_input, read_chunks
 from espwatch.redact import Redactor
 from espwatch.scan import ScanResult, scan_stream
@@ -82,21 +82,16 @@ class ReportContent:
 
 # -- the log lines around events ------------------------------------------------------------------
 def numbered_lines(path: str, max_chars: int | None) -> Iterator[tuple[int, str]]:
-    """(number, cleaned text) of every line, numbered as events.md counts them; long lines cut early."""
+    """(number, cleaned text) of every line, numbered as events.md counts them (the shared LineSplitter);
+    lines longer than about `max_chars` are cut before they are decoded."""
     fh, _ = open_input(path)
-    cut = max_chars * 4 if max_chars else None
+    splitter = LineSplitter(max_line=max_chars * 4 if max_chars else MAX_LINE)
     try:
-        n = 0
-        carry = b""
         for chunk in read_chunks(fh):
-            data = carry + chunk
-            parts = data.split(b"\n")
-            carry = parts.pop()
-            for raw in parts:
-                n += 1
-                yield n, clean_text(raw[:cut] if cut else raw)
-        if carry:
-            yield n + 1, clean_text(carry[:cut] if cut else carry)
+            for line in splitter.feed(chunk):
+                yield line.number, line.text
+        for line in splitter.flush():
+            yield line.number, line.text
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()

@@ -1,7 +1,10 @@
 """A simulated ESP32 on a pseudo-terminal: writes real logs at a chosen rate, unplugs and replugs, sends garbage.
 
 The device's port is a symlink (`link`) to the slave side of a pty, so that a replug (a new pty) comes back
-on the same path, like a board that re-enumerates on reset through USB-Serial-JTAG. Every byte the
+on the same path, like a board that re-enumerates on reset through USB-Serial-JTAG, or on another path
+(`plug(link=...)`), like one that re-enumerates as /dev/ttyACM1. `plug(banner=...)` makes the board speak
+the instant its port reappears, before anyone opened it (USB-Serial-JTAG and native USB chips do): the
+bytes wait in the pty's input queue, where an open that flushes that queue would lose them. Every byte the
 simulator managed to write is kept in `written` for byte-exact comparisons. Usable from tests and from
 `bench/bench_live.py`. POSIX only.
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 
 
 class DevSim:
-    def __init__(self, link: str | os.PathLike[str], keep: bool = True) -> None:
+    def __init__(self, link: str | os.PathLike[str], keep: bool = True, banner: bytes = b"") -> None:
         self.link = Path(link)
         self.keep = keep
         self.written = bytearray()
@@ -28,11 +31,13 @@ class DevSim:
         self.master = -1
         self.slave = -1
         self.plugs = 0
-        self.plug()
+        self.plug(banner=banner)
 
     # -- the port ----------------------------------------------------------------------------------
-    def plug(self) -> None:
-        """Create a new pty and point `link` at its slave."""
+    def plug(self, banner: bytes = b"", link: str | os.PathLike[str] | None = None) -> None:
+        """Create a new pty and point `link` (or a new `link`) at its slave; then write `banner` at once."""
+        if link is not None:
+            self.link = Path(link)
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)  # no echo, no CR/LF translation: bytes arrive as written
         os.set_blocking(self.master, False)
@@ -42,6 +47,22 @@ class DevSim:
         tmp.symlink_to(os.ttyname(self.slave))
         os.replace(tmp, self.link)
         self.plugs += 1
+        if banner:
+            self._say_now(banner)
+
+    def _say_now(self, data: bytes) -> None:
+        """Write `data` into the port's input queue while nobody has the port open (fits the pty buffer)."""
+        sent = 0
+        while sent < len(data):
+            try:
+                n = os.write(self.master, data[sent:])
+            except BlockingIOError as exc:
+                raise RuntimeError(f"banner of {len(data)} bytes does not fit the pty's input queue") from exc
+            if self.keep:
+                self.written += data[sent : sent + n]
+            self.sha.update(data[sent : sent + n])
+            self.total += n
+            sent += n
 
     def unplug(self) -> None:
         """The USB device goes away: the pty closes and the path disappears."""
@@ -53,9 +74,9 @@ class DevSim:
                     os.close(fd)
         self.master = self.slave = -1
 
-    def replug(self) -> None:
+    def replug(self, banner: bytes = b"", link: str | os.PathLike[str] | None = None) -> None:
         self.unplug()
-        self.plug()
+        self.plug(banner=banner, link=link)
 
     def close(self) -> None:
         self.unplug()

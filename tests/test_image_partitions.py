@@ -11,14 +11,11 @@ import pytest
 
 from espwatch.cli import main
 from espwatch.errors import ImageError
-from espwatch.image import (
-    check_partition_table,
-    load_partition_table,
+from espwatch.image import check_partition_table, load_partition_table, parse_partition_table, to_binary
+from espwatch.image.partition_table import (
     parse_partition_binary,
     parse_partition_boot_log,
     parse_partition_csv,
-    parse_partition_table,
-    to_binary,
 )
 
 

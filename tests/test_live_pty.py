@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from espwatch.device.reader import SerialSource
+from espwatch.device.sessionlog import SessionLog
 from espwatch.diagnosis import load_rules
 from espwatch.enrich import Enrichment
 from espwatch.live import Changes
 from espwatch.patterns import load_patterns
 from espwatch.pipeline import Pipeline
 from espwatch.scan import scan_stream
-from espwatch.sessionlog import SessionLog
-from espwatch.sources import SerialSource
 from espwatch.tui.document import Batch, Follower, LineIndex
 
 sys.path.insert(0, str(Path(__file__).parent))

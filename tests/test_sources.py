@@ -10,14 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from espwatch.device.ports import guess_bridge
+from espwatch.device.reader import SerialSource
+from espwatch.device.reset import bootloader_reset, hard_reset
+from espwatch.device.sessionlog import SessionLog, host_line, is_host_line, strip_host_lines
 from espwatch.lines import LineSplitter
-from espwatch.sessionlog import SessionLog, host_line, is_host_line, strip_host_lines
-from espwatch.sources import (
-    SerialSource,
-    bootloader_reset,
-    guess_bridge,
-    hard_reset,
-)
 from espwatch.tui.document import LineIndex
 
 sys.path.insert(0, str(Path(__file__).parent))

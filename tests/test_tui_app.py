@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from espwatch.device.reader import SerialSource
+from espwatch.device.sessionlog import SessionLog, strip_host_lines
 from espwatch.patterns import load_patterns
 from espwatch.scan import scan_stream
-from espwatch.sessionlog import SessionLog, strip_host_lines
-from espwatch.sources import SerialSource
 from espwatch.tui.app import MonitorApp
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -300,3 +300,35 @@ def test_elf_decodes_frames_in_the_detail_pane_and_status(tmp_path: Path, fixtur
     detail, status = asyncio.run(run())
     assert "fail_once" in detail
     assert "DOES NOT MATCH" in status and "esp32c3.elf" in status
+
+
+@pytest.mark.skipif(os.name == "nt" or not os.path.exists("/dev/full"), reason="needs a pty and /dev/full")
+def test_live_monitor_with_an_unwritable_session_log(tmp_path: Path, corpus_dir: Path, patterns) -> None:
+    """The session log on /dev/full (every write: ENOSPC): the screen still shows every line and event, and
+    the status line and a notification say loudly that the log is not saved."""
+    log = SessionLog("/dev/full")
+    sim = DevSim(tmp_path / "ttyESP")
+    source = SerialSource(str(sim.link), 115200, log, retry_delay=0.05)
+    data = (corpus_dir / C3).read_bytes()
+
+    async def run() -> tuple[str, list[str]]:
+        app = MonitorApp(tmp_path / "screen.log", patterns, source=source, name="ttyESP")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.source_state == "connected")
+            await asyncio.to_thread(sim.write, data, 200_000)
+            await until(pilot, lambda: any(e.kind == "panic" for e in app.events))
+            await until(pilot, lambda: len(app.sessions) == 3)
+            status = str(app.query_one("#status").content)
+            said = app.source_text  # what the last status message (shown as a notification) said
+            await pilot.press("ctrl+right_square_bracket")
+        return status, said
+
+    try:
+        status, said = asyncio.run(run())
+    finally:
+        source.stop()
+        log.close()
+        sim.close()
+    assert status.startswith(" LOG NOT SAVED (No space left on device (ENOSPC))") and "connected" in status
+    assert "/dev/full cannot be written" in said and "retrying every 1 s" in said
+    assert log.summary().saved == 0 and log.summary().received == len(data)

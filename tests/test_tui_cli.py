@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from espwatch.cli import build_parser, main
+from espwatch.cli import main
+from espwatch.commands import build_parser
+from espwatch.device.spool import StdinSpool
 from espwatch.patterns import load_patterns
 from espwatch.pipeline import Pipeline
-from espwatch.sources import StdinSpool
 from espwatch.tui.document import Follower, LineIndex
 
 

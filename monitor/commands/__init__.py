@@ -8,8 +8,11 @@ log-reading verb shares, so that all of them find patterns, rules and the ELF th
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
+
+from espwatch.errors import UsageError
 
 if TYPE_CHECKING:
     from espwatch.diagnosis.rules import Rule
@@ -24,9 +27,18 @@ VERBS: dict[str, str] = {
     "decode": "decode code addresses (or a whole log) to function, file and line",
     "image": "check an app image, partition table, OTA data or flash read-back",
     "explain": "what an event or finding code means and what to check",
-    "ports": "list serial ports (VID:PID, USB bridge)",
+    "ports": "list serial ports (VID:PID, product, serial number, board family)",
+    "config": "show the settings in force (espwatch.toml, user config) and where each comes from",
 }
 """Every verb with its one-line help (the `--help` listing, without importing the verbs)."""
+
+
+def add_verb(sub: argparse._SubParsersAction, name: str, description: str,
+             examples: list[str]) -> argparse.ArgumentParser:
+    """The parser of verb `name`: its one-line help from VERBS, a description and examples."""
+    return sub.add_parser(name, help=VERBS[name], description=description,
+                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_patterns_option(p: argparse.ArgumentParser) -> None:
@@ -42,6 +54,27 @@ def add_elf_options(p: argparse.ArgumentParser, what: str = "decode addresses") 
                         "(default: found in ./build (ESP-IDF), .pio/build/<env> (PlatformIO) or an Arduino "
                         "CLI build folder, in this folder or a parent)")
     p.add_argument("--no-elf", action="store_true", help="do not look for an ELF in the build folders")
+
+
+def add_screen_options(p: argparse.ArgumentParser) -> None:
+    """Options of the monitor's screen, shared by the live monitor and replay."""
+    p.add_argument("--timestamps", action="store_true",
+                   help="show the host time of each line (arrival times from the session log's .times file "
+                        "when the monitor saved them, else times written in the lines)")
+    p.add_argument("--theme", metavar="NAME",
+                   help="colour theme of the screen (textual-dark, textual-light, nord, gruvbox, dracula, "
+                        "tokyo-night, monokai, solarized-light, ...)")
+
+
+def apply_theme(app: object, name: str | None) -> None:
+    """Set the screen's theme, or a one-line error naming the themes there are."""
+    if not name:
+        return
+    from textual.theme import BUILTIN_THEMES
+
+    if name not in BUILTIN_THEMES:
+        raise UsageError(f"--theme {name!r}: no such theme (themes: {', '.join(sorted(BUILTIN_THEMES))})")
+    app.theme = name  # type: ignore[attr-defined]
 
 
 def load_data(args: argparse.Namespace) -> tuple[PatternSet, list[Rule]]:
@@ -64,3 +97,64 @@ def enrichment(args: argparse.Namespace, patterns: PatternSet, rules: list[Rule]
     if note:
         print(f"espwatch: {note}", file=sys.stderr)
     return enr
+
+
+CONFIGURABLE = ("monitor", "scan", "report", "replay", "decode")
+"""The verbs whose defaults `espwatch.toml` and the user config file may set."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors raised as `UsageError` (one line, with the usage) instead of exiting.
+
+    `foreign_options` maps an option of a sibling subcommand to its name, so that giving it here says
+    which subcommand it belongs to (e.g. `--max-runs does not apply to image check`)."""
+
+    foreign_options: dict[str, str]
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        ns, extras = super().parse_known_args(args, namespace)
+        if not hasattr(ns, "_parser"):
+            ns._parser = self  # the innermost (sub)command parser finishes first
+        return ns, extras
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        ns, extras = self.parse_known_args(args, namespace)
+        innermost = vars(ns).pop("_parser", self)
+        if extras:
+            innermost.error("unrecognized arguments: " + " ".join(extras))
+        return ns
+
+    def error(self, message: str) -> NoReturn:
+        foreign = getattr(self, "foreign_options", {})
+        if message.startswith("unrecognized arguments:"):
+            for token in message.split(":", 1)[1].split():
+                owner = foreign.get(token.split("=", 1)[0])
+                if owner:
+                    flag, here = token.split("=", 1)[0], self.prog.split(" ", 1)[1]
+                    raise UsageError(f"{flag} does not apply to `{here}` (it is an option of `{owner}`)")
+        raise UsageError(f"{message} (usage: {' '.join(self.format_usage().split()[1:])})")
+
+
+def build_parser(verb: str | None = None) -> Parser:
+    """The parser; the full options of `verb` only (the other verbs are listed with their help)."""
+    from espwatch import __version__
+
+    parser = Parser(
+        prog="espwatch",
+        description="Monitor, scan and explain the serial output of ESP32-family chips.",
+        epilog="Run `espwatch VERB --help` for a verb; `espwatch --port PORT` for the live monitor.",
+    )
+    parser.add_argument("--version", action="version", version=f"espwatch {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
+    for name, help_text in VERBS.items():
+        if name == verb:
+            importlib.import_module(f"espwatch.commands.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def sub_parser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentParser:
+    """The sub-parser of `verb` inside the top-level parser."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[verb]

@@ -134,6 +134,15 @@ def _print(lines: list[str]) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def _not_one(args: argparse.Namespace, path: str, exc: ImageError, what: str, key: dict[str, Any]) -> int:
+    """A file that is not a partition table / OTA data: the result is INVALID (exit 1), not a usage error."""
+    if args.json:
+        _emit({"path": path, **key, "error": str(exc)})
+    else:
+        _print([f"{path}: {exc}", f"INVALID: not {what}"])
+    return 1
+
+
 def run_check(args: argparse.Namespace) -> int:
     from espwatch.image import inspect_image
     from espwatch.image.chips import chip_by_name
@@ -163,11 +172,7 @@ def run_partitions(args: argparse.Namespace) -> int:
         table = inspect_partitions(args.table, table_offset=args.table_offset, bootloader=args.bootloader,
                                    flash_size=args.flash_size, chip=args.chip)
     except ImageError as exc:
-        if args.json:
-            _emit({"path": args.table, "valid": False, "error": str(exc)})
-        else:
-            _print([f"{args.table}: {exc}", "INVALID: not a partition table"])
-        return 1
+        return _not_one(args, args.table, exc, "a partition table", {"valid": False})
     if args.json:
         _emit(table.to_json())
     else:
@@ -192,11 +197,7 @@ def run_otadata(args: argparse.Namespace) -> int:
     try:
         od = load_otadata(args.otadata, ota_slots=args.ota_slots, table=table)
     except ImageError as exc:
-        if args.json:
-            _emit({"path": args.otadata, "error": str(exc)})
-        else:
-            _print([f"{args.otadata}: {exc}", "INVALID: not an otadata partition"])
-        return 1
+        return _not_one(args, args.otadata, exc, "an otadata partition", {})
     if args.json:
         _emit(od.to_json())
     else:

@@ -1,70 +1,157 @@
 """`espwatch --port PORT` (= `espwatch monitor --port PORT`): the live monitor.
 
-Every byte read is appended to a session log first (see `espwatch.sessionlog`); the screen follows that
-file. A missing or vanished port is waited for, never a traceback.
+Without `--port`, the only port that looks like an ESP board is used (several: the user picks one in a
+terminal). The port is opened before anything else, waiting up to `--open-timeout` seconds for it; only
+then is the session log created, so a mistyped port leaves no empty log. Every byte read is appended to the
+session log first (see `espwatch.device.sessionlog`); the screen follows it. At exit one line says what the
+log holds, and whether anything from the device could not be saved (exit status 1 then).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from espwatch.commands import VERBS, add_elf_options, add_patterns_option, enrichment, load_data
-from espwatch.errors import InputError, UsageError
+from espwatch.commands import (
+    add_elf_options,
+    add_patterns_option,
+    add_screen_options,
+    add_verb,
+    apply_theme,
+    enrichment,
+    load_data,
+)
+from espwatch.errors import InputError, PortNotFound, UsageError
+
+if TYPE_CHECKING:
+    from espwatch.device.ports import PortInfo
 
 EOLS = {"CRLF": b"\r\n", "CR": b"\r", "LF": b"\n"}
+OPEN_TIMEOUT = 10.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "monitor", help=VERBS["monitor"],
-        description="Watch a device's serial output live: boots and events on a timeline, the selected "
-                    "event explained, every byte kept in a session log. PORT is a device path (/dev/ttyUSB0, "
-                    "COM4) or a pyserial URL (rfc2217://host:port, socket://host:port).",
-        epilog="examples:\n  espwatch --port /dev/ttyUSB0\n"
-               "  espwatch --port COM4 -b 921600 --elf build/app.elf\n"
-               "  espwatch --port rfc2217://192.168.1.20:4000 --no-reset",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", "-p", required=True, metavar="PORT", help="serial port or pyserial URL")
+    p = add_verb(
+        sub, "monitor",
+        "Watch a device's serial output live: boots and events on a timeline, the selected "
+        "event explained, every byte kept in a session log. PORT is a device path (/dev/ttyUSB0, "
+        "COM4) or a pyserial URL (rfc2217://host:port, socket://host:port). Without --port, the "
+        "only port that looks like an ESP board is used (`espwatch ports` lists them).",
+        ["espwatch monitor",
+         "espwatch --port /dev/ttyUSB0",
+         "espwatch --port COM4 -b 921600 --elf build/app.elf",
+         "espwatch --port rfc2217://192.168.1.20:4000 --no-reset"])
+    p.add_argument("--port", "-p", metavar="PORT",
+                   help="serial port or pyserial URL (default: the only port that looks like an ESP board)")
     p.add_argument("--baud", "-b", type=int, default=115200, help="baud rate (default: 115200)")
+    p.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT, metavar="SECONDS",
+                   help=f"how long to wait for a port (or a board) that is not there yet, or busy, before "
+                        f"giving up (default: {OPEN_TIMEOUT:g}; 0 waits for ever)")
     p.add_argument("--log", metavar="FILE",
-                   help="session log to append to (default: a new file in the user log directory)")
+                   help="session log to append to (default: a new file in the user log directory); arrival "
+                        "times go beside it in FILE.times")
     add_elf_options(p, "decode backtraces (its index is built in the background)")
     add_patterns_option(p)
     p.add_argument("--no-reset", action="store_true", help="do not reset the chip when the port opens")
-    p.add_argument("--timestamps", action="store_true", help="show the host time of each line")
+    add_screen_options(p)
     p.add_argument("--eol", choices=sorted(EOLS), default="CRLF",
                    help="line ending sent after a line typed in the send box (default: CRLF)")
     p.set_defaults(func=run)
 
 
+def _say(text: str) -> None:
+    print(f"espwatch: {text}", file=sys.stderr, flush=True)
+
+
+def _ask(candidates: list[PortInfo]) -> PortInfo | None:
+    """Let the user pick a port in the terminal."""
+    from espwatch.device.choose import port_line
+
+    _say("several ports look like ESP boards:")
+    for i, p in enumerate(candidates, 1):
+        print(f"  {i}  {port_line(p)}", file=sys.stderr)
+    while True:
+        try:
+            answer = input(f"Which one? [1-{len(candidates)}, Enter = 1, q = quit] ").strip()
+        except EOFError:
+            return None
+        if answer.lower() in ("q", "quit"):
+            return None
+        if not answer:
+            return candidates[0]
+        if answer.isdigit() and 1 <= int(answer) <= len(candidates):
+            return candidates[int(answer) - 1]
+        if any(p.device == answer for p in candidates):
+            return next(p for p in candidates if p.device == answer)
+
+
+def pick_port(timeout: float | None, interactive: bool) -> str:
+    """The port to use when --port was not given (see `espwatch.device.choose`)."""
+    from espwatch.device.choose import choose_port, port_line
+    from espwatch.device.ports import list_ports
+
+    wait = "for ever" if timeout is None else f"up to {timeout:g} s"
+    chosen = choose_port(list_ports, timeout=timeout, ask=_ask if interactive else None,
+                         on_wait=lambda why: _say(f"{why}; waiting {wait} for one to be plugged in "
+                                                  f"(Ctrl+C gives up)"))
+    _say(f"using {port_line(chosen)}")
+    return chosen.device
+
 def run(args: argparse.Namespace) -> int:
     if args.baud <= 0:
         raise UsageError(f"--baud {args.baud}: must be a positive number")
+    if args.open_timeout < 0:
+        raise UsageError(f"--open-timeout {args.open_timeout:g}: must be 0 (wait for ever) or more seconds")
     patterns, rules = load_data(args)
-    from espwatch.sessionlog import SessionLog, default_log_path
-    from espwatch.sources import SerialSource
+    from espwatch.device.choose import ports_summary
+    from espwatch.device.connect import wait_for_port
+    from espwatch.device.ports import list_ports
+    from espwatch.device.reader import SerialSource
+    from espwatch.device.sessionlog import SessionLog, default_log_path
 
     enr = enrichment(args, patterns, rules, background=True)
-    log_path = Path(args.log) if args.log else default_log_path(args.port)
+    timeout = args.open_timeout or None
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    port_name = args.port or pick_port(timeout, interactive)
+    wait = "for ever" if timeout is None else f"up to {timeout:g} s"
+    try:
+        port = wait_for_port(port_name, args.baud, timeout,
+                             on_wait=lambda why: _say(f"{why}; waiting {wait} (Ctrl+C gives up)"))
+    except PortNotFound as exc:
+        hint = ""
+        if "://" not in port_name:
+            with contextlib.suppress(Exception):
+                hint = f"; {ports_summary(list_ports())}"
+        raise PortNotFound(f"{exc}{hint}") from None
+    log_path = Path(args.log) if args.log else default_log_path(port_name)
     try:
         log = SessionLog(log_path)
     except OSError as exc:
+        with contextlib.suppress(Exception):
+            port.close()
         raise InputError(f"cannot write the session log {log_path}: {exc.strerror or exc}") from None
-    if "://" not in args.port and not os.path.exists(args.port):
-        print(f"espwatch: {args.port} is not there (yet); waiting for the device to connect "
-              f"(Ctrl+] quits)", file=sys.stderr)
-    source = SerialSource(args.port, args.baud, log, reset_on_open=not args.no_reset)
+    if hasattr(signal, "SIGXFSZ"):
+        # Beyond a file size limit the kernel would kill the monitor; with this, the write fails with
+        # EFBIG and the session log keeps the bytes in memory like for a full disk.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    source = SerialSource(port_name, args.baud, log, reset_on_open=not args.no_reset, port=port)
     from espwatch.tui.app import MonitorApp
 
     app = MonitorApp(log_path, patterns, enrichment=enr, source=source, name=log_path.name,
                      show_times=args.timestamps, eol=EOLS[args.eol])
+    apply_theme(app, args.theme)
     try:
         app.run()
     finally:
         source.stop()
         log.close()
-    print(f"espwatch: session log {log_path} ({log.device_bytes:,} bytes from the device)", file=sys.stderr)
-    return 0
+    summary = log.summary()
+    _say(summary.text())
+    if summary.times_path is not None and os.path.exists(summary.times_path):
+        _say(f"arrival times in {summary.times_path}")
+    return 0 if summary.complete else 1

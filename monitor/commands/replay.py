@@ -5,26 +5,48 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
-from espwatch.commands import VERBS, add_elf_options, add_patterns_option, enrichment, load_data
+from espwatch.commands import (
+    add_elf_options,
+    add_patterns_option,
+    add_screen_options,
+    add_verb,
+    apply_theme,
+    enrichment,
+    load_data,
+)
 from espwatch.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "replay", help=VERBS["replay"],
-        description="Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
-                    "events on a timeline, the selected event explained, search, filters, bookmarks.",
-        epilog="examples:\n  espwatch replay boot.log\n  espwatch replay --follow session.log\n"
-               "  cat boot.log | espwatch replay -",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_verb(
+        sub, "replay",
+        "Open a saved serial log (any size; - reads a pipe) in the monitor's screen: boots and "
+        "events on a timeline, the selected event explained, search, filters, bookmarks.",
+        ["espwatch replay boot.log",
+         "espwatch replay --follow session.log",
+         "cat boot.log | espwatch replay -"])
     p.add_argument("log", metavar="LOG",
                    help="log file, e.g. an espwatch session log; - reads standard input")
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
     add_patterns_option(p)
     add_elf_options(p, "decode backtraces (its index is built in the background)")
-    p.add_argument("--timestamps", action="store_true", help="start with the host time column shown")
+    add_screen_options(p)
     p.set_defaults(func=run)
+
+
+def _arrival_times(log: str) -> Callable[[int], float | None] | None:
+    """The lookup of the arrival times saved beside a session log (None without a usable sidecar)."""
+    from espwatch.device.times import load_times_for
+    from espwatch.errors import TimesFileError
+
+    try:
+        times = load_times_for(log)
+    except TimesFileError as exc:
+        print(f"espwatch: {exc}; showing the times written in the lines instead", file=sys.stderr)
+        return None
+    return times.time_at if times is not None and len(times) else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     until = None
     follow = args.follow
     if args.log == "-":
-        from espwatch.sources import StdinSpool
+        from espwatch.device.spool import StdinSpool
 
         if sys.stdin.isatty():
             raise UsageError("replay -: standard input is a terminal; pipe a log into it")
@@ -43,17 +65,21 @@ def run(args: argparse.Namespace) -> int:
         spool = StdinSpool(pipe_fd)
         spool.start()
         path, name, follow, until = spool.path, "<stdin>", True, spool.done
+        arrival_time = None
     else:
         fh, _ = open_input(args.log)
         fh.close()
         path, name = args.log, os.path.basename(args.log)
+        arrival_time = _arrival_times(args.log)
     enr = enrichment(args, patterns, rules, background=True)
     from espwatch.tui.app import MonitorApp
 
     app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
-                     show_times=args.timestamps)
+                     show_times=args.timestamps, store=spool.log if spool is not None else None,
+                     arrival_time=arrival_time, report_dir=os.getcwd() if spool is not None else None)
     if spool is not None:
         spool.log.listeners.append(app.follower.wake.set)
+    apply_theme(app, args.theme)
     try:
         app.run()
     finally:

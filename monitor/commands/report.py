@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import VERBS, add_elf_options, add_patterns_option
+from espwatch.commands import add_elf_options, add_patterns_option, add_verb
 from espwatch.errors import InputError, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "report", help=VERBS["report"],
-        description="Scan a log and write a Markdown report for an issue: environment, findings with their "
-                    "evidence, a table of boots, and the log lines around each notable event. Secrets "
-                    "(tokens, keys, passwords, URL credentials) are removed unless --no-redact is given.",
-        epilog="examples:\n  espwatch report boot.log > issue.md\n"
-               "  espwatch report --elf build/app.elf --redact-wifi -o issue.md boot.log",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_verb(
+        sub, "report",
+        "Scan a log and write a Markdown report for an issue: environment, findings with their "
+        "evidence, a table of boots, and the log lines around each notable event. Secrets "
+        "(tokens, keys, passwords, URL credentials) are removed unless --no-redact is given.",
+        ["espwatch report boot.log > issue.md",
+         "espwatch report --elf build/app.elf --redact-wifi -o issue.md boot.log"])
     p.add_argument("log", metavar="LOG", help="the log file; - reads standard input")
     add_elf_options(p, "decode backtraces")
     p.add_argument("-o", "--output", metavar="FILE",

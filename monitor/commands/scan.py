@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import VERBS, add_elf_options, add_patterns_option, enrichment, load_data
+from espwatch.commands import add_elf_options, add_patterns_option, add_verb, enrichment, load_data
 from espwatch.events import SEVERITIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "scan", help=VERBS["scan"],
-        description="Scan serial logs for boots, resets, crashes, OTA and flash problems. "
-                    "Exit status: 0 nothing at error level or above, 1 something was, 2 usage or file error. "
-                    "The JSON Lines contract (kinds, keys, fields) is docs/events.md.",
-        epilog="examples:\n  espwatch scan boot.log\n  espwatch scan --json --elf build/app.elf boot.log\n"
-               "  idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_verb(
+        sub, "scan",
+        "Scan serial logs for boots, resets, crashes, OTA and flash problems. "
+        "Exit status: 0 nothing at error level or above, 1 something was, 2 usage or file error. "
+        "The JSON Lines contract (kinds, keys, fields) is docs/events.md.",
+        ["espwatch scan boot.log",
+         "espwatch scan --json --elf build/app.elf boot.log",
+         "idf.py monitor | tee boot.log; espwatch scan --min-severity error boot.log"])
     p.add_argument("files", nargs="+", metavar="FILE", help="log files; - reads standard input")
     p.add_argument("--json", action="store_true", help="JSON Lines, one event per line (see docs/events.md)")
     p.add_argument("--min-severity", choices=SEVERITIES, default="info",

@@ -30,7 +30,7 @@ import regex
 
 from espwatch.errors import RuleError
 from espwatch.events import SEVERITIES, Event
-from espwatch.patterns import Pattern, builtin_dir, read_toml
+from espwatch.patterns import Pattern, builtin_dir, expand_pieces, read_toml
 
 RULES_FILE = "rules.toml"
 WHENS = ("repeat", "sequence", "check")
@@ -134,6 +134,7 @@ def _fail(where: str, msg: str) -> RuleError:
 def _rx(src: Any, where: str) -> regex.Pattern[str]:
     if not isinstance(src, str) or not src:
         raise _fail(where, "expected a non-empty regex string")
+    src = expand_pieces(src, where, RuleError)
     try:
         return regex.compile(src, regex.VERSION0)
     except regex.error as exc:

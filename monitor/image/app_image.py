@@ -412,18 +412,32 @@ def _identify_non_image(data: bytes) -> str:
 def parse_app_image(data: bytes, path: str | None = None) -> AppImage:
     """Parse an image held in memory. Never raises on bad content; see `AppImage.findings`."""
     img = AppImage(path=path, file_size=len(data))
-    err = img.findings.append
-
     if len(data) < 1 or data[0] != ESP_IMAGE_MAGIC:
         img.magic = data[0] if data else None
-        err(Finding("error", "not-an-image", _identify_non_image(data)))
+        img.findings.append(Finding("error", "not-an-image", _identify_non_image(data)))
         return img
     img.magic = ESP_IMAGE_MAGIC
     if len(data) < HEADER_LEN:
-        err(Finding("error", "truncated-header",
-                    f"file ends after {len(data)} bytes, inside the {HEADER_LEN}-byte image header"))
+        img.findings.append(Finding("error", "truncated-header",
+                                    f"file ends after {len(data)} bytes, inside the {HEADER_LEN}-byte image "
+                                    "header"))
         return img
+    _parse_header(img, data)
+    pos, checksum = _parse_segments(img, data)
+    _find_descriptors(img, data)
+    if img.errors and any(f.code.startswith("truncated") for f in img.errors):
+        return img
+    if len(img.segments) < img.segment_count:
+        return img
+    end = _check_digests(img, data, pos, checksum)
+    if end is not None:
+        _find_signature_and_padding(img, data, end)
+    return img
 
+
+def _parse_header(img: AppImage, data: bytes) -> None:
+    """The 24-byte image header: chip, flash settings, entry point, segment count."""
+    err = img.findings.append
     (_m, nseg, img.flash_mode, img.flash_size_freq, entry) = struct.unpack_from("<BBBBI", data, 0)
     (wp, d0, d1, d2, chip_id, min_rev, min_full, max_full) = struct.unpack_from("<BBBBHBHH", data, 8)
     hash_flag = data[23]
@@ -456,7 +470,12 @@ def parse_app_image(data: bytes, path: str | None = None) -> AppImage:
         err(Finding("error", "segment-count",
                     f"the header says {nseg} segments; the bootloader accepts at most {MAX_SEGMENTS}"))
 
-    # ---- segments ----
+
+def _parse_segments(img: AppImage, data: bytes) -> tuple[int, int]:
+    """Each segment's header and data (as far as the file goes); the end offset and the running checksum."""
+    err = img.findings.append
+    nseg = img.segment_count
+    entry = img.entry_point
     pos = HEADER_LEN
     checksum = CHECKSUM_SEED
     mv = memoryview(data)
@@ -495,8 +514,11 @@ def parse_app_image(data: bytes, path: str | None = None) -> AppImage:
     if img.chip and entry and not any(r in ("IRAM", "IROM") for r in img.chip.regions(entry)):
         img.findings.append(Finding("warning", "entry-point",
                                     f"entry point 0x{entry:08x} is not in IRAM or IROM"))
+    return pos, checksum
 
-    # ---- descriptors (from the bytes present, even when later data is damaged) ----
+
+def _find_descriptors(img: AppImage, data: bytes) -> None:
+    """The app descriptor (DROM) or the bootloader descriptor (DRAM), from the bytes present."""
     for seg in img.segments:
         if "DROM" in seg.regions:
             raw = data[seg.data_offset:seg.data_offset + min(seg.available, APP_DESC_LEN)]
@@ -509,19 +531,19 @@ def parse_app_image(data: bytes, path: str | None = None) -> AppImage:
                 img.bootloader_desc = BootloaderDescriptor.parse(raw, seg.data_offset)
                 if img.bootloader_desc:
                     break
-    if img.errors and any(f.code.startswith("truncated") for f in img.errors):
-        return img
-    if len(img.segments) < nseg:
-        return img
 
-    # ---- checksum, digest ----
+
+def _check_digests(img: AppImage, data: bytes, pos: int, checksum: int) -> int | None:
+    """The checksum byte and the appended SHA-256; the image end, or None when the file ends before it."""
+    err = img.findings.append
+    mv = memoryview(data)
     cs_off = pos + 15 - (pos % 16)
     img.checksum_offset = cs_off
     img.checksum_calculated = checksum
     if cs_off >= len(data):
         err(Finding("error", "truncated-checksum",
                     f"file ends at {len(data)} bytes, before the checksum byte at offset 0x{cs_off:x}"))
-        return img
+        return None
     img.checksum_stored = data[cs_off]
     if not img.checksum_ok:
         err(Finding("error", "checksum",
@@ -534,13 +556,16 @@ def parse_app_image(data: bytes, path: str | None = None) -> AppImage:
             img.sha256_stored = stored.hex() or None
             err(Finding("error", "truncated-sha256",
                         f"file ends at {len(data)} bytes, inside the appended SHA-256 ({len(stored)} of 32)"))
-            return img
+            return None
         img.sha256_stored = stored.hex()
         end += 32
         if not img.sha256_ok:
             err(Finding("error", "sha256", "SHA-256 mismatch: the appended digest does not match the image"))
+    return end
 
-    # ---- after the image: signature, padding ----
+
+def _find_signature_and_padding(img: AppImage, data: bytes, end: int) -> None:
+    """A secure boot signature after the image, and what follows it."""
     sig_end = end
     v2_off = (end + SECTOR - 1) // SECTOR * SECTOR
     if len(data) >= v2_off + SIG_V2_BLOCK_LEN and data[v2_off] == SIG_V2_MAGIC and data[v2_off + 1] in (2, 3):
@@ -564,7 +589,6 @@ def parse_app_image(data: bytes, path: str | None = None) -> AppImage:
         img.findings.append(Finding("warning", "trailing-data",
                                     f"{len(trailing)} bytes after the image end (0x{sig_end:x}) "
                                     "are not 0xFF"))
-    return img
 
 
 def load_app_image(path: str | os.PathLike[str]) -> AppImage:

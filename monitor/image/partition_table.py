@@ -120,10 +120,6 @@ class Partition:
             return {0x00: "primary partition_table", 0x01: "ota partition_table"}.get(s, "unknown")
         return "unknown"
 
-    def csv_line(self) -> str:
-        return (f"{self.label},{self.type_name},{self.subtype_name},0x{self.offset:x},0x{self.size:x},"
-                f"{':'.join(self.flag_names)}")
-
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d.update(type_name=self.type_name, subtype_name=self.subtype_name, usage=self.usage,

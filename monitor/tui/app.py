@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +32,7 @@ from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 from textual.worker import get_current_worker
 
 from espwatch.decoding import DecodeStage
+from espwatch.device.reader import SerialSource
 from espwatch.enrich import Enrichment
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
@@ -38,10 +40,9 @@ from espwatch.pipeline import Pipeline
 from espwatch.render.frames import frame_lines
 from espwatch.reread import reread
 from espwatch.search import SearchResult, plan, search_lines
-from espwatch.sources import SerialSource
 from espwatch.tui.console import ConsoleKeys
 from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, event_plain, event_title, render_event
-from espwatch.tui.document import Batch, Follower, LineIndex, SessionInfo
+from espwatch.tui.document import Batch, ByteStore, Follower, LineIndex, SessionInfo
 from espwatch.tui.eventstore import EventStore
 from espwatch.tui.help import HelpScreen, MenuScreen
 from espwatch.tui.logview import LogView, host_time_of_text
@@ -140,7 +141,9 @@ class MonitorApp(App[int]):
                  source: SerialSource | None = None, follow: bool = False,
                  until: threading.Event | None = None, name: str | None = None,
                  show_times: bool = False, report_dir: str | os.PathLike[str] | None = None,
-                 eol: bytes = b"\r\n", interval: float | None = None) -> None:
+                 eol: bytes = b"\r\n", interval: float | None = None,
+                 store: ByteStore | None = None,
+                 arrival_time: Callable[[int], float | None] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
         self.patterns = patterns
@@ -158,7 +161,9 @@ class MonitorApp(App[int]):
         self.elf_state = enrichment.status([]) if enrichment is not None else "no ELF"
         self.report_dir = Path(report_dir) if report_dir else self.path.resolve().parent
         self.eol = eol
-        self.index = LineIndex(self.path)
+        # Live, the screen reads the session through the SessionLog: it also has what the file could not take.
+        self.index = LineIndex(self.path, store=source.log if source is not None else store)
+        self.arrival_time = source.arrival_time if source is not None else arrival_time
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
         self.store = EventStore(patterns, self._reread)
@@ -477,26 +482,32 @@ class MonitorApp(App[int]):
         return info
 
     def _update_status(self) -> None:
-        self.query_one("#status", Static).update(status_text(self._status_info()))
+        text = status_text(self._status_info())
+        log_problem = self.source.log.status_text() if self.source is not None else None
+        if log_problem:
+            text = Text.assemble((f" {log_problem} ", "bold white on red"), " ", text)
+        self.query_one("#status", Static).update(text)
 
     def on_source_status(self, message: SourceStatus) -> None:
         if message.state in ("connected", "waiting", "lost"):
             self.source_state = message.state
         self.source_text = message.text
-        if message.state in ("lost", "waiting", "error"):
+        if message.state in ("log_failing", "log_dropping"):
+            self.notify(message.text, title="session log", severity="error", timeout=15)
+        elif message.state == "log_ok":
+            self.notify(message.text, title="session log", timeout=6)
+        elif message.state in ("lost", "waiting", "error"):
             self.notify(message.text, severity="warning", timeout=4)
         elif message.state in ("connected", "info"):
             self.notify(message.text, timeout=3)
         self._update_status()
 
     def _time_of(self, line: int, offset: int, raw: bytes) -> str | None:
-        if self.source is not None:
-            t = self.source.arrival_time(offset)
-            if t is None:
-                return None
+        t = self.arrival_time(offset) if self.arrival_time is not None else None
+        if t is not None:
             d = datetime.fromtimestamp(t)
             return f"{d:%H:%M:%S}.{d.microsecond // 1000:03d}"
-        return host_time_of_text(raw)
+        return None if self.live else host_time_of_text(raw)
 
     # -- selection -----------------------------------------------------------------------------------
     @on(Tree.NodeHighlighted, "#timeline")

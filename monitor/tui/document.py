@@ -6,6 +6,9 @@ bounded whatever the number of lines. A line's start is found by bisecting the b
 most one block. Lines are numbered from 1 exactly as the detector counts them: `\\n` ends a line,
 `\\r\\n` is one break, a last line without a break counts.
 
+Both read through a store (`readable_size()`, `read_at(offset, size)`): a `FileStore` for a file, or the
+live `SessionLog` itself, which also returns the bytes it could not write to its file yet.
+
 `Follower` reads a file (a saved log, a growing file, or the live session log) from the start in 1 MiB
 chunks, extends the index, feeds the same `Pipeline` the `scan` verb uses, and hands batches of events to
 a callback at most every `interval` seconds. It runs in a worker thread and owns the pipeline. When it
@@ -24,7 +27,7 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from espwatch.events import Event
 from espwatch.live import Changes, LiveFeed
@@ -36,12 +39,38 @@ DISPLAY_MAX = 4096
 """Bytes of a line shown on screen (the rest is counted, and kept in the file)."""
 
 
+class ByteStore(Protocol):
+    def readable_size(self) -> int: ...
+
+    def read_at(self, offset: int, size: int) -> bytes: ...
+
+
+class FileStore:
+    """A file (that may grow) read at offsets."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._lock = threading.Lock()
+
+    def readable_size(self) -> int:
+        return os.fstat(self._fh.fileno()).st_size
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        with self._lock:
+            self._fh.seek(offset)
+            return self._fh.read(size)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 class LineIndex:
     """Block index of line breaks of a file that may grow while it is read."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], store: ByteStore | None = None) -> None:
         self.path = os.fspath(path)
-        self._fh = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self._own_store = store is None
+        self.store: ByteStore = store if store is not None else FileStore(self.path)
         self.blocks = array("Q", [0])  # breaks before offset k * BLOCK
         self.breaks = 0  # breaks in [0, indexed)
         self.indexed = 0  # bytes indexed
@@ -51,7 +80,8 @@ class LineIndex:
 
     def close(self) -> None:
         with self._lock:
-            self._fh.close()
+            if self._own_store and isinstance(self.store, FileStore):
+                self.store.close()
 
     # -- building (worker thread) -----------------------------------------------------------------
     def extend(self, data: bytes) -> None:
@@ -86,8 +116,7 @@ class LineIndex:
         size = min(size, self.indexed - offset)
         if size <= 0:
             return b""
-        self._fh.seek(offset)
-        return self._fh.read(size)
+        return self.store.read_at(offset, size)
 
     def line_start(self, number: int) -> int:
         """Offset of the first byte of line `number` (1-based)."""
@@ -132,6 +161,7 @@ class LineIndex:
                 length = self.line_start(number + 1) - 1 - start
             else:
                 length = self.indexed - start
+            length = max(length, 0)
             if length > 0 and number <= self.breaks:
                 last = buf[length - 1 : length] if length <= len(buf) else self._pread(start + length - 1, 1)
                 if last == b"\r":
@@ -247,47 +277,48 @@ class Follower:
         pending = Changes()
         last_post = 0.0
         first = True
-        with open(self.index.path, "rb") as fh:
-            while not self.stop.is_set():
-                size = os.fstat(fh.fileno()).st_size
-                if size > self.offset:
-                    data = fh.read(min(CHUNK, size - self.offset))
-                    if not data:
-                        continue
-                    self.index.extend(data)
-                    self.offset += len(data)
-                    tee = self.tee
-                    if tee is not None:
-                        try:
-                            tee.write(data)
-                            tee.flush()
-                        except (OSError, ValueError):
-                            self.tee = None
-                    pending.extend(self._feed(data))
-                    now = time.perf_counter()
-                    if first or now - last_post >= self.interval:
-                        self._post(pending, size, False, t0)
-                        pending = Changes()
-                        last_post = now
-                        first = False
+        store = self.index.store
+        while not self.stop.is_set():
+            size = store.readable_size()
+            if size > self.offset:
+                data = store.read_at(self.offset, min(CHUNK, size - self.offset))
+                if not data:  # not readable (yet): never spin
+                    self.stop.wait(0.05)
                     continue
-                finished = not self.follow or (self.until is not None and self.until.is_set()
-                                               and os.fstat(fh.fileno()).st_size <= self.offset)
-                if finished:
-                    pending.extend(self._close())
-                    self.done = True
-                    self._post(pending, size, True, t0)
-                    return
-                if self.live is not None:
-                    pending.extend(self.live.idle(time.monotonic()))
-                if pending or first or self._posted_offset != self.offset:
+                self.index.extend(data)
+                self.offset += len(data)
+                tee = self.tee
+                if tee is not None:
+                    try:
+                        tee.write(data)
+                        tee.flush()
+                    except (OSError, ValueError):
+                        self.tee = None
+                pending.extend(self._feed(data))
+                now = time.perf_counter()
+                if first or now - last_post >= self.interval:
                     self._post(pending, size, False, t0)
                     pending = Changes()
-                    last_post = time.perf_counter()
+                    last_post = now
                     first = False
-                self.wake.wait(0.1)
-                self.wake.clear()
-                # Let a live source's small reads pile up: parsing 4 KB at a time would take the GIL
-                # from the reader thread hundreds of times a second (measured under a flood: 3 MB/s
-                # without this pause, 18 MB/s with 50 ms).
-                self.stop.wait(self.settle)
+                continue
+            finished = not self.follow or (self.until is not None and self.until.is_set()
+                                           and store.readable_size() <= self.offset)
+            if finished:
+                pending.extend(self._close())
+                self.done = True
+                self._post(pending, size, True, t0)
+                return
+            if self.live is not None:
+                pending.extend(self.live.idle(time.monotonic()))
+            if pending or first or self._posted_offset != self.offset:
+                self._post(pending, size, False, t0)
+                pending = Changes()
+                last_post = time.perf_counter()
+                first = False
+            self.wake.wait(0.1)
+            self.wake.clear()
+            # Let a live source's small reads pile up: parsing 4 KB at a time would take the GIL
+            # from the reader thread hundreds of times a second (measured under a flood: 3 MB/s
+            # without this pause, 18 MB/s with 50 ms).
+            self.stop.wait(self.settle)

@@ -23,9 +23,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from espwatch.device.sessionlog import is_host_line
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line, split_host_time
-from espwatch.sessionlog import is_host_line
 from espwatch.tui.document import LineIndex
 from espwatch.tui.query import FilterResult
 

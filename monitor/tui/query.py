@@ -16,11 +16,11 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from espwatch.device.sessionlog import is_host_line
 from espwatch.events import SEVERITY_RANK
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line
 from espwatch.search import compile_user_regex
-from espwatch.sessionlog import is_host_line
 from espwatch.tui.document import LineIndex
 
 LEVEL_ORDER = {"verbose": 0, "debug": 1, "info": 2, "config": 2, "warning": 3, "error": 4}
