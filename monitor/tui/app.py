@@ -34,16 +34,17 @@ from textual.worker import get_current_worker
 from espwatch.decoding import DecodeStage
 from espwatch.device.reader import SerialSource
 from espwatch.enrich import Enrichment
-from espwatch.events import Event
+from espwatch.events import SEVERITIES, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
 from espwatch.render.frames import frame_lines
 from espwatch.reread import reread
 from espwatch.search import SearchResult, plan, search_lines
+from espwatch.tui.boots import FACT_LINES, BootIndex
 from espwatch.tui.console import ConsoleKeys
 from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, event_plain, event_title, render_event
 from espwatch.tui.document import Batch, ByteStore, Follower, LineIndex, SessionInfo
-from espwatch.tui.eventstore import EventStore
+from espwatch.tui.eventstore import EventStore, LineOrder
 from espwatch.tui.help import HelpScreen, MenuScreen
 from espwatch.tui.logview import LogView, host_time_of_text
 from espwatch.tui.messages import BatchReady, FilterProgress, SearchDone, SourceStatus
@@ -168,7 +169,10 @@ class MonitorApp(App[int]):
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
         self.store = EventStore(patterns, self._reread)
         """Every event found (a row each; bodies read again from the log when needed)."""
-        self.sessions: dict[int, SessionInfo] = {}
+        self.notable = LineOrder()
+        """The events the timeline would list (all of them, also beyond what it lists), by line."""
+        self.sessions = BootIndex(self._reread_boot, keep=self._boot_listed)
+        """Every boot (numbers in arrays; facts of the listed and recent ones, the others read again)."""
         self.lines = 0
         self.bytes_read = 0
         self.file_size = 0
@@ -246,6 +250,24 @@ class MonitorApp(App[int]):
     @property
     def side_shown(self) -> bool:
         return not self.query_one("#right").has_class("collapsed")
+
+    def _boot_listed(self, number: int) -> bool:
+        try:
+            return self.timeline.lists_boot(number)
+        except Exception:  # before the screen is composed
+            return True
+
+    def _reread_boot(self, number: int, first: int, last: int) -> SessionInfo | None:
+        """A boot's facts, read again from its first lines (see espwatch.tui.boots)."""
+        data = b"".join(buf for _, buf in self.index.iter_ranges(first, min(last, first + FACT_LINES)))
+        pipe = Pipeline(self.patterns, [], keep_events=False)
+        pipe.feed(data)
+        pipe.close()
+        s = pipe.sessions[0]
+        i = number - 1
+        counts = {name: self.sessions.counts[r][i] for r, name in enumerate(SEVERITIES)
+                  if self.sessions.counts[r][i]}
+        return SessionInfo(number, first, last, dict(s.facts), counts)
 
     def _reread(self, first: int, last: int, kind: str, code: str, boot: int) -> Event | None:
         data = b"".join(buf for _, buf in self.index.iter_ranges(first, last))
@@ -326,8 +348,8 @@ class MonitorApp(App[int]):
         if self.side_shown:
             return
         row = self.selected_row
-        if row is None and self.timeline.rows:
-            row = self.timeline.rows[-1]
+        if row is None:
+            row = self.notable.last()
         t = Text()
         ev = self.store.held(row) if row is not None else None
         if ev is None and row is not None:
@@ -358,22 +380,25 @@ class MonitorApp(App[int]):
     def on_batch_ready(self, message: BatchReady) -> None:
         b = message.batch
         ch = b.changes
-        for s in b.sessions:
-            self.sessions[s.number] = s
-        self.lines, self.bytes_read, self.file_size = b.lines, b.bytes_read, b.size
         store, timeline = self.store, self.timeline
-        timeline.update_boots(b.sessions, self.sessions)
+        timeline.update_boots(b.sessions)  # first: the boots it lists keep their facts in memory
+        for s in b.sessions:
+            self.sessions.update(s)
+        self.lines, self.bytes_read, self.file_size = b.lines, b.bytes_read, b.size
         provisional = {id(e) for e in ch.provisional}
         for ev in ch.withdrawn:
             row = store.remove(ev)
             if row is not None:
                 timeline.remove(row)
+                self.notable.remove(row)
                 self._set_decoded(row, ev, None)
                 if row == self.selected_row:
                     self._show_withdrawn(ev)
         for old, new in ch.updated:
             prov = id(new) in provisional
             row = store.replace(old, new, prov)
+            if self.patterns.in_timeline(new):
+                self.notable.add(new.line, row)
             if timeline.has(row):
                 timeline.relabel(row, new, prov)
             else:
@@ -384,6 +409,8 @@ class MonitorApp(App[int]):
         for ev in ch.new:
             prov = id(ev) in provisional
             row = store.add(ev, prov)
+            if self.patterns.in_timeline(ev):
+                self.notable.add(ev.line, row)
             timeline.add(row, ev, self.sessions, prov)
             self._set_decoded(row, None, ev)
         self._retry_decoding()
@@ -397,8 +424,7 @@ class MonitorApp(App[int]):
         if self.filter is not None and not self.filter.complete:
             self._start_filter()
         if self.enrichment is not None:
-            printed = [s.facts["elf_sha256"] for s in self.sessions.values() if s.facts.get("elf_sha256")]
-            self.elf_state = self.enrichment.status(printed)
+            self.elf_state = self.enrichment.status(sorted(self.sessions.printed_hashes))
         self._update_eventbar()
         self._update_status()
 
@@ -573,14 +599,20 @@ class MonitorApp(App[int]):
         self.show_event(row)
 
     def action_next_event(self, direction: int) -> None:
-        timeline = self.timeline
-        if not timeline.rows:
+        notable = self.notable
+        if not len(notable):
             self.notify("no events yet", timeout=2)
             return
         view = self.log_view
-        row = timeline.neighbour(self.selected_row, view.current_line(), direction)
+        cur = view.current_line()
+        sel = self.selected_row
+        on_it = sel is not None and self.selected is not None and self.selected.line == cur
+        if direction > 0:
+            row = notable.after(cur, sel) if on_it else notable.after(cur)  # type: ignore[arg-type]
+        else:
+            row = notable.before(cur, sel) if on_it else notable.before(cur)  # type: ignore[arg-type]
         if row is None and direction > 0 and view.follow:
-            row = timeline.rows[-1]  # at the live tail: the newest event
+            row = notable.last()  # at the live tail: the newest event
         if row is None:
             if direction > 0:
                 self.notify("no later event" + (" yet" if self.live else ""), timeout=2)
@@ -590,19 +622,16 @@ class MonitorApp(App[int]):
         self.select_event(row)
 
     def action_next_boot(self, direction: int) -> None:
-        if not self.sessions:
+        starts = self.sessions.start
+        if not len(starts):
             return
         cur = self.log_view.current_line()
-        starts = sorted((s.start_line, n) for n, s in self.sessions.items())
-        lines = [a for a, _ in starts]
-        i = bisect_right(lines, cur) if direction > 0 else bisect_left(lines, cur) - 1
+        i = bisect_right(starts, cur) if direction > 0 else bisect_left(starts, cur) - 1
         if not 0 <= i < len(starts):
             self.notify("no more boots" if direction > 0 else "no earlier boot", timeout=2)
             return
-        if self.side_shown:
-            self.timeline.reveal_boot(starts[i][1], self.sessions)
-        else:
-            self.log_view.goto_line(starts[i][0])
+        if not (self.side_shown and self.timeline.reveal_boot(i + 1)):
+            self.log_view.goto_line(starts[i])
 
     # -- prompt (search, tag filter, send) -----------------------------------------------------------
     def action_prompt(self, mode: str) -> None:
@@ -862,12 +891,12 @@ class MonitorApp(App[int]):
         if self.filter_spec.boot is not None:
             self.set_filter(boot=None)
             return
-        line = self.log_view.current_line()
-        for s in sorted(self.sessions.values(), key=lambda s: s.start_line, reverse=True):
-            if s.start_line <= line:
-                end = s.end_line if s.number < len(self.sessions) else 1 << 62
-                self.set_filter(boot=(s.number, s.start_line, end))
-                return
+        number = self.sessions.boot_at(self.log_view.current_line())
+        if number is None:
+            return
+        i = number - 1
+        end = self.sessions.end[i] if number < len(self.sessions) else 1 << 62
+        self.set_filter(boot=(number, self.sessions.start[i], end))
 
     # -- bookmarks, timestamps, wrap, pause ------------------------------------------------------------
     def action_bookmark(self) -> None:

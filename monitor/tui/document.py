@@ -208,6 +208,14 @@ class SessionInfo:
     counts: dict[str, int]
 
 
+def session_info(s: Any) -> SessionInfo:
+    return SessionInfo(s.number, s.start_line, s.end_line, dict(s.facts), dict(s.counts))
+
+
+KEEP_SESSIONS = 64
+"""Boots the follower's pipeline keeps (it needs only the current one and a few before)."""
+
+
 @dataclass
 class Batch:
     changes: Changes
@@ -244,15 +252,22 @@ class Follower:
         self.live = LiveFeed(pipeline) if follow else None
         self.tee: Any = None
         """A binary file that gets a copy of every byte read from now on (Ctrl+T Ctrl+L), or None."""
-        self._posted_sessions = 0
+        self._posted_number = 0
+        """Boots up to this number were handed out (the last one again: it changes until the next)."""
+        self._dropped: list[SessionInfo] = []
         self._posted_offset = -1
+        # The pipeline keeps only its last boots (memory stays bounded over a long session); the ones it
+        # lets go are handed out with the next batch.
+        boots = pipeline.boots
+        boots.keep_sessions = KEEP_SESSIONS
+        boots.on_drop = lambda s: self._dropped.append(session_info(s))
 
     def _sessions(self) -> list[SessionInfo]:
+        out, self._dropped = self._dropped, []
+        out = [s for s in out if s.number >= self._posted_number]
         sessions = self.pipeline.sessions
-        first = max(0, self._posted_sessions - 1)
-        out = [SessionInfo(s.number, s.start_line, s.end_line, dict(s.facts), dict(s.counts))
-               for s in sessions[first:]]
-        self._posted_sessions = len(sessions)
+        out.extend(session_info(s) for s in sessions if s.number >= self._posted_number)
+        self._posted_number = sessions[-1].number
         return out
 
     def _post(self, changes: Changes, size: int, done: bool, t0: float) -> None:

@@ -10,7 +10,9 @@ So memory grows by 16 bytes per event plus the bodies of derived events, whateve
 
 from __future__ import annotations
 
+import heapq
 from array import array
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -190,3 +192,62 @@ class EventStore:
         """Bytes of the rows (the bodies come on top)."""
         return sum(a.itemsize * len(a) for a in (self.line, self.end_line, self.boot, self.severity,
                                                   self.kindcode)) + len(self.alive)
+
+
+class LineOrder:
+    """Rows ordered by (line, row), for "next / previous event" over any number of events.
+
+    Keys are `line << 32 | row` in an `array('Q')`; events come mostly in line order and are appended, the
+    few that come late (findings about earlier lines) wait in a small sorted side list merged in now and
+    then. Withdrawn rows are skipped."""
+
+    SIDE = 512
+
+    def __init__(self) -> None:
+        self.keys = array("Q")
+        self._side: list[int] = []
+        self._dead: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.keys) + len(self._side) - len(self._dead)
+
+    def add(self, line: int, row: int) -> None:
+        key = line << 32 | row
+        self._dead.discard(row)
+        if not self.keys or key >= self.keys[-1]:
+            self.keys.append(key)
+            return
+        insort(self._side, key)
+        if len(self._side) > self.SIDE:
+            merged = array("Q", heapq.merge(self.keys, self._side))
+            self.keys, self._side = merged, []
+
+    def remove(self, row: int) -> None:
+        self._dead.add(row)
+
+    def after(self, line: int, row: int = 0xFFFFFFFF) -> int | None:
+        """The row of the first entry after (line, row)."""
+        key = line << 32 | row
+        best = None
+        for keys in (self.keys, self._side):
+            i = bisect_right(keys, key)
+            while i < len(keys) and (keys[i] & 0xFFFFFFFF) in self._dead:
+                i += 1
+            if i < len(keys) and (best is None or keys[i] < best):
+                best = keys[i]
+        return None if best is None else best & 0xFFFFFFFF
+
+    def before(self, line: int, row: int = 0) -> int | None:
+        """The row of the last entry before (line, row)."""
+        key = line << 32 | row
+        best = None
+        for keys in (self.keys, self._side):
+            i = bisect_left(keys, key) - 1
+            while i >= 0 and (keys[i] & 0xFFFFFFFF) in self._dead:
+                i -= 1
+            if i >= 0 and (best is None or keys[i] > best):
+                best = keys[i]
+        return None if best is None else best & 0xFFFFFFFF
+
+    def last(self) -> int | None:
+        return self.before(0xFFFFFFFF, 0xFFFFFFFF)

@@ -7,7 +7,7 @@ last two boots stay open; in replay the first `EXPANDED_BOOTS`; the others are o
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from typing import Any
 
 from rich.text import Text
@@ -20,6 +20,7 @@ from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, boot_label, event
 from espwatch.tui.document import SessionInfo
 
 MAX_TIMELINE = 20_000
+MAX_BOOTS = 1000
 EXPANDED_BOOTS = 30
 
 
@@ -44,7 +45,11 @@ def event_label(ev: Event, patterns: PatternSet | None, provisional: bool = Fals
 
 
 class Timeline(Tree[Any]):
-    """Boots and their notable events; node data is ("boot", number) or ("event", row in the EventStore)."""
+    """Boots and their notable events; node data is ("boot", number) or ("event", row in the EventStore).
+
+    It lists at most `MAX_BOOTS` boots (replay: the first ones, and a last line saying how many more there
+    are; live: the latest ones) and `MAX_TIMELINE` events: "next / previous event" and "next / previous
+    boot" go through every one of them anyway (the app keeps them in `LineOrder` and `BootIndex`)."""
 
     def __init__(self, patterns: PatternSet, live: bool, id: str | None = None) -> None:
         super().__init__("boots", id=id)
@@ -57,34 +62,66 @@ class Timeline(Tree[Any]):
         self.lines: list[int] = []
         self._boot_nodes: dict[int, TreeNode[Any]] = {}
         self._event_nodes: dict[int, TreeNode[Any]] = {}
+        self._boot_of_row: dict[int, int] = {}
+        self._more: TreeNode[Any] | None = None
+        self.unlisted_boots = 0
 
     @property
     def capped(self) -> bool:
         return len(self.rows) >= MAX_TIMELINE
 
-    def boot_node(self, number: int, sessions: dict[int, SessionInfo]) -> TreeNode[Any]:
+    def lists_boot(self, number: int) -> bool:
+        return number in self._boot_nodes
+
+    def boot_node(self, number: int, sessions: Any, info: SessionInfo | None = None) -> TreeNode[Any] | None:
+        """The node of a boot, made when needed; None when the timeline does not list it (full)."""
         node = self._boot_nodes.get(number)
-        if node is None:
-            s = sessions.get(number) or SessionInfo(number, 0, 0, {}, {})
-            expand = self.live or len(self._boot_nodes) < EXPANDED_BOOTS
-            node = self.root.add(boot_text(s), data=("boot", number), expand=expand)
-            self._boot_nodes[number] = node
-            old = self._boot_nodes.get(number - 2)
-            if self.live and old is not None and old.is_expanded:
-                old.collapse()
+        if node is not None:
+            return node
+        if not self.live and len(self._boot_nodes) >= MAX_BOOTS:
+            self.unlisted_boots = max(self.unlisted_boots, number - max(self._boot_nodes))
+            label = Text(f"… {self.unlisted_boots:,} more boots not listed: ] / [ and n / N still go to them",
+                         style="dim italic")
+            if self._more is None:
+                self._more = self.root.add_leaf(label, data=None)
+            else:
+                self._more.set_label(label)
+            return None
+        s = info or sessions.get(number) or SessionInfo(number, 0, 0, {}, {})
+        expand = self.live or len(self._boot_nodes) < EXPANDED_BOOTS
+        node = self.root.add(boot_text(s), data=("boot", number), expand=expand)
+        self._boot_nodes[number] = node
+        old = self._boot_nodes.get(number - 2)
+        if self.live and old is not None and old.is_expanded:
+            old.collapse()
+        if self.live and len(self._boot_nodes) > MAX_BOOTS:
+            self._drop_boot(min(self._boot_nodes))
         return node
 
-    def update_boots(self, sessions: list[SessionInfo], known: dict[int, SessionInfo]) -> None:
-        for s in sessions:
-            self.boot_node(s.number, known).set_label(boot_text(s))
+    def _drop_boot(self, number: int) -> None:
+        node = self._boot_nodes.pop(number)
+        gone = [row for row, b in self._boot_of_row.items() if b == number]
+        for row in gone:
+            self._unlist(row)
+        node.remove()
 
-    def add(self, row: int, ev: Event, known: dict[int, SessionInfo], provisional: bool = False) -> None:
-        """List an event (when the timeline shows its kind and is not full)."""
+    def update_boots(self, sessions: list[SessionInfo]) -> None:
+        """Boots that are new or changed (their events come after)."""
+        for s in sessions:
+            node = self.boot_node(s.number, {}, s)
+            if node is not None:
+                node.set_label(boot_text(s))
+
+    def add(self, row: int, ev: Event, known: Any, provisional: bool = False) -> None:
+        """List an event (when the timeline shows its kind, lists its boot and is not full)."""
         if self.capped or not self.patterns.in_timeline(ev):
             return
         parent = self.boot_node(ev.boot, known)
+        if parent is None:
+            return
         node = parent.add_leaf(event_label(ev, self.patterns, provisional), data=("event", row))
         self._event_nodes[row] = node
+        self._boot_of_row[row] = ev.boot
         i = bisect_right(self.lines, ev.line)
         self.lines.insert(i, ev.line)
         self.rows.insert(i, row)
@@ -97,14 +134,20 @@ class Timeline(Tree[Any]):
         if node is not None:
             node.set_label(event_label(ev, self.patterns, provisional))
 
-    def remove(self, row: int) -> None:
+    def _unlist(self, row: int) -> TreeNode[Any] | None:
         node = self._event_nodes.pop(row, None)
+        self._boot_of_row.pop(row, None)
         if node is None:
-            return
-        node.remove()
+            return None
         i = self.rows.index(row)
         del self.rows[i]
         del self.lines[i]
+        return node
+
+    def remove(self, row: int) -> None:
+        node = self._unlist(row)
+        if node is not None:
+            node.remove()
 
     def reveal(self, row: int) -> bool:
         """Move the cursor to the event's leaf (opening its boot); False when it is not listed."""
@@ -117,23 +160,10 @@ class Timeline(Tree[Any]):
         self.scroll_to_node(node, animate=False)
         return True
 
-    def reveal_boot(self, number: int, sessions: dict[int, SessionInfo]) -> None:
-        node = self.boot_node(number, sessions)
+    def reveal_boot(self, number: int) -> bool:
+        node = self._boot_nodes.get(number)
+        if node is None:
+            return False
         self.move_cursor(node)
         self.scroll_to_node(node, animate=False)
-
-    def neighbour(self, selected: int | None, current_line: int, direction: int) -> int | None:
-        """The listed row after (direction 1) or before (-1) the selected row / the line at the cursor."""
-        pos = None
-        if selected is not None and selected in self._event_nodes:
-            i = self.rows.index(selected)
-            if self.lines[i] == current_line:
-                pos = i + direction  # several events on one line: step through them in order
-        if pos is None:
-            if direction > 0:
-                pos = bisect_right(self.lines, current_line) if current_line else 0
-            else:
-                pos = bisect_left(self.lines, current_line) - 1
-        if 0 <= pos < len(self.rows):
-            return self.rows[pos]
-        return None
+        return True
