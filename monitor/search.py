@@ -9,6 +9,10 @@ longest run of plain characters that no alternation or optional part can skip) a
 lines are cleaned (escape sequences removed, as displayed) and matched. Without a usable literal every
 line is cleaned and matched. Ignoring case, the prefilter looks for every capitalisation of a short piece
 of the literal (at most 32 variants) and the line decides.
+
+The prefilter sees the bytes the device sent: a literal with a colour change in the middle of it (an escape
+sequence between two of its characters) is not found, while the screen shows it whole. ESP-IDF and
+Arduino colour whole lines, so this does not happen with their logs.
 """
 
 from __future__ import annotations

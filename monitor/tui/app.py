@@ -420,7 +420,10 @@ class MonitorApp(App[int]):
             self.done_at = time.perf_counter()
             self.query_one("#progress", ProgressBar).remove_class("shown")
         elif not self.live and b.size:
-            self.query_one("#progress", ProgressBar).update(progress=100.0 * b.bytes_read / b.size)
+            bar = self.query_one("#progress", ProgressBar)
+            bar.update(progress=100.0 * b.bytes_read / b.size)
+            # following a file (replay --follow): once it has caught up, it is following, not scanning
+            bar.set_class(b.bytes_read < b.size, "shown")
         if self.filter is not None and not self.filter.complete:
             self._start_filter()
         if self.enrichment is not None:
@@ -478,9 +481,12 @@ class MonitorApp(App[int]):
 
     # -- status --------------------------------------------------------------------------------------
     def _status_info(self) -> StatusInfo:
+        reading = not self.scan_done and not self.live
         info = StatusInfo(live=self.live, lines=self.lines, boots=len(self.sessions),
                           events=len(self.store), timeline_capped=self.timeline.capped, elf=self.elf_state,
-                          scanning=not self.scan_done and not self.live, paused=self.log_view.paused,
+                          scanning=reading and self.bytes_read < self.file_size,
+                          following=reading and self.bytes_read >= self.file_size,
+                          paused=self.log_view.paused,
                           search=self.search_pattern or "")
         if self.live and self.source is not None:
             src = self.source
@@ -538,19 +544,27 @@ class MonitorApp(App[int]):
     # -- selection -----------------------------------------------------------------------------------
     @on(Tree.NodeHighlighted, "#timeline")
     def _node_highlighted(self, message: Tree.NodeHighlighted) -> None:
+        """The user moves in the timeline (selecting from elsewhere shows its target itself: the tree also
+        highlights nodes as they are added, which must not move the log)."""
         data = message.node.data
-        if not data:
+        if not data or not self.timeline.has_focus:
             return
         kind, value = data
         if kind == "event":
-            self.show_event(value)
+            if value != self.selected_row:
+                self.show_event(value)
         else:
-            s = self.sessions.get(value)
-            if s is not None:
-                self.selected, self.selected_row = None, None
-                self.log_view.range = (s.start_line, s.end_line)
-                self.log_view.goto_line(s.start_line)
-                self.query_one("#detail", Static).update(self._boot_detail(s))
+            self.show_boot(value)
+
+    def show_boot(self, number: int) -> None:
+        s = self.sessions.get(number)
+        if s is None:
+            return
+        self.selected, self.selected_row = None, None
+        self.log_view.range = (s.start_line, s.end_line)
+        self.log_view.goto_line(s.start_line)
+        self.query_one("#detail", Static).update(self._boot_detail(s))
+        self._update_eventbar()
 
     def _boot_detail(self, s: SessionInfo) -> Table:
         table = Table.grid(padding=(0, 1))
@@ -630,8 +644,9 @@ class MonitorApp(App[int]):
         if not 0 <= i < len(starts):
             self.notify("no more boots" if direction > 0 else "no earlier boot", timeout=2)
             return
-        if not (self.side_shown and self.timeline.reveal_boot(i + 1)):
-            self.log_view.goto_line(starts[i])
+        if self.side_shown:
+            self.timeline.reveal_boot(i + 1)
+        self.show_boot(i + 1)
 
     # -- prompt (search, tag filter, send) -----------------------------------------------------------
     def action_prompt(self, mode: str) -> None:
@@ -991,6 +1006,7 @@ class MonitorApp(App[int]):
     def action_menu(self) -> None:
         """Ctrl+T, as in idf.py monitor: the next key picks a command."""
         if isinstance(self.screen, MenuScreen):
+            self.screen.dismiss("send_ctrl_t")  # Ctrl+T twice: Ctrl+T itself goes to the device
             return
         self.push_screen(MenuScreen(), self._menu_chosen)
 

@@ -76,10 +76,10 @@ class ConsoleKeys(Widget, can_focus=True):
         self.sent = 0
 
     def render(self) -> Text:
-        return Text.assemble((" CONSOLE ", "bold black on yellow"),
-                             " keys go to the device (arrows, Tab, Ctrl+C too) · ",
-                             ("F2", "bold"), " leaves · ", ("Ctrl+T", "bold"), " menu · ",
-                             ("Ctrl+]", "bold"), " quits")
+        t = Text.assemble((" CONSOLE ", "bold black on yellow"), " every key goes to the device · ",
+                          ("F2", "bold"), " leaves · ", ("Ctrl+T", "bold"), " menu · ", ("Ctrl+]", "bold"),
+                          " quits", no_wrap=True, overflow="ellipsis")
+        return t
 
     async def _on_key(self, event: events.Key) -> None:
         event.stop()

@@ -58,7 +58,9 @@ def level_style(text: str) -> Style | None:
 def line_text(raw: bytes, full_length: int) -> Text:
     """A device line as Rich text: its own ANSI colours, or a colour by log level; never raw escapes."""
     if is_host_line(raw):
-        return Text(raw.decode("utf-8", "replace"), style=HOST_STYLE, end="")
+        text = Text(raw.decode("utf-8", "replace"), no_wrap=True, end="")
+        text.stylize(HOST_STYLE)
+        return text
     s = raw.decode("utf-8", "replace")
     if "\t" in s:
         s = s.expandtabs(4)
@@ -257,6 +259,12 @@ class LogView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         if self.follow and self.rows:
             self._scroll_cursor(center=False)
+
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        """The horizontal scrollbar takes the last screen line: keep the newest line above it."""
+        self._layout_key = None
+        if self.follow and self.rows:
+            self.call_after_refresh(self._scroll_cursor, False)
 
     def set_filter(self, result: FilterResult | None) -> None:
         keep = self.current_line()

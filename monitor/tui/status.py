@@ -32,6 +32,7 @@ class StatusInfo:
     timeline_capped: bool = False
     elf: str = ""
     scanning: bool = False
+    following: bool = False
     paused: bool = False
     filter: str = ""
     filter_busy: bool = False
@@ -56,6 +57,8 @@ def status_text(info: StatusInfo) -> Text:
     parts.append(info.elf)
     if info.scanning:
         parts.append("scanning…")
+    elif info.following:
+        parts.append("following")
     if info.paused:
         parts.append("DISPLAY PAUSED")
     if info.filter:
