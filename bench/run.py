@@ -5,6 +5,7 @@ Runs, one after the other (they share this machine, so never in parallel):
   bench_decode.py  decoding vs GNU addr2line (cold, warm, in-process, RSS, growth with DWARF size)
   bench_live.py    live pty flood through the monitor vs a plain pyserial loop (30 s; --quick: 8 s)
   bench_replay.py  replay of a 1 GB log: first screen, timeline complete, RSS (--quick: 256 MB)
+  bench_coredump.py  coredump verb cold/warm/RSS vs esp-coredump; one RISC-V panic unwound in-process
 Each prints its own figures and ratios; this script only runs them and reports which failed.
 """
 
@@ -22,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller inputs and shorter runs")
-    ap.add_argument("--only", choices=["scan", "decode", "live", "replay"], action="append",
+    ap.add_argument("--only", choices=["scan", "decode", "live", "replay", "coredump"], action="append",
                     help="run only these (may be repeated)")
     args = ap.parse_args()
     plan = {
@@ -30,6 +31,7 @@ def main() -> int:
         "decode": ["bench_decode.py", *(["--quick"] if args.quick else [])],
         "live": ["bench_live.py", "--seconds", "8" if args.quick else "30"],
         "replay": ["bench_replay.py", "--size-mb", "256" if args.quick else "1024"],
+        "coredump": ["bench_coredump.py", "--runs", "3" if args.quick else "5"],
     }
     failed = []
     for name, cmd in plan.items():

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +41,9 @@ def user_config_path() -> Path:
     env = os.environ.get("ESPWATCH_CONFIG")
     if env:
         return Path(env)
-    from platformdirs import user_config_dir
+    from espwatch.cachedir import user_config_dir
 
-    return Path(user_config_dir("espwatch", appauthor=False)) / USER_FILE
+    return user_config_dir() / USER_FILE
 
 
 def project_config_path(start: str | os.PathLike[str] | None = None) -> Path | None:
@@ -57,19 +56,22 @@ def project_config_path(start: str | os.PathLike[str] | None = None) -> Path | N
     return None
 
 
-@dataclass
 class Setting:
-    value: Any
-    source: str
-    """Where the value came from: a file's path, "flag" or "default"."""
+    """A value and where it came from: a file's path, or "default"."""
+
+    __slots__ = ("source", "value")
+
+    def __init__(self, value: Any, source: str) -> None:
+        self.value = value
+        self.source = source
 
 
-@dataclass
 class Config:
     """The settings of the files in force, by section (`""` for the top level), with their origins."""
 
-    files: list[Path] = field(default_factory=list)
-    sections: dict[str, dict[str, Setting]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.files: list[Path] = []
+        self.sections: dict[str, dict[str, Setting]] = {}
 
     def for_verb(self, verb: str) -> dict[str, Setting]:
         """The settings that apply to `verb`: top-level keys, then its own table's."""

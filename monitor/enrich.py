@@ -11,15 +11,16 @@ address decoding and diagnosis.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
-from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from espwatch.errors import ElfError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from espwatch.decoding import DecodeStage
     from espwatch.diagnosis.rules import Rule
     from espwatch.patterns import PatternSet
@@ -27,13 +28,34 @@ if TYPE_CHECKING:
     from espwatch.symbols import SymbolIndex
 
 
-@dataclass
-class ElfChoice:
-    """The ELF used for a log: where it came from and its SHA-256."""
+def _is_future(obj: object) -> bool:
+    """isinstance(obj, concurrent.futures.Future), without importing it (decode starts 15 ms faster):
+    nothing is a Future while the module is not loaded."""
+    futures = sys.modules.get("concurrent.futures")
+    return futures is not None and isinstance(obj, futures.Future)
 
-    path: Path
-    sha256: str
-    discovered: bool = False
+
+class ElfChoice:
+    """The ELF used for a log: where it came from and its SHA-256.
+
+    (A plain class: importing `dataclasses` costs `decode` 10 ms.)"""
+
+    __slots__ = ("discovered", "path", "sha256")
+
+    def __init__(self, path: Path, sha256: str, discovered: bool = False) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self.discovered = discovered
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ElfChoice) and (self.path, self.sha256, self.discovered) == (
+            other.path, other.sha256, other.discovered)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.sha256, self.discovered))
+
+    def __repr__(self) -> str:
+        return f"ElfChoice(path={self.path!r}, sha256={self.sha256!r}, discovered={self.discovered!r})"
 
     def matches(self, printed: str | None) -> bool | None:
         """Whether the hash the app printed is this ELF's: None when the log printed none."""
@@ -86,7 +108,7 @@ class Enrichment:
 
     def __init__(self, elf: ElfChoice | None, why: str, patterns: PatternSet | None = None,
                  rules: list[Rule] | None = None, background: bool = False, use_cache: bool = True,
-                 strict: bool = True) -> None:
+                 strict: bool = True, lazy: bool = False) -> None:
         self.elf = elf
         self.why = why
         self.patterns = patterns
@@ -103,7 +125,9 @@ class Enrichment:
                 return
             try:
                 try:
-                    self.index = SymbolIndex.load(elf.path, use_cache=use_cache)
+                    # lazy (one-shot decoding): the units are parsed when a lookup needs them
+                    load = SymbolIndex.open if lazy else SymbolIndex.load
+                    self.index = load(elf.path, use_cache=use_cache)
                 except OSError as exc:
                     raise ElfError(f"{elf.path}: cannot read: {exc.strerror or exc}") from None
             except ElfError as exc:
@@ -115,7 +139,7 @@ class Enrichment:
     def choose(cls, elf: str | os.PathLike[str] | None = None, no_elf: bool = False,
                patterns: PatternSet | None = None, rules: list[Rule] | None = None, background: bool = False,
                start: str | os.PathLike[str] | None = None, use_cache: bool = True,
-               strict: bool = True) -> Enrichment:
+               strict: bool = True, lazy: bool = False) -> Enrichment:
         """Decide the ELF (`--elf`, else found in the build folders unless `no_elf`) and load its index.
 
         An unusable ELF raises ElfError, or with `strict=False` leaves decoding off and says why (`error`)."""
@@ -131,7 +155,7 @@ class Enrichment:
             why = f"found in the build folder: {choice.path}"
         else:
             why = "given with --elf"
-        return cls(choice, why, patterns, rules, background, use_cache, strict)
+        return cls(choice, why, patterns, rules, background, use_cache, strict, lazy)
 
     # -- what the verbs say -----------------------------------------------------------------------
     def announce(self) -> str | None:
@@ -162,7 +186,7 @@ class Enrichment:
         if self.decoders:
             return self.decoders[0].state
         index = self.index
-        if isinstance(index, Future):
+        if _is_future(index):
             if not index.done():
                 return "indexing"
             return "failed" if index.exception() is not None else "ready"
@@ -176,7 +200,7 @@ class Enrichment:
         if self.decoders and self.decoders[0].error:
             return self.decoders[0].error
         index = self.index
-        if isinstance(index, Future) and index.done() and index.exception() is not None:
+        if _is_future(index) and index.done() and index.exception() is not None:
             return str(index.exception())
         return None
 
@@ -201,7 +225,7 @@ class Enrichment:
         """The loaded index (waits for a background build); ElfError without an ELF or when unusable."""
         if self.index is None:
             raise ElfError(f"no ELF file: {self.why}")
-        if isinstance(self.index, Future):
+        if _is_future(self.index):
             try:
                 self.index = self.index.result()
             except OSError as exc:
@@ -210,14 +234,17 @@ class Enrichment:
         return self.index
 
     def stages(self) -> list[Stage]:
-        """Fresh stages for one input: address decoding (with an ELF) and diagnosis."""
-        from espwatch.decoding import DecodeStage
+        """Fresh stages for one input: address decoding (with an ELF), esp_err_t names, and diagnosis."""
         from espwatch.diagnosis import DiagnosisStage
+        from espwatch.errcodes import ErrorNameStage
 
         out: list[Stage] = []
         if self.index is not None:
+            from espwatch.decoding import DecodeStage
+
             stage = DecodeStage(self.index, self.patterns.decode_codes if self.patterns else ())
             self.decoders.append(stage)
             out.append(stage)
+        out.append(ErrorNameStage())
         out.append(DiagnosisStage(self.patterns, rules=self.rules, elf=self.elf))
         return out

@@ -27,6 +27,10 @@ class RuleError(PatternError):
     """A malformed diagnosis rule: the message names the file and the rule code."""
 
 
+class CoreDumpError(InputError):
+    """No core dump could be decoded: none in the input, an unknown format, or too little of it left."""
+
+
 class ElfError(EspwatchError):
     """An ELF that cannot be used for decoding: missing, truncated, not an ELF, unreadable DWARF..."""
 

@@ -11,19 +11,20 @@ every code has a page for `espwatch explain`). See patterns/README.md for the fu
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
 
 from espwatch.errors import PatternError
 from espwatch.events import SEVERITIES, Event
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 @dataclass(slots=True)
@@ -133,14 +134,38 @@ def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError
     return _PIECE.sub(piece, src)
 
 
-def _compile(src: Any, where: str, flags: int = 0) -> regex.Pattern[str]:
+class LazyRegex:
+    """A regex compiled on its first use, so that loading the patterns costs no compile time for the ones
+    a log never triggers. After the first use its methods are the compiled pattern's own (no overhead)."""
+
+    def __init__(self, src: str, flags: int, where: str) -> None:
+        self.pattern = src
+        self.flags = flags
+        self.where = where
+
+    def compile(self) -> regex.Pattern[str]:
+        try:
+            compiled = regex.compile(self.pattern, self.flags | regex.VERSION0)
+        except regex.error as exc:
+            raise PatternError(f"{self.where}: bad regex: {exc}") from None
+        for name in ("search", "match", "fullmatch", "finditer", "findall", "sub", "split"):
+            setattr(self, name, getattr(compiled, name))
+        return compiled
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compile(), name)
+
+
+def _compile(src: Any, where: str, flags: int = 0, lazy: bool = False) -> regex.Pattern[str]:
+    """A pattern file's regex (with its `%{pieces}`); PatternError naming `where` when it is bad. `lazy`
+    (the built-in files, whose regexes the tests compile) defers the compile to the first use."""
     if not isinstance(src, str) or not src:
         raise PatternError(f"{where}: expected a non-empty regex string")
     src = expand_pieces(src, where)
-    try:
-        return regex.compile(src, flags | regex.VERSION0)
-    except regex.error as exc:
-        raise PatternError(f"{where}: bad regex: {exc}") from None
+    rx = LazyRegex(src, flags, where)
+    if not lazy:
+        rx.compile()
+    return rx  # type: ignore[return-value]
 
 
 def _str_list(value: Any, where: str) -> list[str]:
@@ -151,14 +176,14 @@ def _str_list(value: Any, where: str) -> list[str]:
     return list(value)
 
 
-def _parse_block(raw: Any, where: str, flags: int) -> Block:
+def _parse_block(raw: Any, where: str, flags: int, lazy: bool = False) -> Block:
     if not isinstance(raw, dict):
         raise PatternError(f"{where}: block must be a table")
     unknown = set(raw) - _BLOCK_KEYS
     if unknown:
         raise PatternError(f"{where}: unknown block keys {sorted(unknown)}")
-    cont = _compile(raw["continue"], f"{where}.continue", flags) if "continue" in raw else None
-    end = _compile(raw["end"], f"{where}.end", flags) if "end" in raw else None
+    cont = _compile(raw["continue"], f"{where}.continue", flags, lazy) if "continue" in raw else None
+    end = _compile(raw["end"], f"{where}.end", flags, lazy) if "end" in raw else None
     if cont is None and end is None:
         raise PatternError(f"{where}: a block needs `continue` or `end`")
     collect = []
@@ -171,7 +196,7 @@ def _parse_block(raw: Any, where: str, flags: int) -> Block:
             raise PatternError(f"{cw}: mode must be first, list or record")
         if mode == "record" and not c.get("name"):
             raise PatternError(f"{cw}: mode record needs `name`")
-        collect.append(Collect(_compile(c["regex"], cw, flags), mode, c.get("name")))
+        collect.append(Collect(_compile(c["regex"], cw, flags, lazy), mode, c.get("name")))
     max_lines = raw.get("max_lines", 40)
     max_blank = raw.get("max_blank", 1)
     if not isinstance(max_lines, int) or not isinstance(max_blank, int) or max_lines < 1 or max_blank < 0:
@@ -179,7 +204,7 @@ def _parse_block(raw: Any, where: str, flags: int) -> Block:
     return Block(cont, end, max_lines, max_blank, collect, bool(raw.get("end_inclusive", True)))
 
 
-def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
+def _parse_entry(raw: Any, where: str, derived: bool, lazy: bool = False) -> Pattern:
     if not isinstance(raw, dict):
         raise PatternError(f"{where}: expected a table")
     code = raw.get("code")
@@ -207,7 +232,7 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
     flags = regex.IGNORECASE if raw.get("ignore_case") else 0
     if "regex" not in raw:
         raise PatternError(f"{where}: missing `regex`")
-    pat.rx = _compile(raw["regex"], f"{where}.regex", flags)
+    pat.rx = _compile(raw["regex"], f"{where}.regex", flags, lazy)
     pat.literals = _str_list(raw.get("literals"), f"{where}.literals") if "literals" in raw else []
     if not pat.literals:
         raise PatternError(f"{where}: missing `literals` (text that must occur in the line)")
@@ -219,16 +244,17 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
     pat.fields = dict(raw.get("fields", {}))
     pat.sets = {str(k): str(v) for k, v in raw.get("sets", {}).items()}
     for name, src in raw.get("lists", {}).items():
-        pat.lists[name] = _compile(src, f"{where}.lists.{name}", flags)
+        pat.lists[name] = _compile(src, f"{where}.lists.{name}", flags, lazy)
     for name, src in raw.get("flags", {}).items():
-        pat.flags[name] = _compile(src, f"{where}.flags.{name}", flags)
+        pat.flags[name] = _compile(src, f"{where}.flags.{name}", flags, lazy)
     for i, sw in enumerate(raw.get("severity_when", [])):
         sww = f"{where}.severity_when[{i}]"
         if not isinstance(sw, dict) or not {"field", "regex", "severity"} <= set(sw):
             raise PatternError(f"{sww}: needs field, regex and severity")
         if sw["severity"] not in SEVERITIES:
             raise PatternError(f"{sww}: bad severity {sw['severity']!r}")
-        pat.severity_when.append(SeverityWhen(sw["field"], _compile(sw["regex"], sww), sw["severity"]))
+        rx = _compile(sw["regex"], sww, 0, lazy)
+        pat.severity_when.append(SeverityWhen(sw["field"], rx, sw["severity"]))
     for key in ("starts_boot", "fact", "fallback", "decode", "timeline"):
         if key in raw and not isinstance(raw[key], bool):
             raise PatternError(f"{where}: `{key}` must be true or false")
@@ -247,22 +273,92 @@ def _parse_entry(raw: Any, where: str, derived: bool) -> Pattern:
                            f"to {CRASH_LEAST_SPECIFIC}")
     pat.crash = crash
     if "block" in raw:
-        pat.block = _parse_block(raw["block"], f"{where}.block", flags)
+        pat.block = _parse_block(raw["block"], f"{where}.block", flags, lazy)
     return pat
 
 
 def read_toml(path: Path | Traversable, error: type[PatternError] = PatternError) -> dict[str, Any]:
-    """A data file as a dict; `error` with one line naming the file when it cannot be read or parsed."""
+    """A data file as a dict; `error` with one line naming the file when it cannot be read or parsed.
+
+    Files on disk are parsed once and kept as JSON in the cache folder (keyed by path, size and mtime, and
+    checked on load), which spares every start the TOML parse of the pattern files."""
+    cached = _cached_toml(path)
+    if cached is not None:
+        return cached
+    import tomllib
+
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML: {exc}") from None
+    _store_toml(path, data)
+    return data
 
 
-def load_file(path: Path | Traversable) -> list[Pattern]:
-    """Read one pattern file; raise PatternError naming the file and the pattern on any problem."""
+def _toml_cache_entry(path: Path | Traversable) -> tuple[Path, list[Any]] | None:
+    if not isinstance(path, Path):
+        return None
+    try:
+        st = path.stat()
+        import zlib
+
+        from espwatch import __version__
+        from espwatch.cachedir import cache_root
+
+        real = str(path.resolve())
+        name = f"{zlib.crc32(real.encode('utf-8', 'surrogateescape')):08x}-{path.name}"  # key checked on load
+        return cache_root() / "toml" / f"{name}.json", [__version__, real, st.st_size, st.st_mtime_ns]
+    except (OSError, RuntimeError, ImportError):
+        return None
+
+
+def _cached_toml(path: Path | Traversable) -> dict[str, Any] | None:
+    entry = _toml_cache_entry(path)
+    if entry is None:
+        return None
+    file, key = entry
+    try:
+        import json
+
+        blob = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(blob, dict) or blob.get("key") != key or not isinstance(blob.get("data"), dict):
+        return None
+    return blob["data"]
+
+
+def _store_toml(path: Path | Traversable, data: dict[str, Any]) -> None:
+    entry = _toml_cache_entry(path)
+    if entry is None:
+        return
+    file, key = entry
+    try:
+        import json
+        import os
+        import tempfile
+
+        from espwatch.cachedir import private_dir
+
+        folder = private_dir(file.parent)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"key": key, "data": data}, fh)
+            os.replace(tmp, file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except (OSError, TypeError, ValueError):
+        return  # a cache is only a speed-up
+
+
+def load_file(path: Path | Traversable, lazy: bool = False) -> list[Pattern]:
+    """Read one pattern file; raise PatternError naming the file and the pattern on any problem (with
+    `lazy`, a bad regex only when it is first used: for the built-in files, which the tests check)."""
     data = read_toml(path)
     unknown = set(data) - {"family", "pattern", "derived", "rule", "description", "pieces"}
     if unknown:
@@ -274,7 +370,7 @@ def load_file(path: Path | Traversable) -> list[Pattern]:
         if not isinstance(entries, list):
             raise PatternError(f"{path}: `{section}` must be an array of tables ([[{section}]])")
         for i, raw in enumerate(entries):
-            pat = _parse_entry(raw, f"{path}: {section}[{i}]", derived)
+            pat = _parse_entry(raw, f"{path}: {section}[{i}]", derived, lazy)
             pat.family, pat.source = family, str(path)
             out.append(pat)
     return out
@@ -284,14 +380,19 @@ BUILTIN_PACKAGE = "espwatch._patterns"
 """The built-in pattern files: `patterns/` in the source tree, installed as this package (pyproject.toml)."""
 
 
-def builtin_dir() -> Traversable:
-    """The patterns shipped with espwatch, read through importlib.resources (wheel and editable alike)."""
-    return resources.files(BUILTIN_PACKAGE)
+def builtin_dir() -> Path:
+    """The folder of the patterns shipped with espwatch: the `espwatch._patterns` package's own folder
+    (what importlib.resources gives for a package on disk, wheel and editable alike, without importing
+    importlib.resources on every start)."""
+    import importlib
+
+    return Path(next(iter(importlib.import_module(BUILTIN_PACKAGE).__path__)))
 
 
-def pattern_files(directory: Path | Traversable) -> list[Path | Traversable]:
-    """The `*.toml` files of a pattern folder (a user folder is searched recursively), sorted by name."""
-    if isinstance(directory, Path):
+def pattern_files(directory: Path | Traversable, recursive: bool = True) -> list[Path | Traversable]:
+    """The `*.toml` files of a pattern folder, sorted by name: a user folder with its subfolders; the
+    built-in one without (its `data/` holds catalogues, not patterns)."""
+    if recursive and isinstance(directory, Path):
         return sorted(p for p in directory.rglob("*.toml") if p.is_file())
     return sorted((p for p in directory.iterdir() if p.name.endswith(".toml") and p.is_file()),
                   key=lambda p: p.name)
@@ -333,14 +434,14 @@ class PatternSet:
 
 def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True) -> PatternSet:
     """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`)."""
-    dirs: list[Path | Traversable] = [builtin_dir()] if builtin else []
+    pats: list[Pattern] = []
+    if builtin:
+        for f in pattern_files(builtin_dir(), recursive=False):
+            pats.extend(load_file(f, lazy=True))
     for d in extra_dirs:
         p = Path(d)
         if not p.is_dir():
             raise PatternError(f"{p}: not a directory of pattern files")
-        dirs.append(p)
-    pats: list[Pattern] = []
-    for d in dirs:
-        for f in pattern_files(d):
+        for f in pattern_files(p):
             pats.extend(load_file(f))
     return PatternSet(pats)

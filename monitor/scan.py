@@ -35,11 +35,15 @@ class ScanResult:
 
 
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
-                on_event: Callable[[Event], None] | None = None, keep_events: bool = True) -> ScanResult:
-    """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known."""
+                on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
+                on_start: Callable[[ScanResult], None] | None = None) -> ScanResult:
+    """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
+    `on_start` with the result being filled, once the input is open)."""
     fh, name = open_input(path)
     pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events)
     result = ScanResult(name, pipe)
+    if on_start is not None:
+        on_start(result)
     try:
         for ev in pipe.run(read_chunks(fh)):
             result.counts[ev.severity] += 1

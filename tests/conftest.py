@@ -10,9 +10,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Caches (symbol indexes, parsed pattern files) go to a folder of this test session, never the user's.
+os.environ.setdefault("ESPWATCH_CACHE_DIR", tempfile.mkdtemp(prefix="espwatch-test-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

@@ -101,3 +101,18 @@ def test_explain() -> None:
     listing = espwatch("explain", "--list").stdout.decode().splitlines()
     assert len(listing) >= 50 and all(line.startswith("EW") for line in listing)
     assert "unknown code" in _one_line_error(espwatch("explain", "EW000"))
+
+
+def test_text_summary_is_streamed_and_capped(tmp_path: Path) -> None:
+    """Each boot is printed as the scan goes, with at most 200 events listed (the others counted)."""
+    boot = ("rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\n"
+            + "abort() was called at PC 0x400d1234 on core 0\n" * 450)
+    log = tmp_path / "dense.log"
+    log.write_text(boot * 3)
+    r = espwatch("scan", "--no-elf", str(log))
+    assert r.returncode == 1
+    out = r.stdout.decode().splitlines()
+    assert out[0] == f"{log}:"
+    assert sum(1 for line in out if "EW404" in line) == 3 * 200
+    assert sum(1 for line in out if "... 250 more events in this boot (250 fatal abort)" in line) == 3
+    assert out[-1] == "  total: 1,353 lines, 3 boot(s); 1350 fatal, 1 error, 3 info"  # + EW903

@@ -95,3 +95,27 @@ def test_duplicate_code_is_refused(tmp_path: Path) -> None:
 def test_missing_pattern_dir(tmp_path: Path) -> None:
     with pytest.raises(PatternError, match="not a directory"):
         load_patterns([tmp_path / "nope"])
+
+
+def test_every_builtin_regex_compiles() -> None:
+    """The built-in regexes compile lazily (on first use); all of them must compile."""
+    from espwatch.patterns import LazyRegex
+
+    pats = load_patterns()
+    rxs = []
+    for p in pats.matchers:
+        rxs += [p.rx, *p.lists.values(), *p.flags.values(), *(sw.rx for sw in p.severity_when)]
+        if p.block is not None:
+            rxs += [r for r in (p.block.cont, p.block.end) if r is not None]
+            rxs += [c.rx for c in p.block.collect]
+    assert len(rxs) > 100 and all(isinstance(r, LazyRegex) for r in rxs)
+    for r in rxs:
+        r.compile()
+        assert r.search("") is None or True  # callable after compiling
+
+
+def test_user_pattern_with_bad_regex_fails_at_load(tmp_path) -> None:
+    (tmp_path / "bad.toml").write_text('[[pattern]]\ncode = "EW990"\nkind = "x"\nseverity = "info"\n'
+                                       'title = "t"\nliterals = ["a"]\nregex = "(unclosed"\n')
+    with pytest.raises(PatternError, match=r"bad\.toml.*EW990.*bad regex"):
+        load_patterns([tmp_path])

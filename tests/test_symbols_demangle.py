@@ -12,6 +12,7 @@ import pytest
 from espwatch.symbols import SymbolIndex
 
 dm = importlib.import_module("espwatch.symbols.demangle")
+backend_name = dm.backend_name
 
 # (mangled, libiberty's text) — every expected text appears in the fixtures' addr2line output or
 # was checked with GNU c++filt -i 2.40.
@@ -47,19 +48,55 @@ def test_version_suffix_and_dots_kept() -> None:
     assert dm.demangle("._ZN13espwatch_demo3dsp5scaleEl") == ".espwatch_demo::dsp::scale(long)"
 
 
-def test_against_gnu_cplusplus_filt_on_fixture_symbols(fixtures_dir: Path) -> None:
-    """Every mangled symbol of the fixture ELF files against GNU c++filt -i (what addr2line -C prints)."""
+# Where the pure-Python backend alone still differs from c++filt 2.40 (the Linux chain has none):
+# libiberty drops the ", " before an expansion of an empty pack inside a nested template argument list
+# without putting back the space it puts between two '>' (`_Tuple_impl<1u, X<T []>>&`); the demangle
+# package 0.6 writes `X<T []> >&` there.
+KNOWN_PURE_DIFFERENCES = {
+    "_ZSt12__get_helperILj1ESt14default_deleteIA_N3nvs4PageEEJEERT0_RSt11_Tuple_implIXT_EJS5_DpT1_EE",
+}
+
+
+@pytest.fixture(scope="module")
+def fixture_cxx_names(fixtures_dir: Path, data_dir: Path) -> tuple[list[str], list[str]]:
+    """Every mangled name of the fixture ELF files, and GNU c++filt -i's text for each."""
     if shutil.which("c++filt") is None:
         pytest.skip("GNU c++filt is not installed")
-    if not dm.BACKENDS:
-        pytest.skip("no demangler installed")
     names: set[str] = set()
-    for elf in sorted(fixtures_dir.glob("*/*.elf")):
+    for elf in [*sorted(fixtures_dir.glob("*/*.elf")), *sorted(data_dir.glob("*/*.elf"))]:
         names |= {s for s in SymbolIndex.build(elf).strings if s.startswith("_Z")}
     ordered = sorted(names)
     ref = subprocess.run(["c++filt", "-i"], input="\n".join(ordered), capture_output=True, text=True,
                          check=True).stdout.splitlines()
+    assert len(ref) == len(ordered) > 2000
+    return ordered, ref
+
+
+def test_default_chain_equals_cplusplus_filt_on_fixture_symbols(fixture_cxx_names) -> None:
+    """Every mangled symbol of the fixture ELF files against GNU c++filt -i (what addr2line -C prints)."""
+    if not dm.BACKENDS:
+        pytest.skip("no demangler installed")
+    ordered, ref = fixture_cxx_names
     bad = [(n, r, dm.demangle(n)) for n, r in zip(ordered, ref, strict=True) if dm.demangle(n) != r]
-    print(f"demangler {dm.backend_name()}: {len(ordered) - len(bad)}/{len(ordered)} identical to c++filt -i")
-    limit = 2 if dm.backend_name() == "libstdc++" else len(ordered) // 40
-    assert len(bad) <= limit, bad[:5]
+    print(f"demangler chain {[b[0] for b in dm.BACKENDS]}: {len(ordered) - len(bad)}/{len(ordered)} identical")
+    allowed = KNOWN_PURE_DIFFERENCES if backend_name() == "demangle" else set()
+    assert {b[0] for b in bad} <= allowed, bad[:3]
+
+
+def test_portable_backend_equals_cplusplus_filt_on_fixture_symbols(fixture_cxx_names) -> None:
+    """The backend macOS and Windows use, forced here: identical but for the one documented quirk."""
+    pure = tuple(b for b in dm.BACKENDS if b[0] == "demangle")
+    if not pure:
+        pytest.skip("the demangle package is not installed")
+    ordered, ref = fixture_cxx_names
+    bad = [(n, r, dm.demangle(n, pure)) for n, r in zip(ordered, ref, strict=True) if dm.demangle(n, pure) != r]
+    print(f"demangle package alone: {len(ordered) - len(bad)}/{len(ordered)} identical to c++filt -i")
+    assert {b[0] for b in bad} == KNOWN_PURE_DIFFERENCES, bad[:3]
+
+
+def test_older_libstdcxx_misreads_are_passed_on() -> None:
+    """libstdc++ before GCC 13 reads `DF16b` (std::bfloat16_t) as a fixed-point type; the chain must not."""
+    if not dm.BACKENDS:
+        pytest.skip("no demangler installed")
+    assert dm.demangle("_ZSt3absDF16b") == "std::abs(std::bfloat16_t)"
+    assert dm.demangle("_ZSt3absDF16_") == "std::abs(_Float16)"

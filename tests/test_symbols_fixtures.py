@@ -10,7 +10,6 @@ import pytest
 from conftest import fixture_folder
 
 from espwatch.symbols import SymbolIndex, addr2line_lines, addr2line_text
-from espwatch.symbols.demangle import backend_name
 
 FIXTURE_DIRS = [
     "esp32-app-template", "esp32-binlog-app", "esp32-coredump-app", "esp32-coredump-bin-app",
@@ -75,24 +74,27 @@ def test_matches_stored_addr2line(indexes, name: str, elf: str, expected_file: s
     agree = sum(g == e for g, e in zip(got, expected, strict=True))
     print(f"{name}/{elf}: {agree}/{len(addrs)}")
     mismatches = [(e, g) for g, e in zip(got, expected, strict=True) if g != e]
-    if backend_name() != "libstdc++":
-        # Without libiberty (libstdc++), cpp_demangle spells a few C++ names differently: tolerate only
-        # lines that agree once C++ names (containing "(") are set aside, and say how many there were.
-        cxx_only = [m for m in mismatches if _strip_cxx(m[0]) == _strip_cxx(m[1])]
-        print(f"  {len(cxx_only)} lines differ only in a C++ name spelled by {backend_name()}")
-        mismatches = [m for m in mismatches if m not in cxx_only]
     assert not mismatches, f"{len(mismatches)} differences, first: {mismatches[0]}"
 
 
-def _strip_cxx(block: str) -> str:
-    out = []
-    for line in block.split("\n"):
-        head, _, rest = line.partition(": ") if line.startswith("0x") else ("", "", line)
-        name, sep, where = rest.rpartition(" at ")
-        if "(" in name or name.startswith("_Z"):
-            name = "<C++>"
-        out.append(f"{head}|{name}{sep}{where}")
-    return "\n".join(out)
+@pytest.mark.parametrize(("name", "elf", "expected_file"), CASES, ids=[f"{d}/{e}" for d, e, _ in CASES])
+def test_matches_stored_addr2line_with_the_portable_demangler(indexes, monkeypatch, name: str, elf: str,
+                                                               expected_file: str) -> None:
+    """The same with only the pure-Python demangler (what macOS and Windows use): still identical."""
+    import espwatch.symbols.demangle as dm
+
+    folder = fixture_folder(name)
+    if not (folder / "addrs.txt").exists():
+        pytest.skip(f"{name} not in the fixture set")
+    pure = tuple(b for b in dm.BACKENDS if b[0] == "demangle")
+    if not pure:
+        pytest.skip("the demangle package is not installed")
+    index = indexes[folder / elf]
+    original = dm.demangle
+    monkeypatch.setattr("espwatch.symbols.format.demangle", lambda n: original(n, pure))
+    addrs = [int(tok, 16) for tok in (folder / "addrs.txt").read_text().split()]
+    got = addr2line_lines(index, addrs)
+    assert got == _blocks((folder / expected_file).read_text())
 
 
 def test_inline_chain_and_frames(indexes) -> None:
@@ -175,6 +177,5 @@ def test_random_addresses_match_live_addr2line(indexes) -> None:
         print(f"{elf.parent.name}/{elf.name}: {same}/{len(addrs)} random addresses")
         total += len(addrs)
         agree += same
-        if backend_name() == "libstdc++":
-            assert got == expected
-    assert total and agree >= total * 0.99
+        assert got == expected
+    assert total

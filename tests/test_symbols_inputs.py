@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from espwatch.cli import main
-from espwatch.symbols import DecodeError, SymbolIndex, addr2line_lines
+from espwatch.errors import ElfError
+from espwatch.symbols import SymbolIndex, addr2line_lines
 
 
 @pytest.fixture()
@@ -39,7 +40,7 @@ def _minimal_elf(machine: int, elfclass: int = 1) -> bytes:
 def test_not_an_elf(tmp_path: Path) -> None:
     path = tmp_path / "app.bin"
     path.write_bytes(b"\xe9\x03\x02\x20" + bytes(100))
-    with pytest.raises(DecodeError, match="not an ELF file"):
+    with pytest.raises(ElfError, match="not an ELF file"):
         SymbolIndex.build(path)
 
 
@@ -48,29 +49,29 @@ def test_truncated_elf(tmp_path: Path, fixtures_dir: Path) -> None:
     for size in (30, 4096, len(data) // 2, len(data) - 10):
         path = tmp_path / f"cut{size}.elf"
         path.write_bytes(data[:size])
-        with pytest.raises(DecodeError, match="truncated"):
+        with pytest.raises(ElfError, match="truncated"):
             SymbolIndex.build(path)
 
 
 def test_wrong_architecture(tmp_path: Path) -> None:
     path = tmp_path / "x86.elf"
     path.write_bytes(_minimal_elf(62, elfclass=2))  # EM_X86_64
-    with pytest.raises(DecodeError, match=r"EM_X86_64.*not an ESP32"):
+    with pytest.raises(ElfError, match=r"EM_X86_64.*not an ESP32"):
         SymbolIndex.build(path)
     if Path("/bin/ls").is_file():
-        with pytest.raises(DecodeError, match="not an ESP32-family"):
+        with pytest.raises(ElfError, match="not an ESP32-family"):
             SymbolIndex.build("/bin/ls")
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DecodeError, match="cannot"):
+    with pytest.raises(ElfError, match="cannot"):
         SymbolIndex.load(tmp_path / "nope.elf", cache_dir=tmp_path)
 
 
 def test_no_symbols_no_dwarf_is_stripped(tmp_path: Path) -> None:
     path = tmp_path / "empty.elf"
     path.write_bytes(_minimal_elf(94))  # EM_XTENSA, nothing inside
-    with pytest.raises(DecodeError, match="stripped"):
+    with pytest.raises(ElfError, match="stripped"):
         SymbolIndex.build(path)
 
 
@@ -80,7 +81,7 @@ def test_stripped_with_objcopy(tmp_path: Path, demo_elf: Path) -> None:
         pytest.skip(f"{objcopy} is not installed")
     out = tmp_path / "stripped.elf"
     subprocess.run([objcopy, "--strip-all", str(demo_elf), str(out)], check=True)
-    with pytest.raises(DecodeError, match="stripped"):
+    with pytest.raises(ElfError, match="stripped"):
         SymbolIndex.build(out)
     nodebug = tmp_path / "nodebug.elf"
     subprocess.run([objcopy, "--strip-debug", str(demo_elf), str(nodebug)], check=True)
@@ -146,7 +147,7 @@ def test_load_async(cache_dir: Path, demo_elf: Path) -> None:
     assert fut.result() is seen[0]
     assert seen[0].lookup(0x4200006E)[0].function == "crash_here"
     bad = SymbolIndex.load_async(cache_dir / "missing.elf")
-    with pytest.raises(DecodeError):
+    with pytest.raises(ElfError):
         bad.result(timeout=30)
 
 
@@ -226,7 +227,7 @@ def test_cli_log_sha_mismatch_warns(cache_dir: Path, demo_elf: Path, tmp_path: P
 
 
 def test_cache_is_pruned(tmp_path: Path, demo_elf: Path, monkeypatch) -> None:
-    import espwatch.symbols.index as index_module
+    import espwatch.symbols.cache as index_module
 
     monkeypatch.setattr(index_module, "CACHE_KEEP", 2)
     for i in range(4):
@@ -237,7 +238,7 @@ def test_cache_is_pruned(tmp_path: Path, demo_elf: Path, monkeypatch) -> None:
 
 
 def test_damaged_tables_never_raise_anything_else(tmp_path: Path, demo_elf: Path) -> None:
-    """Random byte damage in the DWARF and symbol sections: an answer or a DecodeError, nothing else."""
+    """Random byte damage in the DWARF and symbol sections: an answer or a ElfError, nothing else."""
     import random
 
     from elftools.elf.elffile import ELFFile
@@ -260,7 +261,7 @@ def test_damaged_tables_never_raise_anything_else(tmp_path: Path, demo_elf: Path
             index = SymbolIndex.build(path)
             assert len(addr2line_lines(index, [0x4200006E, 0x420000AD, 0x3FC80000, 0])) == 4
             outcomes["ok"] += 1
-        except DecodeError as exc:
+        except ElfError as exc:
             assert str(exc)
             outcomes["error"] += 1
     assert outcomes["ok"] > 0

@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "report": "write a Markdown issue report of a log (environment, diagnosis, boots, events)",
     "replay": "browse a saved log in the monitor's screen (timeline, events, search)",
     "decode": "decode code addresses (or a whole log) to function, file and line",
+    "coredump": "decode a core dump: panic reason, crashed task, every task's backtrace (no GDB needed)",
     "image": "check an app image, partition table, OTA data or flash read-back",
     "explain": "what an event or finding code means and what to check",
     "ports": "list serial ports (VID:PID, product, serial number, board family)",

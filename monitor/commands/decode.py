@@ -44,7 +44,8 @@ def _load(args: argparse.Namespace):
     """The ELF decision every verb makes; decode cannot work without one."""
     from espwatch.enrich import Enrichment
 
-    enr = Enrichment.choose(args.elf, use_cache=not args.no_cache)
+    # lazy: only the compilation units the addresses need are read; `index.store()` keeps them cached
+    enr = Enrichment.choose(args.elf, use_cache=not args.no_cache, lazy=True)
     if enr.elf is None:
         raise UsageError("no ELF file: pass --elf APP.elf (none found under build/, .pio/build/ "
                          "or an Arduino build/ folder)")
@@ -66,7 +67,7 @@ def _warn_sha(lines: list[str], enr, source: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from espwatch.symbols import addr2line_lines, annotate_log
+    from espwatch.symbols import addr2line_lines
 
     inputs = list(args.inputs) or ["-"]
     # check files before the (possibly slow) first index build
@@ -100,7 +101,11 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise InputError(f"cannot read {token}: {exc.strerror or exc}") from None
         _warn_sha(lines, enr, token)
+        from espwatch.symbols import annotate_log
+
         for line in annotate_log(lines, index):
             out.write(line + "\n")
     flush()
+    out.flush()
+    index.store()
     return 0

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import argparse
 
-from espwatch.commands import VERBS, add_patterns_option, load_data
+from espwatch.commands import add_patterns_option, add_verb, load_data
 from espwatch.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explain", help=VERBS["explain"],
-                       description="Print the page of a pattern or rule code (e.g. EW201), "
-                                   "or list all codes.",
-                       epilog="examples:\n  espwatch explain EW910\n  espwatch explain --list",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("code", nargs="?", help="a code such as EW201")
+    p = add_verb(
+        sub, "explain",
+        "Print what a code means and what to check: a pattern or rule code (EW201), an esp_err_t number or "
+        "name from ESP-IDF's error table (0x1503, 5379, ESP_ERR_OTA_VALIDATE_FAILED), or an event kind "
+        "(the codes that produce it); --list lists every pattern and rule code.",
+        ["espwatch explain EW910", "espwatch explain 0x1503", "espwatch explain checksum_failed",
+         "espwatch explain --list"])
+    p.add_argument("code", nargs="?", metavar="CODE",
+                   help="a pattern or rule code (EW201), an esp_err_t number or name (0x1503, "
+                        "ESP_ERR_OTA_VALIDATE_FAILED), or an event kind (checksum_failed)")
     p.add_argument("--list", action="store_true", help="list every code with its kind, severity and title")
     add_patterns_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from espwatch.errcodes import lookup
     from espwatch.explain import all_pages, find_page
-    from espwatch.render.explain import iter_list, iter_page
+    from espwatch.render.explain import iter_error_code, iter_kind, iter_list, iter_page
 
     patterns, rules = load_data(args)
     pages = all_pages(patterns, rules)
@@ -31,10 +36,22 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         return 0
     if not args.code:
-        raise UsageError("explain needs a CODE (such as EW201) or --list")
+        raise UsageError("explain needs a CODE (such as EW201), an esp_err_t (0x1503, ESP_ERR_NO_MEM) "
+                         "or an event kind, or --list")
     page = find_page(pages, args.code)
-    if page is None:
-        raise UsageError(f"unknown code {args.code!r} (see `espwatch explain --list`)")
-    for line in iter_page(page):
+    if page is not None:
+        lines = list(iter_page(page))
+    elif codes := lookup(args.code):
+        lines = []
+        for code in codes:
+            related = [p for p in pages
+                       if code.name in p.hint or (p.rx is not None and code.name in p.rx.pattern)]
+            lines += [*([""] if lines else []), *iter_error_code(code, related)]
+    elif kind_pages := [p for p in pages if p.kind == args.code.strip().lower()]:
+        lines = list(iter_kind(args.code.strip().lower(), kind_pages))
+    else:
+        raise UsageError(f"unknown code {args.code!r}: not a pattern or rule code, an esp_err_t number or "
+                         "name, or an event kind (see `espwatch explain --list`)")
+    for line in lines:
         print(line)
     return 0

@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from espwatch.events import severity_at_least
-    from espwatch.render.summary import iter_summary
-    from espwatch.scan import scan_stream, write_jsonl
+    from espwatch.render.summary import SummaryWriter
+    from espwatch.scan import ScanResult, scan_stream, write_jsonl
 
     patterns, rules = load_data(args)
     enr = enrichment(args, patterns, rules)
@@ -39,18 +39,28 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     many = len(args.files) > 1
     for path in args.files:
-        def emit(ev, _path=path):
-            if args.json and severity_at_least(ev.severity, args.min_severity):
-                write_jsonl(ev, out, _path if many else None)
+        summary: list[SummaryWriter] = []
 
-        result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=not args.json)
+        def start(result: ScanResult, _summary: list[SummaryWriter] = summary) -> None:
+            if not args.json:
+                _summary.append(SummaryWriter(out.write, result.name, patterns, result.pipeline.boots.session,
+                                              args.min_severity, show_facts=args.all))
+
+        def emit(ev, _path=path, _summary=summary):
+            if args.json:
+                if severity_at_least(ev.severity, args.min_severity):
+                    write_jsonl(ev, out, _path if many else None)
+            else:
+                _summary[0].event(ev)
+
+        result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
+                             on_start=start)
+        if summary:
+            summary[0].finish(result)
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
         for warning in enr.mismatches(printed):
             print(f"espwatch: WARNING: {warning}", file=sys.stderr)
-        if not args.json:
-            for line in iter_summary(result, patterns, args.min_severity, show_facts=args.all):
-                out.write(line + "\n")
     out.flush()
     return 1 if worst_error else 0

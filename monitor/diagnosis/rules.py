@@ -22,15 +22,17 @@ from __future__ import annotations
 import string
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
 
 from espwatch.errors import RuleError
 from espwatch.events import SEVERITIES, Event
 from espwatch.patterns import Pattern, builtin_dir, expand_pieces, read_toml
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 RULES_FILE = "rules.toml"
 WHENS = ("repeat", "sequence", "check")

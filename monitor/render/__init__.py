@@ -7,4 +7,5 @@
 - `report`: the Markdown issue report (`espwatch report`).
 - `image`: app image, partition table, OTA data and read-back diff text (`espwatch image`).
 - `explain`: the pages of `espwatch explain`.
+- `coredump`: a decoded core dump (`espwatch coredump`) and the summary of one found in a log.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator, Sequence
 
+from espwatch.errcodes import ErrorCode
 from espwatch.patterns import Pattern
 
 
@@ -42,3 +43,24 @@ def iter_page(p: Pattern, width: int = 88) -> Iterator[str]:
     if p.source:
         yield ""
         yield f"Defined in {p.source}"
+
+
+def iter_error_code(code: ErrorCode, related: Sequence[Pattern] = ()) -> Iterator[str]:
+    """An esp_err_t code: name, value, ESP-IDF's description, versions, and the patterns that name it."""
+    yield f"{code.name}: esp_err_t {code.hex} ({code.value})"
+    yield f"  {code.description}" if code.description else "  (ESP-IDF gives no description)"
+    if code.versions:
+        last = f" .. {code.versions[-1]}" if len(code.versions) > 1 else ""
+        yield f"  in ESP-IDF {code.versions[0]}{last}"
+    if related:
+        yield ""
+        yield "Patterns that mention it"
+        for p in related:
+            yield f"  {p.code}  {p.title}"
+
+
+def iter_kind(kind: str, pages: Sequence[Pattern]) -> Iterator[str]:
+    """An event kind: the codes that produce it (`espwatch explain CODE` for each page)."""
+    yield f"event kind {kind}: {len(pages)} code(s) produce it (see docs/events.md)"
+    for p in sorted(pages, key=lambda p: p.code):
+        yield f"  {p.code}  {p.severity:<7}  {p.title}"

@@ -14,6 +14,7 @@ import regex
 from espwatch import __version__
 from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
 from espwatch.events import SEVERITY_RANK
+from espwatch.render.coredump import summary_lines
 from espwatch.render.frames import frame_lines
 from espwatch.render.markdown import fence, md_rich, md_text, table
 from espwatch.render.summary import line_span
@@ -136,14 +137,25 @@ def _events(c: ReportContent) -> list[str]:
         for e in evs:
             pat = c.patterns.get(e.code)
             if pat is not None:
-                out.append(f"- line {line_span(e)}: {md_text(pat.title)} (`espwatch explain {e.code}`)")
+                names = "".join(f"; `{n}`" for n in e.fields.get("esp_err") or [])
+                title = md_text(pat.title)
+                out.append(f"- line {line_span(e)}: {title} (`espwatch explain {e.code}`{names})")
         out.append("")
         marked = {n for e in evs for n in range(e.line, e.end_line + 1)}
         out += [f"<details open><summary>Log lines {a}-{b}</summary>", ""]
         out += [fence(excerpt(c.lines, [(a, b)], marked), "text"), "", "</details>", ""]
         for e in evs:
-            if e.frames:
+            if isinstance(e.fields.get("coredump"), dict):
+                out += [f"Core dump decoded by espwatch (line {e.line}):", ""]
+                summary = summary_lines(e.fields["coredump"])
+                out += [fence([red.redact(line) for line in summary], "text"), ""]
+            elif e.frames:
                 out += [f"Decoded ({md_text(e.kind)}, line {e.line}):", ""]
+                if e.fields.get("unwound_by") == "espwatch":
+                    guess = " (frames past ROM code are a guess)" if e.fields.get("guessed") else ""
+                    out += [md_text(f"Unwound by espwatch from the register dump and "
+                                    f"{e.fields.get('stack_bytes')} bytes of stack memory; stopped: "
+                                    f"{e.fields.get('stop_reason')}") + guess + ".", ""]
                 out += [fence([red.redact(line) for line in frame_lines(e.frames)], "text"), ""]
     if c.hidden:
         out.append("Not shown (limit of " + str(opt.max_per_kind) + " per kind; `--full` shows all): "

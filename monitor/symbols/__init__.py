@@ -1,38 +1,48 @@
-"""Toolchain-free decoding of ESP32-family code addresses (pure Python over pyelftools).
+"""Toolchain-free decoding of ESP32-family code addresses (pure Python: own ELF and DWARF readers).
+
+Modules: `elf_file` / `elf_symbols` / `dwarf_info` / `dwarf_lines` read the ELF; `build` turns it into the
+index columns (compilation units parsed when first needed); `cache` keeps indexes on disk (validated);
+`query` holds `SymbolIndex` and its addr2line-compatible lookups.
 
 Public API:
-- `SymbolIndex.load(elf_path)` / `SymbolIndex.load_async(elf_path, on_ready)`: the per-ELF index,
-  cached by the ELF's SHA-256 in `ESPWATCH_CACHE_DIR` or the platform cache folder.
+- `SymbolIndex.load(elf_path)` / `SymbolIndex.load_async(elf_path, on_ready)`: the complete per-ELF index
+  (every unit parsed: the monitor's background work), cached by the ELF's SHA-256 in `ESPWATCH_CACHE_DIR`
+  or the platform cache folder.
+- `SymbolIndex.open(elf_path)` then `index.store()`: for a few lookups (`decode`): the cached index, else one
+  that parses only the units its lookups need; `store()` saves what they parsed.
 - `SymbolIndex.lookup(addr)` -> `list[LineHit] | None` (innermost first), `SymbolIndex.is_code(addr)`.
 - `decode_event(event, index)` -> `list[Frame]`; `decode_addresses(index, addresses)`.
 - `addr2line_text(addr, hits)` / `addr2line_lines(index, addrs)`: GNU `addr2line -pfiaC` text.
 - `extract_addresses(lines, arch, is_code)` / `extract_line(...)`: which addresses a report carries.
 - `annotate_log(lines, index)`: a log with decoded lines inserted after address-carrying lines.
 - `find_elf(start)`, `elf_sha256(path)`, `parse_elf_sha(line)`, `sha_matches(elf_hex, printed)`.
-- `DecodeError`: bad ELF input (one clear message).
+- Bad ELF input raises `espwatch.errors.ElfError` (one clear message).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
 if TYPE_CHECKING:
+    from typing import Any
+
     from espwatch.symbols.addresses import CodeAddress, extract_addresses, extract_line, xtensa_return_address
+    from espwatch.symbols.cache import default_cache_dir
     from espwatch.symbols.demangle import demangle
     from espwatch.symbols.elf_locate import elf_sha256, find_elf, parse_elf_sha, sha_matches
-    from espwatch.symbols.errors import DecodeError
     from espwatch.symbols.format import addr2line_lines, addr2line_text, frames_for
     from espwatch.symbols.frames import annotate_log, decode_addresses, decode_event
-    from espwatch.symbols.index import LineHit, Session, SymbolIndex, default_cache_dir
+    from espwatch.symbols.index import SymbolIndex
+    from espwatch.symbols.query import LineHit, Session
 
 _WHERE = {
     "CodeAddress": "addresses", "extract_addresses": "addresses", "extract_line": "addresses",
     "xtensa_return_address": "addresses", "demangle": "demangle", "elf_sha256": "elf_locate",
     "find_elf": "elf_locate", "parse_elf_sha": "elf_locate", "sha_matches": "elf_locate",
-    "DecodeError": "errors", "addr2line_lines": "format", "addr2line_text": "format", "frames_for": "format",
-    "annotate_log": "frames", "decode_addresses": "frames", "decode_event": "frames", "LineHit": "index",
-    "Session": "index", "SymbolIndex": "index", "default_cache_dir": "index",
+    "addr2line_lines": "format", "addr2line_text": "format", "frames_for": "format",
+    "annotate_log": "frames", "decode_addresses": "frames", "decode_event": "frames", "LineHit": "query",
+    "Session": "query", "SymbolIndex": "index", "default_cache_dir": "cache",
 }
 
 
@@ -48,7 +58,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CodeAddress",
-    "DecodeError",
     "LineHit",
     "Session",
     "SymbolIndex",

@@ -16,8 +16,8 @@ Rules (ESP-IDF panic handler and esp-idf-monitor):
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 BACKTRACE_RE = re.compile(r"Backtrace\s*:", re.I)
 PAIR_RE = re.compile(r"\b(0x[0-9a-fA-F]{1,8}):(0x[0-9a-fA-F]{1,8})\b")
@@ -27,13 +27,11 @@ HEX_RE = re.compile(r"(?<![0-9A-Za-z_])0x([0-9a-fA-F]{8})(?![0-9A-Za-z_])")
 STACK_DUMP_RE = re.compile(r"^\s*(?:0x)?[0-9a-fA-F]{8}\s*:\s*0x[0-9a-fA-F]{8}\s+0x[0-9a-fA-F]{8}")
 
 
-@dataclass(frozen=True, slots=True)
-class CodeAddress:
-    """One address found in a log line: as printed, and the address to decode."""
+class CodeAddress(namedtuple("CodeAddress", "printed lookup source")):
+    """One address found in a log line: as printed, and the address to decode; `source` is "backtrace",
+    "register:PC" (etc.), "abort" or "text". (Immutable, and cheaper to import than a dataclass.)"""
 
-    printed: int
-    lookup: int
-    source: str  # "backtrace", "register:PC", "abort", "text"
+    __slots__ = ()
 
 
 def xtensa_return_address(value: int) -> int:

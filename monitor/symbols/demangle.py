@@ -1,9 +1,13 @@
 """C++ name demangling the way GNU addr2line -C does it (`bfd_demangle` with DMGL_PARAMS | DMGL_ANSI).
 
-Backends, best first: the C++ runtime's `__cxa_demangle` through ctypes (libstdc++ on Linux is
-libiberty's demangler, byte-identical to addr2line for all but one of the 2174 fixture names; libc++abi on
-macOS), then `cpp_demangle` (Rust cpp_demangle, abi3 wheels for Linux, macOS and Windows; its output is
-normalised to libiberty's spelling where it differs in style, about 98% identical on the fixtures).
+Backends, best first, the same answers on every OS:
+- Linux: the C++ runtime's `__cxa_demangle` through ctypes (libstdc++ is libiberty's demangler, what
+  addr2line uses; no package, ~2 ms to load). A name it refuses, or reads as a fixed-point type (libstdc++
+  older than GCC 13 takes `DF16b`, std::bfloat16_t, for one), goes to the next backend.
+- Everywhere: the pure-Python `demangle` package (MIT) in its GNU style, set to binutils 2.40's spelling
+  (std:: abbreviations kept short, `> >` in the spelled-out constructor scopes, names with C++20
+  requires-clauses left mangled, as c++filt 2.40 leaves them). On macOS and Windows it is the only one
+  (libc++abi spells names the LLVM way).
 Without either, or when a name does not demangle, the raw (mangled) name is returned.
 """
 
@@ -14,39 +18,79 @@ from collections.abc import Callable
 from functools import lru_cache
 
 _GLOBAL_CDTOR = re.compile(r"_GLOBAL_[._$]([DI])_(.*)\Z", re.S)
+_FIXED_POINT = ("_Accum", "_Fract", "_Sat ")
 
 
 def _cxa_demangle_backend() -> Callable[[str], str] | None:
-    """`__cxa_demangle` of the C++ runtime already on the system, through ctypes (no subprocess,
-    no extra package): libstdc++ is libiberty's demangler, the one GNU addr2line uses."""
-    import ctypes
+    """`__cxa_demangle` of libstdc++ already on the system, through ctypes (Linux only)."""
     import sys
 
-    candidates = {"linux": ["libstdc++.so.6"], "darwin": ["libc++abi.dylib", "libc++.1.dylib"]}
-    for libname in candidates.get(sys.platform, []):
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libstdc++.so.6")
+        func = lib.__cxa_demangle
+        free = ctypes.CDLL(None).free
+    except (OSError, AttributeError):
+        return None
+    func.restype = ctypes.c_void_p
+    func.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
+    free.argtypes = [ctypes.c_void_p]
+    free.restype = None
+
+    def demangle_cxa(name: str) -> str:
+        status = ctypes.c_int(0)
+        ptr = func(name.encode("utf-8", "surrogateescape"), None, None, ctypes.byref(status))
+        if status.value != 0 or not ptr:
+            raise ValueError(f"__cxa_demangle status {status.value}")
         try:
-            lib = ctypes.CDLL(libname)
-            func = lib.__cxa_demangle
-            free = ctypes.CDLL(None).free
-        except (OSError, AttributeError):
-            continue
-        func.restype = ctypes.c_void_p
-        func.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
-        free.argtypes = [ctypes.c_void_p]
-        free.restype = None
+            out = ctypes.string_at(ptr).decode("utf-8", "surrogateescape")
+        finally:
+            free(ptr)
+        if any(word in out for word in _FIXED_POINT):
+            raise ValueError("read as a fixed-point type (an older libstdc++)")
+        return out
 
-        def demangle_cxa(name: str, func=func, free=free) -> str:
-            status = ctypes.c_int(0)
-            ptr = func(name.encode("utf-8", "surrogateescape"), None, None, ctypes.byref(status))
-            if status.value != 0 or not ptr:
-                raise ValueError(f"__cxa_demangle status {status.value}")
-            try:
-                return ctypes.string_at(ptr).decode("utf-8", "surrogateescape")
-            finally:
-                free(ptr)
+    return demangle_cxa
 
-        return demangle_cxa
-    return None
+
+# libiberty spells the std:: abbreviations out when they scope a constructor or destructor, with `> >`
+_CDTOR_SCOPES = {
+    "std::basic_string<char, std::char_traits<char>, std::allocator<char>>":
+        "std::basic_string<char, std::char_traits<char>, std::allocator<char> >",
+    "std::basic_istream<char, std::char_traits<char>>": "std::basic_istream<char, std::char_traits<char> >",
+    "std::basic_ostream<char, std::char_traits<char>>": "std::basic_ostream<char, std::char_traits<char> >",
+    "std::basic_iostream<char, std::char_traits<char>>": "std::basic_iostream<char, std::char_traits<char> >",
+}
+
+
+def _pure_backend() -> Callable[[str], str] | None:
+    """The `demangle` package in GNU c++filt 2.40's spelling (imported on first use: ~20 ms)."""
+    import importlib.util
+
+    if importlib.util.find_spec("demangle") is None:
+        return None
+    loaded: list = []
+
+    def demangle_pure(name: str) -> str:
+        if not loaded:
+            import demangle as package
+
+            loaded.extend((package, package.style("gnu", itanium={"expand_std_abbreviations": False})))
+        package, style = loaded
+        out = package.demangle(name, style=style)
+        if not out or out == name:
+            raise ValueError("not demangled")
+        if " requires " in out or out.endswith(" requires"):
+            raise ValueError("C++20 requires-clause: c++filt 2.40 leaves such names mangled")
+        for long, spelled in _CDTOR_SCOPES.items():
+            if long in out:
+                out = out.replace(long, spelled)
+        return out
+
+    return demangle_pure
 
 
 def _load_backends() -> list[tuple[str, Callable[[str], str]]]:
@@ -58,12 +102,9 @@ def _load_backends() -> list[tuple[str, Callable[[str], str]]]:
             backends.append(("libstdc++", cxa))
         except ValueError:
             pass
-    try:
-        import cpp_demangle
-
-        backends.append(("cpp_demangle", cpp_demangle.demangle))
-    except ImportError:
-        pass
+    pure = _pure_backend()
+    if pure is not None:
+        backends.append(("demangle", pure))
     return backends
 
 
@@ -105,53 +146,8 @@ def _v3(name: str, backends) -> str | None:
         except Exception:
             continue
         if out and out != name:
-            return _fix_style(out)
+            return out
     return None
-
-
-_ANON = "(anonymous namespace)"
-_LITERAL = re.compile(r"\((unsigned int|unsigned long long|unsigned long|long long|long|int|bool)\)(-?\d+)")
-_SUFFIX = {"int": "", "unsigned int": "u", "long": "l", "unsigned long": "ul", "long long": "ll",
-           "unsigned long long": "ull"}
-
-
-def _literal(m: re.Match[str]) -> str:
-    if m.group(1) == "bool":
-        return {"0": "false", "1": "true"}.get(m.group(2), m.group(0))
-    return m.group(2) + _SUFFIX[m.group(1)]
-
-
-# libiberty expands the std:: abbreviations when they name a constructor or destructor
-_CDTOR_EXPANSIONS = {
-    "string": ("std::basic_string<char, std::char_traits<char>, std::allocator<char> >", "basic_string"),
-    "istream": ("std::basic_istream<char, std::char_traits<char> >", "basic_istream"),
-    "ostream": ("std::basic_ostream<char, std::char_traits<char> >", "basic_ostream"),
-    "iostream": ("std::basic_iostream<char, std::char_traits<char> >", "basic_iostream"),
-}
-_CDTOR_RE = re.compile(r"std::(string|istream|ostream|iostream)::(~?)\1\b")
-
-
-def _cdtor(m: re.Match[str]) -> str:
-    full, last = _CDTOR_EXPANSIONS[m.group(1)]
-    return f"{full}::{m.group(2)}{last}"
-
-
-_SPECIAL_RE = re.compile(r"\{(vtable|vtt)\((.*)\)\}\Z", re.S)
-_THUNK_RE = re.compile(r"\{virtual override thunk\(\{offset\(-?\d+\)\}, (.*)\)\}\Z", re.S)
-
-
-def _fix_style(text: str) -> str:
-    """Output differences between backends and libiberty, normalised to libiberty's text
-    (cpp_demangle prints integer template arguments as `(unsigned int)8`, libiberty as `8u`)."""
-    m = _SPECIAL_RE.match(text)
-    if m:
-        text = ("vtable for " if m.group(1) == "vtable" else "VTT for ") + m.group(2)
-    m = _THUNK_RE.match(text)
-    if m:
-        text = "non-virtual thunk to " + m.group(1)
-    text = text.replace("{anonymous}", _ANON).replace("std::nullptr_t", "decltype(nullptr)")
-    text = _CDTOR_RE.sub(_cdtor, text)
-    return _LITERAL.sub(_literal, text)
 
 
 @lru_cache(maxsize=65536)

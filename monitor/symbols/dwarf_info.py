@@ -10,7 +10,6 @@ DIEs are skipped by size. The semantics follow BFD's `dwarf2.c` (binutils 2.40),
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 # Tags
 TAG_ENTRY_POINT = 0x03
@@ -122,12 +121,28 @@ def cstr(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos:end].decode("utf-8", "surrogateescape"), end + 1
 
 
-@dataclass(slots=True)
 class Abbrev:
-    tag: int
-    has_children: bool
-    attrs: tuple[tuple[int, int, int], ...]  # (attribute, form, implicit_const)
-    fixed_size: int | None = None  # byte size of the attribute data if every form has a fixed size
+    """One abbreviation: tag, children flag, (attribute, form, implicit_const) list; skip data."""
+
+    __slots__ = ("attrs", "fixed_size", "has_children", "plan", "sibling_at", "sibling_size", "tag")
+
+    def __init__(
+        self, tag: int, has_children: bool, attrs: tuple[tuple[int, int, int], ...],
+        fixed_size: int | None = None, plan: tuple[int, ...] | None = None, sibling_at: int = -1,
+        sibling_size: int = 0,
+    ) -> None:
+        self.tag = tag
+        self.has_children = has_children
+        self.attrs = attrs
+        self.fixed_size = fixed_size  # byte size of the attribute data if every form has a fixed size
+        self.plan = plan  # how to skip the attribute data (`skip_plan`); None: form by form
+        # offset of a fixed-size DW_AT_sibling (CU-relative reference) in the data, or -1
+        self.sibling_at = sibling_at
+        self.sibling_size = sibling_size
+
+
+# steps of a skip plan besides "n fixed bytes"
+_S_STRING, _S_LEB, _S_BLOCK, _S_BLOCK1, _S_BLOCK2, _S_BLOCK4 = -1, -2, -3, -4, -5, -6
 
 
 def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
@@ -156,6 +171,93 @@ def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
     return table
 
 
+def find_abbrev(data: bytes, offset: int, wanted: int) -> Abbrev | None:
+    """One entry of the abbreviation table at `offset` (the others are skipped, not kept)."""
+    pos = offset
+    n = len(data)
+    while pos < n:
+        code, pos = uleb(data, pos)
+        if code == 0:
+            return None
+        tag, pos = uleb(data, pos)
+        has_children = data[pos] != 0
+        pos += 1
+        attrs = []
+        while True:
+            name, pos = uleb(data, pos)
+            form, pos = uleb(data, pos)
+            if name == 0 and form == 0:
+                break
+            const = 0
+            if form == F_IMPLICIT_CONST:
+                const, pos = sleb(data, pos)
+            if code == wanted:
+                attrs.append((name, form, const))
+        if code == wanted:
+            return Abbrev(tag, has_children, tuple(attrs))
+    return None
+
+
+_LEB_FORMS = frozenset((F_UDATA, F_SDATA, F_REF_UDATA, F_STRX, F_ADDRX, F_LOCLISTX, F_RNGLISTX,
+                        F_GNU_ADDR_INDEX, F_GNU_STR_INDEX))
+_VAR_STEPS = {F_STRING: _S_STRING, F_EXPRLOC: _S_BLOCK, F_BLOCK: _S_BLOCK, F_BLOCK1: _S_BLOCK1,
+              F_BLOCK2: _S_BLOCK2, F_BLOCK4: _S_BLOCK4, **dict.fromkeys(_LEB_FORMS, _S_LEB)}
+
+
+def _prepare(ab: Abbrev, fixed: dict[int, int]) -> None:
+    """Precompute how to skip an abbreviation's attribute data: its fixed size when every form has
+    one, else a plan of fixed runs and variable-size steps; and where a fixed DW_AT_sibling lies."""
+    plan: list[int] = []
+    run = 0
+    at = 0  # offset while every attribute so far is fixed-size
+    fixed_prefix = True
+    for name, form, _c in ab.attrs:
+        size = fixed.get(form)
+        if name == AT_SIBLING and fixed_prefix and size is not None and form in CU_REF_FORMS:
+            ab.sibling_at = at
+            ab.sibling_size = size
+        if size is not None:
+            run += size
+            at += size
+            continue
+        fixed_prefix = False
+        step = _VAR_STEPS.get(form)
+        if step is None:  # DW_FORM_indirect and unknown forms: skip form by form
+            plan = None
+            break
+        if run:
+            plan.append(run)
+            run = 0
+        plan.append(step)
+    if plan is not None and run:
+        plan.append(run)
+    ab.plan = tuple(plan) if plan is not None else None
+    ab.fixed_size = at if fixed_prefix else None
+
+
+def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
+    """Skip attribute data by a plan from `_prepare`; returns the position after it."""
+    for step in plan:
+        if step >= 0:
+            pos += step
+        elif step == _S_STRING:
+            pos = d.index(b"\0", pos) + 1
+        elif step == _S_LEB:
+            while d[pos] & 0x80:
+                pos += 1
+            pos += 1
+        elif step == _S_BLOCK:
+            n, pos = uleb(d, pos)
+            pos += n
+        elif step == _S_BLOCK1:
+            pos += 1 + d[pos]
+        elif step == _S_BLOCK2:
+            pos += 2 + _u16(d, pos)[0]
+        else:
+            pos += 4 + _u32(d, pos)[0]
+    return pos
+
+
 def _fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, int]:
     return {
         F_ADDR: addr_size, F_DATA1: 1, F_DATA2: 2, F_DATA4: 4, F_DATA8: 8, F_DATA16: 16,
@@ -167,55 +269,81 @@ def _fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, in
     }
 
 
-@dataclass(slots=True)
 class FuncDie:
     """One subprogram / entry point / inlined subroutine DIE (BFD's `struct funcinfo`)."""
 
-    offset: int  # absolute .debug_info offset (DIE order)
-    tag: int
-    caller: int  # index of the enclosing FuncDie in the unit, -1 if none (only set for inlined)
-    name_ops: list  # [(kind, value)] kind: "n" DW_AT_name, "l" linkage name, "r" reference (abs offset)
-    ranges: list  # [[low, high], ...] after BFD's arange_add merging; ranges[0] is `arange.low`
-    call_file: int | None = None  # None: no DW_AT_call_file (BFD prints ??)
-    call_line: int = 0
-    name: str | None = None
-    is_linkage: bool = False
+    __slots__ = (
+        "call_file", "call_line", "caller", "is_linkage", "name", "name_ops", "offset", "ranges", "tag",
+    )
+
+    def __init__(
+        self, offset: int, tag: int, caller: int, name_ops: list, ranges: list,
+        call_file: int | None = None, call_line: int = 0, name: str | None = None,
+        is_linkage: bool = False,
+    ) -> None:
+        self.offset = offset  # absolute .debug_info offset (DIE order)
+        self.tag = tag
+        self.caller = caller  # index of the enclosing FuncDie in the unit, -1 if none (inlined only)
+        # [(kind, value)]: "n" DW_AT_name, "l" linkage name, "r" reference (abs offset)
+        self.name_ops = name_ops
+        self.ranges = ranges  # [[low, high], ...] after BFD's arange_add merging; ranges[0] is `arange.low`
+        self.call_file = call_file  # None: no DW_AT_call_file (BFD prints ??)
+        self.call_line = call_line
+        self.name = name
+        self.is_linkage = is_linkage
 
 
-@dataclass(slots=True)
 class VarDie:
     """A DW_TAG_variable with a static address (BFD's `struct varinfo`, stack == false)."""
 
-    addr: int
-    name_ops: list
-    decl_file: int | None
-    decl_line: int
-    external: bool
-    has_addr: bool
-    name: str | None = None
-    file_from_spec: tuple[int, int] | None = None  # (unit index, decl_file) from the specification
+    __slots__ = ("addr", "decl_file", "decl_line", "external", "has_addr", "name", "name_ops")
+
+    def __init__(
+        self, addr: int, name_ops: list, decl_file: int | None, decl_line: int, external: bool,
+        has_addr: bool, name: str | None = None,
+    ) -> None:
+        self.addr = addr
+        self.name_ops = name_ops
+        self.decl_file = decl_file
+        self.decl_line = decl_line
+        self.external = external
+        self.has_addr = has_addr
+        self.name = name
 
 
-@dataclass(slots=True)
 class UnitInfo:
     """One compilation unit."""
 
-    offset: int  # offset of the unit header in .debug_info
-    end: int
-    version: int
-    addr_size: int
-    offset_size: int
-    abbrevs: dict[int, Abbrev]
-    lang: int = 0
-    comp_dir: str | None = None
-    stmt_list: int | None = None
-    low_pc: int = 0  # base address for range lists
-    str_offsets_base: int = 0
-    addr_base: int = 0
-    first_die: int = 0
-    error: bool = False
-    funcs: list[FuncDie] = field(default_factory=list)
-    variables: list[VarDie] = field(default_factory=list)
+    __slots__ = (
+        "abbrev_off", "abbrevs", "addr_base", "addr_size", "comp_dir", "end", "error", "first_die",
+        "funcs", "gate", "lang", "low_pc", "offset", "offset_size", "stmt_list", "str_offsets_base",
+        "variables", "version",
+    )
+
+    def __init__(
+        self, offset: int, end: int, version: int, addr_size: int, offset_size: int, abbrev_off: int,
+        abbrevs: dict[int, Abbrev] | None = None, lang: int = 0, comp_dir: str | None = None,
+        stmt_list: int | None = None, low_pc: int = 0, str_offsets_base: int = 0, addr_base: int = 0,
+        first_die: int = 0, error: bool = False,
+    ) -> None:
+        self.offset = offset  # offset of the unit header in .debug_info
+        self.end = end
+        self.version = version
+        self.addr_size = addr_size
+        self.offset_size = offset_size
+        self.abbrev_off = abbrev_off
+        self.abbrevs = abbrevs  # parsed on first use (`DebugInfo.load_abbrevs`)
+        self.lang = lang
+        self.comp_dir = comp_dir
+        self.stmt_list = stmt_list
+        self.low_pc = low_pc  # base address for range lists
+        self.str_offsets_base = str_offsets_base
+        self.addr_base = addr_base
+        self.first_die = first_die
+        self.gate: list = []  # the root DIE's pc ranges (BFD's unit->arange); [] if none
+        self.error = error
+        self.funcs: list[FuncDie] = []
+        self.variables: list[VarDie] = []
 
 
 def add_range(ranges: list, low: int, high: int) -> None:
@@ -376,19 +504,20 @@ class DebugInfo:
         if table is None:
             table = parse_abbrevs(self.abbrev, offset)
             for ab in table.values():
-                total = 0
-                for _name, form, _c in ab.attrs:
-                    size = fixed.get(form)
-                    if size is None:
-                        total = None
-                        break
-                    total += size
-                ab.fixed_size = total
+                _prepare(ab, fixed)
             self._abbrev_cache[offset] = table
         return table
 
+    def load_abbrevs(self, unit: UnitInfo) -> dict[int, Abbrev]:
+        """The unit's abbreviation table (parsed once, shared by units that share it)."""
+        if unit.abbrevs is None:
+            unit.abbrevs = self._abbrevs(unit.abbrev_off,
+                                         _fixed_sizes(unit.addr_size, unit.offset_size, unit.version))
+        return unit.abbrevs
+
     def read_units(self) -> list[UnitInfo]:
-        """Parse every unit header and its root DIE (like BFD's parse_comp_unit)."""
+        """Parse every unit header and its root DIE (like BFD's parse_comp_unit); the abbreviation
+        tables are left for `load_abbrevs`, so this costs little even for hundreds of units."""
         d = self.info
         pos = 0
         n = len(d)
@@ -420,7 +549,7 @@ class DebugInfo:
             if addr_size not in (2, 4, 8):
                 break
             fixed = _fixed_sizes(addr_size, offset_size, version)
-            unit = UnitInfo(start, end, version, addr_size, offset_size, self._abbrevs(abbrev_off, fixed))
+            unit = UnitInfo(start, end, version, addr_size, offset_size, abbrev_off)
             try:
                 self._read_root(unit, pos, fixed)
             except (DwarfError, IndexError, KeyError, struct.error, ValueError):
@@ -434,8 +563,12 @@ class DebugInfo:
         code, pos = uleb(self.info, pos)
         if code == 0:
             raise DwarfError("empty unit")
-        ab = unit.abbrevs[code]
+        ab = self._abbrev_cache[unit.abbrev_off].get(code) if unit.abbrev_off in self._abbrev_cache else \
+            find_abbrev(self.abbrev, unit.abbrev_off, code)
+        if ab is None:
+            raise DwarfError("unknown abbreviation code")
         deferred = []
+        gate: list = [0, 0, False, None]  # low_pc, high_pc, high_pc relative, ranges offset
         for name, form, const in ab.attrs:
             if form in (F_STRX, F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_ADDRX, F_ADDRX1, F_ADDRX2,
                         F_ADDRX3, F_ADDRX4):
@@ -443,19 +576,31 @@ class DebugInfo:
                 pos = self._skip(unit, form, pos, fixed)
                 continue
             value, pos = self.read_value(unit, form, const, pos)
-            self._root_attr(unit, ab.tag, name, form, value)
+            self._root_attr(unit, ab.tag, name, form, value, gate)
         for name, form, const, at in deferred:  # need str_offsets_base / addr_base first
             value, _ = self.read_value(unit, form, const, at)
-            self._root_attr(unit, ab.tag, name, form, value)
+            self._root_attr(unit, ab.tag, name, form, value, gate)
         unit.first_die = pos
+        # BFD parse_comp_unit: the unit's own address ranges (DW_AT_ranges, then low_pc..high_pc)
+        low, high, high_rel, ranges = gate
+        if ranges is not None:
+            self.read_rangelist(unit, ranges, unit.gate)
+        if high:
+            add_range(unit.gate, low, high + low if high_rel else high)
 
     @staticmethod
-    def _root_attr(unit: UnitInfo, tag: int, name: int, form: int, value) -> None:
+    def _root_attr(unit: UnitInfo, tag: int, name: int, form: int, value, gate: list) -> None:
         if name == AT_STMT_LIST and isinstance(value, int) and form not in STR_FORMS:
             unit.stmt_list = value
         elif name == AT_LOW_PC and isinstance(value, int):
+            gate[0] = value
             if tag == TAG_COMPILE_UNIT:
                 unit.low_pc = value
+        elif name == AT_HIGH_PC and isinstance(value, int):
+            gate[1] = value
+            gate[2] = form != F_ADDR
+        elif name == AT_RANGES and isinstance(value, int) and form not in BLOCK_FORMS:
+            gate[3] = value
         elif name == AT_COMP_DIR:
             if isinstance(value, str):
                 cp = value.find(":")
@@ -529,7 +674,7 @@ class DebugInfo:
     def scan_unit(self, unit: UnitInfo) -> None:
         """Collect functions and static variables of `unit` (BFD scan_unit_for_symbols)."""
         d = self.info
-        abbrevs = unit.abbrevs
+        abbrevs = self.load_abbrevs(unit)
         fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
         skip = self._skip
         read_value = self.read_value
@@ -646,11 +791,83 @@ class DebugInfo:
                     variables.append(var)
             elif ab.fixed_size is not None:
                 pos += ab.fixed_size
+            elif ab.plan is not None:
+                pos = skip_plan(d, pos, ab.plan)
             else:
                 for _name, form, _const in ab.attrs:
                     pos = skip(unit, form, pos, fixed)
             if ab.has_children:
                 enclosing.append(enclosing[-1])
+
+    def has_function_ranges(self, unit: UnitInfo) -> bool:
+        """True when some function DIE of `unit` has a non-empty address range (what `scan_unit` would
+        put in a FuncDie's ranges). Reads only function DIEs' pc attributes and jumps over the children
+        of other DIEs with DW_AT_sibling, so a unit of types and variables costs little."""
+        d = self.info
+        abbrevs = self.load_abbrevs(unit)
+        fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
+        read_value = self.read_value
+        skip = self._skip
+        pos = unit.first_die
+        end = unit.end
+        depth = 1
+        while pos < end:
+            code, pos = uleb(d, pos)
+            if code == 0:
+                depth -= 1
+                if depth == 0:
+                    return False
+                continue
+            ab = abbrevs[code]
+            if ab.tag in FUNC_TAGS:
+                low = high = 0
+                high_rel = False
+                ranges: list = []
+                for name, form, const in ab.attrs:
+                    if name in (AT_LOW_PC, AT_HIGH_PC, AT_RANGES):
+                        value, pos = read_value(unit, form, const, pos)
+                        if not isinstance(value, int):
+                            continue
+                        if name == AT_LOW_PC:
+                            low = value
+                        elif name == AT_HIGH_PC:
+                            high = value
+                            high_rel = form != F_ADDR
+                        elif form not in BLOCK_FORMS:
+                            self.read_rangelist(unit, value, ranges)
+                    else:
+                        pos = skip(unit, form, pos, fixed)
+                if high_rel:
+                    high += low
+                if high != 0:
+                    add_range(ranges, low, high)
+                if ranges:
+                    return True
+                if ab.has_children:
+                    depth += 1
+                continue
+            sibling = None
+            if ab.has_children and ab.sibling_at >= 0:
+                at = pos + ab.sibling_at
+                sibling = int.from_bytes(d[at:at + ab.sibling_size], "little")
+            if ab.fixed_size is not None:
+                pos += ab.fixed_size
+            elif ab.plan is not None:
+                pos = skip_plan(d, pos, ab.plan)
+            else:
+                for name, form, const in ab.attrs:
+                    if name == AT_SIBLING and form in CU_REF_FORMS:
+                        value, pos = read_value(unit, form, const, pos)
+                        sibling = value
+                    else:
+                        pos = skip(unit, form, pos, fixed)
+            if ab.has_children:
+                target = unit.offset + sibling if sibling else 0
+                if pos < target <= end:
+                    pos = target  # the children end with a null entry just before the sibling
+                else:
+                    depth += 1
+        return False
 
     def _ref_target(self, unit: UnitInfo, form: int, value) -> int | None:
         if not isinstance(value, int):
@@ -686,7 +903,7 @@ class DebugInfo:
             fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
             try:
                 code, pos = uleb(self.info, offset)
-                ab = unit.abbrevs.get(code) if code else None
+                ab = self.load_abbrevs(unit).get(code) if code else None
                 if ab is not None:
                     for name, form, const in ab.attrs:
                         if name in (AT_NAME, AT_LINKAGE_NAME, AT_MIPS_LINKAGE_NAME, AT_SPECIFICATION,

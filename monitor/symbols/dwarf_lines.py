@@ -10,7 +10,6 @@ exactly like BFD's `concat_filename`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from espwatch.symbols.dwarf_info import (
     F_DATA1,
@@ -35,17 +34,18 @@ from espwatch.symbols.dwarf_info import (
 LNCT_PATH, LNCT_DIRECTORY_INDEX, LNCT_TIMESTAMP, LNCT_SIZE, LNCT_MD5 = 1, 2, 3, 4, 5
 
 
-@dataclass(slots=True)
 class LineTable:
     """The decoded line table of one unit.
 
     `rows` is flat and sorted: (address, file, line, discriminator) where file indexes `files`
-    (-1: no file name). A row with file == -2 marks the end of a sequence (a gap up to the next row).
-    """
+    (-1: no file name). A row with file == -2 marks the end of a sequence (a gap up to the next row)."""
 
-    files: list[str | None] = field(default_factory=list)
-    rows: list[tuple[int, int, int, int]] = field(default_factory=list)
-    ranges: list[tuple[int, int]] = field(default_factory=list)  # kept sequences [low, end)
+    __slots__ = ("files", "ranges", "rows")
+
+    def __init__(self) -> None:
+        self.files: list[str | None] = []
+        self.rows: list[tuple[int, int, int, int]] = []
+        self.ranges: list[tuple[int, int]] = []  # kept sequences [low, end)
 
 
 def _is_absolute(path: str) -> bool:
@@ -241,6 +241,13 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
     std_lengths = hdr.std_lengths
     const_add = min_insn * ((255 - opcode_base) // line_range) if line_range else 0
     has_files = bool(hdr.file_entries)
+    # special opcodes: address and line advance per opcode, computed once
+    addr_adv = [0] * 256
+    line_adv = [0] * 256
+    if line_range:
+        for op in range(opcode_base, 256):
+            addr_adv[op] = ((op - opcode_base) // line_range) * min_insn
+            line_adv[op] = line_base + (op - opcode_base) % line_range
     first_file = 0 if hdr.dwarf5 else 1
     while pos < end:
         address = 0
@@ -254,11 +261,10 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
             op = data[pos]
             pos += 1
             if op >= opcode_base:
-                adj = op - opcode_base
                 if line_range == 0:
                     raise DwarfError("line_range 0")
-                address += (adj // line_range) * min_insn
-                line += line_base + adj % line_range
+                address += addr_adv[op]
+                line += line_adv[op]
                 row = (address, fidx, line, disc)
                 if address == last_addr:
                     rows[-1] = row
@@ -298,16 +304,27 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                     last_addr = address
                 disc = 0
             elif op == 2:  # advance_pc
-                v, pos = uleb(data, pos)
+                v = data[pos]
+                if v < 0x80:
+                    pos += 1
+                else:
+                    v, pos = uleb(data, pos)
                 address += v * min_insn if max_ops == 1 else (v // max_ops) * min_insn
             elif op == 3:  # advance_line
-                v, pos = sleb(data, pos)
-                line += v
+                v = data[pos]
+                if v < 0x80:  # one byte: the usual case
+                    pos += 1
+                    line += v - 0x80 if v & 0x40 else v
+                else:
+                    v, pos = sleb(data, pos)
+                    line += v
             elif op == 4:  # set_file
                 v, pos = uleb(data, pos)
                 fidx = file_index(v)
             elif op == 5:  # set_column
-                _, pos = uleb(data, pos)
+                while data[pos] & 0x80:
+                    pos += 1
+                pos += 1
             elif op == 6 or op == 7:  # negate_stmt, basic_block
                 pass
             elif op == 8:  # const_add_pc

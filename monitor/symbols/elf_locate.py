@@ -8,7 +8,6 @@ CLI (`build/<fqbn with dots>/<sketch>.ino.elf`). With several candidates the new
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -50,6 +49,8 @@ def _esp_idf(folder: Path) -> Path | None:
     desc = folder / "build" / "project_description.json"
     if not desc.is_file():
         return None
+    import json
+
     try:
         data = json.loads(desc.read_text(encoding="utf-8"))
     except (OSError, ValueError):

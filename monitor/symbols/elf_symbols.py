@@ -1,4 +1,4 @@
-"""ELF sections and the symbol table, read with pyelftools, shaped for BFD-compatible lookups.
+"""ELF sections and the symbol table (from `elf_file`), shaped for BFD-compatible lookups.
 
 GNU addr2line names an address from the symbol table when DWARF has no (linkage) name for it
 (`_bfd_elf_find_function`): the closest symbol at or below the address in the same section, with
@@ -7,13 +7,7 @@ ties broken by `better_fit`, and the file name of the preceding `STT_FILE` symbo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
-
-SHF_ALLOC = 0x2
-SHF_EXECINSTR = 0x4
+from espwatch.symbols.elf_file import SHF_ALLOC, SHF_EXECINSTR, ElfImage
 
 # BFD symbol flag bits we need
 FL_FUNCTION = 1
@@ -22,39 +16,46 @@ FL_GLOBAL = 4
 FL_LOCAL = 8
 
 
-@dataclass(slots=True)
 class SectionInfo:
-    index: int
-    name: str
-    start: int
-    end: int
-    code: bool
+    """One SHF_ALLOC section: header index, name, address range, executable or not."""
+
+    __slots__ = ("code", "end", "index", "name", "start")
+
+    def __init__(self, index: int, name: str, start: int, end: int, code: bool) -> None:
+        self.index = index
+        self.name = name
+        self.start = start
+        self.end = end
+        self.code = code
 
 
-@dataclass(slots=True)
 class SymbolInfo:
     """One symbol as BFD sees it: section-relative tests are done on absolute addresses here."""
 
-    order: int
-    name: str
-    value: int
-    size: int
-    flags: int
-    section: int  # section header index, -1 for ABS/UNDEF/COMMON
-    kind: str  # STT_* type
-    file: str | None  # STT_FILE name `_bfd_elf_find_function` would report with this symbol
+    __slots__ = ("file", "flags", "kind", "name", "order", "section", "size", "value")
+
+    def __init__(
+        self, order: int, name: str, value: int, size: int, flags: int, section: int, kind: str,
+        file: str | None,
+    ) -> None:
+        self.order = order
+        self.name = name
+        self.value = value
+        self.size = size
+        self.flags = flags
+        self.section = section  # section header index, -1 for ABS/UNDEF/COMMON
+        self.kind = kind  # STT_* type
+        self.file = file  # STT_FILE name `_bfd_elf_find_function` would report with this symbol
 
 
-def alloc_sections(elf: ELFFile) -> list[SectionInfo]:
+def alloc_sections(elf: ElfImage) -> list[SectionInfo]:
     """SHF_ALLOC sections with a size, in section-header order (addr2line tries them in this order)."""
     out = []
-    for i, sec in enumerate(elf.iter_sections()):
-        flags = sec["sh_flags"]
-        size = sec["sh_size"]
-        if i == 0 or not flags & SHF_ALLOC or size == 0:
+    for sec in elf.sections:
+        if sec.index == 0 or not sec.flags & SHF_ALLOC or sec.size == 0:
             continue
-        start = sec["sh_addr"]
-        out.append(SectionInfo(i, sec.name, start, start + size, bool(flags & SHF_EXECINSTR)))
+        code = bool(sec.flags & SHF_EXECINSTR)
+        out.append(SectionInfo(sec.index, sec.name, sec.addr, sec.addr + sec.size, code))
     return out
 
 
@@ -69,23 +70,16 @@ def _is_local_label(name: str, riscv: bool) -> bool:
     return False
 
 
-def read_symbols(elf: ELFFile) -> list[SymbolInfo]:
+def read_symbols(elf: ElfImage) -> list[SymbolInfo]:
     """All symbols of `.symtab` (else `.dynsym`) in table order, with the STT_FILE bookkeeping done."""
-    table = elf.get_section_by_name(".symtab")
-    if not isinstance(table, SymbolTableSection):
-        table = elf.get_section_by_name(".dynsym")
-    if not isinstance(table, SymbolTableSection):
-        return []
     out: list[SymbolInfo] = []
     file_name: str | None = None
     state = 0  # 0 nothing seen, 1 symbol seen, 2 file after symbol seen
-    for order, sym in enumerate(table.iter_symbols()):
+    for order, name, value, size, kind, bind, hidden, section in elf.iter_symbols():
         if order == 0:
             continue
-        kind = str(sym["st_info"]["type"])  # pyelftools gives an int for unknown values
-        bind = str(sym["st_info"]["bind"])
         if kind == "STT_FILE":
-            file_name = sym.name
+            file_name = name
             if state == 1:
                 state = 2
             continue
@@ -100,14 +94,10 @@ def read_symbols(elf: ELFFile) -> list[SymbolInfo]:
             flags |= FL_GLOBAL
         elif bind == "STB_LOCAL":
             flags |= FL_LOCAL
-        shndx = sym["st_shndx"]
-        section = shndx if isinstance(shndx, int) else -1
         local = bool(flags & FL_LOCAL)
         file = file_name if file_name is not None and (local or state != 2) else None
-        out.append(SymbolInfo(order, sym.name, sym["st_value"], sym["st_size"], flags, section, kind, file))
-        # visibility kept in `kind` checks below via st_other
-        if str(sym["st_other"]["visibility"]) == "STV_HIDDEN":
-            out[-1].kind = kind + ":hidden"
+        kind += ":hidden" if hidden else ""
+        out.append(SymbolInfo(order, name, value, size, flags, section, kind, file))
     return out
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from espwatch.events import Frame
 from espwatch.symbols.demangle import demangle
-from espwatch.symbols.index import LineHit, SymbolIndex
+from espwatch.symbols.query import IndexQuery as SymbolIndex
+from espwatch.symbols.query import LineHit
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
+if TYPE_CHECKING:
+    from espwatch.events import Frame
 
 
 def addr2line_text(addr: int, hits: list[LineHit] | None, demangle_names: bool = True) -> str:
@@ -38,6 +42,8 @@ def addr2line_lines(index: SymbolIndex, addrs: Iterable[int]) -> list[str]:
 
 def frames_for(addr: int, hits: list[LineHit] | None) -> list[Frame]:
     """Frames for one address: innermost first; all but the last are inside inlined code."""
+    from espwatch.events import Frame
+
     if not hits:
         return [Frame(addr)]
     out = []

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from espwatch.events import Event, Frame
 from espwatch.symbols.addresses import CodeAddress, extract_addresses, extract_line
 from espwatch.symbols.format import addr2line_text, frames_for
-from espwatch.symbols.index import Session, SymbolIndex
+from espwatch.symbols.query import IndexQuery as SymbolIndex
+from espwatch.symbols.query import Session
 
 
 def decode_addresses(index: SymbolIndex, addresses: Iterable[CodeAddress]) -> list[Frame]:

@@ -167,7 +167,7 @@ class MonitorApp(App[int]):
         self.arrival_time = source.arrival_time if source is not None else arrival_time
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
-        self.store = EventStore(patterns, self._reread)
+        self.store = EventStore(patterns, self._reread, keep_frames=lambda c: not DecodeStage.redecodable(c))
         """Every event found (a row each; bodies read again from the log when needed)."""
         self.notable = LineOrder()
         """The events the timeline would list (all of them, also beyond what it lists), by line."""

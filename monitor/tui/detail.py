@@ -48,7 +48,7 @@ def _value(v: Any, limit: int = 400) -> str | None:
 def _field_rows(ev: Event, limit: int = 400) -> list[tuple[str, str]]:
     rows = []
     for k, v in ev.fields.items():
-        if ev.frames and k in RAW_FRAME_FIELDS:
+        if k == "coredump" or (ev.frames and k in RAW_FRAME_FIELDS):
             continue
         if k == "frames_text" and "frames" in ev.fields:
             continue
@@ -103,6 +103,9 @@ def render_event(ev: Event, patterns: PatternSet | None,
         parts.append(Text("\nDecoded", style="bold"))
         for line in frame_lines(ev.frames):
             parts.append(Text(line, style="dim" if line.endswith("?? ??:0") else "", overflow="fold"))
+    if isinstance(ev.fields.get("coredump"), dict):
+        parts.append(Text("\nCore dump (decoded by espwatch)", style="bold"))
+        parts.append(Text("\n".join(_summary_lines(ev.fields["coredump"])), overflow="fold"))
     rows = _field_rows(ev)
     if rows:
         table = Table.grid(padding=(0, 1))
@@ -143,6 +146,8 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
     if ev.frames:
         out.append("")
         out += frame_lines(ev.frames)
+    if isinstance(ev.fields.get("coredump"), dict):
+        out += ["", "Core dump (decoded by espwatch):", *_summary_lines(ev.fields["coredump"])]
     rows = _field_rows(ev, 2000)
     if rows:
         out.append("")
@@ -154,3 +159,9 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
         out += [f"- check: {reflow(c)}" for c in pat.checks]
         out += [f"- see: {r}" for r in pat.references]
     return "\n".join(out) + "\n"
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    from espwatch.render.coredump import summary_lines
+
+    return summary_lines(summary)

@@ -34,10 +34,13 @@ class EventStore:
     """Rows for all events, bodies for some; ids are positions in arrival order and never change."""
 
     def __init__(self, patterns: PatternSet, reread: Reread | None = None,
-                 keep_full: int = KEEP_FULL) -> None:
+                 keep_full: int = KEEP_FULL, keep_frames: Callable[[str], bool] | None = None) -> None:
         self.patterns = patterns
         self.reread = reread
         self.keep_full = keep_full
+        self.keep_frames = keep_frames or (lambda code: False)
+        """Codes whose decoded frames cannot be made again from the event's own lines (a RISC-V stack
+        dump needs the register dump before it): their frames are kept when the body goes."""
         self.line = array("I")
         self.end_line = array("I")
         self.boot = array("I")
@@ -51,6 +54,7 @@ class EventStore:
         self._recent: OrderedDict[int, Event] = OrderedDict()
         self._cache: OrderedDict[int, Event] = OrderedDict()
         self._extras: dict[int, dict[str, Any]] = {}
+        self._frames: dict[int, list[Any]] = {}
         self._ids: dict[int, int] = {}
         """id(event object) -> row, for the bodies held in memory."""
         self.provisional: set[int] = set()
@@ -78,14 +82,16 @@ class EventStore:
                 self.provisional.add(row)
             return
         self.provisional.discard(row)
-        extra = added_fields(ev, self.patterns)
-        if extra:
-            self._extras[row] = extra
         self._recent[row] = ev
         while len(self._recent) > self.keep_full:
             old_row, old = self._recent.popitem(last=False)
             if self._ids.get(id(old)) == old_row:
                 del self._ids[id(old)]
+            if old.frames and self.keep_frames(old.code):
+                self._frames[old_row] = old.frames
+            extra = added_fields(old, self.patterns)  # decoding may have added some since it came
+            if extra:
+                self._extras[old_row] = extra
 
     def _release(self, row: int) -> None:
         for table in (self._pinned, self._recent, self._cache):
@@ -93,6 +99,7 @@ class EventStore:
             if ev is not None and self._ids.get(id(ev)) == row:
                 del self._ids[id(ev)]
         self._extras.pop(row, None)
+        self._frames.pop(row, None)
         self.provisional.discard(row)
 
     def add(self, ev: Event, provisional: bool = False) -> int:
@@ -165,6 +172,9 @@ class EventStore:
         extra = self._extras.get(row)
         if extra:
             ev.fields.update(extra)
+        frames = self._frames.get(row)
+        if frames is not None:
+            ev.frames = frames
         self._cache[row] = ev
         self._ids[id(ev)] = row
         while len(self._cache) > CACHE:

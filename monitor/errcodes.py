@@ -1,0 +1,110 @@
+"""ESP-IDF's `esp_err_t` codes (patterns/data/esp_err.toml, made by tools/gen_esp_err.py): names, values,
+descriptions, and the error numbers a device printed in a log line.
+
+`lookup("0x1503")`, `lookup("5379")`, `lookup("ESP_ERR_OTA_VALIDATE_FAILED")` -> the codes it names;
+`printed_errors(text)` -> the codes whose numbers a line carries in an error context (`err=0x105`,
+`error 0x101`, `returned 0x1503`, `esp_err_t 0x103`), for the name to be shown next to the number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from espwatch.events import Event
+
+DATA = "data/esp_err.toml"
+
+_NUMBER_IN_CONTEXT = (
+    r"(?i:\b(?:err(?:or)?|ret(?:urn(?:ed)?)?|rc|res(?:ult)?|code|status|esp_err_t|failed|reason)\b)"
+    r"\s*(?:=|:|is|with|\()?\s*(?:code\s*)?(?P<num>-?0x[0-9a-fA-F]{1,8}\b|-?\d{1,6}\b)")
+"""An error number in an error context (compiled on first use)."""
+
+
+@lru_cache(maxsize=1)
+def _number_in_context() -> re.Pattern[str]:
+    return re.compile(_NUMBER_IN_CONTEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    name: str
+    value: int
+    description: str
+    versions: tuple[str, ...]
+
+    @property
+    def hex(self) -> str:
+        return f"0x{self.value:x}" if self.value >= 0 else str(self.value)
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    codes: tuple[ErrorCode, ...]
+    versions: tuple[str, ...]
+    source: str
+
+    def by_value(self, value: int) -> list[ErrorCode]:
+        return [c for c in self.codes if c.value == value]
+
+    def by_name(self, name: str) -> ErrorCode | None:
+        want = name.strip().upper()
+        return next((c for c in self.codes if c.name == want), None)
+
+
+@lru_cache(maxsize=1)
+def error_table() -> ErrorTable:
+    """The table shipped with espwatch."""
+    from espwatch.patterns import builtin_dir, read_toml
+
+    data = read_toml(builtin_dir() / DATA)
+    codes = tuple(ErrorCode(c["name"], int(c["value"]), c.get("description", ""),
+                            tuple(c.get("versions", ()))) for c in data.get("code", []))
+    return ErrorTable(codes, tuple(data.get("versions", ())), data.get("source", ""))
+
+
+def parse_number(token: str) -> int | None:
+    """`0x1503`, `5379`, `-1` -> the number; anything else -> None."""
+    t = token.strip()
+    try:
+        return int(t, 16) if t.lower().lstrip("-").startswith("0x") else int(t, 10)
+    except ValueError:
+        return None
+
+
+def lookup(query: str) -> list[ErrorCode]:
+    """The codes a number or an ESP_ERR_/ESP_ name stands for (several names can share a value)."""
+    table = error_table()
+    code = table.by_name(query)
+    if code is not None:
+        return [code]
+    value = parse_number(query)
+    return table.by_value(value) if value is not None else []
+
+
+def printed_errors(text: str) -> list[ErrorCode]:
+    """The codes whose numbers `text` carries in an error context and whose names it does not print."""
+    out: list[ErrorCode] = []
+    for m in _number_in_context().finditer(text):
+        value = parse_number(m.group("num"))
+        if value is None or value == 0:
+            continue
+        for code in error_table().by_value(value):
+            if code.name not in text and code not in out:
+                out.append(code)
+    return out
+
+
+class ErrorNameStage:
+    """Pipeline stage: `fields["esp_err"]` = the names of the esp_err_t numbers an event's line printed."""
+
+    def process(self, ev: Event, boot: object = None) -> list[Event]:
+        if ev.kind not in ("finding", "boot_loop") and "esp_err" not in ev.fields:
+            names = [c.name for c in printed_errors(ev.text)]
+            if names:
+                ev.fields["esp_err"] = names
+        return [ev]
+
+    def finish(self) -> list[Event]:
+        return []
