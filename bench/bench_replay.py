@@ -1,12 +1,20 @@
 """Benchmark: `espwatch replay` of a huge log, headless (the real App under Textual's run_test).
 
-    python bench/bench_replay.py [--size-mb 1024] [--every-lines 8000] [--keep FILE]
+    python bench/bench_replay.py [--size-mb 1024] [--every-lines 8000] [--dense] [--keep FILE] [--no-search]
 
 Builds the log in a temp dir (healthy ESP-IDF lines, a third of them ANSI-coloured, with every corpus log
 spliced in every --every-lines lines), then runs the replay in a fresh child process and prints:
 time to the first screen (from process start, imports included, and from App construction), time until the
 background scan has filled the timeline, key-press latency while the scan runs, and peak RSS (ru_maxrss).
 Targets: first screen < 1 s, peak RSS < 300 MB.
+
+`--dense` makes the log crash-dense: corpus logs back to back (about 3,000 events and 360 boots per MB),
+where memory grows with the events and boots unless the monitor bounds it; it prints what the monitor holds
+(16-byte event rows, 28-byte boot rows, bodies kept whole).
+
+Then, in the same process and the same run, searches through the monitor (the whole log: the time until the
+hit count is known) against `grep -c` on the same file (output to a pipe), interleaved, best of 3: an absent
+literal, a present literal, the same ignoring case, and a regex.
 """
 
 from __future__ import annotations
@@ -27,8 +35,22 @@ from pathlib import Path  # noqa: E402
 
 from tui_common import build_log, peak_rss_mb  # noqa: E402
 
+SEARCHES = [
+    # (what, the pattern typed in the monitor, grep's arguments)
+    ("absent literal", "zebra never printed", ["-c", "-F", "zebra never printed"]),
+    ("literal", "Guru Meditation Error", ["-c", "-F", "Guru Meditation Error"]),
+    ("literal, any case", "guru meditation error", ["-c", "-i", "-F", "guru meditation error"]),
+    ("regex", r"rst:0x[0-9a-f]+ \(", ["-c", "-E", r"rst:0x[0-9a-f]+ \("]),
+]
 
-def child(path: str) -> None:
+
+def grep_count(args: list[str], path: str) -> tuple[float, int]:
+    t = time.perf_counter()
+    out = subprocess.run(["grep", *args, path], capture_output=True, text=True)  # to a pipe, not /dev/null
+    return time.perf_counter() - t, int(out.stdout.strip() or 0)
+
+
+def child(path: str, searches: bool) -> None:
     from espwatch.patterns import load_patterns
     from espwatch.tui.app import MonitorApp
 
@@ -75,9 +97,34 @@ def child(path: str) -> None:
                 "max": 1000 * max(lat) if lat else None}
             out["lines"] = app.lines
             out["boots"] = len(app.sessions)
-            out["events"] = len(app.events)
-            out["timeline_events"] = len(app.timeline_events)
+            out["events"] = len(app.store)
+            out["timeline_events"] = len(app.timeline.rows)
             out["bytes"] = app.bytes_read
+            out["rss_after_scan_mb"] = peak_rss_mb()
+            out["store_kb"] = app.store.nbytes / 1024
+            out["boots_kb"] = app.sessions.nbytes / 1024
+            out["bodies"] = len(app.store._recent) + len(app.store._pinned) + len(app.store._cache)
+            out["pinned"] = len(app.store._pinned)
+            out["tree_boots"] = len(app.timeline._boot_nodes)
+            out["searches"] = []
+            for what, pattern, grep_args in SEARCHES if searches else []:
+                best_e, best_g, hits, ghits = 1e9, 1e9, None, None
+                for _ in range(3):
+                    view.goto_line(1)
+                    t = time.perf_counter()
+                    app.start_search(pattern)
+                    first = None
+                    while app.search is None or not app.search.done:
+                        if first is None and view.current_line() != 1:
+                            first = time.perf_counter() - t
+                        await asyncio.sleep(0.001)
+                    best_e = min(best_e, time.perf_counter() - t)
+                    hits = app.search.count
+                    app.search_pattern = None  # a new search each time, not "next match"
+                    g, ghits = await asyncio.to_thread(grep_count, grep_args, path)
+                    best_g = min(best_g, g)
+                out["searches"].append({"what": what, "pattern": pattern, "espwatch_s": best_e, "hits": hits,
+                                        "grep_s": best_g, "grep_hits": ghits, "first_hit_s": first})
         return out
 
     res = asyncio.run(run())
@@ -90,12 +137,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--every-lines", type=int, default=8000)
+    ap.add_argument("--dense", action="store_true", help="crash-dense: corpus logs back to back")
     ap.add_argument("--keep", type=Path, help="write the log here and keep it")
+    ap.add_argument("--no-search", action="store_true", help="skip the searches against grep -c")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, not args.no_search)
         return 0
+    if args.dense:
+        args.every_lines = 1
     tmp = Path(tempfile.mkdtemp(prefix="espwatch-bench-replay-"))
     log = args.keep or tmp / "big.log"
     try:
@@ -106,7 +157,8 @@ def main() -> int:
         with open(log, "rb") as fh:  # page cache warm, as after writing a capture
             while fh.read(1 << 24):
                 pass
-        proc = subprocess.run([sys.executable, __file__, "--child", str(log)], capture_output=True, text=True)
+        cmd = [sys.executable, __file__, "--child", str(log), *(["--no-search"] if args.no_search else [])]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if proc.returncode != 0 or line is None:
             print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
@@ -127,7 +179,17 @@ def main() -> int:
               f"max {ll['max'] or 0:.0f} ms ({ll['n']} samples)")
         print(f"found:                {r['lines']:,} lines, {r['boots']:,} boots, {r['events']:,} events "
               f"({r['timeline_events']:,} on the timeline)")
-        print(f"peak RSS:             {r['peak_rss_mb']:.0f} MB  [target < 300 MB]")
+        print(f"peak RSS:             {r['rss_after_scan_mb']:.0f} MB after the scan, "
+              f"{r['peak_rss_mb']:.0f} MB at the end  [target < 300 MB]")
+        print(f"held in memory:       {r['events']:,} event rows ({r['store_kb']:.0f} KB), "
+              f"{r['boots']:,} boot rows ({r['boots_kb']:.0f} KB), {r['bodies']:,} event bodies "
+              f"({r['pinned']:,} of them made from other events), {r['tree_boots']:,} boots listed in the "
+              f"timeline")
+        for x in r["searches"]:
+            ratio = x["espwatch_s"] / x["grep_s"] if x["grep_s"] else 0
+            same = "same count" if x["hits"] == x["grep_hits"] else f"grep -c says {x['grep_hits']:,}"
+            print(f"search {x['what']:<18} espwatch {x['espwatch_s']:6.2f} s, {x['hits']:,} hits ({same}); "
+                  f"grep -c {x['grep_s']:6.2f} s; ratio {ratio:.1f}  /{x['pattern']}/")
         return 0
     finally:
         if not args.keep:

@@ -156,20 +156,31 @@ def plan(text: str) -> SearchPlan:
     return SearchPlan(text, rx, literal, ignore, whole and literal is not None)
 
 
+_COMMON = set("etaoinshrdlcu ETAOINSHRDLCU0123456789:.,-_()=/\t")
+
+
 def _case_piece(literal: str) -> str:
-    """The longest piece of `literal` with at most MAX_CASE_LETTERS cased letters."""
-    best = ""
-    start = 0
-    letters = 0
-    for end, ch in enumerate(literal):
-        if ch.lower() != ch.upper():
-            letters += 1
-        while letters > MAX_CASE_LETTERS:
-            if literal[start].lower() != literal[start].upper():
-                letters -= 1
-            start += 1
-        if end + 1 - start > len(best):
-            best = literal[start : end + 1]
+    """The piece of `literal` the prefilter looks for ignoring case: at most MAX_CASE_LETTERS cased
+    letters (every capitalisation is a pattern), no space at its ends, and as rare as can be: a piece of
+    common bytes (" never ") makes the prefilter stop everywhere."""
+    best, best_score = literal[:1], -1
+    n = len(literal)
+    for start in range(n):
+        if literal[start].isspace():
+            continue
+        letters = 0
+        for end in range(start, n):
+            ch = literal[end]
+            if ch.lower() != ch.upper():
+                letters += 1
+                if letters > MAX_CASE_LETTERS:
+                    break
+            if ch.isspace():
+                continue
+            piece = literal[start : end + 1]
+            score = sum(0 if c.isspace() else 1 if c in _COMMON else 3 for c in piece)
+            if score > best_score:
+                best, best_score = piece, score
     return best
 
 
@@ -211,40 +222,45 @@ def _matches(p: SearchPlan, raw: bytes) -> bool:
     return p.rx.search(text) is not None
 
 
-def search_lines(p: SearchPlan, chunks: Iterable[tuple[int, bytes]], result: SearchResult,
-                 on_hit: Callable[[int], None] | None = None, cancel: threading.Event | None = None,
+def search_lines(p: SearchPlan, chunks: Iterable[tuple[int, bytes, int]], line_of: Callable[[int], int],
+                 result: SearchResult, on_hit: Callable[[int], None] | None = None,
+                 cancel: threading.Event | None = None,
                  on_progress: Callable[[SearchResult], None] | None = None) -> None:
-    """Match the lines of `chunks` ((number of the first line, bytes of whole lines)); every hit's line
-    number goes into `result` (and to `on_hit`)."""
+    """Match the lines of `chunks` ((offset, bytes, end): whole lines in `bytes[:end]`); every hit's line
+    number (from `line_of(offset)`, asked once per piece with a candidate) goes into `result` (and to
+    `on_hit`). Pieces without a candidate cost the prefilter only: their lines are not even counted."""
     pf = prefilter_for(p)
-    for first, buf in chunks:
+    for offset, buf, end in chunks:
         if cancel is not None and cancel.is_set():
             return
         if pf is not None:
-            hits = pf.find(buf)
-            line = first
+            hits = pf.find(memoryview(buf)[:end] if end < len(buf) else buf)
+            line = 0
             counted = 0  # buf[:counted] is counted in `line`
             line_end = -1
             for _, at in hits:
                 if at < line_end:
                     continue  # this line was looked at
                 ls = buf.rfind(b"\n", 0, at) + 1
-                le = buf.find(b"\n", at)
+                le = buf.find(b"\n", at, end)
                 if le < 0:
-                    le = len(buf)
+                    le = end
+                if not line:
+                    line = line_of(offset)
                 line += buf.count(b"\n", counted, ls)
                 counted = ls
                 line_end = le + 1
                 if _matches(p, buf[ls:le]):
                     _record(result, line, on_hit)
         else:
-            parts = buf.split(b"\n")
-            if buf.endswith(b"\n"):
+            first = line_of(offset)
+            parts = buf[:end].split(b"\n")
+            if buf[:end].endswith(b"\n"):
                 parts.pop()
             for i, raw in enumerate(parts):
                 if _matches(p, raw):
                     _record(result, first + i, on_hit)
-        result.bytes_done += len(buf)
+        result.bytes_done += end
         if on_progress is not None:
             on_progress(result)
 

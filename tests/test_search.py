@@ -28,18 +28,21 @@ def naive(pattern: str, data: bytes) -> list[int]:
 
 
 def run(pattern: str, data: bytes, chunk: int = 4096) -> SearchResult:
+    """The search over `data` in pieces that end at a line break, as LineIndex.iter_chunks gives them."""
     p = plan(pattern)
     res = SearchResult(p, bytes_total=len(data))
     chunks = []
-    pos, line = 0, 1
-    while pos < len(data):  # chunks of whole lines, as LineIndex.iter_ranges gives them
-        end = data.rfind(b"\n", pos, pos + chunk) + 1 or min(len(data), data.find(b"\n", pos) + 1 or len(data))
-        if end <= pos:
-            end = len(data)
-        chunks.append((line, data[pos:end]))
-        line += data.count(b"\n", pos, end)
-        pos = end
-    search_lines(p, chunks, res)
+    pos = 0
+    while pos < len(data):
+        buf = data[pos : pos + chunk] + b"tail of the next piece, read again"
+        end = buf.rfind(b"\n", 0, chunk) + 1 or min(chunk, len(data) - pos)
+        chunks.append((pos, buf, end))
+        pos += end
+
+    def line_of(offset: int) -> int:
+        return data.count(b"\n", 0, offset) + 1
+
+    search_lines(p, chunks, line_of, res)
     res.done = True
     return res
 
@@ -91,3 +94,26 @@ def test_text_split_by_a_colour_change(corpus_dir: Path) -> None:
     assert naive("Guru Meditation", data) == [2]
     assert run("Guru Meditation", data).count == 0
     assert sorted(run("Guru.Meditation", data).lines) == [2]
+
+
+def test_line_index_offsets_and_pieces(tmp_path: Path, corpus_dir: Path) -> None:
+    """What the monitor's search reads: pieces that end at line breaks and cover the file once, and the
+    number of the line an offset is in, without counting the lines before."""
+    from espwatch.tui.document import LineIndex
+
+    data = b"".join(p.read_bytes() for p in sorted(corpus_dir.glob("*.log"))) * 3 + b"last line, no break"
+    path = tmp_path / "all.log"
+    path.write_bytes(data)
+    index = LineIndex(path)
+    try:
+        for i in range(0, len(data), 70000):
+            index.extend(data[i : i + 70000])
+        rnd = random.Random(3)
+        for off in [0, 1, len(data) - 1, *(rnd.randrange(len(data)) for _ in range(300))]:
+            assert index.line_of_offset(off) == data.count(b"\n", 0, off) + 1
+        pieces = list(index.iter_chunks(0, len(data), size=50000))
+        assert b"".join(buf[:end] for _, buf, end in pieces) == data
+        assert all(buf[:end].endswith(b"\n") for _, buf, end in pieces[:-1])
+        assert [off for off, _, _ in pieces][1:] == [off + end for off, _, end in pieces][:-1]
+    finally:
+        index.close()

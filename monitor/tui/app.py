@@ -753,10 +753,13 @@ class MonitorApp(App[int]):
                 self.call_from_thread(self._update_status)
 
         try:
-            segments = [(start + 1, total), (1, min(start, total))] if direction > 0 else [(1, total)]
+            end = index.indexed
+            cut = index.line_start(start + 1) if direction > 0 and 0 < start < total else 0
+            segments = [(cut, end), (0, cut)]  # from the cursor on, then from the top (the hits wrap)
             for a, b in segments:
-                if a <= b:
-                    search_lines(result.plan, index.iter_ranges(a, b), result, on_hit, cancel, on_progress)
+                if a < b:
+                    search_lines(result.plan, index.iter_chunks(a, b), index.line_of_offset, result, on_hit,
+                                 cancel, on_progress)
             if direction > 0 and not first_hit and result.count:
                 # the only hits are at or before the cursor: wrap to the first
                 hits = sorted(result.lines)

@@ -174,6 +174,31 @@ class LineIndex:
                     self._cache.popitem(last=False)
             return out
 
+    def line_of_offset(self, offset: int) -> int:
+        """The number of the line the byte at `offset` is in (reads at most one block)."""
+        with self._lock:
+            offset = max(0, min(offset, self.indexed))
+            k = min(offset // BLOCK, len(self.blocks) - 1)
+            start = k * BLOCK
+            return self.blocks[k] + self._pread(start, offset - start).count(b"\n") + 1
+
+    def iter_chunks(self, start: int, stop: int, size: int = 4 * CHUNK) -> Iterator[tuple[int, bytes, int]]:
+        """(offset, bytes, end) of the file between two line starts, in pieces that end at a line break:
+        the lines are `data[:end]` (no copy is made to cut them; the rest is read again next time)."""
+        pos = start
+        while pos < stop:
+            with self._lock:
+                buf = self._pread(pos, min(size, stop - pos))
+            if not buf:
+                return
+            end = len(buf)
+            if pos + end < stop:
+                cut = buf.rfind(b"\n")
+                if cut >= 0:
+                    end = cut + 1
+            yield pos, buf, end
+            pos += end
+
     def iter_ranges(self, first: int, last: int, size: int = 4 * CHUNK) -> Iterator[tuple[int, bytes]]:
         """(number of the first line, bytes) of whole lines first..last, in chunks ending at a break."""
         if first > last:
