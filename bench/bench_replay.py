@@ -37,7 +37,8 @@ from tui_common import build_log, peak_rss_mb  # noqa: E402
 
 SEARCHES = [
     # (what, the pattern typed in the monitor, grep's arguments)
-    ("absent literal", "zebra never printed", ["-c", "-F", "zebra never printed"]),
+    ("absent literal", "Zebra never printed", ["-c", "-F", "Zebra never printed"]),
+    ("absent, any case", "zebra never printed", ["-c", "-i", "-F", "zebra never printed"]),
     ("literal", "Guru Meditation Error", ["-c", "-F", "Guru Meditation Error"]),
     ("literal, any case", "guru meditation error", ["-c", "-i", "-F", "guru meditation error"]),
     ("regex", r"rst:0x[0-9a-f]+ \(", ["-c", "-E", r"rst:0x[0-9a-f]+ \("]),

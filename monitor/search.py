@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import threading
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import regex
@@ -225,10 +225,13 @@ def _matches(p: SearchPlan, raw: bytes) -> bool:
 def search_lines(p: SearchPlan, chunks: Iterable[tuple[int, bytes, int]], line_of: Callable[[int], int],
                  result: SearchResult, on_hit: Callable[[int], None] | None = None,
                  cancel: threading.Event | None = None,
-                 on_progress: Callable[[SearchResult], None] | None = None) -> None:
+                 on_progress: Callable[[SearchResult], None] | None = None,
+                 blocks: Sequence[int] | None = None, block: int = 1 << 16) -> None:
     """Match the lines of `chunks` ((offset, bytes, end): whole lines in `bytes[:end]`); every hit's line
-    number (from `line_of(offset)`, asked once per piece with a candidate) goes into `result` (and to
-    `on_hit`). Pieces without a candidate cost the prefilter only: their lines are not even counted."""
+    number goes into `result` (and to `on_hit`). Pieces without a candidate cost the prefilter only: their
+    lines are not counted. A candidate's line number comes from `blocks` (line breaks before each `block`
+    bytes of the log, `LineIndex.blocks`) and at most one block counted, or else from `line_of(offset)`
+    (once per piece) and the breaks counted since."""
     pf = prefilter_for(p)
     for offset, buf, end in chunks:
         if cancel is not None and cancel.is_set():
@@ -245,9 +248,14 @@ def search_lines(p: SearchPlan, chunks: Iterable[tuple[int, bytes, int]], line_o
                 le = buf.find(b"\n", at, end)
                 if le < 0:
                     le = end
-                if not line:
-                    line = line_of(offset)
-                line += buf.count(b"\n", counted, ls)
+                start = (offset + ls) // block * block  # the block the line starts in
+                if blocks is not None and start >= offset + counted and start // block < len(blocks):
+                    # the block's count is nearer than the last line counted: count from there
+                    line = blocks[start // block] + 1 + buf.count(b"\n", start - offset, ls)
+                elif line:
+                    line += buf.count(b"\n", counted, ls)
+                else:
+                    line = line_of(offset) + buf.count(b"\n", 0, ls)
                 counted = ls
                 line_end = le + 1
                 if _matches(p, buf[ls:le]):

@@ -156,3 +156,23 @@ def test_ew910_as_soon_as_its_evidence_holds(patterns, rules) -> None:
     assert sum(1 for e in screen.events if e.code == "EW910") == 1
     ew910 = next(e for e in screen.events if e.code == "EW910")
     assert ew910.fields["calculated_values"] == ["0xb3", "0x3e", "0x91"]
+
+
+def test_changes_fold_within_a_batch() -> None:
+    """Changes gathered between two batches fold: an event handed out and replaced in the same batch is
+    handed out once, replaced; one handed out and withdrawn is not handed out at all."""
+    from espwatch.events import Event
+
+    def ev(line: int) -> Event:
+        return Event("panic", line, line, "fatal", "EW401", "x")
+
+    a, a2, b, c, c2 = ev(1), ev(1), ev(2), ev(3), ev(3)
+    shown_before = ev(9)
+    ch = Changes(new=[a, b], provisional=[a, b])
+    ch.extend(Changes(updated=[(a, a2)], withdrawn=[b], provisional=[a2]))
+    assert ch.new == [a2] and not ch.updated and not ch.withdrawn
+    ch.extend(Changes(updated=[(shown_before, c)]))
+    ch.extend(Changes(updated=[(c, c2)]))
+    assert ch.updated == [(shown_before, c2)]
+    ch.extend(Changes(withdrawn=[c2]))
+    assert ch.updated == [] and ch.withdrawn == [shown_before]

@@ -27,7 +27,7 @@ def naive(pattern: str, data: bytes) -> list[int]:
     return [i for i, raw in enumerate(lines, 1) if rx.search(clean_text(raw))]
 
 
-def run(pattern: str, data: bytes, chunk: int = 4096) -> SearchResult:
+def run(pattern: str, data: bytes, chunk: int = 4096, block: int | None = None) -> SearchResult:
     """The search over `data` in pieces that end at a line break, as LineIndex.iter_chunks gives them."""
     p = plan(pattern)
     res = SearchResult(p, bytes_total=len(data))
@@ -42,7 +42,10 @@ def run(pattern: str, data: bytes, chunk: int = 4096) -> SearchResult:
     def line_of(offset: int) -> int:
         return data.count(b"\n", 0, offset) + 1
 
-    search_lines(p, chunks, line_of, res)
+    blocks = None
+    if block:  # LineIndex.blocks: line breaks before each `block` bytes
+        blocks = [data.count(b"\n", 0, k) for k in range(0, len(data) + 1, block)]
+    search_lines(p, chunks, line_of, res, blocks=blocks, block=block or 1 << 16)
     res.done = True
     return res
 
@@ -80,10 +83,11 @@ def test_search_finds_the_lines_a_plain_regex_finds(corpus_dir: Path) -> None:
     words = [w for w in clean_text(data[:20000]).split() if len(w) > 3]
     patterns += rnd.sample(words, 10)
     for pattern in patterns:
-        res = run(pattern, data)
         expected = naive(pattern, data)
-        assert sorted(res.lines) == expected, pattern
-        assert res.count == len(expected)
+        for block in (None, 1000, 65536):  # line numbers counted in the piece, or from the block index
+            res = run(pattern, data, block=block)
+            assert sorted(res.lines) == expected, (pattern, block)
+            assert res.count == len(expected)
     assert run("zebra never there", data).count == 0
 
 

@@ -43,7 +43,7 @@ from espwatch.search import SearchResult, plan, search_lines
 from espwatch.tui.boots import FACT_LINES, BootIndex
 from espwatch.tui.console import ConsoleKeys
 from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, event_plain, event_title, render_event
-from espwatch.tui.document import Batch, ByteStore, Follower, LineIndex, SessionInfo
+from espwatch.tui.document import BLOCK, Batch, ByteStore, Follower, LineIndex, SessionInfo
 from espwatch.tui.eventstore import EventStore, LineOrder
 from espwatch.tui.help import HelpScreen, MenuScreen
 from espwatch.tui.logview import LogView, host_time_of_text
@@ -759,7 +759,7 @@ class MonitorApp(App[int]):
             for a, b in segments:
                 if a < b:
                     search_lines(result.plan, index.iter_chunks(a, b), index.line_of_offset, result, on_hit,
-                                 cancel, on_progress)
+                                 cancel, on_progress, blocks=index.blocks, block=BLOCK)
             if direction > 0 and not first_hit and result.count:
                 # the only hits are at or before the cursor: wrap to the first
                 hits = sorted(result.lines)
