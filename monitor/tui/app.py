@@ -862,11 +862,13 @@ class MonitorApp(App[int]):
         if self._filtering is flt:
             return  # a worker extends this filter; it takes the newer lines when it is done
         self._filtering = flt
-        rank = min_rank(flt.spec)
-        self._filter(flt, self.store.own_spans(rank) if rank is not None else [], self.lines)
+        self._filter(flt, min_rank(flt.spec), len(self.store.alive), self.lines)
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
-    def _filter(self, flt: FilterResult, spans: list[tuple[int, int]], total: int) -> None:
+    def _filter(self, flt: FilterResult, rank: int | None, rows: int, total: int) -> None:
+        """Runs the filter over the lines known when it started (the events' spans are gathered here,
+        off the UI thread: on a crash-dense log they are millions)."""
+        spans = self.store.own_spans(rank, rows) if rank is not None else ((), ())
         last_post = 0.0
 
         def progress(r: FilterResult) -> None:

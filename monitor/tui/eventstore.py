@@ -189,13 +189,34 @@ class EventStore:
         out.sort(key=lambda e: e.line)
         return out
 
-    def own_spans(self, min_rank: int = 0) -> list[tuple[int, int]]:
-        """(first line, last line) of the events at `min_rank` or above that the device printed (not the
-        findings and other events made from other events, whose span is evidence, not their own lines)."""
+    def own_spans(self, min_rank: int = 0, rows: int | None = None) -> tuple[array, array]:
+        """The lines of the events at `min_rank` or above that the device printed (not findings and other
+        events made from other events: their span is evidence, not their own lines), merged into disjoint
+        spans: (first lines, last lines), sorted. Rows come in line order (the detector's), so no sort is
+        needed unless a row came late. `rows`: only the first rows (safe from another thread while rows
+        are added)."""
         own = [(p := self.patterns.by_code.get(code)) is not None and not p.derived for _, code in self._kc]
-        sev, kc, alive = self.severity, self.kindcode, self.alive
-        return [(self.line[r], self.end_line[r]) for r in range(len(alive))
-                if alive[r] and sev[r] >= min_rank and own[kc[r]]]
+        sev, kc, alive, line, end = self.severity, self.kindcode, self.alive, self.line, self.end_line
+        firsts, lasts = array("I"), array("I")
+        late: list[tuple[int, int]] = []
+        for r in range(len(alive) if rows is None else rows):
+            if not (alive[r] and sev[r] >= min_rank and own[kc[r]]):
+                continue
+            a, b = line[r], end[r]
+            if lasts and a < firsts[-1]:
+                late.append((a, b))
+            elif lasts and a <= lasts[-1] + 1:
+                if b > lasts[-1]:
+                    lasts[-1] = b
+            else:
+                firsts.append(a)
+                lasts.append(b)
+        if late:
+            from espwatch.tui.query import merge_spans
+
+            f, la = merge_spans([*zip(firsts, lasts, strict=True), *late])
+            firsts, lasts = array("I", f), array("I", la)
+        return firsts, lasts
 
     @property
     def nbytes(self) -> int:

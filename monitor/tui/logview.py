@@ -138,6 +138,8 @@ class LogView(ScrollView, can_focus=True):
         self._x_disp: list[int] = []  # their display rows
         self._x_counts: list[int] = []
         self._x_total = 0
+        self._x_beyond = False
+        """Some decoded lines wait for their log line to be counted in `rows`."""
         self._layout_key: tuple | None = None
         self._layout: list[tuple[int, int]] = []
 
@@ -161,7 +163,7 @@ class LogView(ScrollView, can_focus=True):
     def _set_rows(self, rows: int) -> None:
         grew = rows != self.rows
         self.rows = rows
-        if grew and self._decoded:
+        if grew and self._x_beyond:
             self._rebuild_extras()
         self._update_virtual_size()
         if self.follow and rows:
@@ -174,13 +176,24 @@ class LogView(ScrollView, can_focus=True):
 
     def set_decoded(self, line: int, count: int) -> None:
         """`count` decoded lines go under `line` (0: none)."""
-        if count:
-            if self._decoded.get(line) == count:
-                return
-            self._decoded[line] = count
-        elif self._decoded.pop(line, None) is None:
+        old = self._decoded.get(line)
+        if count == (old or 0):
             return
-        self._rebuild_extras()
+        row = line - 1
+        if count and old is None and self.show_decoded and self.filter is None and row < self.rows \
+                and (not self._x_rows or row > self._x_rows[-1]):
+            # the usual case, the newest crash: append (no rebuild, whatever the number of decoded lines)
+            self._decoded[line] = count
+            self._x_rows.append(row)
+            self._x_disp.append(row + self._x_total)
+            self._x_counts.append(count)
+            self._x_total += count
+        else:
+            if count:
+                self._decoded[line] = count
+            else:
+                del self._decoded[line]
+            self._rebuild_extras()
         self._update_virtual_size()
         if self.follow and self.rows:
             self._scroll_cursor(center=False)
@@ -188,6 +201,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _rebuild_extras(self) -> None:
         rows: list[tuple[int, int]] = []
+        self._x_beyond = False
         if self.show_decoded:
             flt = self.filter
             for line, n in self._decoded.items():
@@ -199,6 +213,8 @@ class LogView(ScrollView, can_focus=True):
                     r = line - 1
                 if r < self.rows:
                     rows.append((r, n))
+                elif flt is None:
+                    self._x_beyond = True
         rows.sort()
         self._x_rows = [r for r, _ in rows]
         self._x_counts = [n for _, n in rows]
@@ -324,8 +340,10 @@ class LogView(ScrollView, can_focus=True):
                 self.scroll_to(y=target, animate=False, immediate=True, force=True)
             return
         if center:
+            # a third down the pane (of its whole height: the same place whether a scrollbar shows or not)
             if not (top <= first < top + height) or first > top + height - 3:
-                self.scroll_to(y=max(0, first - height // 3), animate=False, immediate=True, force=True)
+                target = max(0, first - self.size.height // 3)
+                self.scroll_to(y=target, animate=False, immediate=True, force=True)
         elif first < top:
             self.scroll_to(y=first, animate=False, immediate=True, force=True)
         elif last >= top + height:

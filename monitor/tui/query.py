@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from espwatch.device.sessionlog import is_host_line
@@ -89,11 +89,12 @@ def merge_spans(spans: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]
     return firsts, lasts
 
 
-def run_filter(result: FilterResult, index: LineIndex, spans: Iterable[tuple[int, int]],
+def run_filter(result: FilterResult, index: LineIndex, spans: tuple[Sequence[int], Sequence[int]],
                upto: int | None = None, progress: Callable[[FilterResult], None] | None = None) -> None:
     """Extend `result` over lines (scanned_to, upto]; call `progress` after each chunk.
 
-    `spans`: the (first, last) lines of the events whose own lines the level filter keeps."""
+    `spans`: the lines of the events whose own lines the level filter keeps, as disjoint sorted spans
+    (first lines, last lines), e.g. `EventStore.own_spans`."""
     spec = result.spec
     last = total_last = index.line_count if upto is None else upto
     first = result.scanned_to + 1
@@ -103,7 +104,7 @@ def run_filter(result: FilterResult, index: LineIndex, spans: Iterable[tuple[int
     if first > last:
         result.scanned_to = max(result.scanned_to, total_last)
         return
-    firsts, lasts = merge_spans(spans) if spec.min_level is not None else ([], [])
+    firsts, lasts = spans if spec.min_level is not None else ((), ())
     tag_rx = compile_user_regex(spec.tag) if spec.tag else None
     level_rank = LEVEL_ORDER.get(spec.min_level or "", -1)
     needs_parse = spec.min_level is not None or tag_rx is not None
