@@ -146,6 +146,25 @@ def test_line_order_steps_through_every_event() -> None:
     assert order.last() == 5
     order.remove(3)
     assert order.after(9) == 5
+    # many rows, a few late ones (findings): the same answers as a sorted list
+    import random
+    from bisect import bisect_left, bisect_right
+
+    rnd = random.Random(2)
+    order, keys, line = LineOrder(), [], 0
+    for row in range(20000):
+        line += rnd.randrange(3)
+        at = line if rnd.random() > 0.05 else rnd.randrange(1, line + 1)
+        order.add(at, row)
+        keys.append((at, row))
+    keys.sort()
+    assert len(order.runs) < 20
+    for _ in range(300):
+        q = rnd.randrange(line + 2)
+        i = bisect_right(keys, (q, 1 << 33))
+        assert order.after(q) == (keys[i][1] if i < len(keys) else None)
+        j = bisect_left(keys, (q, -1)) - 1
+        assert order.before(q) == (keys[j][1] if j >= 0 else None)
 
 
 @pytest.mark.parametrize(("key", "char", "expected"), [

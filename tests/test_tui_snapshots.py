@@ -196,6 +196,7 @@ def test_a_finding_appearing_live(snap_compare, tmp_path: Path, patterns) -> Non
         a = pilot.app
         await until(pilot, lambda: any(a.store.code(r) == "EW910" for r in a.store.rows()))
         row = next(r for r in a.store.rows() if a.store.code(r) == "EW910")
+        await until(pilot, lambda: a.log_view.show_horizontal_scrollbar)  # the wide lines were measured
         a.select_event(row)
         await until(pilot, lambda: a.timeline.cursor_node is not None
                     and a.timeline.cursor_node.data == ("event", row) and not a.follower.live._dirty)

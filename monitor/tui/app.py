@@ -1,12 +1,13 @@
 """The espwatch screen: log pane, boot timeline, event detail, status line; live (`--port`) or replay.
 
-This module composes the screen and routes what happens: the pieces live beside it (`logview` the log
+This module composes the screen and routes what happens. The pieces live beside it: `logview` the log
 pane, `timeline` the boots and events, `detail` the event pane, `status` the status line, `help` the keys
-and the Ctrl+T menu, `console` console mode, `eventstore` the events in bounded memory, `messages` what
-workers post). The app never parses on its own: a follower worker reads the file (the session log when
-live) through the core `Pipeline` and posts batches; filters, searches, reports and device commands run in
-Textual thread workers (`@work(thread=True, exclusive=True)`), never on the UI thread.
-"""
+and the Ctrl+T menu, `console` console keys, `eventstore` and `boots` the events and boots in bounded
+memory, `messages` what workers post; the app's behaviours are mixins: `searching`, `filtering`, `device`
+(sending, resets, console mode, the Ctrl+T menu) and `reports` (copy and save). The app never parses on
+its own: a follower worker reads the file (the session log when live) through the core `Pipeline` and
+posts batches; filters, searches, reports and device commands run in Textual thread workers
+(`@work(thread=True, exclusive=True)`), never on the UI thread."""
 
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
-from textual.worker import get_current_worker
 
 from espwatch.decoding import DecodeStage
 from espwatch.device.reader import SerialSource
@@ -39,16 +39,20 @@ from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
 from espwatch.render.frames import frame_lines
 from espwatch.reread import reread
-from espwatch.search import SearchResult, plan, search_lines
+from espwatch.search import SearchResult
 from espwatch.tui.boots import FACT_LINES, BootIndex
 from espwatch.tui.console import ConsoleKeys
-from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, event_plain, event_title, render_event
-from espwatch.tui.document import BLOCK, Batch, ByteStore, Follower, LineIndex, SessionInfo
+from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, event_title, render_event
+from espwatch.tui.device import DeviceMixin
+from espwatch.tui.document import Batch, ByteStore, Follower, LineIndex, SessionInfo
 from espwatch.tui.eventstore import EventStore, LineOrder
-from espwatch.tui.help import HelpScreen, MenuScreen
+from espwatch.tui.filtering import FilterMixin
+from espwatch.tui.help import HelpScreen
 from espwatch.tui.logview import LogView, host_time_of_text
-from espwatch.tui.messages import BatchReady, FilterProgress, SearchDone, SourceStatus
-from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, min_rank, run_filter
+from espwatch.tui.messages import BatchReady, SourceStatus
+from espwatch.tui.query import FilterResult, FilterSpec
+from espwatch.tui.reports import ReportMixin
+from espwatch.tui.searching import SearchMixin
 from espwatch.tui.status import StatusInfo, status_text
 from espwatch.tui.timeline import Timeline
 
@@ -75,7 +79,7 @@ class DetailScreen(ModalScreen[None]):
             yield Static(self.body)
 
 
-class MonitorApp(App[int]):
+class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
     """Live monitor (with `source`) or replay of `path`."""
 
     TITLE = "espwatch"
@@ -694,230 +698,6 @@ class MonitorApp(App[int]):
             self.notify("filters and search cleared", timeout=2)
         self._update_status()
 
-    # -- search --------------------------------------------------------------------------------------
-    def _clear_search(self) -> None:
-        self.search_pattern = None
-        self.search = None
-        self._search_sorted = None
-        self.log_view.search_rx = None
-        self.workers.cancel_group(self, "search")
-
-    def start_search(self, pattern: str, direction: int = 1) -> None:
-        """Search the whole log for `pattern` (from the cursor on, wrapping); the first hit is shown as soon
-        as it is found, the hit count when the search is done."""
-        if not pattern:
-            self._clear_search()
-            self.log_view.refresh()
-            self._update_status()
-            return
-        if pattern == self.search_pattern and self.search is not None and self.search.done \
-                and self.search.bytes_total >= self.index.indexed:
-            self._goto_hit(direction)
-            return
-        try:
-            p = plan(pattern)
-        except Exception as exc:
-            self.notify(f"bad regex: {exc}", severity="error", timeout=4)
-            return
-        self.workers.cancel_group(self, "search")
-        self.search_pattern = pattern
-        self.search = result = SearchResult(p, bytes_total=self.index.indexed)
-        self._search_sorted = None
-        view = self.log_view
-        view.search_rx = p.rx
-        view.refresh()
-        self._update_status()
-        self._search(result, view.current_line(), direction)
-
-    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
-    def _search(self, result: SearchResult, start: int, direction: int) -> None:
-        cancel = get_current_worker().cancelled_event
-        index = self.index
-        total = index.line_count
-        first_hit: list[int] = []
-        allowed = self._allowed_lines()
-        last_post = [0.0]
-
-        def on_hit(line: int) -> None:
-            if first_hit or (allowed is not None and not allowed(line)):
-                return
-            if direction > 0 and line <= start:
-                return
-            first_hit.append(line)
-            self.call_from_thread(self._goto_first_hit, result, line)
-
-        def on_progress(r: SearchResult) -> None:
-            now = time.perf_counter()
-            if now - last_post[0] > 0.2:
-                last_post[0] = now
-                self.call_from_thread(self._update_status)
-
-        try:
-            end = index.indexed
-            cut = index.line_start(start + 1) if direction > 0 and 0 < start < total else 0
-            segments = [(cut, end), (0, cut)]  # from the cursor on, then from the top (the hits wrap)
-            for a, b in segments:
-                if a < b:
-                    search_lines(result.plan, index.iter_chunks(a, b), index.line_of_offset, result, on_hit,
-                                 cancel, on_progress, blocks=index.blocks, block=BLOCK)
-            if direction > 0 and not first_hit and result.count:
-                # the only hits are at or before the cursor: wrap to the first
-                hits = sorted(result.lines)
-                ok = [h for h in hits if allowed is None or allowed(h)]
-                if ok:
-                    first_hit.append(ok[0])
-                    self.call_from_thread(self._goto_first_hit, result, ok[0])
-        except Exception as exc:
-            self.post_message(SourceStatus("info", f"search stopped: {exc}"))
-        if not cancel.is_set():
-            result.done = True
-            self.post_message(SearchDone(None if first_hit or direction > 0 else start, result.plan.pattern))
-
-    def _allowed_lines(self) -> Any:
-        flt = self.filter
-        if flt is None:
-            return None
-
-        def allowed(line: int) -> bool:
-            i = bisect_left(flt.lines, line)
-            return i < len(flt.lines) and flt.lines[i] == line
-
-        return allowed
-
-    def _goto_first_hit(self, result: SearchResult, line: int) -> None:
-        if result is self.search:
-            self.log_view.goto_line(line)
-
-    def on_search_done(self, message: SearchDone) -> None:
-        res = self.search
-        if res is None or message.pattern != self.search_pattern:
-            return
-        self._search_sorted = sorted(res.lines)
-        if message.line is not None:  # a backward search: the hit before the cursor
-            self._goto_hit(-1, message.line)
-        elif not res.count:
-            self.notify(f"no match for /{message.pattern} (0 hits)", severity="warning", timeout=3)
-        self._update_status()
-
-    def _goto_hit(self, direction: int, cur: int | None = None) -> None:
-        hits = self._search_sorted
-        if hits is None:
-            return
-        allowed = self._allowed_lines()
-        if allowed is not None:
-            hits = [h for h in hits if allowed(h)]
-        if not hits:
-            self.notify(f"no match for /{self.search_pattern} (0 hits)", severity="warning", timeout=3)
-            return
-        cur = self.log_view.current_line() if cur is None else cur
-        if direction > 0:
-            i = bisect_right(hits, cur)
-            line = hits[i] if i < len(hits) else hits[0]
-        else:
-            i = bisect_left(hits, cur) - 1
-            line = hits[i] if i >= 0 else hits[-1]
-        self.log_view.goto_line(line)
-
-    def action_next_match(self, direction: int) -> None:
-        if not self.search_pattern:
-            self.action_prompt("search")
-            return
-        self.start_search(self.search_pattern, direction)
-
-    # -- filters -------------------------------------------------------------------------------------
-    def set_filter(self, *, level: str | bool | None = False, tag: str | bool | None = False,
-                   boot: tuple[int, int, int] | bool | None = False, clear: bool = False) -> None:
-        from espwatch.search import compile_user_regex
-
-        spec = FilterSpec() if clear else FilterSpec(self.filter_spec.min_level, self.filter_spec.tag,
-                                                      self.filter_spec.boot)
-        if level is not False:
-            spec.min_level = level  # type: ignore[assignment]
-        if tag is not False:
-            if tag:
-                try:
-                    compile_user_regex(str(tag))
-                except Exception as exc:
-                    self.notify(f"bad regex: {exc}", severity="error", timeout=4)
-                    return
-            spec.tag = tag  # type: ignore[assignment]
-        if boot is not False:
-            spec.boot = boot  # type: ignore[assignment]
-        self.filter_spec = spec
-        if self.filter is not None:
-            self.filter.cancel.set()
-        if not spec.active:
-            self.filter = None
-            self.log_view.set_filter(None)
-        else:
-            self.filter = FilterResult(spec)
-            self.log_view.set_filter(self.filter)
-            self._start_filter()
-        self._update_status()
-
-    def _start_filter(self) -> None:
-        flt = self.filter
-        if flt is None:
-            return
-        if self._filtering is flt:
-            return  # a worker extends this filter; it takes the newer lines when it is done
-        self._filtering = flt
-        self._filter(flt, min_rank(flt.spec), len(self.store.alive), self.lines)
-
-    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
-    def _filter(self, flt: FilterResult, rank: int | None, rows: int, total: int) -> None:
-        """Runs the filter over the lines known when it started (the events' spans are gathered here,
-        off the UI thread: on a crash-dense log they are millions)."""
-        spans = self.store.own_spans(rank, rows) if rank is not None else ((), ())
-        last_post = 0.0
-
-        def progress(r: FilterResult) -> None:
-            nonlocal last_post
-            now = time.perf_counter()
-            if now - last_post > 0.2:
-                last_post = now
-                self.post_message(FilterProgress(r, False))
-
-        try:
-            run_filter(flt, self.index, spans, upto=total, progress=progress)
-        finally:
-            self.post_message(FilterProgress(flt, True))
-
-    def on_filter_progress(self, message: FilterProgress) -> None:
-        if message.done and message.result is self._filtering:
-            self._filtering = None
-        if message.result is not self.filter:
-            return
-        view = self.log_view
-        had_rows = view.rows
-        view.filter_grew()
-        if not had_rows and view.rows:
-            view.goto_line(view.row_line(0))
-        if message.done:
-            flt = message.result
-            if flt.scanned_to < self.lines:
-                self._start_filter()  # more lines arrived meanwhile
-            elif self.scan_done:
-                flt.complete = True
-        self._update_status()
-
-    def action_level(self) -> None:
-        i = LEVEL_STEPS.index(self.filter_spec.min_level)
-        nxt = LEVEL_STEPS[(i + 1) % len(LEVEL_STEPS)]
-        self.set_filter(level=nxt)
-        self.notify(f"level filter: {nxt or 'all lines'}", timeout=2)
-
-    def action_boot_filter(self) -> None:
-        if self.filter_spec.boot is not None:
-            self.set_filter(boot=None)
-            return
-        number = self.sessions.boot_at(self.log_view.current_line())
-        if number is None:
-            return
-        i = number - 1
-        end = self.sessions.end[i] if number < len(self.sessions) else 1 << 62
-        self.set_filter(boot=(number, self.sessions.start[i], end))
-
     # -- bookmarks, timestamps, wrap, pause ------------------------------------------------------------
     def action_bookmark(self) -> None:
         view = self.log_view
@@ -955,154 +735,6 @@ class MonitorApp(App[int]):
         if not view.paused:
             view.lines_changed(self.lines)
         self._update_status()
-
-    # -- device control ------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="sender", exit_on_error=False)
-    def _sender(self) -> None:
-        """Sends what is queued to the device, in order (console keys, lines from the send box)."""
-        while True:
-            data = self._send_queue.get()
-            if data is None or self.source is None:
-                return
-            if not self.source.send(data):
-                self.call_from_thread(self.notify, "not sent: the device is not connected",
-                                      severity="warning", timeout=3)
-
-    def send(self, data: bytes) -> None:
-        """Queue bytes for the device."""
-        if self.live:
-            self._send_queue.put(data)
-
-    @work(thread=True, group="device", exit_on_error=False)
-    def action_reset(self) -> None:
-        if self.source is not None:
-            self.source.reset()
-
-    @work(thread=True, group="device", exit_on_error=False)
-    def action_bootloader(self) -> None:
-        if self.source is not None:
-            self.source.reset_to_bootloader()
-
-    def action_console(self) -> None:
-        """Console mode on / off: every key goes to the device (esp_console REPL)."""
-        if not self.live:
-            return
-        self.console_mode = not self.console_mode
-        keys = self.query_one("#console", ConsoleKeys)
-        keys.set_class(self.console_mode, "shown")
-        if self.console_mode:
-            if self.prompt_mode is not None:
-                self._hide_prompt()
-            self.log_view.action_bottom()
-            keys.focus()
-        else:
-            self.log_view.focus()
-        self._update_status()
-
-    @on(ConsoleKeys.Send)
-    def _console_send(self, message: ConsoleKeys.Send) -> None:
-        self.send(message.data)
-
-    @on(ConsoleKeys.Leave)
-    def _console_leave(self) -> None:
-        if self.console_mode:
-            self.action_console()
-
-    def action_menu(self) -> None:
-        """Ctrl+T, as in idf.py monitor: the next key picks a command."""
-        if isinstance(self.screen, MenuScreen):
-            self.screen.dismiss("send_ctrl_t")  # Ctrl+T twice: Ctrl+T itself goes to the device
-            return
-        self.push_screen(MenuScreen(), self._menu_chosen)
-
-    def _menu_chosen(self, action: str | None) -> None:
-        if action is None:
-            return
-        if action == "send_ctrl_t":
-            self.send(b"\x14")
-        elif action == "reset":
-            self.action_reset()
-        elif action == "bootloader":
-            self.action_bootloader()
-        elif action == "pause":
-            self.action_pause()
-        elif action == "timestamps":
-            self.action_timestamps()
-        elif action == "logging":
-            self.action_logging()
-        elif action == "help":
-            self.action_help()
-        elif action == "quit":
-            self.exit()
-
-    def action_logging(self) -> None:
-        """Copy the device's output from now on into a file beside the log (again: stop)."""
-        if self.capture is not None:
-            path = self.capture_path
-            self._stop_capture()
-            self.notify(f"logging stopped: {path}", timeout=4)
-        else:
-            stem = Path(self.log_name).stem or "log"
-            path = self.report_dir / f"{stem}-capture-{datetime.now():%Y%m%d-%H%M%S}.log"
-            try:
-                fh = open(path, "ab")  # noqa: SIM115 - closed by _stop_capture
-            except OSError as exc:
-                self.notify(f"cannot log to {path}: {exc.strerror or exc}", severity="error", timeout=5)
-                return
-            self.capture, self.capture_path = fh, path
-            self.follower.tee = fh
-            self.notify(f"logging the output to {path}", timeout=4)
-        self._update_status()
-
-    def _stop_capture(self) -> None:
-        fh, self.capture, self.capture_path = self.capture, None, None
-        self.follower.tee = None
-        if fh is not None:
-            fh.close()
-
-    # -- copy / save ---------------------------------------------------------------------------------
-    def action_copy_event(self) -> None:
-        if self.selected is None:
-            self.notify("select an event first (n)", timeout=2)
-            return
-        self.copy_to_clipboard(event_plain(self.selected, self.patterns))
-        self.notify("event copied to the clipboard (OSC 52)", timeout=2)
-
-    def action_copy_report(self) -> None:
-        self.notify("writing the report…", timeout=2)
-        self._report(None)
-
-    def action_save_report(self) -> None:
-        stem = Path(self.log_name).stem or "log"
-        path = self.report_dir / f"espwatch-report-{stem}-{datetime.now():%Y%m%d-%H%M%S}.md"
-        self.notify(f"writing the report to {path}…", timeout=2)
-        self._report(path)
-
-    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
-    def _report(self, path: Path | None) -> None:
-        """The Markdown report of the log (what `espwatch report` writes): to `path`, or the clipboard."""
-        from espwatch.report import ReportOptions, build_report
-
-        enr = self.enrichment
-        elf = str(enr.elf.path) if enr is not None and enr.elf is not None else None
-        opt = ReportOptions(elf=elf, no_elf=elf is None)
-        try:
-            rep = build_report(str(self.path), opt, self.patterns, enr.rules if enr is not None else None)
-            if path is not None:
-                path.write_text(rep.markdown, encoding="utf-8")
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"cannot write the report: {exc}", severity="error",
-                                  timeout=6)
-            return
-        self.call_from_thread(self._report_done, path, rep.markdown)
-
-    def _report_done(self, path: Path | None, markdown: str) -> None:
-        if path is None:
-            self.copy_to_clipboard(markdown)
-            self.notify("Markdown report copied to the clipboard (OSC 52)", timeout=3)
-            return
-        self.last_report = path
-        self.notify(f"report saved to {path}", timeout=6)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -228,39 +228,47 @@ class EventStore:
 class LineOrder:
     """Rows ordered by (line, row), for "next / previous event" over any number of events.
 
-    Keys are `line << 32 | row` in an `array('Q')`; events come mostly in line order and are appended, the
-    few that come late (findings about earlier lines) wait in a small sorted side list merged in now and
-    then. Withdrawn rows are skipped."""
+    Keys are `line << 32 | row` in sorted `array('Q')` runs. Events come mostly in line order and are
+    appended to the last run; the few that come late (findings about earlier lines) wait in a small sorted
+    list that becomes a run of its own when full, and runs of similar size are merged (as a binary counter
+    does): each key is merged O(log n) times, a query bisects a few runs. Withdrawn rows are skipped."""
 
     SIDE = 512
 
     def __init__(self) -> None:
-        self.keys = array("Q")
+        self.runs: list[array] = [array("Q")]
         self._side: list[int] = []
         self._dead: set[int] = set()
 
     def __len__(self) -> int:
-        return len(self.keys) + len(self._side) - len(self._dead)
+        return sum(len(r) for r in self.runs) + len(self._side) - len(self._dead)
 
     def add(self, line: int, row: int) -> None:
         key = line << 32 | row
         self._dead.discard(row)
-        if not self.keys or key >= self.keys[-1]:
-            self.keys.append(key)
+        last = self.runs[-1]
+        if not last or key >= last[-1]:
+            last.append(key)  # the usual case: in line order
             return
         insort(self._side, key)
-        if len(self._side) > self.SIDE:
-            merged = array("Q", heapq.merge(self.keys, self._side))
-            self.keys, self._side = merged, []
+        if len(self._side) >= self.SIDE:
+            self.runs.append(array("Q", self._side))
+            self._side = []
+            while len(self.runs) > 1 and len(self.runs[-1]) * 2 >= len(self.runs[-2]):
+                last = self.runs.pop()
+                self.runs[-1] = array("Q", heapq.merge(self.runs[-1], last))
 
     def remove(self, row: int) -> None:
         self._dead.add(row)
+
+    def _keys(self) -> list[Any]:
+        return [*self.runs, self._side]
 
     def after(self, line: int, row: int = 0xFFFFFFFF) -> int | None:
         """The row of the first entry after (line, row)."""
         key = line << 32 | row
         best = None
-        for keys in (self.keys, self._side):
+        for keys in self._keys():
             i = bisect_right(keys, key)
             while i < len(keys) and (keys[i] & 0xFFFFFFFF) in self._dead:
                 i += 1
@@ -272,7 +280,7 @@ class LineOrder:
         """The row of the last entry before (line, row)."""
         key = line << 32 | row
         best = None
-        for keys in (self.keys, self._side):
+        for keys in self._keys():
             i = bisect_left(keys, key) - 1
             while i >= 0 and (keys[i] & 0xFFFFFFFF) in self._dead:
                 i -= 1

@@ -65,6 +65,8 @@ class Timeline(Tree[Any]):
         self._boot_of_row: dict[int, int] = {}
         self._more: TreeNode[Any] | None = None
         self.unlisted_boots = 0
+        self._last_listed = 0
+        self._more_shown = 0
 
     @property
     def capped(self) -> bool:
@@ -79,18 +81,13 @@ class Timeline(Tree[Any]):
         if node is not None:
             return node
         if not self.live and len(self._boot_nodes) >= MAX_BOOTS:
-            self.unlisted_boots = max(self.unlisted_boots, number - max(self._boot_nodes))
-            label = Text(f"… {self.unlisted_boots:,} more boots not listed: ] / [ and n / N still go to them",
-                         style="dim italic")
-            if self._more is None:
-                self._more = self.root.add_leaf(label, data=None)
-            else:
-                self._more.set_label(label)
+            self.unlisted_boots = max(self.unlisted_boots, number - self._last_listed)
             return None
         s = info or sessions.get(number) or SessionInfo(number, 0, 0, {}, {})
         expand = self.live or len(self._boot_nodes) < EXPANDED_BOOTS
         node = self.root.add(boot_text(s), data=("boot", number), expand=expand)
         self._boot_nodes[number] = node
+        self._last_listed = max(self._last_listed, number)
         old = self._boot_nodes.get(number - 2)
         if self.live and old is not None and old.is_expanded:
             old.collapse()
@@ -111,6 +108,14 @@ class Timeline(Tree[Any]):
             node = self.boot_node(s.number, {}, s)
             if node is not None:
                 node.set_label(boot_text(s))
+        if self.unlisted_boots != self._more_shown:  # once per batch: a tree change costs a refresh
+            self._more_shown = self.unlisted_boots
+            label = Text(f"… {self.unlisted_boots:,} more boots not listed: ] / [ and n / N still go to them",
+                         style="dim italic")
+            if self._more is None:
+                self._more = self.root.add_leaf(label, data=None)
+            else:
+                self._more.set_label(label)
 
     def add(self, row: int, ev: Event, known: Any, provisional: bool = False) -> None:
         """List an event (when the timeline shows its kind, lists its boot and is not full)."""
