@@ -6,12 +6,16 @@ Runs, one after the other (they share this machine, so never in parallel):
   bench_live.py    live pty flood through the monitor vs a plain pyserial loop (30 s; --quick: 8 s)
   bench_replay.py  replay of a 1 GB log: first screen, timeline complete, RSS (--quick: 256 MB)
   bench_coredump.py  coredump verb cold/warm/RSS vs esp-coredump; one RISC-V panic unwound in-process
+  bench_binlog.py  binary log decoding, records/s and MB/s, beside esp-idf-monitor's decoder when an
+                   interpreter with it is given (ESPWATCH_REF_PYTHON) (16 MB; --quick: 4 MB)
+  bench_triage.py  triage of 10,000 generated logs (5 GB): 1 core, all cores, local Dask (--quick: 1,000)
 Each prints its own figures and ratios; this script only runs them and reports which failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller inputs and shorter runs")
-    ap.add_argument("--only", choices=["scan", "decode", "live", "replay", "coredump"], action="append",
+    ap.add_argument("--only", choices=["scan", "decode", "live", "replay", "coredump", "binlog", "triage"],
+                    action="append",
                     help="run only these (may be repeated)")
     args = ap.parse_args()
     plan = {
@@ -32,6 +37,9 @@ def main() -> int:
         "live": ["bench_live.py", "--seconds", "8" if args.quick else "30"],
         "replay": ["bench_replay.py", "--size-mb", "256" if args.quick else "1024"],
         "coredump": ["bench_coredump.py", "--runs", "3" if args.quick else "5"],
+        "binlog": ["bench_binlog.py", "--size-mb", "4" if args.quick else "16",
+                   *(["--ref-python", ref] if (ref := os.environ.get("ESPWATCH_REF_PYTHON")) else [])],
+        "triage": ["bench_triage.py", "--logs", "1000" if args.quick else "10000"],
     }
     failed = []
     for name, cmd in plan.items():

@@ -13,12 +13,18 @@ from collections.abc import Sequence
 
 from espwatch.commands import CONFIGURABLE, VERBS, build_parser, sub_parser
 from espwatch.errors import EspwatchError
+from espwatch.sanitize import cap_message, guard_stdio
 
 EXIT_USAGE = 2
+SCREEN_VERBS = ("monitor", "replay")
+"""Verbs that draw the TUI (Textual writes to the terminal itself; their text is sanitised in tui/)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    from espwatch.console import prepare_streams
+
+    prepare_streams()  # any text prints on any console or pipe (Windows: cp1252) without a traceback
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in VERBS and args_list[0] not in ("-h", "--help", "--version"):
         args_list.insert(0, "monitor")  # `espwatch --port X` is the monitor verb
@@ -37,9 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if func is None:
             parser.print_help()
             return EXIT_USAGE
-        return int(func(args) or 0)
+        if verb in SCREEN_VERBS:
+            return int(func(args) or 0)
+        with guard_stdio():  # nothing printed by a headless verb reaches the terminal as a control
+            return int(func(args) or 0)
     except EspwatchError as exc:
-        print(f"espwatch: {exc}", file=sys.stderr)
+        print(f"espwatch: {cap_message(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

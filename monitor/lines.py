@@ -12,26 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import regex
+from espwatch.sanitize import clean_line
 
 MAX_LINE = 1 << 20
 """Bytes of one line kept for matching and display (the session log keeps everything)."""
 
-# ESC [ ... final byte; also the visible forms that copy-paste leaves behind ("␛[0;31m", "?[0;31m").
-_ANSI = regex.compile(r"(?:\x1b|\u241b)\[[0-?]*[ -/]*[@-~]|(?<![\w\]])\?\[[0-9;]*m|\x1b[@-Z\\-_]")
-_CONTROL = regex.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
 
 def clean_text(raw: bytes) -> str:
-    """The text of a line for matching and display: UTF-8 (bad bytes replaced), no ANSI, no controls."""
+    """The text of a line for matching and display: UTF-8 (bad bytes replaced), no escape sequence (7- or
+    8-bit, OSC/DCS payloads included), no C0 or C1 control (see espwatch.sanitize.clean_line)."""
     text = raw.decode("utf-8", "replace")
     if text.endswith("\r"):
         text = text[:-1]
-    if "\x1b" in text or "\u241b" in text or "?[" in text:
-        text = _ANSI.sub("", text)
-    if _CONTROL.search(text):
-        text = _CONTROL.sub(lambda m: " " if m.group() in "\r\t" else "", text)
-    return text
+    return clean_line(text)
 
 
 class PartialLine:

@@ -18,13 +18,16 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from espwatch.detector import Detector
 from espwatch.errors import InputError
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
 from espwatch.sessions import BootSession, BootTracker
+
+if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
 
 CHUNK = 1 << 20
 
@@ -45,11 +48,16 @@ def fork_stage(stage: Stage, memo: dict[int, object]) -> Stage:
 
 @dataclass
 class Pipeline:
-    """Detector + boot sessions + stages; `feed` and `close` return the events in input order."""
+    """Detector + boot sessions + stages; `feed` and `close` return the events in input order.
+
+    `binlog`: a bytes -> bytes step before line splitting (ESP-IDF binary log frames back to text lines);
+    line numbers are then those of the decoded text.
+    """
 
     patterns: PatternSet
     stages: list[Stage] = field(default_factory=list)
     keep_events: bool = True
+    binlog: BinlogDecoder | None = None
 
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
@@ -64,12 +72,18 @@ class Pipeline:
         return self.detector.lines_seen
 
     def feed(self, data: bytes) -> list[Event]:
-        out = self._enrich(self.detector.feed(data))
+        if self.binlog is not None:
+            data = self.binlog.feed(data)
+        return self._detect(data)
+
+    def _detect(self, text: bytes) -> list[Event]:
+        out = self._enrich(self.detector.feed(text))
         self.boots.note_line(self.detector.lines_seen)
         return out
 
     def close(self) -> list[Event]:
-        out = self._enrich(self.detector.close())
+        out = self._detect(self.binlog.close()) if self.binlog is not None else []
+        out += self._enrich(self.detector.close())
         self.boots.note_line(self.detector.lines_seen)
         out.extend(self._finish_stages())
         return out
@@ -123,9 +137,38 @@ class Pipeline:
         yield from self.close()
 
 
-def _sniff_binary(head: bytes, name: str) -> None:
+# Files that are certainly not a log: (magic at offset, what it is). Logs may start with any garbage a
+# wrong baud rate gives, so only signatures are trusted, never a share of odd bytes.
+_NOT_A_LOG: list[tuple[int, tuple[bytes, ...], str]] = [
+    (0, (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"), "a zip archive"),
+    (0, (b"\x1f\x8b",), "a gzip file"),
+    (0, (b"\xfd7zXZ\x00",), "an xz file"),
+    (0, (b"BZh",), "a bzip2 file"),
+    (0, (b"\x28\xb5\x2f\xfd",), "a zstd file"),
+    (0, (b"7z\xbc\xaf\x27\x1c",), "a 7-Zip archive"),
+    (0, (b"\x89PNG\r\n\x1a\n",), "a PNG image"),
+    (0, (b"\xff\xd8\xff",), "a JPEG image"),
+    (0, (b"GIF87a", b"GIF89a"), "a GIF image"),
+    (0, (b"%PDF-",), "a PDF document"),
+    (0, (b"SQLite format 3\x00",), "an SQLite database"),
+    (0, (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"),
+     "a Mach-O executable"),
+    (257, (b"ustar",), "a tar archive"),
+]
+
+
+def sniff_binary(head: bytes, name: str) -> None:
+    """Raise InputError (one line) when the first bytes of an input show it is a known binary, not a log."""
+    for offset, magics, what in _NOT_A_LOG:
+        if head[offset:].startswith(magics) and (what != "a bzip2 file" or head[3:4].isdigit()):
+            raise InputError(f"{name} is {what}, not a log")
+    if head.startswith(b"MZ") and len(head) >= 0x40:
+        pe = int.from_bytes(head[0x3C:0x40], "little")
+        if head[pe:pe + 4] == b"PE\x00\x00":
+            raise InputError(f"{name} is a Windows executable, not a log")
     if head.startswith(b"\x7fELF"):
-        raise InputError(f"{name} is an ELF file, not a log (decode with `espwatch decode --elf {name} LOG`)")
+        hint = "" if name.startswith("<") else f" (decode with `espwatch decode --elf {name} LOG`)"
+        raise InputError(f"{name} is an ELF file, not a log{hint}")
     if head[:1] == b"\xe9" and head.count(b"\x00") > len(head) // 8:
         raise InputError(f"{name} looks like an ESP app image, not a log "
                          f"(check it with `espwatch image {name}`)")
@@ -154,7 +197,7 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
         fh.close()
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        _sniff_binary(head, path)
+        sniff_binary(head, path)
     except InputError:
         fh.close()
         raise

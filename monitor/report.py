@@ -8,20 +8,26 @@ result to `espwatch.render.report`, which writes the Markdown.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
+from espwatch.errors import InputError
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lines import MAX_LINE, LineSplitter
-from espwatch.pipeline import open_input, read_chunks
+from espwatch.pipeline import CHUNK, open_input, read_chunks
 from espwatch.redact import Redactor
 from espwatch.scan import ScanResult, scan_stream
 
 if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
     from espwatch.diagnosis.rules import Rule
     from espwatch.enrich import Enrichment
     from espwatch.patterns import PatternSet
@@ -43,6 +49,8 @@ class ReportOptions:
     max_line_chars: int = 400
     min_severity: str = "warning"
     patterns_dirs: list[str] = field(default_factory=list)
+    bootloader_elf: str | None = None
+    """Binary logs: the bootloader's ELF (default: beside the app ELF)."""
 
 
 @dataclass
@@ -81,13 +89,20 @@ class ReportContent:
 
 
 # -- the log lines around events ------------------------------------------------------------------
-def numbered_lines(path: str, max_chars: int | None) -> Iterator[tuple[int, str]]:
+def numbered_lines(path: str, max_chars: int | None,
+                   binlog: BinlogDecoder | None = None) -> Iterator[tuple[int, str]]:
     """(number, cleaned text) of every line, numbered as events.md counts them (the shared LineSplitter);
-    lines longer than about `max_chars` are cut before they are decoded."""
+    lines longer than about `max_chars` are cut before they are decoded. `binlog`: the decoder the scan
+    used, when the log was a binary log (its lines are those of the decoded text)."""
     fh, _ = open_input(path)
     splitter = LineSplitter(max_line=max_chars * 4 if max_chars else MAX_LINE)
     try:
-        for chunk in read_chunks(fh):
+        chunks = read_chunks(fh)
+        if binlog is not None and binlog.active:
+            from espwatch.binlog import decode_stream
+
+            chunks = decode_stream(chunks, binlog.fresh())
+        for chunk in chunks:
             for line in splitter.feed(chunk):
                 yield line.number, line.text
         for line in splitter.flush():
@@ -97,12 +112,13 @@ def numbered_lines(path: str, max_chars: int | None) -> Iterator[tuple[int, str]
             fh.close()
 
 
-def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int | None) -> dict[int, str]:
+def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int | None,
+               binlog: BinlogDecoder | None = None) -> dict[int, str]:
     """The text of the `wanted` line numbers (1-based, as events.md counts), redacted."""
     if not wanted:
         return {}
     out = {}
-    for n, text in redactor.redact_lines(numbered_lines(path, max_chars), keep=wanted):
+    for n, text in redactor.redact_lines(numbered_lines(path, max_chars, binlog), keep=wanted):
         if max_chars and len(text) > max_chars:
             text = text[:max_chars] + f" [... {len(text) - max_chars} more characters]"
         out[n] = text
@@ -161,12 +177,36 @@ def cluster_spans(spans: list[Span]) -> list[list[Span]]:
     return clusters
 
 
-def decode_note(enr: Enrichment) -> str:
+def decode_note(enr: Enrichment, binlog: BinlogDecoder | None = None) -> str:
     if enr.elf is None:
-        return "No ELF was given (`espwatch report LOG --elf build/app.elf`): addresses are not decoded."
-    if enr.error:
-        return f"The ELF could not be used ({enr.error}): addresses are not decoded."
-    return f"Addresses decoded with `{enr.elf.path.name}`."
+        note = "No ELF was given (`espwatch report LOG --elf build/app.elf`): addresses are not decoded."
+    elif enr.error:
+        note = f"The ELF could not be used ({enr.error}): addresses are not decoded."
+    else:
+        note = f"Addresses decoded with `{enr.elf.path.name}`."
+    if binlog is not None and binlog.active:
+        st = binlog.stats
+        note += (f" Binary log: {st.records} records decoded, {st.undecoded} not decoded, "
+                 f"{st.junk_bytes} damaged bytes" + "".join(f"; {n}" for n in binlog.notes) + ".")
+    return note
+
+
+def report_binlog(enr: Enrichment, bootloader_elf: str | None) -> BinlogDecoder:
+    """The binary log decoder of a report: like `scan`'s, but an unusable ELF only leaves records undecoded
+    (the report says so) instead of stopping it."""
+    from espwatch.binlog import BinlogDecoder, open_decoder
+    from espwatch.errors import ElfError
+
+    app = enr.elf.path if enr.elf is not None and not enr.load_error else None
+    try:
+        return open_decoder(app, bootloader_elf)
+    except ElfError as exc:
+        try:
+            dec = open_decoder(app)
+        except ElfError:
+            dec = BinlogDecoder()
+        dec.notes.append(f"an ELF could not be used for binary log records ({exc})")
+        return dec
 
 
 def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
@@ -181,7 +221,8 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     pats = patterns or load_patterns(opt.patterns_dirs)
     rules = rules if rules is not None else load_rules(opt.patterns_dirs)
     enr = Enrichment.choose(opt.elf, opt.no_elf, pats, rules, strict=False)
-    result = scan_stream(path, pats, stages=enr.stages())
+    binlog = report_binlog(enr, opt.bootloader_elf)
+    result = scan_stream(path, pats, stages=enr.stages(), binlog=binlog)
     facts = last_facts(result)
     elf_status = enr.describe(facts.get("elf_sha256")) if enr.elf is not None or opt.elf else "no ELF given"
     diagnoses, shown, hidden = pick_events(result, opt)
@@ -192,16 +233,39 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     for a, b, _ in spans:
         wanted.update(range(a, b + 1))
     red = Redactor(enabled=opt.redact, wifi=opt.redact_wifi, mac=opt.redact_mac)
-    lines = read_lines(path, wanted, red, None if opt.full else opt.max_line_chars)
+    lines = read_lines(path, wanted, red, None if opt.full else opt.max_line_chars, binlog)
     return ReportContent(os.path.basename(result.name), opt, pats, result, red, facts, elf_status,
-                         decode_note(enr), diagnoses, evidence, shown, hidden, cluster_spans(spans), lines)
+                         decode_note(enr, binlog), diagnoses, evidence, shown, hidden, cluster_spans(spans),
+                         lines)
+
+
+@contextmanager
+def spooled_stdin() -> Iterator[str]:
+    """Standard input copied to a temporary file (deleted afterwards), for the two passes a report makes:
+    the scan and the reading of the lines around events. Memory stays bounded: the copy is by chunks."""
+    fd, name = tempfile.mkstemp(prefix="espwatch-report-stdin-", suffix=".log")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            try:
+                shutil.copyfileobj(sys.stdin.buffer, fh, CHUNK)
+            except OSError as exc:
+                raise InputError(f"<stdin>: read error: {exc.strerror or exc}") from None
+        yield name
+    finally:
+        os.unlink(name)
 
 
 def build_report(path: str, options: ReportOptions | None = None, patterns: PatternSet | None = None,
                  rules: list[Rule] | None = None) -> Report:
-    """Scan `path` and write the report (raises InputError / PatternError / RuleError like `scan`)."""
+    """Scan `path` (`-`: standard input, spooled to a temporary file so it is read once) and write the
+    report (raises InputError / PatternError / RuleError like `scan`)."""
     from espwatch.render.report import render_report
 
-    content = collect(path, options or ReportOptions(), patterns, rules)
+    if path == "-":
+        with spooled_stdin() as spooled:
+            content = collect(spooled, options or ReportOptions(), patterns, rules)
+        content.name = "<stdin>"
+    else:
+        content = collect(path, options or ReportOptions(), patterns, rules)
     return Report(render_report(content), content.result, content.redactor, content.shown,
                   content.elf_status)

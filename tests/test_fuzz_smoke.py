@@ -13,9 +13,14 @@ FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
 
 @pytest.mark.parametrize(("target", "examples"), [("fuzz_cache", 150), ("fuzz_elf", 60)])
 def test_fuzz_target_smoke(target: str, examples: int) -> None:
-    pytest.importorskip("hypothesis")
+    """Derandomized, so that CI runs the same inputs every time; `python fuzz/<target>.py` explores."""
+    hypothesis = pytest.importorskip("hypothesis")
+    hypothesis.settings.register_profile("espwatch-smoke", derandomize=True, database=None)
+    previous = hypothesis.settings._current_profile
+    hypothesis.settings.load_profile("espwatch-smoke")
     sys.path.insert(0, str(FUZZ))
     try:
         importlib.import_module(target).run(examples)
     finally:
         sys.path.remove(str(FUZZ))
+        hypothesis.settings.load_profile(previous or "default")

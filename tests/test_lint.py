@@ -20,3 +20,21 @@ def test_ruff_clean() -> None:
             pytest.skip("ruff is not installed (pip install -e '.[test]')")
     r = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_no_merge_conflict_markers() -> None:
+    """No tracked text file keeps a `<<<<<<<` / `>>>>>>>` line from an unfinished merge."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    bad = []
+    for name in files.decode("utf-8", "replace").split("\0"):
+        if not name.endswith((".py", ".md", ".toml", ".txt", ".json", ".yml", ".cfg")):
+            continue
+        try:
+            text = (ROOT / name).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        bad += [f"{name}:{i}" for i, line in enumerate(text.splitlines(), 1)
+                if line.startswith(("<<<<<<< ", ">>>>>>> "))]
+    assert not bad, bad

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -157,6 +158,7 @@ def test_scan_json_summary_and_report(dumps, patterns, tmp_path: Path, capsys, m
     assert "main\\_task at" in report or "main_task at" in report
 
 
+@pytest.mark.skipif(os.name == "nt", reason="pty simulator is POSIX only")
 def test_live_monitor_shows_the_backtrace_when_the_last_dump_line_arrives(dumps, patterns, tmp_path: Path,
                                                                         monkeypatch) -> None:
     """Over a pseudo-terminal, with the ELF index built in the background: the backtrace event and its

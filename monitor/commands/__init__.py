@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 from espwatch.errors import UsageError
 
 if TYPE_CHECKING:
+    from espwatch.binlog import BinlogDecoder
     from espwatch.diagnosis.rules import Rule
     from espwatch.enrich import Enrichment
     from espwatch.patterns import PatternSet
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 VERBS: dict[str, str] = {
     "monitor": "live serial monitor (also: espwatch --port PORT)",
     "scan": "find events in saved logs (summary, or JSON Lines with --json)",
+    "triage": "group crashes, findings, boot loops and OTA failures across many logs (-j N, --dask)",
     "report": "write a Markdown issue report of a log (environment, diagnosis, boots, events)",
     "replay": "browse a saved log in the monitor's screen (timeline, events, search)",
     "decode": "decode code addresses (or a whole log) to function, file and line",
@@ -30,6 +32,7 @@ VERBS: dict[str, str] = {
     "explain": "what an event or finding code means and what to check",
     "ports": "list serial ports (VID:PID, product, serial number, board family)",
     "config": "show the settings in force (espwatch.toml, user config) and where each comes from",
+    "completion": "print a shell completion script (bash, zsh, fish)",
 }
 """Every verb with its one-line help (the `--help` listing, without importing the verbs)."""
 
@@ -98,6 +101,66 @@ def enrichment(args: argparse.Namespace, patterns: PatternSet, rules: list[Rule]
     if note:
         print(f"espwatch: {note}", file=sys.stderr)
     return enr
+
+
+def add_binlog_options(p: argparse.ArgumentParser, switch: bool = False) -> None:
+    """`--bootloader-elf` (and with `switch`, `--binlog`) for the verbs that read ESP-IDF binary logs; the
+    app ELF is `--elf`."""
+    p.add_argument("--bootloader-elf", metavar="BOOTLOADER.elf",
+                   help="binary logs (CONFIG_LOG_MODE_BINARY): the bootloader's ELF for its records "
+                        "(default: bootloader/bootloader.elf beside the app ELF)")
+    if switch:
+        p.add_argument("--binlog", action="store_true",
+                       help="the device logs in binary (CONFIG_LOG_MODE_BINARY): show its records as text "
+                            "(implied by --bootloader-elf or an app ELF built with binary logging)")
+
+
+def binlog_decoder(args: argparse.Namespace, enr: Enrichment | None,
+                   armed: bool | None = None) -> BinlogDecoder:
+    """The binary log decoder of a verb: the app ELF of the enrichment and `--bootloader-elf` (ElfError for
+    a bad one). Text logs pass through it unchanged; it switches itself on where frames are (`armed`: from
+    the start; default: when the app ELF was built with binary logging)."""
+    app = enr.elf.path if enr is not None and enr.elf is not None else None
+    boot = getattr(args, "bootloader_elf", None)
+    if app is None and boot is None and armed is None:
+        from espwatch.binlog.lazy import LazyDecoder
+
+        return LazyDecoder(_plain_decoder)  # type: ignore[return-value]  # a text log never loads more
+    from espwatch.binlog import open_decoder
+
+    return open_decoder(app, boot, armed=armed)
+
+
+def _plain_decoder() -> BinlogDecoder:
+    from espwatch.binlog import BinlogDecoder
+
+    return BinlogDecoder()
+
+
+def binlog_wanted(args: argparse.Namespace, enr: Enrichment | None) -> bool:
+    """Whether the device logs in binary as far as the options tell: `--binlog`, `--bootloader-elf`, or an
+    app ELF built with binary logging."""
+    if getattr(args, "binlog", False) or getattr(args, "bootloader_elf", None):
+        return True
+    if enr is None or enr.elf is None:
+        return False
+    from espwatch.binlog import ElfStrings
+
+    return ElfStrings(enr.elf.path).has_binlog
+
+
+def binlog_summary(decoder: BinlogDecoder | None, name: str) -> str | None:
+    """One line for stderr after a binary log was read (None when the input had no frames)."""
+    if decoder is None or not decoder.active:
+        return None
+    st = decoder.stats
+    parts = [f"{st.records} records decoded"]
+    if st.undecoded:
+        parts.append(f"{st.undecoded} not decoded")
+    if st.junk_bytes:
+        parts.append(f"{st.junk_bytes} damaged bytes in {st.junk_runs} places")
+    notes = "".join(f"; {n}" for n in decoder.notes)
+    return f"{name}: binary log: {', '.join(parts)}{notes}"
 
 
 CONFIGURABLE = ("monitor", "scan", "report", "replay", "decode")

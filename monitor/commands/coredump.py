@@ -7,26 +7,26 @@ import json
 import sys
 from pathlib import Path
 
-from espwatch.commands import VERBS, add_elf_options
+from espwatch.commands import add_elf_options, add_verb
 from espwatch.errors import InputError
 
 EXIT_OK, EXIT_DAMAGED = 0, 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "coredump",
-        help=VERBS["coredump"],
-        description=(
-            "Decode an ESP-IDF core dump without gdb or esp-coredump: the panic reason, the crashed task and "
-            "its exception registers, and every task with its state, priority, stack use and decoded "
-            "backtrace. FILE is a serial log holding a `CORE DUMP START` ... `CORE DUMP END` block, a base64 "
-            "text, the coredump partition read back with `esptool read-flash` (raw binary), or an ELF core "
-            "file; ELF and binary dump formats, Xtensa and RISC-V chips. "
-            "Exit status: 0 decoded; 1 decoded, but the dump is damaged or the ELF does not match it; "
-            "2 nothing could be decoded, or a usage error."
-        ),
-    )
+    p = add_verb(
+        subparsers, "coredump",
+        "Decode an ESP-IDF core dump without gdb or esp-coredump: the panic reason, the crashed task and "
+        "its exception registers, and every task with its state, priority, stack use and decoded "
+        "backtrace. FILE is a serial log holding a `CORE DUMP START` ... `CORE DUMP END` block, a base64 "
+        "text, the coredump partition read back with `esptool read-flash` (raw binary), or an ELF core "
+        "file; ELF and binary dump formats, Xtensa and RISC-V chips. "
+        "Exit status: 0 decoded; 1 decoded, but the dump is damaged or the ELF does not match it; "
+        "2 nothing could be decoded, or a usage error.",
+        ["espwatch coredump monitor.log --elf build/app.elf",
+         "espwatch coredump coredump.b64 --json",
+         "esptool read-flash 0x3f0000 0x10000 coredump.bin   # your coredump partition's offset and size",
+         "espwatch coredump coredump.bin --elf build/app.elf --no-registers"])
     p.add_argument("file", metavar="FILE",
                    help="log, base64 text, raw partition image or ELF core; - for stdin")
     add_elf_options(p, "decode the tasks' backtraces")

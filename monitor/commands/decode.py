@@ -3,41 +3,37 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-from espwatch.commands import VERBS
-from espwatch.errors import InputError, UsageError
-
-ADDR_TOKEN_RE = re.compile(r"^(0[xX][0-9a-fA-F]{1,16}|[0-9a-fA-F]{8})(?::0[xX][0-9a-fA-F]{1,16})?$")
+from espwatch.commands import add_binlog_options, add_verb, binlog_decoder, binlog_summary
+from espwatch.errors import UsageError
+from espwatch.sanitize import quote
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "decode",
-        help=VERBS["decode"],
-        description=(
-            "Decode code addresses to `function at file:line` from the app's ELF, with inlined frames and "
-            "demangled C++ names, in the format of `addr2line -pfiaC`. Arguments are addresses "
-            "(0x400d1234, or PC:SP pairs pasted from a backtrace) or log files; with a log file the log "
-            "is printed with decoded lines inserted after each line that carries code addresses. "
-            "Without arguments (or with -), addresses or a log are read from standard input."
-        ),
-    )
+    p = add_verb(
+        subparsers, "decode",
+        "Decode code addresses to `function at file:line` from the app's ELF, with inlined frames and "
+        "demangled C++ names, in the format of `addr2line -pfiaC`. Arguments are addresses "
+        "(0x400d1234, or PC:SP pairs pasted from a backtrace) or log files; with a log file the log "
+        "is printed with decoded lines inserted after each line that carries code addresses. "
+        "An ESP-IDF binary log (CONFIG_LOG_MODE_BINARY) is printed as the text lines its records stand "
+        "for, with the strings from the app ELF and the bootloader ELF. "
+        "Without arguments (or with -), addresses or a log are read from standard input.",
+        ["espwatch decode --elf build/app.elf 0x4008535c 0x400d1234",
+         "espwatch decode --elf build/app.elf 0x400d1a2b:0x3ffb5e30 0x400d0f8c:0x3ffb5e50  # backtrace pairs",
+         "espwatch decode --elf build/app.elf monitor.log      # the log, decoded lines added",
+         "espwatch decode < backtrace.txt                      # ELF found in ./build"])
     p.add_argument("inputs", nargs="*", metavar="ADDR|LOG", help="addresses, log files, or - for stdin")
     p.add_argument("--elf", metavar="APP.elf", help="the application ELF (default: found from the current "
                    "folder: ESP-IDF build/, PlatformIO .pio/build/<env>/, Arduino CLI build/<fqbn>/)")
     p.add_argument("--no-cache", action="store_true", help="build the symbol index without the on-disk cache")
+    add_binlog_options(p)
+    p.add_argument("--no-color", action="store_true",
+                   help="leave out colour codes (ANSI SGR) in printed logs (they always are: decode "
+                        "prints no escape sequence, see docs/hardening.md)")
     p.set_defaults(func=run)
-
-
-def _is_address(token: str) -> bool:
-    return bool(ADDR_TOKEN_RE.match(token))
-
-
-def _parse_address(token: str) -> int:
-    return int(token.split(":")[0], 16)
 
 
 def _load(args: argparse.Namespace):
@@ -56,56 +52,88 @@ def _load(args: argparse.Namespace):
     return enr, index
 
 
-def _warn_sha(lines: list[str], enr, source: str) -> None:
-    """Warn (stderr) when the log says it was printed by another build than this ELF."""
-    from espwatch.symbols import parse_elf_sha
-
-    printed = [p for p in map(parse_elf_sha, lines) if p]
-    for warning in enr.mismatches(printed)[:1]:
-        name = "stdin" if source == "-" else source
-        print(f"espwatch: warning: {name} was printed by another build: {warning}", file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
-    from espwatch.symbols import addr2line_lines
+    from espwatch import log_decode as ld
 
     inputs = list(args.inputs) or ["-"]
-    # check files before the (possibly slow) first index build
+    # check every argument before the (possibly slow) first index build
     for token in inputs:
-        if token != "-" and not _is_address(token) and not Path(token).is_file():
-            raise UsageError(f"not an address and not a file: {token}")
+        if ld.is_address(token):
+            if ld.address_value(token) is None:
+                raise UsageError(f"{quote(token)} is wider than 32 bits: ESP32-family code addresses "
+                                 "are 32-bit")
+        elif token != "-":
+            if not Path(token).is_file():
+                raise UsageError(f"not an address and not a file: {quote(token)}")
+            from espwatch.pipeline import open_input  # only for logs: addresses alone start faster
+
+            open_input(token)[0].close()  # refuses an ELF, an image, an archive... with one line
     enr, index = _load(args)
+    binlog = None  # made for the first log (addresses alone need none of it)
     out = sys.stdout
-    pending: list[int] = []
 
-    def flush() -> None:
-        for block in addr2line_lines(index, pending):
-            out.write(block + "\n")
-        pending.clear()
+    def warn(message: str) -> None:
+        out.flush()
+        print(f"espwatch: warning: {message}", file=sys.stderr)
 
+    decoder = ld.AddressDecoder(index, out.write, warn)
     for token in inputs:
-        if _is_address(token):
-            pending.append(_parse_address(token))
+        if ld.is_address(token):
+            decoder.add_token(token)
             continue
-        flush()
-        if token == "-":
-            text = sys.stdin.read()
-            tokens = text.split()
-            if tokens and all(_is_address(t) for t in tokens):
-                pending.extend(_parse_address(t) for t in tokens)
-                continue
-            lines = text.splitlines()
-        else:
-            try:
-                lines = Path(token).read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError as exc:
-                raise InputError(f"cannot read {token}: {exc.strerror or exc}") from None
-        _warn_sha(lines, enr, token)
-        from espwatch.symbols import annotate_log
+        from espwatch.pipeline import open_input, read_chunks, sniff_binary
 
-        for line in annotate_log(lines, index):
-            out.write(line + "\n")
-    flush()
+        if binlog is None:
+            binlog = binlog_decoder(args, enr)
+        stream = binlog.fresh()  # a binary log becomes its text lines; a text log stays as it is
+        name = "stdin" if token == "-" else token
+        if token == "-":
+            chunks = _sniffed(_stdin_chunks(read_chunks), sniff_binary)
+            ld.decode_stdin(_text_of(chunks, stream), decoder, enr.mismatches, out.write, warn)
+        else:
+            decoder.flush()
+            fh, _ = open_input(token)
+            with fh:
+                ld.decode_log(ld.log_lines(_text_of(read_chunks(fh), stream)), index, enr.mismatches, token,
+                              out.write, warn)
+        summary = binlog_summary(stream, name)
+        if summary:
+            print(f"espwatch: {summary}", file=sys.stderr)
+    decoder.flush()
     out.flush()
     index.store()
     return 0
+
+
+def _text_of(chunks, stream):
+    """The text bytes of a log read in chunks: a binary log's records as lines (the decoder streams)."""
+    for chunk in chunks:
+        data = stream.feed(chunk)
+        if data:
+            yield data
+    tail = stream.close()
+    if tail:
+        yield tail
+
+
+def _sniffed(chunks, sniff):
+    """Chunks of standard input, refused (InputError) when the first one shows a binary file."""
+    first = True
+    for chunk in chunks:
+        if first:
+            sniff(chunk[:4096], "<stdin>")
+            first = False
+        yield chunk
+
+
+def _stdin_chunks(read_chunks):
+    """Standard input as byte chunks (a text stream without `buffer`, as tests may install, is encoded)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        yield from read_chunks(buffer)
+        return
+    while True:
+        text = sys.stdin.read(1 << 16)
+        if not text:
+            return
+        yield text.encode("utf-8", "surrogateescape")

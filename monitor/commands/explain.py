@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from espwatch.commands import add_patterns_option, add_verb, load_data
 from espwatch.errors import UsageError
@@ -13,13 +14,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub, "explain",
         "Print what a code means and what to check: a pattern or rule code (EW201), an esp_err_t number or "
         "name from ESP-IDF's error table (0x1503, 5379, ESP_ERR_OTA_VALIDATE_FAILED), or an event kind "
-        "(the codes that produce it); --list lists every pattern and rule code.",
+        "(the codes that produce it); --list lists every pattern and rule code; --contract prints the "
+        "`scan --json` contract (event kinds, JSON keys, fields) and --schema its JSON Schema.",
         ["espwatch explain EW910", "espwatch explain 0x1503", "espwatch explain checksum_failed",
-         "espwatch explain --list"])
+         "espwatch explain --list", "espwatch explain --contract | less"])
     p.add_argument("code", nargs="?", metavar="CODE",
                    help="a pattern or rule code (EW201), an esp_err_t number or name (0x1503, "
                         "ESP_ERR_OTA_VALIDATE_FAILED), or an event kind (checksum_failed)")
     p.add_argument("--list", action="store_true", help="list every code with its kind, severity and title")
+    p.add_argument("--contract", action="store_true",
+                   help="print the `scan --json` contract (events.md: event kinds, JSON keys, fields) "
+                        "shipped with espwatch")
+    p.add_argument("--schema", action="store_true",
+                   help="print the JSON Schema of one `scan --json` line (events.schema.json)")
     add_patterns_option(p)
     p.set_defaults(func=run)
 
@@ -29,6 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from espwatch.explain import all_pages, find_page
     from espwatch.render.explain import iter_error_code, iter_kind, iter_list, iter_page
 
+    if args.contract or args.schema:
+        from espwatch.contract import EVENTS, SCHEMA, read_contract
+
+        if args.code or args.list or (args.contract and args.schema):
+            raise UsageError("--contract and --schema print a file: give one of them alone")
+        sys.stdout.write(read_contract(EVENTS if args.contract else SCHEMA))
+        return 0
     patterns, rules = load_data(args)
     pages = all_pages(patterns, rules)
     if args.list:

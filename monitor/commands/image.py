@@ -61,7 +61,10 @@ def _count(text: str) -> int:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "image", help=VERBS["image"], description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  espwatch image build/app.bin --elf build/app.elf\n"
+               "  espwatch image diff build/app.bin readback.bin\n"
+               "  espwatch image partitions build/partition_table/partition-table.bin")
     sub = p.add_subparsers(dest="mode", metavar="SUBCOMMAND", required=True)
 
     c = sub.add_parser("check", help="an app image: header, segments, checksum, SHA-256, descriptor "

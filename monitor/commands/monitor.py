@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from espwatch.commands import (
+    add_binlog_options,
     add_elf_options,
     add_patterns_option,
     add_screen_options,
     add_verb,
     apply_theme,
+    binlog_decoder,
+    binlog_wanted,
     enrichment,
     load_data,
 )
@@ -61,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_screen_options(p)
     p.add_argument("--eol", choices=sorted(EOLS), default="CRLF",
                    help="line ending sent after a line typed in the send box (default: CRLF)")
+    add_binlog_options(p, switch=True)
     p.set_defaults(func=run)
 
 
@@ -140,15 +144,29 @@ def run(args: argparse.Namespace) -> int:
         # EFBIG and the session log keeps the bytes in memory like for a full disk.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     source = SerialSource(port_name, args.baud, log, reset_on_open=not args.no_reset, port=port)
+    binlog = None
+    if binlog_wanted(args, enr):
+        # Binary logging: the session log keeps the raw bytes; the screen follows their decoded text.
+        from espwatch.binlog.spool import BinlogSpool
+
+        binlog = BinlogSpool(log_path, binlog_decoder(args, enr, armed=True), follow=True, store=log)
+        log.listeners.append(binlog.wake.set)
+        binlog.start()
     from espwatch.tui.app import MonitorApp
 
-    app = MonitorApp(log_path, patterns, enrichment=enr, source=source, name=log_path.name,
-                     show_times=args.timestamps, eol=EOLS[args.eol])
+    app = MonitorApp(binlog.path if binlog is not None else log_path, patterns, enrichment=enr, source=source,
+                     name=log_path.name, show_times=args.timestamps, eol=EOLS[args.eol],
+                     store=binlog.log if binlog is not None else None,
+                     arrival_time=binlog.arrival_time(source.arrival_time) if binlog is not None else None)
+    if binlog is not None:
+        binlog.log.listeners.append(app.follower.wake.set)
     apply_theme(app, args.theme)
     try:
         app.run()
     finally:
         source.stop()
+        if binlog is not None:
+            binlog.cleanup()
         log.close()
     summary = log.summary()
     _say(summary.text())

@@ -8,11 +8,14 @@ import sys
 from collections.abc import Callable
 
 from espwatch.commands import (
+    add_binlog_options,
     add_elf_options,
     add_patterns_option,
     add_screen_options,
     add_verb,
     apply_theme,
+    binlog_decoder,
+    binlog_wanted,
     enrichment,
     load_data,
 )
@@ -26,13 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "events on a timeline, the selected event explained, search, filters, bookmarks.",
         ["espwatch replay boot.log",
          "espwatch replay --follow session.log",
-         "cat boot.log | espwatch replay -"])
+         "cat boot.log | espwatch replay -",
+         "espwatch replay --elf build/app.elf capture.bin     # a binary log, shown as text"])
     p.add_argument("log", metavar="LOG",
                    help="log file, e.g. an espwatch session log; - reads standard input")
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
     add_patterns_option(p)
     add_elf_options(p, "decode backtraces (its index is built in the background)")
     add_screen_options(p)
+    add_binlog_options(p, switch=True)
     p.set_defaults(func=run)
 
 
@@ -50,6 +55,7 @@ def _arrival_times(log: str) -> Callable[[int], float | None] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from espwatch.binlog.setup import sniff_file
     from espwatch.pipeline import open_input
 
     patterns, rules = load_data(args)
@@ -72,17 +78,37 @@ def run(args: argparse.Namespace) -> int:
         path, name = args.log, os.path.basename(args.log)
         arrival_time = _arrival_times(args.log)
     enr = enrichment(args, patterns, rules, background=True)
+    binlog = None
+    wanted = binlog_wanted(args, enr)
+    if wanted or (spool is None and sniff_file(path)):
+        # A binary log: the screen follows its decoded text, written by a thread as the raw bytes are read.
+        from espwatch.binlog.spool import BinlogSpool
+
+        binlog = BinlogSpool(path, binlog_decoder(args, enr, armed=True if wanted else None), follow=follow,
+                             until=until, store=spool.log if spool is not None else None)
+        if spool is not None:
+            spool.log.listeners.append(binlog.wake.set)
+        binlog.start()
+        path, follow, until = binlog.path, True, binlog.done
+        arrival_time = binlog.arrival_time(arrival_time) if arrival_time is not None else None
     from espwatch.tui.app import MonitorApp
 
+    feeder = binlog or spool
     app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
-                     show_times=args.timestamps, store=spool.log if spool is not None else None,
-                     arrival_time=arrival_time, report_dir=os.getcwd() if spool is not None else None)
-    if spool is not None:
-        spool.log.listeners.append(app.follower.wake.set)
+                     show_times=args.timestamps, store=feeder.log if feeder is not None else None,
+                     arrival_time=arrival_time,
+                     # reports beside the log given (a pipe or a decoded binary log is a temporary file)
+                     report_dir=os.getcwd() if args.log == "-" else
+                     os.path.dirname(os.path.abspath(args.log)))
+    if feeder is not None:
+        feeder.log.listeners.append(app.follower.wake.set)
     apply_theme(app, args.theme)
     try:
         app.run()
     finally:
-        if spool is not None:
-            spool.cleanup()
+        if binlog is not None:
+            binlog.cleanup()
+        if spool is not None and not spool.cleanup():
+            print(f"espwatch: could not remove the spool file {spool.path} (the next `replay -` will)",
+                  file=sys.stderr)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import add_elf_options, add_patterns_option, add_verb
+from espwatch.commands import add_binlog_options, add_elf_options, add_patterns_option, add_verb
 from espwatch.errors import InputError, UsageError
 
 
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--redact-wifi", action="store_true", help="also remove Wi-Fi network names (SSIDs)")
     p.add_argument("--redact-mac", action="store_true", help="also remove MAC addresses")
     add_patterns_option(p)
+    add_binlog_options(p)
     p.set_defaults(func=run)
 
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--no-redact cannot be combined with --redact-wifi or --redact-mac")
     opt = ReportOptions(elf=args.elf, no_elf=args.no_elf, full=args.full, redact=not args.no_redact,
                         redact_wifi=args.redact_wifi, redact_mac=args.redact_mac,
-                        patterns_dirs=list(args.patterns))
+                        patterns_dirs=list(args.patterns), bootloader_elf=args.bootloader_elf)
     rep = build_report(args.log, opt)
     if args.output:
         try:

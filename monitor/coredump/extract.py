@@ -55,7 +55,7 @@ def find_dumps(blob: bytes, name: str = "input") -> list[DumpSource]:
     if blob.startswith(b"\x7fELF"):
         return [_elf_core(blob, name)]
     for off in (0, 4):
-        if off and struct.unpack_from("<I", blob)[0] != FLASH_MAGIC_OLD:
+        if off and (len(blob) < 4 or struct.unpack_from("<I", blob)[0] != FLASH_MAGIC_OLD):
             continue
         if looks_like_header(blob[off:]):
             return [_raw(blob, off)]

@@ -99,11 +99,20 @@ def open_port(url: str, baud: int, timeout: float = 0.05) -> Any:
     return port
 
 
-def open_error_text(url: str, exc: BaseException) -> str:
+def open_error_text(url: str, exc: BaseException, windows: bool = os.name == "nt") -> str:
     """One line saying why `url` could not be opened, with what to do about the common causes."""
     code = getattr(exc, "errno", None)
     text = str(exc).split("\n", 1)[0]
-    if code == errno.ENOENT or (link_kind(url) == "local" and not os.path.exists(url)):
+    local = link_kind(url) == "local"
+    if windows and local:
+        # pyserial on Windows: "could not open port 'COM4': PermissionError(13, 'Access is denied.', ...)"
+        # (COM ports are not files: os.path.exists() says nothing; the message text may be translated)
+        if "FileNotFoundError" in text or code == errno.ENOENT:
+            return f"{url}: no such port"
+        if "PermissionError" in text or code == errno.EACCES:
+            return f"{url} is in use by another program (another monitor, esptool, a serial terminal?)"
+        return f"{url}: {text}"
+    if code == errno.ENOENT or (local and not os.path.exists(url)):
         return f"{url}: no such port"
     if code == errno.EACCES:
         return (f"{url}: permission denied (on Linux add yourself to the 'dialout' group, 'uucp' on Arch, "

@@ -92,7 +92,7 @@ def strip_host_lines(data: bytes) -> bytes:
 
 def safe_port_name(port: str) -> str:
     """A file-name-friendly form of a port name or URL."""
-    name = port.rstrip("/").rsplit("/", 1)[-1] if "://" not in port else port.split("://", 1)[1]
+    name = re.split(r"[/\\]", port.rstrip("/\\"))[-1] if "://" not in port else port.split("://", 1)[1]
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")
     return name or "port"
 

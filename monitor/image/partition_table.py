@@ -25,6 +25,7 @@ from typing import Any
 from espwatch.errors import ImageError
 from espwatch.image._files import MiB, read_input
 from espwatch.image.app_image import ESP_IMAGE_MAGIC, Finding
+from espwatch.sanitize import quote
 
 ENTRY_LEN = 32
 ENTRY_MAGIC = b"\xaa\x50"
@@ -285,7 +286,7 @@ def _parse_int(text: str, what: str, line: int) -> int:
     try:
         return int(v, 0) * mult
     except ValueError:
-        raise ImageError(f"line {line}: {what} {text.strip()!r} is not a number") from None
+        raise ImageError(f"line {line}: {what} {quote(text.strip())} is not a number") from None
 
 
 def _parse_type(text: str, line: int) -> int:
@@ -297,7 +298,7 @@ def _parse_type(text: str, line: int) -> int:
     try:
         t = int(v, 0)
     except ValueError:
-        raise ImageError(f"line {line}: unknown partition type {v!r} "
+        raise ImageError(f"line {line}: unknown partition type {quote(v)} "
                                   f"(known: {', '.join(TYPES)}, or a number 0x40-0xFE)") from None
     if not 0 <= t <= 0xFE:
         raise ImageError(f"line {line}: partition type 0x{t:x} out of range (0x00-0xFE)")
@@ -318,7 +319,7 @@ def _parse_subtype(text: str, ptype: int, line: int) -> int:
     except ValueError:
         known = ", ".join(names) if names else "a number"
         raise ImageError(
-            f"line {line}: unknown subtype {v!r} for this type (known: {known})") from None
+            f"line {line}: unknown subtype {quote(v)} for this type (known: {known})") from None
     if not 0 <= s <= 0xFF:
         raise ImageError(f"line {line}: subtype 0x{s:x} out of range (0x00-0xFF)")
     return s
@@ -340,7 +341,7 @@ def parse_partition_csv(text: str, path: str | None = None,
         if not name:
             raise ImageError(f"line {lineno}: empty partition name")
         if len(name.encode()) > 16:
-            raise ImageError(f"line {lineno}: name {name!r} is longer than 16 bytes")
+            raise ImageError(f"line {lineno}: name {quote(name)} is longer than 16 bytes")
         ptype = _parse_type(ptype_s, lineno)
         sub = _parse_subtype(sub_s, ptype, lineno)
         align = APP_ALIGN if ptype == 0x00 else DATA_ALIGN
@@ -360,7 +361,7 @@ def parse_partition_csv(text: str, path: str | None = None,
             if not fl:
                 continue
             if fl not in FLAGS:
-                raise ImageError(f"line {lineno}: unknown flag {fl!r} (known: {', '.join(FLAGS)})")
+                raise ImageError(f"line {lineno}: unknown flag {quote(fl)} (known: {', '.join(FLAGS)})")
             flags |= FLAGS[fl]
         table.partitions.append(
             Partition(name, ptype, sub, offset, size, flags, len(table.partitions), lineno))
@@ -384,6 +385,7 @@ def to_binary(table: PartitionTable, with_md5: bool = True) -> bytes:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOG_ROW = re.compile(
     r"boot:\s+(\d+)\s+(\S+)\s+(.*?)\s+([0-9a-fA-F]{2})\s+([0-9a-fA-F]{2})\s+([0-9a-fA-F]{8})\s+([0-9a-fA-F]{8})\s*$")
+MAX_LOG_ROW = 512
 _LOG_START = re.compile(r"boot: Partition Table:")
 _LOG_END = re.compile(r"boot: End of partition table")
 
@@ -413,6 +415,8 @@ def parse_partition_boot_log(lines: list[str] | str, path: str | None = None) ->
     tables: list[list[Partition]] = []
     current: list[Partition] | None = None
     for lineno, raw in enumerate(lines, 1):
+        if len(raw) > MAX_LOG_ROW:  # a table row is short; a long line is something else
+            continue
         line = _ANSI.sub("", raw).rstrip("\r\n")
         if _LOG_START.search(line):
             current = []
@@ -498,7 +502,7 @@ def check_partition_table(table: PartitionTable, *, table_offset: int | None = N
     seen_labels: dict[str, Partition] = {}
     seen_app_sub: dict[int, Partition] = {}
     for p in table.partitions:
-        where = f"'{p.label}'" + (f" (line {p.line})" if p.line and table.source == "csv" else "")
+        where = quote(p.label, 40) + (f" (line {p.line})" if p.line and table.source == "csv" else "")
         if p.label in seen_labels:
             add(Finding("warning", "duplicate-label", f"{where}: label used twice"))
         seen_labels[p.label] = p

@@ -61,6 +61,6 @@ def iter_error_code(code: ErrorCode, related: Sequence[Pattern] = ()) -> Iterato
 
 def iter_kind(kind: str, pages: Sequence[Pattern]) -> Iterator[str]:
     """An event kind: the codes that produce it (`espwatch explain CODE` for each page)."""
-    yield f"event kind {kind}: {len(pages)} code(s) produce it (see docs/events.md)"
+    yield f"event kind {kind}: {len(pages)} code(s) produce it (see `espwatch explain --contract`)"
     for p in sorted(pages, key=lambda p: p.code):
         yield f"  {p.code}  {p.severity:<7}  {p.title}"

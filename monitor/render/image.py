@@ -132,17 +132,19 @@ def diff_lines(d: ImageDiff, max_runs: int, hex_runs: int) -> list[str]:
                        "the read-back is 0xFF where the original has data")
     else:
         out.append(f"written:   all {d.original_size} bytes present")
-    if d.runs:
-        nbytes = sum(r.differing for r in d.runs)
-        out.append(f"runs:      {len(d.runs)} run(s), {nbytes} differing byte(s) before "
+    if d.run_count:
+        out.append(f"runs:      {d.run_count} run(s), {d.run_differing} differing byte(s) before "
                    + ("the unwritten tail" if d.truncated else "the image end"))
         for kind, n in d.kinds().most_common():
             out.append(f"  {n:5d} {kind}")
-        out.append("by region: " + ", ".join(f"{w}: {n}" for w, n in d.by_region().most_common()))
+        regions = d.by_region().most_common()
+        out.append("by region: " + ", ".join(f"{w}: {n}" for w, n in regions[:12])
+                   + (f", {len(regions) - 12} more regions" if len(regions) > 12 else ""))
         for i, r in enumerate(d.runs[:max_runs]):
             out.append(f"  run {i + 1}: 0x{r.offset:06x} +{r.length} ({r.where}): {r.describe()}")
-        if len(d.runs) > max_runs:
-            out.append(f"  ... {len(d.runs) - max_runs} more run(s) (--max-runs, --json)")
+        if d.run_count > min(max_runs, len(d.runs)):
+            out.append(f"  ... {d.run_count - min(max_runs, len(d.runs))} more run(s) (--max-runs, --json; "
+                       f"--json lists the first {len(d.runs)})")
     rbi = d.readback_image
     if img.is_image and rbi.checksum_stored is not None and rbi.checksum_calculated is not None \
             and not rbi.checksum_ok:

@@ -1,7 +1,8 @@
 """Markdown building blocks that text from a log or a device cannot break (GitHub / GitLab flavoured).
 
 Log text only appears inside fences longer than any backtick run in it; inline text and table cells are
-escaped (HTML, emphasis, links, tables, list and heading starts).
+escaped (HTML, emphasis, links, tables, list and heading starts); both go through
+`espwatch.sanitize.for_markdown` first (no escape sequence, control or bidi override).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 import regex
 
+from espwatch.sanitize import for_markdown
+
 _BACKTICKS = regex.compile(r"`+")
 _INLINE_SPECIAL = regex.compile(r"([\\`*_\[\]|~])")
 _SPAN = regex.compile(r"`([^`\n]+)`")
@@ -18,7 +21,7 @@ _SPAN = regex.compile(r"`([^`\n]+)`")
 
 def fence(lines: Iterable[str], info: str = "") -> str:
     """A fenced code block that its content cannot close: longer than any backtick run inside."""
-    body = list(lines)
+    body = [for_markdown(ln) for ln in lines]
     longest = max((len(m.group(0)) for ln in body for m in _BACKTICKS.finditer(ln)), default=0)
     ticks = "`" * max(3, longest + 1)
     return "\n".join([ticks + info, *body, ticks])
@@ -26,7 +29,7 @@ def fence(lines: Iterable[str], info: str = "") -> str:
 
 def md_text(s: Any) -> str:
     """Inline text from the log or the device: HTML and Markdown syntax neutralised, one line."""
-    t = str(s).replace("\r", " ").replace("\n", " ")
+    t = for_markdown(str(s)).replace("\r", " ").replace("\n", " ")
     t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     t = _INLINE_SPECIAL.sub(r"\\\1", t)
     t = regex.sub(r"^(\s*)(\d+)([.)])", r"\1\2\\\3", t)

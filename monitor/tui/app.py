@@ -39,6 +39,7 @@ from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
 from espwatch.render.frames import frame_lines
 from espwatch.reread import reread
+from espwatch.sanitize import for_terminal
 from espwatch.search import SearchResult
 from espwatch.tui.boots import FACT_LINES, BootIndex
 from espwatch.tui.console import ConsoleKeys
@@ -167,8 +168,12 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         self.report_dir = Path(report_dir) if report_dir else self.path.resolve().parent
         self.eol = eol
         # Live, the screen reads the session through the SessionLog: it also has what the file could not take.
-        self.index = LineIndex(self.path, store=source.log if source is not None else store)
-        self.arrival_time = source.arrival_time if source is not None else arrival_time
+        # `store` / `arrival_time` given with a source: the screen shows a copy made from what the source
+        # wrote (a binary log's decoded text), with the arrival times mapped back to the source's bytes.
+        self.index = LineIndex(self.path, store=store if store is not None else
+                               source.log if source is not None else None)
+        self.arrival_time = arrival_time if arrival_time is not None else \
+            source.arrival_time if source is not None else None
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
         self.store = EventStore(patterns, self._reread, keep_frames=lambda c: not DecodeStage.redecodable(c))
@@ -521,7 +526,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         text = status_text(self._status_info())
         log_problem = self.source.log.status_text() if self.source is not None else None
         if log_problem:
-            text = Text.assemble((f" {log_problem} ", "bold white on red"), " ", text)
+            text = Text.assemble((f" {for_terminal(log_problem)} ", "bold white on red"), " ", text)
         self.query_one("#status", Static).update(text)
 
     def on_source_status(self, message: SourceStatus) -> None:
@@ -578,13 +583,13 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         for k, v in s.facts.items():
             if k in ("partitions", "partition_line"):
                 continue
-            table.add_row(k.replace("_", " "), str(v))
+            table.add_row(for_terminal(k.replace("_", " ")), for_terminal(str(v)))
         if s.counts:
             table.add_row("events", ", ".join(f"{n} {k}" for k, n in s.counts.items()))
         for row in s.facts.get("partitions", []) or []:
             if isinstance(row, dict):
                 cells = (str(row.get(k, "")) for k in ("label", "offset", "length"))
-                table.add_row("partition", " ".join(cells))
+                table.add_row("partition", for_terminal(" ".join(cells)))
         return table
 
     def show_event(self, row: int, move: bool = True) -> None:

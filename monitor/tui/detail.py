@@ -11,6 +11,7 @@ from rich.text import Text
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
 from espwatch.render.frames import frame_lines
+from espwatch.sanitize import for_terminal
 from espwatch.tui.document import SessionInfo
 
 SEVERITY_STYLE = {"info": "green", "warning": "yellow", "error": "red", "fatal": "bold white on red"}
@@ -42,6 +43,7 @@ def _value(v: Any, limit: int = 400) -> str | None:
         s = ", ".join(f"{k} {x}" for k, x in v.items())
     else:
         s = str(v)
+    s = for_terminal(s)
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
@@ -68,14 +70,14 @@ def boot_label(s: SessionInfo) -> str:
     app = " ".join(str(f[k]) for k in ("project", "app_version") if k in f)
     if app:
         parts.append(app)
-    return " · ".join(parts)
+    return for_terminal(" · ".join(parts))
 
 
 def event_title(ev: Event, patterns: PatternSet | None) -> str:
     if ev.kind == "finding" and ev.title:
-        return ev.title
+        return for_terminal(ev.title)
     pat = patterns.get(ev.code) if patterns is not None else None
-    return pat.title if pat is not None and pat.title else ev.kind.replace("_", " ")
+    return for_terminal(pat.title if pat is not None and pat.title else ev.kind.replace("_", " "))
 
 
 def render_event(ev: Event, patterns: PatternSet | None,
@@ -86,7 +88,7 @@ def render_event(ev: Event, patterns: PatternSet | None,
     head = Text.assemble(sev, " ", (event_title(ev, patterns), "bold"))
     parts.append(head)
     span = f"line {ev.line}" if ev.end_line == ev.line else f"lines {ev.line}-{ev.end_line}"
-    parts.append(Text(f"{ev.kind} · {ev.code} · {span} · boot {ev.boot}", style="dim"))
+    parts.append(Text(for_terminal(f"{ev.kind} · {ev.code} · {span} · boot {ev.boot}"), style="dim"))
     if session is not None:
         parts.append(Text(boot_label(session), style="dim"))
     if provisional:
@@ -94,15 +96,16 @@ def render_event(ev: Event, patterns: PatternSet | None,
                           style="italic yellow"))
     if ev.kind == "finding":
         for h in ev.hints:
-            parts.append(Text.assemble(("• ", "cyan"), reflow(h)))
+            parts.append(Text.assemble(("• ", "cyan"), for_terminal(reflow(h))))
         if ev.evidence:
             parts.append(Text("evidence: lines " + ", ".join(str(n) for n in ev.evidence[:30]), style="dim"))
         return Group(*parts)
-    parts.append(Text(ev.text.strip(), style="italic", overflow="fold"))
+    parts.append(Text(for_terminal(ev.text.strip()), style="italic", overflow="fold"))
     if ev.frames:
         parts.append(Text("\nDecoded", style="bold"))
         for line in frame_lines(ev.frames):
-            parts.append(Text(line, style="dim" if line.endswith("?? ??:0") else "", overflow="fold"))
+            parts.append(Text(for_terminal(line), style="dim" if line.endswith("?? ??:0") else "",
+                              overflow="fold"))
     if isinstance(ev.fields.get("coredump"), dict):
         parts.append(Text("\nCore dump (decoded by espwatch)", style="bold"))
         parts.append(Text("\n".join(_summary_lines(ev.fields["coredump"])), overflow="fold"))
@@ -112,22 +115,22 @@ def render_event(ev: Event, patterns: PatternSet | None,
         table.add_column(style="cyan", no_wrap=True)
         table.add_column(overflow="fold")
         for k, v in rows:
-            table.add_row(k, v)
+            table.add_row(for_terminal(k), v)
         parts.append(Text(""))
         parts.append(table)
     pat = patterns.get(ev.code) if patterns is not None else None
     if pat is not None:
         if pat.hint:
             parts.append(Text("\nWhat it means", style="bold"))
-            parts.append(Text(reflow(pat.hint)))
+            parts.append(Text(for_terminal(reflow(pat.hint))))
         if pat.checks:
             parts.append(Text("\nCheck", style="bold"))
             for c in pat.checks:
-                parts.append(Text.assemble(("• ", "cyan"), reflow(c)))
+                parts.append(Text.assemble(("• ", "cyan"), for_terminal(reflow(c))))
         if pat.references:
             parts.append(Text("\nReferences", style="bold"))
             for r in pat.references:
-                parts.append(Text(r, style="underline blue", overflow="fold"))
+                parts.append(Text(for_terminal(r), style="underline blue", overflow="fold"))
     return Group(*parts)
 
 
@@ -139,7 +142,7 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
         out += [f"- {reflow(h)}" for h in ev.hints]
         if ev.evidence:
             out.append("evidence: lines " + ", ".join(str(n) for n in ev.evidence))
-        return "\n".join(out) + "\n"
+        return for_terminal("\n".join(out) + "\n")
     out.append("")
     out.append(ev.text)
     out += ev.block
@@ -158,10 +161,10 @@ def event_plain(ev: Event, patterns: PatternSet | None) -> str:
             out += ["", reflow(pat.hint)]
         out += [f"- check: {reflow(c)}" for c in pat.checks]
         out += [f"- see: {r}" for r in pat.references]
-    return "\n".join(out) + "\n"
+    return for_terminal("\n".join(out) + "\n")
 
 
 def _summary_lines(summary: dict) -> list[str]:
     from espwatch.render.coredump import summary_lines
 
-    return summary_lines(summary)
+    return [for_terminal(line) for line in summary_lines(summary)]

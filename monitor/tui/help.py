@@ -35,7 +35,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("t", "host timestamps on / off"),
     ]),
     ("Saving", [
-        ("c", "copy the event (OSC 52)"),
+        ("c", "copy the event (clipboard)"),
         ("C", "copy the Markdown report"),
         ("w", "write the Markdown report beside the log"),
     ]),

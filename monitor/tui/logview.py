@@ -26,6 +26,7 @@ from textual.strip import Strip
 from espwatch.device.sessionlog import is_host_line
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line, split_host_time
+from espwatch.sanitize import for_terminal, sgr_text
 from espwatch.tui.document import LineIndex
 from espwatch.tui.query import FilterResult
 
@@ -41,12 +42,6 @@ BOOKMARK_STYLE = Style(color="magenta", bold=True)
 DECODED_STYLE = Style(color="cyan", italic=True)
 DECODED_MARK = "--- "
 """What idf.py monitor prints before a decoded address; the rest of the line is addr2line's."""
-_CONTROLS = regex.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]")
-# Escapes made visible by copy-paste ("␛[0;31m", "?[0;31m") are shown as the colours they meant.
-# Escape sequences: SGR (colours) are kept for Rich, anything else (cursor moves, stray ESC) is dropped.
-_ESCAPES = regex.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x1b")
-_SGR = regex.compile(r"\x1b\[[0-9;]*m")
-_VISIBLE_ESC = regex.compile(r"\u241b\[|(?<![\w\]])\?\[(?=[0-9;]*m)")
 
 
 def level_style(text: str) -> Style | None:
@@ -56,30 +51,18 @@ def level_style(text: str) -> Style | None:
 
 
 def line_text(raw: bytes, full_length: int) -> Text:
-    """A device line as Rich text: its own ANSI colours, or a colour by log level; never raw escapes."""
+    """A device line as Rich text: its own SGR colours (espwatch.sanitize.sgr_text, which drops every
+    other sequence and control), or a colour by log level; never a raw escape or control."""
     if is_host_line(raw):
-        text = Text(raw.decode("utf-8", "replace"), no_wrap=True, end="")
+        text = Text(for_terminal(raw.decode("utf-8", "replace")), no_wrap=True, end="")
         text.stylize(HOST_STYLE)
         return text
     s = raw.decode("utf-8", "replace")
     if "\t" in s:
         s = s.expandtabs(4)
-    if "\u241b[" in s or "?[" in s:
-        s = _VISIBLE_ESC.sub("\x1b[", s)
-    ansi = "\x1b" in s
-    if ansi:
-        s = _ESCAPES.sub(lambda m: m.group() if _SGR.fullmatch(m.group()) else "", s)
-    if _CONTROLS.search(s):
-        s = _CONTROLS.sub(lambda m: " " if m.group() == "\r" else "", s)
-    if ansi:
-        text = Text.from_ansi(s, no_wrap=True, end="")
-        if not text.spans:  # escapes that set no colour: colour by level after all
-            style = level_style(text.plain)
-            if style is not None:
-                text.stylize(style)
-    else:
-        text = Text(s, no_wrap=True, end="")
-        style = level_style(s)
+    text = sgr_text(s)
+    if not text.spans:  # no colour of its own: coloured by level
+        style = level_style(text.plain)
         if style is not None:
             # a span, not Text.style: Rich drops the base style of a Text without spans when rendering
             text.stylize(style)

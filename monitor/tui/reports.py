@@ -21,8 +21,7 @@ class ReportMixin:
         if self.selected is None:
             self.notify("select an event first (n)", timeout=2)
             return
-        self.copy_to_clipboard(event_plain(self.selected, self.patterns))
-        self.notify("event copied to the clipboard (OSC 52)", timeout=2)
+        self._copy(event_plain(self.selected, self.patterns), "event")
 
     def action_copy_report(self) -> None:
         self.notify("writing the report…", timeout=2)
@@ -54,8 +53,17 @@ class ReportMixin:
 
     def _report_done(self, path: Path | None, markdown: str) -> None:
         if path is None:
-            self.copy_to_clipboard(markdown)
-            self.notify("Markdown report copied to the clipboard (OSC 52)", timeout=3)
+            self._copy(markdown, "Markdown report")
             return
         self.last_report = path
         self.notify(f"report saved to {path}", timeout=6)
+
+    def _copy(self, text: str, what: str) -> None:
+        """The platform's clipboard command, else OSC 52 and a file (espwatch.clipboard); headless
+        (tests) never touches the desktop's clipboard."""
+        from espwatch.clipboard import copy_text
+
+        result = copy_text(text, self.copy_to_clipboard, use_command=not self.is_headless)
+        self.last_copy = result
+        self.notify(result.message(what), severity="error" if result.error and not result.saved else
+                    "information", timeout=2 if result.command else 6)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
+from espwatch.sanitize import for_terminal
+
 
 def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
@@ -70,4 +72,4 @@ def status_text(info: StatusInfo) -> Text:
         parts.append(f"/{info.search}: {hits}{busy}")
     parts += info.extra
     style = "bold yellow" if info.live and info.state in ("lost", "waiting") else ""
-    return Text(" · ".join(parts), style=style)
+    return Text(for_terminal(" · ".join(parts)), style=style)  # names and patterns come from outside

@@ -1,0 +1,1 @@
+"""Fuzzing harness for espwatch's parsers (see fuzz/README.md)."""
