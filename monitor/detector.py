@@ -1,5 +1,7 @@
 """Lines to events: the hot path of every scan and of the live monitor.
 
+The regexes see at most `lines.MATCH_LIMIT` bytes of a line (the session log and the view keep it whole).
+
 `Detector.feed(chunk)` takes bytes as they come. Without an open block it jumps from one prefilter hit
 to the next (line numbers come from counting `\\n` in C), so bytes that match no literal cost almost
 nothing. A matching line is decoded, cleaned, and only the regexes of the patterns whose literal
@@ -15,11 +17,21 @@ import heapq
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+
 from espwatch.events import Event
-from espwatch.lines import MAX_LINE, PartialLine, clean_text
+from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
 from espwatch.logformat import split_host_time
 from espwatch.patterns import Pattern, PatternSet
 from espwatch.prefilter import Prefilter
+
+_ANNOTATION = regex.compile(r"\s*--- ")
+"""A line the host's monitor (idf.py monitor) put between the device's lines (`--- 0x400d1234: f at x.c:3`):
+it neither belongs to nor ends an open block."""
+
+
+def _hex(value: str) -> str:
+    return value if value[:2].lower() == "0x" else "0x" + value
 
 
 @dataclass(slots=True)
@@ -76,7 +88,8 @@ class Detector:
     """Feed bytes, get events in input order. Counts lines exactly as events.md defines them."""
 
     def __init__(
-        self, patterns: PatternSet, max_line: int = MAX_LINE, fallback_prefilter: bool = False
+        self, patterns: PatternSet, max_line: int = MAX_LINE, fallback_prefilter: bool = False,
+        match_limit: int = MATCH_LIMIT,
     ) -> None:
         self.patterns = patterns
         lits: list[str] = []
@@ -94,8 +107,8 @@ class Detector:
         self._order = {id(p): i for i, p in enumerate(patterns.matchers)}
         self._prefilter = Prefilter(lits, force_fallback=fallback_prefilter)
         self._lit_bytes = [lit.encode() for lit in lits]
-        self._max_line = max_line
-        self._carry = PartialLine(max_line)
+        self._match_limit = min(max_line, match_limit)
+        self._carry = PartialLine(self._match_limit)  # the detector never needs more of a line
         self._next_line = 1
         self._open: list[_OpenBlock] = []
         self._ready: list[tuple[int, int, Event]] = []
@@ -204,8 +217,8 @@ class Detector:
         if not cands and not self._open:
             return
         raw = buf[ls:nl]
-        if len(raw) > self._max_line:
-            raw = raw[: self._max_line]
+        if len(raw) > self._match_limit:
+            raw = raw[: self._match_limit]
         text = clean_text(raw)
         if self._open:
             self._feed_blocks(text, number)
@@ -251,6 +264,8 @@ class Detector:
             blk = ob.pattern.block
             assert blk is not None
             _, body = split_host_time(text)
+            if _ANNOTATION.match(body):
+                continue
             stripped = body.strip()
             if blk.end is not None and blk.end.search(body):
                 if blk.end_inclusive:
@@ -281,6 +296,8 @@ class Detector:
         for col in blk.collect:
             for m in col.rx.finditer(body):
                 groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                if col.normalize == "hex":
+                    groups = {k: _hex(v.strip()) for k, v in groups.items()}
                 if col.mode == "first":
                     for k, v in groups.items():
                         ev.fields.setdefault(k, v.strip())
@@ -302,6 +319,14 @@ class Detector:
 
     def _finish_block(self, ob: _OpenBlock) -> None:
         # Blank lines at the end of a block are not part of it.
+        blk = ob.pattern.block
+        if blk is not None and blk.join and ob.event.block:
+            ev = ob.event
+            joined = split_host_time(ev.text)[1].strip() + "".join(b.strip() for b in ev.block)
+            for name, rx in ob.pattern.lists.items():
+                ev.fields[name] = rx.findall(joined)
+            for name, rx in ob.pattern.flags.items():
+                ev.fields[name] = rx.search(joined) is not None
         self._emit(ob.event)
 
     # -- output ------------------------------------------------------------------------------

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from espwatch.sanitize import clean_line
 
 MAX_LINE = 1 << 20
-"""Bytes of one line kept for matching and display (the session log keeps everything)."""
+"""Bytes of one line kept for display (the session log keeps everything)."""
+
+MATCH_LIMIT = 16 * 1024
+"""Bytes of one line that reach the pattern regexes. Device lines are far shorter (a 64-frame backtrace is
+1.5 kB); a longer one is binary noise or a missing line break, and matching it whole could only cost time."""
 
 
 def clean_text(raw: bytes) -> str:

@@ -26,7 +26,8 @@ _HOST_PREFIXES = [
 ]
 
 _IDF = regex.compile(
-    r"(?P<level>[EWIDV]) \((?P<time>\d+|\d{1,2}:\d{2}:\d{2}\.\d{3})\) "
+    r"(?P<level>[EWIDV]) \((?P<time>\d+|\d{1,2}:\d{2}:\d{2}\.\d{3}"
+    r"|\d{2}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})\) "
     r"(?P<tag>[^:\s][^:]{0,40}?): ?(?P<msg>.*)",
     regex.DOTALL,
 )
@@ -58,11 +59,22 @@ class LogRecord:
 
 
 def split_host_time(text: str) -> tuple[str | None, str]:
-    """Split a host timestamp prefix from the line: (timestamp or None, rest)."""
-    if not text or not (text[0].isdigit() or text[0] == "["):
+    """Split a host timestamp prefix from the line: (timestamp or None, rest).
+
+    Indentation before the timestamp (a pasted log, a quoted block) is not part of the line.
+    """
+    if not text:
+        return None, text
+    start = 0
+    if text[0] in " \t":
+        start = len(text) - len(text.lstrip(" \t"))
+        if start >= len(text):
+            return None, text
+    first = text[start]
+    if not (first.isdigit() or first == "["):
         return None, text
     for rx in _HOST_PREFIXES:
-        m = rx.match(text)
+        m = rx.match(text, start)
         if m:
             return m.group("ts"), text[m.end() :]
     return None, text

@@ -34,6 +34,7 @@ class Collect:
     rx: regex.Pattern[str]
     mode: str = "first"  # "first": set once; "list": append each group; "record": append a dict
     name: str | None = None  # the list field for mode "record"
+    normalize: str | None = None  # "hex": a value printed without `0x` gets it (early register dumps)
 
 
 @dataclass(slots=True)
@@ -46,6 +47,11 @@ class Block:
     max_blank: int = 1
     collect: list[Collect] = field(default_factory=list)
     end_inclusive: bool = True
+    join: bool = False
+    """`lists` and `flags` are taken again over the first line and the block's lines joined, at the end:
+    a backtrace wrapped by a terminal over several lines gives all its frames, even one cut mid-address."""
+    same_as: str | None = None
+    """Use the block of the pattern with this code (resolved by PatternSet)."""
 
 
 @dataclass(slots=True)
@@ -83,6 +89,9 @@ class Pattern:
     timeline: bool = True
     """Info-level events of it appear in the monitor's timeline (warnings and above always do)."""
     block: Block | None = None
+    sources: list[str] = field(default_factory=list)
+    """Which printed messages this pattern covers: components and files of ESP-IDF, Arduino-ESP32, the ROM
+    (kept in step with patterns/catalogue by tools/catalogue/extract.py --sync-patterns)."""
     family: str = ""
     source: str = ""
 
@@ -94,12 +103,12 @@ class Pattern:
 _PATTERN_KEYS = {
     "code", "kind", "severity", "title", "literals", "regex", "hint", "checks", "references", "fields",
     "lists", "flags", "severity_when", "sets", "starts_boot", "fact", "block", "ignore_case", "fallback",
-    "decode", "crash", "timeline",
+    "decode", "crash", "timeline", "sources",
 }
 CRASH_LEAST_SPECIFIC = 99
 """The rank of `crash = true`: a crash whose cause any other crash event of the same crash names better."""
 _DERIVED_KEYS = {"code", "kind", "severity", "title", "hint", "checks", "references"}
-_BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive"}
+_BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_inclusive", "join", "same_as"}
 
 
 PIECES_FILE = "pieces.toml"
@@ -119,8 +128,9 @@ def builtin_pieces() -> dict[str, str]:
     return _pieces
 
 
-def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError) -> str:
-    """`src` with every `%{name}` replaced by its shared piece; an unknown name is an error."""
+def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError, depth: int = 0) -> str:
+    """`src` with every `%{name}` replaced by its shared piece (pieces may use pieces); an unknown name is
+    an error."""
     if "%{" not in src:
         return src
     pieces = builtin_pieces()
@@ -129,7 +139,9 @@ def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError
         if m.group(1) not in pieces:
             known = ", ".join(sorted(pieces))
             raise error(f"{where}: unknown regex piece %{{{m.group(1)}}} (known: {known})")
-        return pieces[m.group(1)]
+        if depth > 8:
+            raise error(f"{where}: regex pieces nested too deep at %{{{m.group(1)}}}")
+        return expand_pieces(pieces[m.group(1)], where, error, depth + 1)
 
     return _PIECE.sub(piece, src)
 
@@ -182,6 +194,10 @@ def _parse_block(raw: Any, where: str, flags: int, lazy: bool = False) -> Block:
     unknown = set(raw) - _BLOCK_KEYS
     if unknown:
         raise PatternError(f"{where}: unknown block keys {sorted(unknown)}")
+    if "same_as" in raw:
+        if set(raw) != {"same_as"} or not isinstance(raw["same_as"], str):
+            raise PatternError(f"{where}: `same_as` names another pattern's code and stands alone")
+        return Block(None, None, same_as=raw["same_as"])
     cont = _compile(raw["continue"], f"{where}.continue", flags, lazy) if "continue" in raw else None
     end = _compile(raw["end"], f"{where}.end", flags, lazy) if "end" in raw else None
     if cont is None and end is None:
@@ -196,12 +212,16 @@ def _parse_block(raw: Any, where: str, flags: int, lazy: bool = False) -> Block:
             raise PatternError(f"{cw}: mode must be first, list or record")
         if mode == "record" and not c.get("name"):
             raise PatternError(f"{cw}: mode record needs `name`")
-        collect.append(Collect(_compile(c["regex"], cw, flags, lazy), mode, c.get("name")))
+        if c.get("normalize") not in (None, "hex"):
+            raise PatternError(f"{cw}: normalize must be \"hex\"")
+        rx = _compile(c["regex"], cw, flags, lazy)
+        collect.append(Collect(rx, mode, c.get("name"), c.get("normalize")))
     max_lines = raw.get("max_lines", 40)
     max_blank = raw.get("max_blank", 1)
     if not isinstance(max_lines, int) or not isinstance(max_blank, int) or max_lines < 1 or max_blank < 0:
         raise PatternError(f"{where}: max_lines must be >= 1 and max_blank >= 0")
-    return Block(cont, end, max_lines, max_blank, collect, bool(raw.get("end_inclusive", True)))
+    return Block(cont, end, max_lines, max_blank, collect, bool(raw.get("end_inclusive", True)),
+                 bool(raw.get("join", False)))
 
 
 def _parse_entry(raw: Any, where: str, derived: bool, lazy: bool = False) -> Pattern:
@@ -255,6 +275,7 @@ def _parse_entry(raw: Any, where: str, derived: bool, lazy: bool = False) -> Pat
             raise PatternError(f"{sww}: bad severity {sw['severity']!r}")
         rx = _compile(sw["regex"], sww, 0, lazy)
         pat.severity_when.append(SeverityWhen(sw["field"], rx, sw["severity"]))
+    pat.sources = _str_list(raw["sources"], f"{where}.sources") if raw.get("sources") else []
     for key in ("starts_boot", "fact", "fallback", "decode", "timeline"):
         if key in raw and not isinstance(raw[key], bool):
             raise PatternError(f"{where}: `{key}` must be true or false")
@@ -391,7 +412,7 @@ def builtin_dir() -> Path:
 
 def pattern_files(directory: Path | Traversable, recursive: bool = True) -> list[Path | Traversable]:
     """The `*.toml` files of a pattern folder, sorted by name: a user folder with its subfolders; the
-    built-in one without (its `data/` holds catalogues, not patterns)."""
+    built-in one without (its `data/` and `catalogue/` hold catalogues, not patterns)."""
     if recursive and isinstance(directory, Path):
         return sorted(p for p in directory.rglob("*.toml") if p.is_file())
     return sorted((p for p in directory.iterdir() if p.name.endswith(".toml") and p.is_file()),
@@ -411,6 +432,13 @@ class PatternSet:
                 other = self.by_code[p.code]
                 raise PatternError(f"{p.source}: code {p.code} is already used in {other.source}")
             self.by_code[p.code] = p
+        for p in self.patterns:
+            if p.block is not None and p.block.same_as is not None:
+                other = self.by_code.get(p.block.same_as)
+                if other is None or other.block is None or other.block.same_as is not None:
+                    raise PatternError(f"{p.source}: {p.code}: block same_as {p.block.same_as} names no "
+                                       f"pattern with a block of its own")
+                p.block = other.block
         self.matchers = [p for p in self.patterns if not p.derived]
         self.decode_codes = frozenset(p.code for p in self.patterns if p.decode)
         self.crash_ranks = {p.code: p.crash for p in self.patterns if p.crash}

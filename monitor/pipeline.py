@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from espwatch.detector import Detector
+from espwatch.encoding import SNIFF_BYTES, Sniffed, utf8_stream
 from espwatch.errors import InputError
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
@@ -177,10 +178,23 @@ def sniff_binary(head: bytes, name: str) -> None:
                          f"(print it with `espwatch image partitions {name}`)")
 
 
+STDIN_NAME = "<stdin>"
+
+
 def open_input(path: str) -> tuple[BinaryIO, str]:
-    """Open a log for reading (`-` is stdin); InputError with one line on any problem."""
+    """Open a log for reading (`-` is stdin); InputError with one line on any problem.
+
+    The stream gives UTF-8: a log in UTF-16 or with a BOM is transcoded (espwatch.encoding); its `sniffed`
+    attribute says what was found. Close it with `close_input`.
+    """
     if path == "-":
-        return sys.stdin.buffer, "<stdin>"
+        stdin = sys.stdin.buffer
+        try:
+            head = getattr(stdin, "read1", stdin.read)(SNIFF_BYTES)
+        except OSError as exc:
+            raise InputError(f"read error: {exc.strerror or exc}") from None
+        stream, sniffed = utf8_stream(stdin, head, seekable=False)
+        return _tagged(stream, sniffed), STDIN_NAME
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{path} is a directory, not a log file")
@@ -191,7 +205,7 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        head = fh.read(4096)
+        head = fh.read(SNIFF_BYTES)
         fh.seek(0)
     except OSError as exc:
         fh.close()
@@ -201,11 +215,33 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
     except InputError:
         fh.close()
         raise
-    return fh, path
+    stream, sniffed = utf8_stream(fh, head, seekable=True)
+    return _tagged(stream, sniffed), path
+
+
+def _tagged(stream: BinaryIO, sniffed: Sniffed) -> BinaryIO:
+    try:
+        stream.sniffed = sniffed  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - every stream used here takes attributes
+        pass
+    return stream
+
+
+def input_note(stream: BinaryIO) -> str | None:
+    """What open_input found odd about a stream's encoding (None when it read as expected)."""
+    sniffed = getattr(stream, "sniffed", None)
+    return sniffed.note if sniffed is not None else None
+
+
+def close_input(stream: BinaryIO, name: str) -> None:
+    """Close what open_input opened (standard input stays open)."""
+    if name != STDIN_NAME:
+        stream.close()
 
 
 def read_chunks(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
-    read = getattr(fh, "read1", fh.read) if fh is sys.stdin.buffer else fh.read
+    stdin = fh is sys.stdin.buffer or getattr(fh, "raw", None) is sys.stdin.buffer
+    read = getattr(fh, "read1", fh.read) if stdin else fh.read
     while True:
         try:
             chunk = read(size)

@@ -22,7 +22,7 @@ from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
 from espwatch.errors import InputError
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
 from espwatch.lines import MAX_LINE, LineSplitter
-from espwatch.pipeline import CHUNK, open_input, read_chunks
+from espwatch.pipeline import CHUNK, close_input, open_input, read_chunks
 from espwatch.redact import Redactor
 from espwatch.scan import ScanResult, scan_stream
 
@@ -94,7 +94,7 @@ def numbered_lines(path: str, max_chars: int | None,
     """(number, cleaned text) of every line, numbered as events.md counts them (the shared LineSplitter);
     lines longer than about `max_chars` are cut before they are decoded. `binlog`: the decoder the scan
     used, when the log was a binary log (its lines are those of the decoded text)."""
-    fh, _ = open_input(path)
+    fh, name = open_input(path)
     splitter = LineSplitter(max_line=max_chars * 4 if max_chars else MAX_LINE)
     try:
         chunks = read_chunks(fh)
@@ -108,8 +108,7 @@ def numbered_lines(path: str, max_chars: int | None,
         for line in splitter.flush():
             yield line.number, line.text
     finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
+        close_input(fh, name)
 
 
 def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int | None,

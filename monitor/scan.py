@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
-from espwatch.pipeline import Pipeline, Stage, open_input, read_chunks
+from espwatch.pipeline import Pipeline, Stage, close_input, input_note, open_input, read_chunks
 from espwatch.sanitize import json_line
 from espwatch.sessions import BootSession
 
@@ -26,6 +25,8 @@ class ScanResult:
     pipeline: Pipeline
     events: list[Event] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    note: str | None = None
+    """Set when the file looked like text in an encoding espwatch could not read (encoding.sniff)."""
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -48,7 +49,7 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
     `espwatch.binlog`)."""
     fh, name = open_input(path)
     pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog)
-    result = ScanResult(name, pipe)
+    result = ScanResult(name, pipe, note=input_note(fh))
     if on_start is not None:
         on_start(result)
     chunks = read_chunks(fh)
@@ -62,8 +63,7 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
             if on_event is not None:
                 on_event(ev)
     finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
+        close_input(fh, name)
     return result
 
 

@@ -53,6 +53,8 @@ EXPECTED: list[tuple[str, str, list[str]]] = [
     ("corpus/a-esp32-arduino-spiram-not-initialized-abort.log", "EW925", ["line 12", "abort"]),
     ("corpus/a-esp32s3-psram-id-read-error-abort.log", "EW925", ["line 10", "abort"]),
     ("corpus/a-esp32-arduino-spiram-bailing-out.log", "EW926", ["Bailing out"]),
+    ("samples/rom-flash-read-err-poweron-loop.log", "EW902", ["POWERON_RESET", "flash read err, 1000"]),
+    ("samples/rom-flash-read-err-poweron-loop.log", "EW927", ["9 boots", "flash read err, 1000"]),
     ("corpus/a-esp32-spiram-init-failed-continue-idf3.log", "EW926", ["line 13"]),
 ]
 

@@ -25,7 +25,7 @@ def test_table_with_examples() -> None:
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     assert "Per file:" in out and "a-esp32-mdf-factory-invalid-magic-idf31.log: 1 boots, device 30:ae:a4:00:43:84" in out
-    assert out.startswith("espwatch triage: 62 logs, ")
+    assert out.startswith("espwatch triage: 63 logs, ")
     for heading in ("Crashes by signature: ", "Boot loops: ", "Findings by code: ", "OTA and image failures"):
         assert heading in out
     assert "StoreProhibited @ 0x400e37f4 < 0x400d0c2e < 0x40087015" in out

@@ -95,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
         note = binlog_summary(decoder, result.name)
         if note:
             print(f"espwatch: {note}", file=sys.stderr)
+        elif result.note and not any(result.counts.values()):
+            # "no events" could hide a log in an encoding it could not read: say so
+            print(f"espwatch: {result.name}: {result.note}", file=sys.stderr)
         if any(result.counts[s] for s in ("error", "fatal")):
             worst_error = True
         printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]

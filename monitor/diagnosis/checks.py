@@ -7,14 +7,19 @@
 - `boot_loop`: several resets in a short time with the same reason or after the same crash; emits the
   derived `boot_loop` event kind (events.md), which data rules then explain (e.g. EW904, EW920).
 - `rollback`: a rollback message, or a partition switch back to the slot the device ran before.
+- `cache_disabled`: a cache-disabled access (the panic says so), or an SPI flash guard frame in the backtrace
+  of the boot's crash when that crash is a CPU exception; a guard frame elsewhere (a watchdog report, a stack
+  overflow, a task list) is no evidence of a cache-disabled access.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import regex
 
+from espwatch.diagnosis.signatures import BACKTRACE_LINES
 from espwatch.events import Event
 
 if TYPE_CHECKING:
@@ -159,6 +164,16 @@ class BootLoop(Check):
     def __init__(self, rule: Rule, findings: FindingFactory, elf: ElfChoice | None = None) -> None:
         super().__init__(rule, findings, elf)
         p = self.params
+        self.failure_kinds = set(p.get("failure_kinds", []))
+        self.kinds = frozenset(self.failure_kinds)
+        self.failure_min = int(p.get("failure_min", 3))
+        self.failures: dict[int, Event] = {}
+        self.frun_key: str | None = None
+        self.frun: list[BootSession] = []
+        self.frun_count = 0
+        self.frun_cause: Any = None
+        self.looped: deque[tuple[int, int]] = deque(maxlen=8)
+        """First and last boot of recent failure loops: a reset loop over the same boots says nothing more."""
         self.min_resets = int(p.get("min_resets", 3))
         self.same_crash_min = int(p.get("same_crash_min", 2))
         self.when = [(regex.compile(r), int(n)) for r, n in p.get("min_resets_when", [])]
@@ -172,6 +187,13 @@ class BootLoop(Check):
         self.run_count = 0
         self.run_cause: Any = None
 
+    def on_event(self, ev: Event, boot: BootSession) -> list[Event]:
+        if ev.kind in self.failure_kinds and ev.boot not in self.failures:
+            self.failures[ev.boot] = ev
+            for old in [b for b in self.failures if b < ev.boot - 2]:
+                del self.failures[old]
+        return []
+
     def _key(self, boot: BootSession) -> tuple[str | None, Any]:
         reason = boot.reset_reason
         if reason is None or self.ignore.search(reason):
@@ -184,9 +206,33 @@ class BootLoop(Check):
                 return "brownout", "brownout"
         return f"reset:{reason}", None
 
+    def _failure_run(self, boot: BootSession) -> list[Event]:
+        """Boots that each stop at the same ROM or bootloader error: a loop whatever the reset reason says."""
+        fail = self.failures.pop(boot.number, None)
+        key = f"failure:{fail.code}:{fail.text.strip()[-60:]}" if fail is not None else None
+        if key is not None and key == self.frun_key:
+            self.frun_count += 1
+            if len(self.frun) < 40:
+                self.frun.append(boot)
+            else:
+                self.frun[-1] = boot
+            return []
+        out = self._flush_failures()
+        if key is not None:
+            self.frun_key, self.frun, self.frun_count, self.frun_cause = key, [boot], 1, fail
+        return out
+
+    def _flush_failures(self) -> list[Event]:
+        run, key, count, fail = self.frun, self.frun_key, self.frun_count, self.frun_cause
+        self.frun, self.frun_key, self.frun_count, self.frun_cause = [], None, 0, None
+        if not run or key is None or count < self.failure_min or not self._quick(run)[0]:
+            return []
+        self.looped.append((run[0].number, run[-1].number))
+        return self._emit(run, key, count, fail)
+
     def on_boot_end(self, boot: BootSession) -> list[Event]:
+        out: list[Event] = self._failure_run(boot)
         key, crash = self._key(boot)
-        out: list[Event] = []
         if key is None or key != self.run_key:
             out.extend(self._flush())
             if key is not None:
@@ -201,7 +247,7 @@ class BootLoop(Check):
         return out
 
     def finish(self) -> list[Event]:
-        return self._flush()
+        return self._flush_failures() + self._flush()
 
     def _needed(self, key: str, reason: str | None) -> int:
         if key.startswith("crash:") or key == "brownout":
@@ -230,19 +276,35 @@ class BootLoop(Check):
         reason = run[0].reset_reason
         if count < self._needed(key, reason):
             return []
-        quick, pace = self._quick(run)
-        if not quick:
+        if not self._quick(run)[0]:
             return []
+        spans = list(self.looped)
+        if self.frun and self.frun_count >= self.failure_min:
+            spans.append((self.frun[0].number, self.frun[-1].number))
+        if any(lo <= run[0].number and run[-1].number <= hi for lo, hi in spans):
+            return []
+        return self._emit(run, key, count, crash)
+
+    def _emit(self, run: list[BootSession], key: str, count: int, crash: Any) -> list[Event]:
+        reason = run[0].reset_reason
+        _, pace = self._quick(run)
         evidence = [b.reset_line or b.start_line for b in run]
-        if crash == "brownout":
-            cause, before = "brownout", "a brownout"
+        if key.startswith("failure:"):
+            cause, what = "failure", f"{crash.text.strip()} ({crash.kind}, {crash.code})"
+            before = f"each boot stops at `{what}`"
+            evidence = sorted(set(evidence) | {crash.line})
+        elif crash == "brownout":
+            cause, what = "brownout", "a brownout"
             evidence = sorted(set(evidence) | {b.brownout_line for b in run if b.brownout_line})
         elif crash is not None:
-            cause, before = "crash", crash.key
+            cause, what = "crash", crash.key
             evidence = sorted(set(evidence) | set(crash.evidence[:2]))
         else:
-            cause, before = "reset", "no crash printed"
-        values = {"resets": count, "reason": reason or "?", "cause": cause, "pace": pace, "crash": before,
+            cause, what = "reset", "no crash printed"
+        if cause != "failure":
+            before = f"before each: {what}"
+        values = {"resets": count, "reason": reason or "?", "cause": cause, "pace": pace, "crash": what,
+                  "before": before,
                   "boots": [b.number for b in run], "first_boot": run[0].number, "last_boot": run[-1].number}
         return [self.finding(evidence, run[0].number, values, kind=self.kind)]
 
@@ -287,10 +349,48 @@ class Rollback(Check):
         return out
 
 
+class CacheDisabled(Check):
+    """A cache-disabled access: the panic names it, or a flash guard frame is in the crashing backtrace."""
+
+    kinds = frozenset({"cache_disabled_access", "spi_flash_guard"})
+
+    def __init__(self, rule: Rule, findings: FindingFactory, elf: ElfChoice | None = None) -> None:
+        super().__init__(rule, findings, elf)
+        self.crash_kinds = set(self.params.get("crash_kinds", ["panic", "cache_disabled_access"]))
+        self.access: list[int] = []
+        self.guards: list[int] = []
+
+    def on_event(self, ev: Event, boot: BootSession) -> list[Event]:
+        if ev.kind == "cache_disabled_access" and len(self.access) < 16:
+            self.access.append(ev.line)
+        elif ev.kind == "spi_flash_guard" and len(self.guards) < 64:
+            self.guards.append(ev.line)
+        return []
+
+    def on_boot_end(self, boot: BootSession) -> list[Event]:
+        access, guards, self.access, self.guards = self.access, self.guards, [], []
+        crash = boot.crash
+        in_crash = []
+        if crash is not None and crash.kind in self.crash_kinds:
+            last = (crash.backtrace_line or crash.last_line) + BACKTRACE_LINES
+            in_crash = [g for g in guards if crash.line <= g <= last]
+        evidence = access + in_crash
+        if not evidence:
+            return []
+        how = []
+        if access:
+            how.append("the panic names a cache-disabled access")
+        if in_crash:
+            how.append(f"{len(in_crash)} SPI flash guard frame(s) in the crashing backtrace")
+        values = {"boots": [boot.number], "count": len(evidence), "how": " and ".join(how)}
+        return [self.finding(evidence, boot.number, values)]
+
+
 CHECKS: dict[str, type[Check]] = {
     "image_too_big": ImageTooBig,
     "elf_mismatch": ElfMismatch,
     "crash_repeat": CrashRepeat,
     "boot_loop": BootLoop,
     "rollback": Rollback,
+    "cache_disabled": CacheDisabled,
 }

@@ -97,6 +97,7 @@ class _Pending:
     line: int
     kind: str
     fields: dict[str, Any]
+    text: str = ""
 
 
 def _kinds(selectors: list[Selector]) -> set[str]:
@@ -316,13 +317,14 @@ class DiagnosisStage:
                     if not rule.absent:
                         out.append(self._sequence_finding(rule, hits, ev))
             if self._any(rule.first, ev):
-                pend.append(_Pending(ev.boot, ev.line, ev.kind, scalar_fields(ev.fields)))
+                pend.append(_Pending(ev.boot, ev.line, ev.kind, scalar_fields(ev.fields),
+                                     ev.text.strip()[:160]))
         return out
 
     def _sequence_finding(self, rule: Rule, firsts: list[_Pending], then: Event | None) -> Event:
         values: dict[str, Any] = dict(firsts[0].fields)
         values.update(first_kind=firsts[0].kind, first_line=firsts[0].line, first_count=len(firsts),
-                      first_boot=firsts[0].boot)
+                      first_boot=firsts[0].boot, first_text=firsts[0].text)
         lines = [p.line for p in firsts]
         if then is not None:
             for k, v in scalar_fields(then.fields).items():

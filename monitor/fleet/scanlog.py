@@ -361,6 +361,8 @@ class Scanner:
             before = "after a crash: " + normal_cause(str(f.get("crash") or "").split(" @ ", 1)[0])
         elif cause == "brownout":
             before = "after a brownout"
+        elif cause == "failure":
+            before = "each stopping at " + normal_cause(str(f.get("crash") or "").split(" (", 1)[0])
         else:
             before = "no crash message"
         lines = sorted(set(ev.evidence or [ev.line]))
