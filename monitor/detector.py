@@ -20,6 +20,7 @@ from typing import Any
 import regex
 
 from espwatch.events import Event
+from espwatch.lineoffsets import LineOffsets
 from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
 from espwatch.logformat import split_host_time
 from espwatch.patterns import Pattern, PatternSet
@@ -60,6 +61,10 @@ def _literals_before(hits: list[tuple[int, int]], i: int, limit: int) -> tuple[s
     return found, i
 
 
+MAX_CANDIDATE_SETS = 4096
+"""Sets of literals found on one line whose patterns (in trial order) are remembered."""
+
+
 def apply_pattern(pat: Pattern, body: str) -> dict[str, Any] | None:
     """Fields of `pat` matched against a line body, or None when its regex does not match."""
     assert pat.rx is not None
@@ -89,6 +94,7 @@ class Detector:
 
     def __init__(
         self, patterns: PatternSet, max_line: int = MAX_LINE, fallback_prefilter: bool = False,
+        prefilter_engine: str | None = None,
         match_limit: int = MATCH_LIMIT,
     ) -> None:
         self.patterns = patterns
@@ -105,8 +111,10 @@ class Detector:
                     owners[index[lit]].append(pat)
         self._owners = owners
         self._order = {id(p): i for i, p in enumerate(patterns.matchers)}
-        self._prefilter = Prefilter(lits, force_fallback=fallback_prefilter)
+        self._prefilter = Prefilter(lits, force_fallback=fallback_prefilter, engine=prefilter_engine)
+        self._overlapping = self._prefilter.overlapping
         self._lit_bytes = [lit.encode() for lit in lits]
+        self._trial: dict[frozenset[int], list[Pattern]] = {}
         self._match_limit = min(max_line, match_limit)
         self._carry = PartialLine(self._match_limit)  # the detector never needs more of a line
         self._next_line = 1
@@ -114,6 +122,10 @@ class Detector:
         self._ready: list[tuple[int, int, Event]] = []
         self._seq = 0
         self.stats = _Counters()
+        self.offsets: LineOffsets | None = None
+        """When set, where the lines that events start on begin (for reading them back)."""
+        self._base = 0  # file offset of the chunk being scanned
+        self._carry_at = 0  # file offset of the carried-over partial line
 
     @property
     def prefilter_engine(self) -> str:
@@ -141,12 +153,16 @@ class Detector:
         return other
 
     # -- input -------------------------------------------------------------------------------
-    def feed(self, data: bytes) -> list[Event]:
-        """Consume a chunk; return the events that are complete (in input order)."""
+    def feed(self, data: bytes | bytearray) -> list[Event]:
+        """Consume a chunk; return the events that are complete (in input order). Nothing of `data` is
+        kept, so the caller may reuse its buffer."""
+        base = self.stats.bytes
         self.stats.bytes += len(data)
         last_nl = data.rfind(b"\n")
         if last_nl < 0:
-            self._carry.add(data)
+            if not self._carry:
+                self._carry_at = base
+            self._carry.add(bytes(data))  # the caller may reuse its buffer
             return []
         if self._carry:
             first_nl = data.find(b"\n")
@@ -156,8 +172,10 @@ class Detector:
         else:
             head = 0
         if head <= last_nl:
+            self._base = base
             self._scan(data, head, last_nl + 1)
         if last_nl + 1 < len(data):
+            self._carry_at = base + last_nl + 1
             self._carry.add(data[last_nl + 1 :])
         return self._drain()
 
@@ -209,9 +227,27 @@ class Detector:
     def _one_line(self, raw: bytes) -> None:
         """A single complete line (the carried-over one), prefiltered on its own."""
         cands = {i for i, _ in self._prefilter.find(raw)}
+        self._base = self._carry_at
         self._line_at(raw, 0, len(raw), self._next_line, cands)
         self._next_line += 1
         self.stats.lines += 1
+
+    def _trial_order(self, cands: set[int]) -> list[Pattern]:
+        """The patterns owning the literals `cands`, in the order they are tried: file order, fallbacks
+        last (remembered per set of literals)."""
+        key = frozenset(cands)
+        pats = self._trial.get(key)
+        if pats is None:
+            pats = []
+            for c in cands:
+                for p in self._owners[c]:
+                    if p not in pats:
+                        pats.append(p)
+            pats.sort(key=lambda p: (p.fallback, self._order[id(p)]))
+            if len(self._trial) >= MAX_CANDIDATE_SETS:
+                self._trial.clear()
+            self._trial[key] = pats
+        return pats
 
     def _line_at(self, buf: bytes, ls: int, nl: int, number: int, cands: set[int]) -> None:
         if not cands and not self._open:
@@ -220,23 +256,16 @@ class Detector:
         if len(raw) > self._match_limit:
             raw = raw[: self._match_limit]
         text = clean_text(raw)
+        host, body = split_host_time(text)  # once per line, for the blocks and the patterns
         if self._open:
-            self._feed_blocks(text, number)
+            self._feed_blocks(body, number)
         if not cands:
             return
         self.stats.hit_lines += 1
-        if self._prefilter.engine == "re":  # alternation may hide overlapping literals
+        if not self._overlapping:  # the `re` alternation may hide overlapping literals
             cands = {j for j, lit in enumerate(self._lit_bytes) if lit in raw}
-        pats: list[Pattern] = []
-        for c in cands:
-            for p in self._owners[c]:
-                if p not in pats:
-                    pats.append(p)
-        if len(pats) > 1:  # file order, fallbacks last
-            pats.sort(key=lambda p: (p.fallback, self._order[id(p)]))
-        host, body = split_host_time(text)
         matched = False
-        for pat in pats:
+        for pat in self._trial_order(cands):
             if pat.fallback and matched:
                 continue
             fields = apply_pattern(pat, body)
@@ -248,6 +277,8 @@ class Detector:
                 if isinstance(val, str) and sw.rx.search(val):
                     severity = sw.severity
                     break
+            if not matched and self.offsets is not None:
+                self.offsets.note(number, self._base + ls)
             matched = True
             ev = Event(kind=pat.kind, line=number, end_line=number, severity=severity, code=pat.code,
                        text=text, fields=fields, host_time=host)
@@ -257,13 +288,13 @@ class Detector:
                 self._emit(ev)
 
     # -- blocks ------------------------------------------------------------------------------
-    def _feed_blocks(self, text: str, number: int) -> None:
+    def _feed_blocks(self, body: str, number: int) -> None:
+        """One line (without its host timestamp) for the open blocks."""
         for ob in list(self._open):
             if number <= ob.event.line:
                 continue
             blk = ob.pattern.block
             assert blk is not None
-            _, body = split_host_time(text)
             if _ANNOTATION.match(body):
                 continue
             stripped = body.strip()

@@ -22,9 +22,22 @@ _NUMBER_IN_CONTEXT = (
 """An error number in an error context (compiled on first use)."""
 
 
+_CONTEXT_WORDS = ("err", "ret", "rc", "res", "code", "status", "failed", "reason")
+"""One of these is in the lower-cased text of an ASCII line wherever the regex above can match (a check
+that costs far less than the regex on the many lines without one, e.g. a backtrace)."""
+
+
 @lru_cache(maxsize=1)
 def _number_in_context() -> re.Pattern[str]:
     return re.compile(_NUMBER_IN_CONTEXT)
+
+
+@lru_cache(maxsize=1)
+def _codes_by_value() -> dict[int, list[ErrorCode]]:
+    out: dict[int, list[ErrorCode]] = {}
+    for c in error_table().codes:
+        out.setdefault(c.value, []).append(c)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +98,16 @@ def lookup(query: str) -> list[ErrorCode]:
 
 def printed_errors(text: str) -> list[ErrorCode]:
     """The codes whose numbers `text` carries in an error context and whose names it does not print."""
+    if text.isascii():  # (case-insensitive matching of non-ASCII text can meet these words otherwise)
+        low = text.lower()
+        if not any(w in low for w in _CONTEXT_WORDS):
+            return []
     out: list[ErrorCode] = []
     for m in _number_in_context().finditer(text):
         value = parse_number(m.group("num"))
         if value is None or value == 0:
             continue
-        for code in error_table().by_value(value):
+        for code in _codes_by_value().get(value, ()):
             if code.name not in text and code not in out:
                 out.append(code)
     return out

@@ -165,7 +165,13 @@ class LazyRegex:
         return compiled
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("pattern", "flags", "where"):
+            raise AttributeError(name)  # not a regex method (e.g. pickle looking for __setstate__)
         return getattr(self.compile(), name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its source (for worker processes), compiled there on first use too."""
+        return (LazyRegex, (self.pattern, self.flags, self.where))
 
 
 def _compile(src: Any, where: str, flags: int = 0, lazy: bool = False) -> regex.Pattern[str]:

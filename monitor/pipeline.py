@@ -250,3 +250,28 @@ def read_chunks(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+def is_plain_file(fh: BinaryIO) -> bool:
+    """True when `fh` (from open_input) reads a file's own bytes: not standard input, not transcoded."""
+    import io
+
+    return isinstance(fh, io.BufferedReader) and fh is not sys.stdin.buffer and fh.seekable()
+
+
+def read_reusing(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes | bytearray]:
+    """Like `read_chunks`, but full chunks of a file come in one reused buffer, valid until the next one
+    is asked for (a consumer that keeps bytes copies them; the detector does). The last, short read comes
+    as bytes; anything but a plain file (standard input, a transcoding reader) goes through `read_chunks`."""
+    if not is_plain_file(fh):
+        yield from read_chunks(fh, size)
+        return
+    buf = bytearray(size)
+    while True:
+        try:
+            n = fh.readinto(buf)
+        except OSError as exc:
+            raise InputError(f"read error: {exc.strerror or exc}") from None
+        if not n:
+            return
+        yield buf if n == size else bytes(buf[:n])

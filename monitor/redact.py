@@ -162,6 +162,21 @@ _MAC: Rule = ("mac",
               re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:])"),
               "[REDACTED:mac]")
 
+PEM_NEEDLE = b"KEY-----"
+"""Bytes every line that begins or ends a PEM private key block holds (a control byte or escape sequence
+inside the marker itself hides it from a byte search)."""
+
+
+def pem_opens(text: str) -> bool:
+    """True when a line outside a PEM private key block begins a multi-line one."""
+    return bool(_PEM_BEGIN.search(text)) and not _PEM_END.search(text)
+
+
+def pem_closes(text: str) -> bool:
+    """True when a line inside a PEM private key block ends it."""
+    return bool(_PEM_END.search(text))
+
+
 # -- KEY <sep> value ----------------------------------------------------------------------------------------
 # A line is only searched for keys when it holds one of these (cheap test first).
 _HINTS = r"pass|pwd|pw|psk|pmk|secret|token|key|cred|ssid"
@@ -301,25 +316,27 @@ class Redactor:
         out.append(text[done:])
         return "".join(out)
 
-    def redact_lines(self, lines: Iterable[tuple[int, str]], keep: set[int] | None = None
-                     ) -> Iterator[tuple[int, str]]:
+    def redact_lines(self, lines: Iterable[tuple[int, str]], keep: set[int] | None = None,
+                     in_pem: bool = False, count_blocks: bool = True) -> Iterator[tuple[int, str]]:
         """(number, text) pairs in file order -> redacted pairs for the numbers in `keep` (all if None).
 
         Lines inside a PEM private key block are replaced one by one, so a context window that cuts the
-        block still shows no key material; the block counts once.
+        block still shows no key material; the block counts once (unless `count_blocks` is False: the
+        caller counted it). `in_pem`: the first line comes inside a block.
         """
-        in_pem = False
+        in_pem = in_pem and self.enabled
         for number, text in lines:
             wanted = keep is None or number in keep
-            if self.enabled and not in_pem and _PEM_BEGIN.search(text) and not _PEM_END.search(text):
+            if self.enabled and not in_pem and pem_opens(text):
                 in_pem = True
-                self.counts["private_key"] += 1
+                if count_blocks:
+                    self.counts["private_key"] += 1
                 if wanted:
                     head = text[: _PEM_BEGIN.search(text).start()]  # type: ignore[union-attr]
                     yield number, self.redact(head) + "[REDACTED:private_key]"
                 continue
             if in_pem:
-                if _PEM_END.search(text):
+                if pem_closes(text):
                     in_pem = False
                     tail = text[_PEM_END.search(text).end():]  # type: ignore[union-attr]
                     if wanted:

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
 from espwatch.errors import InputError
 from espwatch.events import SEVERITY_RANK, Event, severity_at_least
+from espwatch.lineoffsets import LineOffsets, LineReader, lines_holding
 from espwatch.lines import MAX_LINE, LineSplitter
 from espwatch.pipeline import CHUNK, close_input, open_input, read_chunks
-from espwatch.redact import Redactor
+from espwatch.redact import PEM_NEEDLE, Redactor, pem_closes, pem_opens
 from espwatch.scan import ScanResult, scan_stream
 
 if TYPE_CHECKING:
@@ -112,16 +114,60 @@ def numbered_lines(path: str, max_chars: int | None,
 
 
 def read_lines(path: str, wanted: set[int], redactor: Redactor, max_chars: int | None,
-               binlog: BinlogDecoder | None = None) -> dict[int, str]:
-    """The text of the `wanted` line numbers (1-based, as events.md counts), redacted."""
+               binlog: BinlogDecoder | None = None, offsets: LineOffsets | None = None) -> dict[int, str]:
+    """The text of the `wanted` line numbers (1-based, as events.md counts), redacted.
+
+    With the `offsets` the scan recorded (a file, not a binary log), only the wanted lines are read, decoded
+    and redacted; PEM private key blocks spanning lines are found by a byte search over the file. Without
+    them every line is read.
+    """
     if not wanted:
         return {}
+    if offsets is None or not offsets.exact or path == "-" or (binlog is not None and binlog.active):
+        pairs = redactor.redact_lines(numbered_lines(path, max_chars, binlog), keep=wanted)
+    else:
+        pairs = _redacted_ranges(path, wanted, redactor, max_chars * 4 if max_chars else MAX_LINE, offsets)
     out = {}
-    for n, text in redactor.redact_lines(numbered_lines(path, max_chars, binlog), keep=wanted):
+    for n, text in pairs:
         if max_chars and len(text) > max_chars:
             text = text[:max_chars] + f" [... {len(text) - max_chars} more characters]"
         out[n] = text
     return out
+
+
+def _redacted_ranges(path: str, wanted: set[int], redactor: Redactor, max_line: int,
+                     offsets: LineOffsets) -> Iterator[tuple[int, str]]:
+    """The wanted lines, read range by range from the recorded offsets, redacted as in one pass."""
+    # Where a multi-line PEM block is open: (offset of a marker line, open after it), in file order.
+    states: list[tuple[int, bool]] = []
+    if redactor.enabled:
+        in_pem = False
+        for start, text in lines_holding(path, PEM_NEEDLE, max_line):
+            if not in_pem and pem_opens(text):
+                in_pem = True
+                redactor.counts["private_key"] += 1
+            elif in_pem and pem_closes(text):
+                in_pem = False
+            else:
+                continue
+            states.append((start, in_pem))
+    marks = [at for at, _ in states]
+    numbers = sorted(wanted)
+    ranges: list[tuple[int, int]] = []
+    for n in numbers:
+        if ranges and n == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], n)
+        else:
+            ranges.append((n, n))
+    with LineReader(path, offsets, max_line) as reader:
+        for first, last in ranges:
+            lines = list(reader.lines(first, last))
+            if not lines:
+                continue
+            i = bisect_left(marks, lines[0][1])  # markers before the range's first line
+            in_pem = states[i - 1][1] if i else False
+            yield from redactor.redact_lines(((n, text) for n, _, text in lines), in_pem=in_pem,
+                                             count_blocks=False)
 
 
 # -- the steps ------------------------------------------------------------------------------------
@@ -220,8 +266,9 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     pats = patterns or load_patterns(opt.patterns_dirs)
     rules = rules if rules is not None else load_rules(opt.patterns_dirs)
     enr = Enrichment.choose(opt.elf, opt.no_elf, pats, rules, strict=False)
+    offsets = LineOffsets()
     binlog = report_binlog(enr, opt.bootloader_elf)
-    result = scan_stream(path, pats, stages=enr.stages(), binlog=binlog)
+    result = scan_stream(path, pats, stages=enr.stages(), binlog=binlog, offsets=offsets)
     facts = last_facts(result)
     elf_status = enr.describe(facts.get("elf_sha256")) if enr.elf is not None or opt.elf else "no ELF given"
     diagnoses, shown, hidden = pick_events(result, opt)
@@ -232,7 +279,7 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     for a, b, _ in spans:
         wanted.update(range(a, b + 1))
     red = Redactor(enabled=opt.redact, wifi=opt.redact_wifi, mac=opt.redact_mac)
-    lines = read_lines(path, wanted, red, None if opt.full else opt.max_line_chars, binlog)
+    lines = read_lines(path, wanted, red, None if opt.full else opt.max_line_chars, binlog, offsets)
     return ReportContent(os.path.basename(result.name), opt, pats, result, red, facts, elf_status,
                          decode_note(enr, binlog), diagnoses, evidence, shown, hidden, cluster_spans(spans),
                          lines)

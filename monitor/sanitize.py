@@ -30,7 +30,7 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TextIO
@@ -130,11 +130,34 @@ def cap_message(text: str, limit: int = 500) -> str:
     return s
 
 
+_json_encode: Callable[[Any], str] | None = None
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """`json.dumps(obj, ensure_ascii=False)`, byte for byte, with the C encoder made once instead of per
+    call (json.dumps makes a new encoder per call when ensure_ascii is False). orjson is not used: it cannot
+    write the `", "` and `": "` separators the `scan --json` output has always had."""
+    import json  # only JSON writers pay for it
+    from json import encoder
+
+    if encoder.c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(ensure_ascii=False).encode
+
+    def default(o: Any) -> Any:
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+    make = encoder.c_make_encoder(None, default, encoder.encode_basestring, None, ": ", ", ", False, False,
+                                  True)
+    join = "".join
+    return lambda obj: join(make(obj, 0))
+
+
 def json_line(obj: Any) -> str:
     """`obj` as one line of JSON (UTF-8 text kept), with DEL, C1, U+2028/9 and bidi controls escaped."""
-    import json  # only JSON writers pay for it
-
-    s = json.dumps(obj, ensure_ascii=False)
+    global _json_encode
+    if _json_encode is None:
+        _json_encode = _json_encoder()
+    s = _json_encode(obj)
     if _UNSAFE_JSON.search(s):
         s = _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
     return s

@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from espwatch.events import SEVERITY_RANK, Event
+from espwatch.lineoffsets import LineOffsets
 from espwatch.patterns import PatternSet
-from espwatch.pipeline import Pipeline, Stage, close_input, input_note, open_input, read_chunks
+from espwatch.pipeline import (
+    Pipeline,
+    Stage,
+    close_input,
+    input_note,
+    is_plain_file,
+    open_input,
+    read_chunks,
+    read_reusing,
+)
 from espwatch.sanitize import json_line
 from espwatch.sessions import BootSession
 
@@ -40,19 +50,26 @@ class ScanResult:
 
 def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = None,
                 on_event: Callable[[Event], None] | None = None, keep_events: bool = True,
+                offsets: LineOffsets | None = None,
                 on_start: Callable[[ScanResult], None] | None = None,
                 binlog: BinlogDecoder | None = None,
                 on_read: Callable[[int], None] | None = None) -> ScanResult:
     """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
     `on_start` with the result being filled, once the input is open; `on_read(n)` after each chunk of
     `n` bytes is read: progress). `binlog`: decode ESP-IDF binary log frames first (see
-    `espwatch.binlog`)."""
+    `espwatch.binlog`). `offsets` records where the events' lines start (see espwatch.lineoffsets)."""
     fh, name = open_input(path)
     pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog)
+    plain = is_plain_file(fh)  # the bytes the detector sees are the file's own
+    if offsets is not None:
+        offsets.exact = plain
+        pipe.detector.offsets = offsets if plain else None
     result = ScanResult(name, pipe, note=input_note(fh))
     if on_start is not None:
         on_start(result)
-    chunks = read_chunks(fh)
+    # A reused read buffer for a file, unless a decoder before the detector could keep a reference to it.
+    reuse = plain and (binlog is None or getattr(binlog, "copies_input", False))
+    chunks = read_reusing(fh) if reuse else read_chunks(fh)
     if on_read is not None:
         chunks = _reporting(chunks, on_read)
     try:
@@ -67,7 +84,8 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
     return result
 
 
-def _reporting(chunks: Iterator[bytes], on_read: Callable[[int], None]) -> Iterator[bytes]:
+def _reporting(chunks: Iterator[bytes | bytearray], on_read: Callable[[int], None]
+               ) -> Iterator[bytes | bytearray]:
     for chunk in chunks:
         on_read(len(chunk))
         yield chunk

@@ -7,6 +7,7 @@ import pytest
 from espwatch.detector import Detector
 from espwatch.events import Event
 from espwatch.patterns import load_patterns
+from espwatch.prefilter import default_engine
 
 PATTERNS = load_patterns()
 
@@ -159,7 +160,7 @@ def test_chunking_does_not_change_events(corpus_dir, name: str) -> None:
 def test_fallback_prefilter_gives_the_same_events(corpus_dir) -> None:
     data = b"".join(p.read_bytes() for p in sorted(corpus_dir.glob("*.log")))
     fast = [e.to_json() for e in detect(data)]
-    assert Detector(PATTERNS).prefilter_engine == "ahocorasick-rs"
+    assert Detector(PATTERNS).prefilter_engine == default_engine()
     det = Detector(PATTERNS, fallback_prefilter=True)
     assert det.prefilter_engine == "re"
     slow = [e.to_json() for e in det.feed(data) + det.close()]

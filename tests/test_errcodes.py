@@ -60,3 +60,26 @@ def test_scan_and_report_show_the_name(corpus_dir: Path) -> None:
     assert any(o["fields"].get("esp_err") == ["ESP_ERR_OTA_VALIDATE_FAILED"] for o in objs)
     assert "[ESP_ERR_OTA_VALIDATE_FAILED]" in run("scan", "--no-elf", log).stdout
     assert "`ESP_ERR_OTA_VALIDATE_FAILED`" in run("report", "--no-elf", log).stdout
+
+
+def test_the_word_check_before_the_regex_hides_no_number(corpus_dir) -> None:
+    """printed_errors skips the regex on ASCII lines without a context word: the same codes either way."""
+    import random
+    import re
+
+    from espwatch import errcodes
+
+    rx = re.compile(errcodes._NUMBER_IN_CONTEXT)
+    lines = [ln for p in corpus_dir.glob("*.log") for ln in p.read_text(errors="replace").splitlines()]
+    rnd = random.Random(3)
+    words = ["ERR", "Error", "RET", "Returned", "rC", "RES", "Result", "CODE", "Status", "FAILED", "reason",
+             "esp_err_t", "x", "0x103", "=", "(", " ", "faıled", "ſtatus", "-1", "257"]
+    lines += ["".join(rnd.choice(words) for _ in range(rnd.randint(1, 8))) for _ in range(20000)]
+    for text in lines:
+        slow = []
+        for m in rx.finditer(text):
+            value = errcodes.parse_number(m.group("num"))
+            for code in errcodes.error_table().by_value(value) if value else ():
+                if code.name not in text and code not in slow:
+                    slow.append(code)
+        assert errcodes.printed_errors(text) == slow, text

@@ -11,7 +11,12 @@ if TYPE_CHECKING:
 
 
 class LazyDecoder:
-    """Like `make()`'s unarmed decoder, which passes such chunks through unchanged too."""
+    """Like `make()`'s unarmed decoder, which passes such chunks through unchanged too.
+
+    The decoder it makes gets its chunks as bytes (copied from a reused read buffer), so a caller may feed
+    it one buffer over and over (`copies_input`)."""
+
+    copies_input = True
 
     def __init__(self, make: Callable[[], BinlogDecoder]) -> None:
         self._make = make
@@ -32,7 +37,7 @@ class LazyDecoder:
             real.stats.text_bytes += self._text
             real.notes[:0] = self.notes
             self.real = real
-        return self.real.feed(data)
+        return self.real.feed(bytes(data))
 
     def idle(self) -> bytes:
         return self.real.idle() if self.real is not None else b""

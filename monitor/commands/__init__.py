@@ -199,16 +199,28 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (usage: {' '.join(self.format_usage().split()[1:])})")
 
 
+class _Version(argparse.Action):
+    """`--version`: the version and the prefilter engine in use (imported only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        from espwatch import __version__
+        from espwatch.prefilter import describe
+
+        print(f"espwatch {__version__}\n{describe()}")
+        parser.exit()
+
+
 def build_parser(verb: str | None = None) -> Parser:
     """The parser; the full options of `verb` only (the other verbs are listed with their help)."""
-    from espwatch import __version__
-
     parser = Parser(
         prog="espwatch",
         description="Monitor, scan and explain the serial output of ESP32-family chips.",
         epilog="Run `espwatch VERB --help` for a verb; `espwatch --port PORT` for the live monitor.",
     )
-    parser.add_argument("--version", action="version", version=f"espwatch {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and the prefilter engine in use")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     for name, help_text in VERBS.items():
         if name == verb:

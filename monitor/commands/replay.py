@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from espwatch.commands import (
     add_binlog_options,
@@ -20,6 +21,9 @@ from espwatch.commands import (
     load_data,
 )
 from espwatch.errors import UsageError
+
+if TYPE_CHECKING:
+    from espwatch.scanproc import ScanProcess
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -91,12 +95,18 @@ def run(args: argparse.Namespace) -> int:
         binlog.start()
         path, follow, until = binlog.path, True, binlog.done
         arrival_time = binlog.arrival_time(arrival_time) if arrival_time is not None else None
+    scan_process: bool | ScanProcess = False
+    if binlog is None and spool is None and not follow:
+        # A saved text log: its scan starts now, in a worker process, while the screen's modules load.
+        from espwatch.scanproc import ScanProcess
+
+        scan_process = ScanProcess(path, patterns, rules, enr.elf)
     from espwatch.tui.app import MonitorApp
 
     feeder = binlog or spool
     app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
                      show_times=args.timestamps, store=feeder.log if feeder is not None else None,
-                     arrival_time=arrival_time,
+                     arrival_time=arrival_time, scan_in_process=scan_process,
                      # reports beside the log given (a pipe or a decoded binary log is a temporary file)
                      report_dir=os.getcwd() if args.log == "-" else
                      os.path.dirname(os.path.abspath(args.log)))
@@ -111,4 +121,6 @@ def run(args: argparse.Namespace) -> int:
         if spool is not None and not spool.cleanup():
             print(f"espwatch: could not remove the spool file {spool.path} (the next `replay -` will)",
                   file=sys.stderr)
+        if not isinstance(scan_process, bool):
+            scan_process.stop()
     return 0

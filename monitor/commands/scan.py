@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from espwatch.commands import (
@@ -12,10 +11,10 @@ from espwatch.commands import (
     add_patterns_option,
     add_verb,
     binlog_decoder,
-    binlog_summary,
     enrichment,
     load_data,
 )
+from espwatch.errors import UsageError
 from espwatch.events import SEVERITIES
 
 
@@ -41,67 +40,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="summary: also list informational boot facts")
     add_elf_options(p, "decode addresses (adds `frames`) and binary log records")
     add_binlog_options(p)
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="scan up to N files at once in worker processes, output in the order given "
+                        "(0: one per CPU; default 1)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from espwatch.events import severity_at_least
-    from espwatch.progress import for_stream as progress_line
-    from espwatch.progress import input_size
-    from espwatch.render.summary import SummaryWriter
-    from espwatch.scan import ScanResult, scan_stream, write_jsonl
+    from espwatch.scanjobs import ScanOptions, default_jobs, scan_files
 
     patterns, rules = load_data(args)
     enr = enrichment(args, patterns, rules)
     binlog = binlog_decoder(args, enr)
-    worst_error = False
-    out = sys.stdout
-    many = len(args.files) > 1
-    for path in args.files:
-        summary: list[SummaryWriter] = []
-
-        # a long scan on a terminal: bytes, rate and time left on stderr (never on a pipe or with --json),
-        # wiped before each piece of the summary
-        label = "<stdin>" if path == "-" else os.path.basename(path)
-        progress = None if args.json else progress_line(sys.stderr, label, input_size(path))
-
-        def write(text: str, _progress=progress) -> None:
-            if _progress is not None:
-                _progress.clear()
-            out.write(text)
-
-        def start(result: ScanResult, _summary: list[SummaryWriter] = summary, _write=write) -> None:
-            if not args.json:
-                _summary.append(SummaryWriter(_write, result.name, patterns, result.pipeline.boots.session,
-                                              args.min_severity, show_facts=args.all))
-
-        def emit(ev, _path=path, _summary=summary):
-            if args.json:
-                if severity_at_least(ev.severity, args.min_severity):
-                    write_jsonl(ev, out, _path if many else None)
-            else:
-                _summary[0].event(ev)
-
-        decoder = binlog.fresh()
-        try:
-            result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
-                                 on_start=start, binlog=decoder,
-                                 on_read=progress.add if progress is not None else None)
-        finally:
-            if progress is not None:
-                progress.clear()
-        if summary:
-            summary[0].finish(result)
-        note = binlog_summary(decoder, result.name)
-        if note:
-            print(f"espwatch: {note}", file=sys.stderr)
-        elif result.note and not any(result.counts.values()):
-            # "no events" could hide a log in an encoding it could not read: say so
-            print(f"espwatch: {result.name}: {result.note}", file=sys.stderr)
-        if any(result.counts[s] for s in ("error", "fatal")):
-            worst_error = True
-        printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
-        for warning in enr.mismatches(printed):
-            print(f"espwatch: WARNING: {warning}", file=sys.stderr)
-    out.flush()
+    if args.jobs < 0:
+        raise UsageError(f"-j {args.jobs}: give a number of jobs, or 0 for one per CPU")
+    jobs = args.jobs or default_jobs()
+    # a long scan on a terminal: bytes, rate and time left on stderr (never on a pipe or with --json)
+    opt = ScanOptions(json=args.json, min_severity=args.min_severity, show_facts=args.all,
+                      label_files=len(args.files) > 1, progress=True)
+    worst_error = scan_files(args.files, patterns, rules, enr, opt, sys.stdout, jobs, binlog)
+    sys.stdout.flush()
     return 1 if worst_error else 0

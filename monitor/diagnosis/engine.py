@@ -133,7 +133,13 @@ class DiagnosisStage:
         self._repeat_by_kind = _index(repeat, lambda r: _kinds(r.select))
         self._sequence = sequence
         self._absent = [r for r in sequence if r.absent]
-        self._sequence_by_kind = _index(sequence, lambda r: _kinds(r.first) | _kinds(r.then))
+        # kind -> (rule, its `then` selectors naming the kind, its `first` selectors naming the kind)
+        self._sequence_by_kind = {
+            kind: [(r, [s for s in r.then if kind in s.kinds], [s for s in r.first if kind in s.kinds])
+                   for r in rules]
+            for kind, rules in _index(sequence, lambda r: _kinds(r.first) | _kinds(r.then)).items()}
+        self._repeat_selectors = {kind: [(r, [s for s in r.select if kind in s.kinds]) for r in rules]
+                                  for kind, rules in self._repeat_by_kind.items()}
         self._checks: list[Check] = [registry[r.check](r, self.findings, elf) for r in self.rules
                                      if r.when == "check" and r.check]
         self._checks_any = [c for c in self._checks if c.kinds is None]
@@ -251,8 +257,8 @@ class DiagnosisStage:
         return list(dict.fromkeys(names))
 
     def _repeat_event(self, ev: Event) -> None:
-        for rule in self._repeat_by_kind.get(ev.kind, ()):
-            if not rule.selects(ev):
+        for rule, selectors in self._repeat_selectors.get(ev.kind, ()):
+            if not self._any(selectors, ev):
                 continue
             groups = self._groups[rule.code]
             key = _norm(ev.fields.get(rule.group_by, "")) if rule.group_by else ""
@@ -301,22 +307,25 @@ class DiagnosisStage:
     # -- sequence rules ----------------------------------------------------------------------
     @staticmethod
     def _any(selectors: list[Selector], ev: Event) -> bool:
-        return any(s.accepts(ev) for s in selectors)
+        for s in selectors:  # noqa: SIM110 - a loop costs less than any() over a generator here
+            if s.accepts(ev):
+                return True
+        return False
 
     def _sequence_event(self, ev: Event) -> list[Event]:
         out: list[Event] = []
-        for rule in self._sequence_by_kind.get(ev.kind, ()):
+        for rule, then, first in self._sequence_by_kind.get(ev.kind, ()):
             pend = self._pending[rule.code]
             while pend and ev.boot - pend[0].boot > rule.within_boots:
                 pend.popleft()
-            if self._any(rule.then, ev):
+            if then and self._any(then, ev):
                 hits = [p for p in pend if p.line < ev.line]
                 if hits:
                     for p in hits:
                         pend.remove(p)
                     if not rule.absent:
                         out.append(self._sequence_finding(rule, hits, ev))
-            if self._any(rule.first, ev):
+            if first and self._any(first, ev):
                 pend.append(_Pending(ev.boot, ev.line, ev.kind, scalar_fields(ev.fields),
                                      ev.text.strip()[:160]))
         return out

@@ -20,7 +20,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -56,6 +56,9 @@ from espwatch.tui.reports import ReportMixin
 from espwatch.tui.searching import SearchMixin
 from espwatch.tui.status import StatusInfo, status_text
 from espwatch.tui.timeline import Timeline
+
+if TYPE_CHECKING:
+    from espwatch.scanproc import ScanProcess
 
 NARROW = 120
 """Below this many columns the side panes (timeline, details) hide by themselves."""
@@ -149,7 +152,8 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
                  show_times: bool = False, report_dir: str | os.PathLike[str] | None = None,
                  eol: bytes = b"\r\n", interval: float | None = None,
                  store: ByteStore | None = None,
-                 arrival_time: Callable[[int], float | None] | None = None) -> None:
+                 arrival_time: Callable[[int], float | None] | None = None,
+                 scan_in_process: bool | ScanProcess = False) -> None:
         super().__init__()
         self.path = Path(path)
         self.patterns = patterns
@@ -176,6 +180,9 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
             source.arrival_time if source is not None else None
         self.follower = Follower(self.index, self.pipeline, self._post_batch, follow=follow or self.live,
                                  until=until, interval=interval or (0.1 if self.live else 0.25))
+        if scan_in_process and not self.live and not follow and store is None:
+            made = scan_in_process
+            self.follower.scan_process = self._scan_process if made is True else lambda: made  # type: ignore
         self.store = EventStore(patterns, self._reread, keep_frames=lambda c: not DecodeStage.redecodable(c))
         """Every event found (a row each; bodies read again from the log when needed)."""
         self.notable = LineOrder()
@@ -383,6 +390,15 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
                                                    self.selected_row in self.store.provisional)))
 
     # -- batches from the follower -----------------------------------------------------------------
+    def _scan_process(self) -> ScanProcess:
+        """The worker process that scans a saved file (replay), with the same patterns, rules and ELF (the
+        replay command starts it before the screen, and passes it as `scan_in_process`)."""
+        from espwatch.scanproc import ScanProcess
+
+        enr = self.enrichment
+        return ScanProcess(str(self.path), self.patterns, enr.rules if enr is not None else None,
+                           enr.elf if enr is not None else None, enrich=enr is not None)
+
     def _post_batch(self, batch: Batch) -> None:
         self.post_message(BatchReady(batch))
 

@@ -14,7 +14,9 @@ chunks, extends the index, feeds the same `Pipeline` the `scan` verb uses, and h
 a callback at most every `interval` seconds. It runs in a worker thread and owns the pipeline. When it
 follows a file that grows (live, `replay --follow`) it goes through `espwatch.live.LiveFeed`, so a dump the
 device stopped in and the findings of rules that wait for the end of a boot are shown while it is quiet,
-then confirmed or corrected in place.
+then confirmed or corrected in place. For a saved file (not followed) it can instead run the pipeline in a
+worker process (`scan_process`, an `espwatch.scanproc.ScanProcess` factory) and only index the file itself,
+so the scan does not share the screen's interpreter lock.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from espwatch.events import Event
 from espwatch.live import Changes, LiveFeed
 from espwatch.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from espwatch.scanproc import ScanBatch, ScanProcess
 
 BLOCK = 1 << 16
 CHUNK = 1 << 20
@@ -286,6 +291,8 @@ class Follower:
         boots = pipeline.boots
         boots.keep_sessions = KEEP_SESSIONS
         boots.on_drop = lambda s: self._dropped.append(session_info(s))
+        self.scan_process: Callable[[], ScanProcess] | None = None
+        """Makes the worker process that scans a saved file (see the module docstring)."""
 
     def _sessions(self) -> list[SessionInfo]:
         out, self._dropped = self._dropped, []
@@ -313,6 +320,9 @@ class Follower:
         return Changes(new=events, committed=events)
 
     def run(self) -> None:
+        if self.scan_process is not None and not self.follow:
+            self._run_in_process(self.scan_process)
+            return
         t0 = time.perf_counter()
         pending = Changes()
         last_post = 0.0
@@ -362,3 +372,63 @@ class Follower:
             # from the reader thread hundreds of times a second (measured under a flood: 3 MB/s
             # without this pause, 18 MB/s with 50 ms).
             self.stop.wait(self.settle)
+
+    def _run_in_process(self, make: Callable[[], ScanProcess]) -> None:
+        """Index the file here and post what the worker process finds (see the module docstring)."""
+        from espwatch.errors import EspwatchError
+
+        t0 = time.perf_counter()
+        proc = make()
+        store = self.index.store
+        size = store.readable_size()
+        held: list[ScanBatch] = []
+        last_post = 0.0
+        try:
+            while not self.stop.is_set() and self.offset < size:  # one bytes.count per 64 KiB block
+                data = store.read_at(self.offset, min(CHUNK, size - self.offset))
+                if not data:
+                    break
+                self.index.extend(data)
+                self.offset += len(data)
+                held.extend(proc.receive())
+                if time.perf_counter() - last_post >= self.interval or not last_post:
+                    held = self._post_remote(held, size, t0, final=False)
+                    last_post = time.perf_counter()
+            while not self.stop.is_set():
+                held.extend(proc.receive(0.05))
+                if proc.done:
+                    break
+                if time.perf_counter() - last_post >= self.interval:
+                    held = self._post_remote(held, size, t0, final=False)
+                    last_post = time.perf_counter()
+            if proc.done:
+                scanned = max((b.bytes_read for b in held), default=0)
+                while self.offset < scanned:  # the file grew while the worker read it: index as far
+                    data = store.read_at(self.offset, min(CHUNK, scanned - self.offset))
+                    if not data:
+                        break
+                    self.index.extend(data)
+                    self.offset += len(data)
+                self.done = True
+                self._post_remote(held, max(size, scanned), t0, final=True)
+                if proc.error:
+                    raise EspwatchError(proc.error)
+        finally:
+            proc.stop()
+
+    def _post_remote(self, batches: list[ScanBatch], size: int, t0: float, final: bool) -> list[ScanBatch]:
+        """Post the batches as one; a batch that says `done` is held back until `final`."""
+        if not final and batches and batches[-1].done:
+            *batches, last = batches
+            self._post_remote(batches, size, t0, final=False)
+            return [last]
+        events = [e for b in batches for e in b.events]
+        sessions: dict[int, SessionInfo] = {}
+        for b in batches:
+            for st in b.sessions:
+                sessions[st.number] = SessionInfo(st.number, st.start_line, st.end_line, st.facts, st.counts)
+        read = batches[-1].bytes_read if batches else self._posted_offset
+        self._posted_offset = max(read, 0)
+        self.on_batch(Batch(Changes(new=events, committed=list(events)), list(sessions.values()),
+                            self.index.line_count, max(read, 0), size, final, time.perf_counter() - t0))
+        return []
