@@ -89,6 +89,10 @@ def test_warm_decode_reads_the_index_without_pyelftools(env: dict[str, str]) -> 
     code, mods, warm = _modules(args, env)
     assert code == 0 and warm == cold and warm.count("\n") >= 5
     assert _loaded(mods, (*HEAVY, "regex", "espwatch.patterns", "espwatch.diagnosis")) == []
+    from espwatch.symbols import digest
+
+    if digest._settled(digest.identity(str(DEMO / "demo.elf"))):  # its digest was remembered
+        assert "hashlib" not in mods
 
 
 def test_hyperscan_database_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,3 +198,39 @@ def test_aho_corasick_nfa_then_dfa_find_the_same(monkeypatch: pytest.MonkeyPatch
     pf = prefilter.Prefilter(lits, engine="ahocorasick-rs")
     pf.find(b"x" * 1000)
     assert pf._find.__name__ == "find_nfa"
+
+
+def test_elf_digest_is_remembered_by_the_files_identity(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ELF's SHA-256 (the index cache key) comes from the memo while the file is the same one; a
+    rewritten file (same size, even with its old modification time) is hashed again, and a file changed
+    in the last seconds is never remembered."""
+    import hashlib
+    import time
+
+    from espwatch.symbols import digest
+
+    elf = tmp_path / "app.elf"
+    elf.write_bytes((DEMO / "demo.elf").read_bytes())
+    old = 1_600_000_000
+    os.utime(elf, (old, old))
+    monkeypatch.setenv("ESPWATCH_CACHE_DIR", str(tmp_path / "cache"))
+
+    def sha_now() -> str:
+        before = digest.identity(str(elf))
+        return digest.sha256_of(str(elf), elf.read_bytes(), before)
+
+    real = hashlib.sha256(elf.read_bytes()).hexdigest()
+    assert sha_now() == real and not (tmp_path / "cache" / "digests").exists()  # changed just now
+    monkeypatch.setattr(digest, "SETTLED_NS", -(1 << 62))  # as if it were old enough
+    assert sha_now() == real
+    memo = next((tmp_path / "cache" / "digests").iterdir())
+    memo.write_text(memo.read_text()[:-64] + "f" * 64)  # a planted digest is what a memo hit returns
+    assert sha_now() == "f" * 64
+    time.sleep(0.05)  # past the file system's clock tick: the change time moves
+    data = bytearray(elf.read_bytes())
+    data[100] ^= 1
+    elf.write_bytes(bytes(data))  # same size, and the old modification time again
+    os.utime(elf, (old, old))
+    assert sha_now() == hashlib.sha256(bytes(data)).hexdigest()
+    assert digest.sha256_of(str(elf), bytes(data), None) == hashlib.sha256(bytes(data)).hexdigest()
