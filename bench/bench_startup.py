@@ -13,6 +13,9 @@ runs every command once per round, rounds interleaved, and reports the best of t
   espwatch decode (warm)    20 addresses with a cached index; target: <= 2x addr2line (on the 3.8 MB
                             esp32-app-template fixture ELF when ../shared is there, else the small demo ELF)
   addr2line                 the same 20 addresses, `-pfiaC`
+  floors                    `python -c "import ..."` of only the outside modules a verb cannot start
+                            without (its stdlib and dependency imports, measured from a `-X importtime` of
+                            the verb): what is left for espwatch's own code and work
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ BIG_ELF = ROOT.parent / "shared" / "fixtures" / "esp32-app-template" / "esp32-ap
 SMALL_ELF = ROOT / "tests" / "data" / "fixtures" / "rv32-inline-demo" / "demo.elf"
 ADDR2LINE = {"esp32-app-template.elf": "xtensa-lx106-elf-addr2line",
              "demo.elf": "riscv64-unknown-elf-addr2line"}
+
+
+FLOORS = {
+    "scan": ("re", "argparse", "pathlib", "dataclasses", "typing", "pickle", "zlib", "array", "bisect",
+             "heapq", "regex", "ahocorasick_rs"),
+    "decode": ("re", "argparse", "pathlib", "ctypes", "struct", "array", "bisect", "zlib", "importlib.util"),
+}
+"""Outside modules each verb imports on every start (stdlib and dependencies), for its floor line."""
 
 
 def build_wheel(out: Path) -> Path:
@@ -99,6 +110,8 @@ def main() -> int:
         "espwatch config": [str(exe), "config"],
         "espwatch decode, 20 addrs (warm)": [str(exe), "decode", "--elf", str(elf), *hexes],
     }
+    for verb, mods in FLOORS.items():
+        cmds[f"floor: {verb}'s imports"] = [str(py), "-c", f"import {', '.join(mods)}"]
     have_a2l = shutil.which(tool) is not None
     if have_a2l:
         cmds["addr2line -pfiaC, 20 addrs"] = [tool, "-pfiaC", "-e", str(elf), *hexes]

@@ -2,8 +2,9 @@
 
 Every command that reads a log needs the built-in patterns (patterns/*.toml) and rules (rules.toml).
 Parsing and validating them takes longer than the rest of a small `scan`, so the result is pickled into
-`<cache>/data/builtin-<hash>.pickle`, keyed by the espwatch and Python versions and the size and CRC-32 of
-every built-in file (so an edited file, a new install or an upgrade parses again). The regexes inside are
+`<cache>/data/builtin-<hash>.pickle`, keyed by the espwatch and Python versions, the size and CRC-32 of
+every built-in file, and the size and modification time of the modules that parse them and define what is
+pickled (so an edited data file or parser, a new install or an upgrade parses again). The regexes inside are
 `LazyRegex`: pickled as their source, compiled on first use.
 
 Like every cache of espwatch it is only a speed-up: a file that does not load, does not match its key, or
@@ -26,12 +27,17 @@ if TYPE_CHECKING:
 FORMAT = 1
 """Bump when the pickled classes change shape in a way the version number would not show."""
 
+CODE = ("espwatch.datacache", "espwatch.patterns", "espwatch.lazyregex", "espwatch.events",
+        "espwatch.diagnosis.rules", "espwatch.diagnosis.checks")
+"""The modules whose code shapes the cached objects (checks: the names rules may use)."""
+
 _pending: dict[str, Any] = {}
 """The parts of the last load not handed out yet: a `scan` asks for patterns, then rules, from one read."""
 
 
 def _key_and_name() -> tuple[list[Any], str]:
     """The cache key (versions, and each built-in file's name, size and CRC-32) and the cache file's name."""
+    import importlib.util
     import zlib
 
     from espwatch import __version__
@@ -39,6 +45,11 @@ def _key_and_name() -> tuple[list[Any], str]:
 
     files = [f for f in pattern_files(builtin_dir(), recursive=False) if isinstance(f, Path)]
     key: list[Any] = [FORMAT, __version__, list(sys.version_info[:2]), str(builtin_dir())]
+    for name in CODE:  # found without importing: the checks are imported only when rules are parsed
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        st = os.stat(origin) if origin else None
+        key.append([name, st.st_size, st.st_mtime_ns] if st else [name])
     crc = zlib.crc32(str(builtin_dir()).encode("utf-8", "surrogateescape"))  # one file per installation
     for f in files:
         data = f.read_bytes()
