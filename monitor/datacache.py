@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+from _thread import allocate_lock
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ CODE = ("espwatch.datacache", "espwatch.patterns", "espwatch.lazyregex", "espwat
 
 _pending: dict[str, Any] = {}
 """The parts of the last load not handed out yet: a `scan` asks for patterns, then rules, from one read."""
+_lock = allocate_lock()
 
 
 def _key_and_name() -> tuple[list[Any], str]:
@@ -134,10 +136,11 @@ def _fresh() -> dict[str, Any]:
 
 
 def _part(name: str) -> Any:
-    if name not in _pending:
-        _pending.clear()
-        _pending.update(_fresh())
-    return _pending.pop(name)
+    with _lock:  # threads may load at once: each part of one read is handed out once
+        if name not in _pending:
+            _pending.clear()
+            _pending.update(_fresh())
+        return _pending.pop(name)
 
 
 def load_data(extra_dirs: Sequence[os.PathLike[str] | str] = ()) -> tuple[PatternSet, list[Rule]]:

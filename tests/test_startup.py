@@ -234,3 +234,29 @@ def test_elf_digest_is_remembered_by_the_files_identity(tmp_path: Path,
     os.utime(elf, (old, old))
     assert sha_now() == hashlib.sha256(bytes(data)).hexdigest()
     assert digest.sha256_of(str(elf), bytes(data), None) == hashlib.sha256(bytes(data)).hexdigest()
+
+
+def test_builtin_data_from_many_threads_at_once() -> None:
+    """Threads loading at once each get a whole, separate copy (the parts of one read are handed out once)."""
+    import threading
+
+    from espwatch import datacache
+
+    out: list = []
+    errors: list = []
+
+    def load() -> None:
+        try:
+            out.append(datacache.load_data())
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(out) == 8
+    codes = {tuple(p.code for p in pats.patterns) + tuple(r.code for r in rules) for pats, rules in out}
+    assert len(codes) == 1
+    assert len({id(pats.patterns[0]) for pats, _ in out}) == 8  # no two threads share objects
