@@ -53,6 +53,14 @@ class ReportOptions:
     """Finding groups shown with their evidence; the others are listed in one line."""
     max_groups: int = 40
     """Rows of the table of event groups."""
+    max_excerpts: int = 40
+    """Events quoted with their log lines in all (most severe first)."""
+    max_frames: int = 24
+    """Decoded frames printed per event."""
+    max_diagnosis_chars: int = 50_000
+    max_events_chars: int = 110_000
+    """Size limits of the Diagnosis and Events sections: what does not fit is counted in a note. With the
+    other caps they keep a report under 200 KB whatever the log (`--full` lifts every limit)."""
     min_severity: str = "warning"
     patterns_dirs: list[str] = field(default_factory=list)
     bootloader_elf: str | None = None
@@ -257,7 +265,7 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     enr = Enrichment.choose(opt.elf, opt.no_elf, pats, rules, strict=False)
     offsets = LineOffsets()
     binlog = report_binlog(enr, opt.bootloader_elf)
-    digest = ReportDigest(opt.min_severity, opt.max_per_kind, opt.full)
+    digest = ReportDigest(opt.min_severity, opt.max_per_kind, opt.full, max_excerpts=opt.max_excerpts)
     # no list of every event: the digest keeps what the report shows, and counts
     result = scan_stream(path, pats, stages=enr.stages(), on_event=digest.add, keep_events=False,
                          binlog=binlog, offsets=offsets)

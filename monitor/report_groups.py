@@ -126,10 +126,12 @@ class ReportDigest:
     """
 
     def __init__(self, min_severity: str = "warning", max_per_kind: int = 5, full: bool = False,
-                 max_event_groups: int = MAX_EVENT_GROUPS,
+                 max_excerpts: int | None = None, max_event_groups: int = MAX_EVENT_GROUPS,
                  max_diagnosis_groups: int = MAX_DIAGNOSIS_GROUPS) -> None:
         self.min_severity = min_severity
         self.max_per_kind = max_per_kind
+        self.max_excerpts = max_excerpts
+        """Events quoted in all (the most severe first); None: only the per-kind limit."""
         self.full = full
         self.max_event_groups = max_event_groups
         self.max_diagnosis_groups = max_diagnosis_groups
@@ -222,6 +224,9 @@ class ReportDigest:
                     if k not in few and seq not in taken and self.excerpts[k] < self.max_per_kind:
                         shown.append((seq, ev))
                         self.excerpts[k] += 1
+            if self.max_excerpts is not None and len(shown) > self.max_excerpts:
+                shown.sort(key=lambda x: (-SEVERITY_RANK[x[1].severity], x[0]))
+                del shown[self.max_excerpts:]
             self.shown = [e for _, e in sorted(shown, key=lambda x: (x[1].line, x[0]))]
             self._head = {}
         quoted = Counter(e.kind for e in self.shown)

@@ -34,16 +34,28 @@ def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def excerpt(lines: dict[int, str], ranges: list[tuple[int, int]], marked: set[int]) -> list[str]:
-    """Numbered lines of the ranges, `>` on the marked ones, `...` between separate ranges."""
+def excerpt(lines: dict[int, str], ranges: list[tuple[int, int]], marked: set[int],
+            budget: int | None = None) -> list[str]:
+    """Numbered lines of the ranges, `>` on the marked ones, `...` between separate ranges; at most about
+    `budget` characters (the lines left out are counted)."""
     out: list[str] = []
+    used = 0
     for i, (a, b) in enumerate(merge_ranges(ranges)):
         if i:
             out.append("   ...")
         for n in range(a, b + 1):
             if n in lines:
+                if budget is not None and used >= budget:
+                    left = sum(1 for k in range(n, b + 1) if k in lines)
+                    out.append(f"   ... {left} more lines (the report's size limit; --full shows all)")
+                    return out
                 out.append(f"{'>' if n in marked else ' '}{n:>6}  {lines[n]}")
+                used += len(out[-1]) + 1
     return out
+
+
+def _size(lines: list[str]) -> int:
+    return sum(len(x) + 1 for x in lines)
 
 
 def _environment(c: ReportContent) -> list[str]:
@@ -72,7 +84,11 @@ def _diagnosis(c: ReportContent) -> list[str]:
     if not c.diagnoses:
         out += ["No rule matched: espwatch has no diagnosis for this log. "
                 "The events below may still help.", ""]
+    shown = 0
     for g, ev_lines in zip(c.diagnoses, c.evidence, strict=True):
+        if not c.options.full and shown and _size(out) > c.options.max_diagnosis_chars:
+            break
+        shown += 1
         d = g.first
         assert d is not None
         out += [f"### {md_text(d.code)} ({md_text(g.severity)}): {md_text(d.title or d.kind)}", ""]
@@ -95,14 +111,16 @@ def _diagnosis(c: ReportContent) -> list[str]:
             out.append("References: " + ", ".join(f"<{r}>" for r in refs if isinstance(r, str)
                                                     and regex.fullmatch(r"https://[^\s<>]+", r)))
             out.append("")
-    left = c.digest.diagnoses[len(c.diagnoses):]
+    left = c.digest.diagnoses[shown:]
     if left:
         per_code: Counter = Counter()
         for g in left:
             per_code[g.code] += g.count
         codes = ", ".join(f"{code} ×{n:,}" for code, n in per_code.most_common(12))
         more = "" if len(per_code) <= 12 else f" and {len(per_code) - 12} more codes"
-        note = (f"Not shown (limit of {c.options.max_findings} groups of findings; `--full` shows all): "
+        limit = (f"{c.options.max_findings} groups of findings" if shown == len(c.diagnoses)
+                 else f"{c.options.max_diagnosis_chars:,} characters")
+        note = (f"Not shown (limit of {limit}; `--full` shows all): "
                 f"{len(left):,} more groups, {sum(per_code.values()):,} findings: {codes}{more}.")
         out += [md_rich(note), ""]
     return out
@@ -139,7 +157,14 @@ def _events(c: ReportContent) -> list[str]:
     if c.digest.repeated:
         out += _groups(c)
     counted: set[int] = set()  # groups whose counts were given (once, at their first quoted event)
+    start = _size(out)
+    left_out: Counter = Counter()
     for cl in c.clusters:
+        used = _size(out) - start
+        if not opt.full and used > opt.max_events_chars:
+            left_out.update(x[2].kind for x in cl)
+            continue
+        budget = None if opt.full else opt.max_events_chars - used
         a, b = min(x[0] for x in cl), max(x[1] for x in cl)
         evs = [x[2] for x in cl]
         names = ", ".join(f"{md_text(e.kind)} ({md_text(e.code)}, {md_text(e.severity)})" for e in evs)
@@ -158,7 +183,7 @@ def _events(c: ReportContent) -> list[str]:
         out.append("")
         marked = {n for e in evs for n in range(e.line, e.end_line + 1)}
         out += [f"<details open><summary>Log lines {a}-{b}</summary>", ""]
-        out += [fence(excerpt(c.lines, [(a, b)], marked), "text"), "", "</details>", ""]
+        out += [fence(excerpt(c.lines, [(a, b)], marked, budget), "text"), "", "</details>", ""]
         for e in evs:
             if isinstance(e.fields.get("coredump"), dict):
                 out += [f"Core dump decoded by espwatch (line {e.line}):", ""]
@@ -171,10 +196,19 @@ def _events(c: ReportContent) -> list[str]:
                     out += [md_text(f"Unwound by espwatch from the register dump and "
                                     f"{e.fields.get('stack_bytes')} bytes of stack memory; stopped: "
                                     f"{e.fields.get('stop_reason')}") + guess + ".", ""]
-                out += [fence([red.redact(line) for line in frame_lines(e.frames)], "text"), ""]
+                frames = e.frames if opt.full else e.frames[: opt.max_frames]
+                out += [fence([red.redact(line) for line in frame_lines(frames)], "text"), ""]
+                if len(frames) < len(e.frames):
+                    out += [f"{len(e.frames) - len(frames)} more frames (`--full` shows all).", ""]
+    if left_out:
+        out.append(f"Not shown (the report's size limit of {opt.max_events_chars:,} characters for excerpts; "
+                   "`--full` shows all): " + ", ".join(f"{n} more {md_text(k)}" for k, n in
+                                                      sorted(left_out.items())) + ".")
+        out.append("")
     if c.hidden:
-        out.append("Not shown (limit of " + str(opt.max_per_kind) + " per kind; `--full` shows all): "
-                   + ", ".join(f"{n} more {md_text(k)}" for k, n in sorted(c.hidden.items())) + ".")
+        out.append(f"Not shown (limit of {opt.max_per_kind} per kind, {opt.max_excerpts} in all; `--full` "
+                   "shows all): "
+                   + ", ".join(f"{n:,} more {md_text(k)}" for k, n in sorted(c.hidden.items())) + ".")
         out.append("")
     return out
 
