@@ -47,10 +47,13 @@ class Pipeline:
     stages: list[Stage] = field(default_factory=list)
     keep_events: bool = True
     binlog: BinlogDecoder | None = None
+    keep_sessions: int | None = None
+    """Keep the sessions of the first and last N boots only (see `BootTracker`); None: all."""
 
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
-        self.boots = BootTracker(self.patterns, keep_events=self.keep_events)
+        self.boots = BootTracker(self.patterns, keep_events=self.keep_events,
+                                 keep_sessions=self.keep_sessions)
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -61,6 +64,7 @@ class Pipeline:
         return self.detector.lines_seen
 
     def feed(self, data: bytes) -> list[Event]:
+        self.boots.trim()  # the events of the last chunk were handled: old boots may go
         if self.binlog is not None:
             data = self.binlog.feed(data)
         return self._detect(data)

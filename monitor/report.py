@@ -26,7 +26,7 @@ from espwatch.lines import MAX_LINE, LineSplitter
 from espwatch.pipeline import CHUNK, close_input, open_input, read_chunks
 from espwatch.redact import PEM_NEEDLE, Redactor, pem_closes, pem_opens
 from espwatch.report_groups import Group, ReportDigest
-from espwatch.scan import ScanResult, scan_stream
+from espwatch.scan import KEEP_SESSIONS, ScanResult, scan_stream
 
 if TYPE_CHECKING:
     from espwatch.binlog import BinlogDecoder
@@ -189,7 +189,10 @@ def _redacted_ranges(path: str, wanted: set[int], redactor: Redactor, max_line: 
 def last_facts(result: ScanResult) -> dict[str, Any]:
     """The last value of each boot fact over all boots (the newest boot describes the device best)."""
     facts: dict[str, Any] = {}
-    for s in result.sessions:
+    boots = result.pipeline.boots
+    for i, s in enumerate(result.sessions):
+        if boots.folded.count and i == boots.keep_sessions:
+            facts.update(boots.folded.facts)  # the boots let go of came between the first and last ones
         for k, v in s.facts.items():
             if k not in ("partitions", "partition_line") and v not in (None, ""):
                 facts[k] = v
@@ -268,7 +271,8 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     digest = ReportDigest(opt.min_severity, opt.max_per_kind, opt.full, max_excerpts=opt.max_excerpts)
     # no list of every event: the digest keeps what the report shows, and counts
     result = scan_stream(path, pats, stages=enr.stages(), on_event=digest.add, keep_events=False,
-                         binlog=binlog, offsets=offsets)
+                         binlog=binlog, offsets=offsets,
+                         keep_sessions=None if opt.full else max(KEEP_SESSIONS, opt.max_boots))
     digest.finish()
     facts = last_facts(result)
     elf_status = enr.describe(facts.get("elf_sha256")) if enr.elf is not None or opt.elf else "no ELF given"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from espwatch.events import SEVERITY_RANK, Event
 from espwatch.lineoffsets import LineOffsets
@@ -40,7 +40,23 @@ class ScanResult:
 
     @property
     def sessions(self) -> list[BootSession]:
+        """The boots' sessions (with `keep_sessions`: the first and last N only)."""
         return self.pipeline.sessions
+
+    @property
+    def boot_count(self) -> int:
+        """The number of boots, kept or not."""
+        return self.pipeline.boots.total
+
+    def fact_values(self, name: str) -> list[Any]:
+        """The values of a boot fact, boot by boot (boots let go of: their distinct values, in order)."""
+        boots = self.pipeline.boots
+        keep = boots.keep_sessions if boots.folded.count else None
+        head = boots.sessions if keep is None else boots.sessions[:keep]
+        tail = [] if keep is None else boots.sessions[keep:]
+        values = [s.facts[name] for s in head if s.facts.get(name)]
+        values += boots.folded.values.get(name, [])
+        return values + [s.facts[name] for s in tail if s.facts.get(name)]
 
     @property
     def worst(self) -> str | None:
@@ -53,13 +69,17 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
                 offsets: LineOffsets | None = None,
                 on_start: Callable[[ScanResult], None] | None = None,
                 binlog: BinlogDecoder | None = None,
-                on_read: Callable[[int], None] | None = None) -> ScanResult:
+                on_read: Callable[[int], None] | None = None,
+                keep_sessions: int | None = None) -> ScanResult:
     """Scan one file (`-` for stdin), calling `on_event` for each event as soon as it is known (and
     `on_start` with the result being filled, once the input is open; `on_read(n)` after each chunk of
     `n` bytes is read: progress). `binlog`: decode ESP-IDF binary log frames first (see
-    `espwatch.binlog`). `offsets` records where the events' lines start (see espwatch.lineoffsets)."""
+    `espwatch.binlog`). `offsets` records where the events' lines start (see espwatch.lineoffsets).
+    `keep_sessions=N`: keep the sessions of the first and last N boots only (memory bounded on any number
+    of boots; see `espwatch.sessions.BootTracker`)."""
     fh, name = open_input(path)
-    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog)
+    pipe = Pipeline(patterns, list(stages or []), keep_events=keep_events, binlog=binlog,
+                    keep_sessions=keep_sessions)
     plain = is_plain_file(fh)  # the bytes the detector sees are the file's own
     if offsets is not None:
         offsets.exact = plain
@@ -82,6 +102,10 @@ def scan_stream(path: str, patterns: PatternSet, stages: list[Stage] | None = No
     finally:
         close_input(fh, name)
     return result
+
+
+KEEP_SESSIONS = 64
+"""Boots whose sessions the headless verbs keep at each end of a log (scan, report)."""
 
 
 def _reporting(chunks: Iterator[bytes | bytearray], on_read: Callable[[int], None]

@@ -129,7 +129,7 @@ def _diagnosis(c: ReportContent) -> list[str]:
 def _boots(c: ReportContent) -> list[str]:
     opt, red, result = c.options, c.redactor, c.result
     sessions = result.sessions
-    cut = not opt.full and len(sessions) > opt.max_boots
+    cut = not opt.full and result.boot_count > opt.max_boots
     keep = sessions if not cut else [*sessions[: opt.max_boots // 2], *sessions[-opt.max_boots // 2:]]
     rows: list[list[Any]] = []
     prev = 0
@@ -236,7 +236,7 @@ def render_report(c: ReportContent) -> str:
     result = c.result
     d = c.digest
     head = [f"# espwatch report: {md_text(c.name)}", "",
-            f"{result.pipeline.lines} lines, {len(result.sessions)} boot(s), "
+            f"{result.pipeline.lines} lines, {result.boot_count} boot(s), "
             f"{d.events_total} events, {d.findings_total} finding(s); "
             f"worst severity: **{result.worst or 'none'}**.", ""]
     body = [*_environment(c), *_diagnosis(c), *_boots(c), *_events(c)]
