@@ -58,6 +58,15 @@ def _size(lines: list[str]) -> int:
     return sum(len(x) + 1 for x in lines)
 
 
+MAX_CELL = 200
+"""Characters of a value from the log shown in a table cell."""
+
+
+def _cell(value: Any) -> str:
+    s = str(value)
+    return s if len(s) <= MAX_CELL else s[:MAX_CELL] + f" [... {len(s) - MAX_CELL} more characters]"
+
+
 def _environment(c: ReportContent) -> list[str]:
     facts, red = c.facts, c.redactor
     chip = " ".join(str(facts[k]) for k in ("chip",) if k in facts) or "not printed"
@@ -75,7 +84,7 @@ def _environment(c: ReportContent) -> list[str]:
         ["Flash size (image header)", facts.get("flash_size", "not printed")],
         ["Report made by", f"espwatch {__version__}"],
     ]
-    return ["## Environment", "", table(["", ""], [[k, red.redact(str(v))] for k, v in rows]), ""]
+    return ["## Environment", "", table(["", ""], [[k, _cell(red.redact(str(v)))] for k, v in rows]), ""]
 
 
 def _diagnosis(c: ReportContent) -> list[str]:
@@ -142,8 +151,8 @@ def _boots(c: ReportContent) -> list[str]:
         part = f.get("partition", "")
         if part and f.get("partition_offset") and f.get("partition_offset") != part:
             part = f"{part} ({f['partition_offset']})"
-        rows.append([s.number, f"{s.start_line}-{s.end_line}", f.get("reset_reason", "not printed"),
-                     part or "not printed", red.redact(str(f.get("app_version", ""))) or " ",
+        rows.append([s.number, f"{s.start_line}-{s.end_line}", _cell(f.get("reset_reason", "not printed")),
+                     _cell(part or "not printed"), _cell(red.redact(str(f.get("app_version", "")))) or " ",
                      s.worst or "none", sum(s.counts.values())])
     header = ["Boot", "Lines", "Reset reason", "Partition", "App version", "Worst", "Events"]
     return ["## Boots", "", table(header, rows), ""]
@@ -185,6 +194,10 @@ def _events(c: ReportContent) -> list[str]:
         out += [f"<details open><summary>Log lines {a}-{b}</summary>", ""]
         out += [fence(excerpt(c.lines, [(a, b)], marked, budget), "text"), "", "</details>", ""]
         for e in evs:
+            if not opt.full and (e.frames or e.fields.get("coredump")) and \
+                    _size(out) - start > opt.max_events_chars:
+                left_out[f"decoded frames of {e.kind}"] += 1
+                continue
             if isinstance(e.fields.get("coredump"), dict):
                 out += [f"Core dump decoded by espwatch (line {e.line}):", ""]
                 summary = summary_lines(e.fields["coredump"])
