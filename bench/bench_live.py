@@ -1,6 +1,6 @@
 """Benchmark: the live monitor under a flood, against a plain pyserial read loop on the same pty.
 
-    python bench/bench_live.py [--seconds 30]
+    python bench/bench_live.py [--seconds 30] [--hour]
 
 A simulated device (tests/devsim.py, in its own process) writes corpus logs + healthy lines into a pty as
 fast as the reader takes them, for --seconds each run:
@@ -10,6 +10,14 @@ fast as the reader takes them, for --seconds each run:
      and the UI applying the batches (timeline, log pane, status).
 Prints bytes/s received into the session log, how far parsing and the UI lagged at the end, and the bytes
 lost (device bytes vs session log, compared by length and SHA-256): must be 0. Target >= 2 MB/s.
+
+While the tail moves, it also measures the screen: frames drawn per second (full redraws of the log pane)
+and input latency (an Up key then a Down key, each until the log pane's cursor has moved).
+
+`--hour` floods one hour of continuous output at 921600 baud (92,160 bytes/s, 332 MB) as fast as the
+reader takes it (an hour compressed in time) and reports the peak RSS after it with what the monitor
+holds (event rows, boots, bodies). Arrival times are not compressible in time: their bound is stated
+(at most one 16-byte entry per 100 ms: 576 KB per hour, espwatch.device.times).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import asyncio
 import hashlib
 import multiprocessing as mp
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -26,26 +35,34 @@ from pathlib import Path
 
 from tui_common import flood_data, peak_rss_mb
 
+HOUR_BYTES = 921600 // 10 * 3600
+"""One hour of continuous output at 921600 baud (8N1: 10 bits a byte)."""
 
-def flood_child(link: str, seconds: float, ready, go, results, close) -> None:
+
+def flood_child(link: str, seconds: float, ready, go, results, close, total: int = 0) -> None:
     from devsim import DevSim
 
     data = flood_data()
     sim = DevSim(link, keep=False)
     ready.set()
     go.wait(60)
-    sim.flood(data, seconds)
+    if total:
+        while sim.total < total:
+            sim.flood(data, 1.0)
+    else:
+        sim.flood(data, seconds)
     results.put((sim.total, sim.sha.hexdigest()))
     close.wait(120)  # keep the pty until the reader has drained it
     sim.close()
 
 
-def start_sim(tmp: Path, seconds: float):
+def start_sim(tmp: Path, seconds: float, total: int = 0):
     ctx = mp.get_context("spawn")
     ready, go, close = ctx.Event(), ctx.Event(), ctx.Event()
     results = ctx.Queue()
     link = tmp / "ttyESP"
-    proc = ctx.Process(target=flood_child, args=(str(link), seconds, ready, go, results, close), daemon=True)
+    proc = ctx.Process(target=flood_child, args=(str(link), seconds, ready, go, results, close, total),
+                       daemon=True)
     proc.start()
     if not ready.wait(30):
         raise RuntimeError("simulator did not start")
@@ -85,14 +102,24 @@ def run_ceiling(tmp: Path, seconds: float) -> dict:
             "sha_ok": sha.hexdigest() == digest}
 
 
-def run_espwatch(tmp: Path, seconds: float) -> dict:
+def run_espwatch(tmp: Path, seconds: float, total: int = 0) -> dict:
     from espwatch.device.reader import SerialSource
     from espwatch.device.sessionlog import SessionLog, strip_host_lines
     from espwatch.patterns import load_patterns
     from espwatch.tui.app import MonitorApp
+    from espwatch.tui.logview import LogView
 
     patterns = load_patterns()
-    link, go, results, close, proc = start_sim(tmp, seconds)
+    link, go, results, close, proc = start_sim(tmp, seconds, total)
+    frames: list[float] = []
+    draw = LogView.render_line
+
+    def counted(self, y: int):  # a frame of the log pane = its first screen line drawn
+        if y == 0:
+            frames.append(time.perf_counter())
+        return draw(self, y)
+
+    LogView.render_line = counted
     log = SessionLog(tmp / "session.log")
     src = SerialSource(str(link), 115200, log, retry_delay=0.05)
     app = MonitorApp(log.path, patterns, source=src, name="ttyESP")
@@ -104,8 +131,21 @@ def run_espwatch(tmp: Path, seconds: float) -> dict:
                 await asyncio.sleep(0.01)
             go.set()
             t0 = time.perf_counter()
+            view = app.log_view
+            lat: list[float] = []
             while results.empty():
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.25)
+                for key in ("up", "down"):  # off the tail and back to it, while the tail moves
+                    if view.rows < 3:
+                        continue
+                    before = view.cursor
+                    t = time.perf_counter()
+                    app.simulate_key(key)
+                    while view.cursor == before and time.perf_counter() - t < 30:
+                        await asyncio.sleep(0.001)
+                    lat.append(time.perf_counter() - t)
+                if view.cursor != view.rows - 1:
+                    app.simulate_key("end")
             total, digest = results.get()
             t_flood = time.perf_counter()
             res["parse_lag_at_flood_end_mb"] = (log.device_bytes - app.follower.offset) / 1e6
@@ -116,9 +156,17 @@ def run_espwatch(tmp: Path, seconds: float) -> dict:
             while app.bytes_read < log.size and time.perf_counter() - t_recv < 120:
                 await pilot.pause(0.02)
             t_ui = time.perf_counter()
+            during = [f for f in frames if t0 <= f <= t_flood]
             res.update(sent=total, digest=digest, t_recv=t_recv - t0, t_ui=t_ui - t0,
-                       flood_s=t_flood - t0, lines=app.lines, events=len(app.events),
-                       boots=len(app.sessions), drain_s=t_ui - t_flood)
+                       flood_s=t_flood - t0, lines=app.lines, events=len(app.store),
+                       boots=len(app.sessions), drain_s=t_ui - t_flood,
+                       fps=len(during) / max(1e-9, t_flood - t0),
+                       latency_ms={"n": len(lat), "median": 1000 * statistics.median(lat) if lat else 0,
+                                   "max": 1000 * max(lat) if lat else 0},
+                       store_kb=app.store.nbytes / 1024, boots_kb=app.sessions.nbytes / 1024,
+                       bodies=len(app.store._recent) + len(app.store._pinned) + len(app.store._cache),
+                       pipeline_boots=len(app.pipeline.sessions),
+                       times_entries=len(log.times))
             await pilot.press("ctrl+right_square_bracket")
 
     try:
@@ -128,19 +176,35 @@ def run_espwatch(tmp: Path, seconds: float) -> dict:
         log.close()
         close.set()
         proc.join(10)
+    LogView.render_line = draw
     res["rss_mb"] = peak_rss_mb()  # before the verification below reads the whole log
-    data = (tmp / "session.log").read_bytes()
-    device = strip_host_lines(data)
-    res["bytes"] = len(device)
-    res["lost"] = res["sent"] - len(device)
-    res["sha_ok"] = hashlib.sha256(device).hexdigest() == res["digest"]
-    res["host_lines"] = data.count(b"\n--- espwatch ") + data.startswith(b"--- espwatch ")
+    sha = hashlib.sha256()
+    size = host_lines = 0
+    with open(tmp / "session.log", "rb") as fh:  # in pieces: an hour is 332 MB
+        carry = b""
+        while chunk := fh.read(1 << 24):
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            data, carry = data[:cut], data[cut:]
+            device = strip_host_lines(data)
+            host_lines += data.count(b"\n--- espwatch ") + data.startswith(b"--- espwatch ")
+            sha.update(device)
+            size += len(device)
+        device = strip_host_lines(carry)
+        sha.update(device)
+        size += len(device)
+    res["bytes"] = size
+    res["lost"] = res["sent"] - size
+    res["sha_ok"] = sha.hexdigest() == res["digest"]
+    res["host_lines"] = host_lines
     return res
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--hour", action="store_true",
+                    help="one hour at 921600 baud (332 MB) as fast as it goes, then the RSS")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="espwatch-bench-live-"))
     try:
@@ -150,7 +214,7 @@ def main() -> int:
         print(f"ceiling  (pyserial read loop -> file): {rate_c:6.2f} MB/s  "
               f"({c['bytes'] / 1e6:.0f} MB in {c['seconds']:.1f} s, lost {c['lost']} bytes, "
               f"sha {'ok' if c['sha_ok'] else 'MISMATCH'})")
-        e = run_espwatch(tmp, args.seconds)
+        e = run_espwatch(tmp, args.seconds, HOUR_BYTES if args.hour else 0)
         rate_e = e["bytes"] / e["t_recv"] / 1e6
         rate_ui = e["bytes"] / e["t_ui"] / 1e6
         print(f"espwatch (App headless: reader + session log): {rate_e:6.2f} MB/s received "
@@ -163,6 +227,14 @@ def main() -> int:
         print(f"         bytes lost in the session log: {e['lost']} (sha-256 "
               f"{'identical' if e['sha_ok'] else 'MISMATCH'}; {e['host_lines']} host lines)")
         print(f"         ratio to the ceiling: {rate_e / rate_c:.2f}")
+        lat = e["latency_ms"]
+        print(f"screen while the tail moves: {e['fps']:.1f} frames/s of the log pane; Up/Down handled in "
+              f"median {lat['median']:.0f} ms, max {lat['max']:.0f} ms ({lat['n']} keys)")
+        what = "one hour at 921600 baud" if args.hour else f"{e['bytes'] / 1e6:.0f} MB"
+        print(f"memory after {what}: peak RSS {e['rss_mb']:.0f} MB; holds {e['events']:,} event rows "
+              f"({e['store_kb']:.0f} KB), {e['boots']:,} boots ({e['boots_kb']:.0f} KB), {e['bodies']:,} "
+              f"event bodies, {e['pipeline_boots']} boots in the pipeline, {e['times_entries']:,} arrival "
+              f"times (bound: 36,000 entries = 576 KB per hour)")
         return 0 if e["lost"] == 0 and e["sha_ok"] else 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

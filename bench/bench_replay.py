@@ -1,15 +1,24 @@
 """Benchmark: `espwatch replay` of a huge log, headless (the real App under Textual's run_test), beside
 `espwatch scan --json` on the same file in the same run.
 
-    python bench/bench_replay.py [--size-mb 1024] [--every-lines 8000] [--runs 2] [--keep FILE] [--thread]
+    python bench/bench_replay.py [--size-mb 1024] [--every-lines 8000] [--runs 2] [--dense] [--keep FILE]
+                                 [--thread] [--no-search]
 
 Builds the log (healthy ESP-IDF lines, a third of them ANSI-coloured, with every corpus log spliced in every
 --every-lines lines), then, in each of --runs rounds: `espwatch scan --json` (the installed command, output
 to a file), and the replay in a fresh child process set up as `espwatch replay` sets it up (patterns, rules,
-no ELF; the scan in a worker process; with --thread also the old in-thread scan). Prints the best round:
+no ELF; the scan in a worker process; with --thread also the in-thread scan). Prints the best round:
 time to the first screen, time until the timeline is complete (from process start, as `scan --json` is
-timed) and its ratio to `scan --json`, key-press latency and event-loop lag while the scan runs, peak RSS.
+timed) and its ratio to `scan --json`, key-press latency and event-loop lag while the scan runs, peak RSS,
+and what the monitor holds (16-byte event rows, 28-byte boot rows, bodies kept whole).
 Targets: first screen < 1 s, timeline <= 1.3x scan --json, keys within 50 ms, peak RSS < 300 MB.
+
+`--dense` makes the log crash-dense: corpus logs back to back (about 3,000 events and 360 boots per MB),
+where memory grows with the events and boots unless the monitor bounds it.
+
+Then, in the same child and the same run, searches through the monitor (the whole log: the time until the
+hit count is known) against `grep -c` on the same file (output to a pipe), interleaved, best of 3: an absent
+literal, a present literal, the same ignoring case, and a regex (`--no-search` skips them).
 """
 
 from __future__ import annotations
@@ -30,8 +39,23 @@ from pathlib import Path  # noqa: E402
 
 from tui_common import build_log, peak_rss_mb  # noqa: E402
 
+SEARCHES = [
+    # (what, the pattern typed in the monitor, grep's arguments)
+    ("absent literal", "Zebra never printed", ["-c", "-F", "Zebra never printed"]),
+    ("absent, any case", "zebra never printed", ["-c", "-i", "-F", "zebra never printed"]),
+    ("literal", "Guru Meditation Error", ["-c", "-F", "Guru Meditation Error"]),
+    ("literal, any case", "guru meditation error", ["-c", "-i", "-F", "guru meditation error"]),
+    ("regex", r"rst:0x[0-9a-f]+ \(", ["-c", "-E", r"rst:0x[0-9a-f]+ \("]),
+]
 
-def child(path: str, mode: str) -> None:
+
+def grep_count(args: list[str], path: str) -> tuple[float, int]:
+    t = time.perf_counter()
+    out = subprocess.run(["grep", *args, path], capture_output=True, text=True)  # to a pipe, not /dev/null
+    return time.perf_counter() - t, int(out.stdout.strip() or 0)
+
+
+def child(path: str, mode: str, searches: bool) -> None:
     """As `espwatch replay --no-elf LOG` sets it up (mode "process"), or with the scan in a thread."""
     from espwatch.diagnosis import load_rules
     from espwatch.enrich import Enrichment
@@ -91,9 +115,34 @@ def child(path: str, mode: str) -> None:
                 "max": 1000 * max(lat) if lat else None}
             out["lines"] = app.lines
             out["boots"] = len(app.sessions)
-            out["events"] = len(app.events)
-            out["timeline_events"] = len(app.timeline_events)
+            out["events"] = len(app.store)
+            out["timeline_events"] = len(app.timeline.rows)
             out["bytes"] = app.bytes_read
+            out["rss_after_scan_mb"] = peak_rss_mb()
+            out["store_kb"] = app.store.nbytes / 1024
+            out["boots_kb"] = app.sessions.nbytes / 1024
+            out["bodies"] = len(app.store._recent) + len(app.store._pinned) + len(app.store._cache)
+            out["pinned"] = len(app.store._pinned)
+            out["tree_boots"] = len(app.timeline._boot_nodes)
+            out["searches"] = []
+            for what, pattern, grep_args in SEARCHES if searches else []:
+                best_e, best_g, hits, ghits = 1e9, 1e9, None, None
+                for _ in range(3):
+                    view.goto_line(1)
+                    t = time.perf_counter()
+                    app.start_search(pattern)
+                    first = None
+                    while app.search is None or not app.search.done:
+                        if first is None and view.current_line() != 1:
+                            first = time.perf_counter() - t
+                        await asyncio.sleep(0.001)
+                    best_e = min(best_e, time.perf_counter() - t)
+                    hits = app.search.count
+                    app.search_pattern = None  # a new search each time, not "next match"
+                    g, ghits = await asyncio.to_thread(grep_count, grep_args, path)
+                    best_g = min(best_g, g)
+                out["searches"].append({"what": what, "pattern": pattern, "espwatch_s": best_e, "hits": hits,
+                                        "grep_s": best_g, "grep_hits": ghits, "first_hit_s": first})
         return out
 
     res = asyncio.run(run())
@@ -107,9 +156,10 @@ def child(path: str, mode: str) -> None:
     print("RESULT " + json.dumps(res))
 
 
-def replay_once(log: Path, mode: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", str(log), "--mode", mode],
-                          capture_output=True, text=True)
+def replay_once(log: Path, mode: str, searches: bool) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(log), "--mode", mode,
+           *([] if searches else ["--no-search"])]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
         print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
@@ -134,7 +184,18 @@ def report(mode: str, r: dict, scan_s: float) -> None:
           f"max {ll['max'] or 0:.0f} ms ({ll['n']} samples)")
     print(f"[{mode}] found:          {r['lines']:,} lines, {r['boots']:,} boots, {r['events']:,} events "
           f"({r['timeline_events']:,} on the timeline)")
-    print(f"[{mode}] peak RSS:       {r['peak_rss_mb']:.0f} MB of the screen's process  [target < 300 MB]")
+    print(f"[{mode}] peak RSS:       {r['rss_after_scan_mb']:.0f} MB after the scan, "
+          f"{r['peak_rss_mb']:.0f} MB at the end, of the screen's process  [target < 300 MB]")
+    print(f"[{mode}] held in memory: {r['events']:,} event rows ({r['store_kb']:.0f} KB), "
+          f"{r['boots']:,} boot rows ({r['boots_kb']:.0f} KB), {r['bodies']:,} event bodies "
+          f"({r['pinned']:,} of them made from other events), {r['tree_boots']:,} boots listed in the "
+          f"timeline")
+    for x in r["searches"]:
+        ratio = x["espwatch_s"] / x["grep_s"] if x["grep_s"] else 0
+        same = "same count" if x["hits"] == x["grep_hits"] else f"grep -c says {x['grep_hits']:,}"
+        print(f"[{mode}] search {x['what']:<18} espwatch {x['espwatch_s']:6.2f} s, {x['hits']:,} hits "
+              f"({same}); "
+              f"grep -c {x['grep_s']:6.2f} s; ratio {ratio:.1f}  /{x['pattern']}/")
     print(f"[{mode}] CPU:            {r['cpu_screen_s']:.1f} s in the screen's process, "
           f"{r['cpu_worker_s']:.1f} s in the scan worker")
 
@@ -144,14 +205,18 @@ def main() -> int:
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--every-lines", type=int, default=8000)
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--dense", action="store_true", help="crash-dense: corpus logs back to back")
     ap.add_argument("--keep", type=Path, help="write the log here and keep it (reused when it exists)")
     ap.add_argument("--thread", action="store_true", help="also the scan in a thread of the screen's process")
+    ap.add_argument("--no-search", action="store_true", help="skip the searches against grep -c")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="process", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.mode)
+        child(args.child, args.mode, not args.no_search)
         return 0
+    if args.dense:
+        args.every_lines = 1
     from common import compile_bytecode, espwatch_cmd, run_child
 
     compile_bytecode()
@@ -174,7 +239,7 @@ def main() -> int:
             scans.append(run_child([*espwatch_cmd(), "scan", "--json", "--no-elf", str(log)],
                                    tmp / "scan.jsonl"))
             for m in modes:
-                results[m].append(replay_once(log, m))
+                results[m].append(replay_once(log, m, not args.no_search))
         scan = min(scans, key=lambda r: r.wall)
         with open(tmp / "scan.jsonl", "rb") as fh:
             n = sum(1 for _ in fh)

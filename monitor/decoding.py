@@ -48,8 +48,41 @@ class DecodeStage:
         self._program: ProgramInfo | None = None
         self.program_error: str | None = None
         self._lock = threading.RLock()
+        self._waits = True
         if self._future is not None:
             self._future.add_done_callback(lambda _f: self._poll())
+
+    def fork(self, memo: dict[int, object] | None = None) -> DecodeStage:
+        """A stage for a what-if run ahead of the input (`Pipeline.speculate`): the same index and ELF
+        facts, its own backlog and pending stack dumps, and a `finish` that never waits for an index still
+        being built (those events just stay undecoded)."""
+        other = DecodeStage.__new__(DecodeStage)
+        with self._lock:
+            other._index, other._future = self._index, self._future
+            other._backlog = deque(maxlen=self._backlog.maxlen)
+            other.codes, other.error = self.codes, self.error
+            other._last_regs, other._stack_regs = self._last_regs, dict(self._stack_regs)
+            other._program, other.program_error = self._program, self.program_error
+        other._lock = threading.RLock()
+        other._waits = False
+        return other
+
+    @staticmethod
+    def redecodable(code: str) -> bool:
+        """Whether an event's frames come back from the event alone (`decode_if_ready`): not those of a
+        stack dump (they need the register dump before it) nor of a core dump."""
+        return code not in (STACK_DUMP_CODE, COREDUMP_CODE)
+
+    def decode_if_ready(self, ev: Event) -> bool:
+        """Add frames to an event read again from the log, if the index is loaded (safe from another
+        thread); False when it is not (yet) or the event needs more than itself (see `redecodable`)."""
+        index = self._index
+        if index is None or ev.code not in self.codes or not self.redecodable(ev.code):
+            return False
+        frames = decode_event(ev, index)
+        if frames:
+            ev.frames = frames
+        return True
 
     @property
     def state(self) -> str:
@@ -129,7 +162,7 @@ class DecodeStage:
         return [ev]
 
     def finish(self) -> list[Event]:
-        if self._future is not None:
+        if self._future is not None and self._waits:
             wait([self._future])
         self._poll()
         return []

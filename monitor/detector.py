@@ -11,6 +11,8 @@ looked at one by one until the block's rule ends it.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import heapq
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +82,13 @@ def apply_pattern(pat: Pattern, body: str) -> dict[str, Any] | None:
     return fields
 
 
+def snapshot(ev: Event) -> Event:
+    """A copy of an event that later changes to `ev` (more block lines, decoded frames) do not reach."""
+    frames = list(ev.frames) if ev.frames is not None else None
+    return dataclasses.replace(ev, fields=copy.deepcopy(ev.fields), block=list(ev.block),
+                               hints=list(ev.hints), evidence=list(ev.evidence), frames=frames)
+
+
 class Detector:
     """Feed bytes, get events in input order. Counts lines exactly as events.md defines them."""
 
@@ -126,6 +135,22 @@ class Detector:
     def lines_seen(self) -> int:
         """Complete lines consumed so far."""
         return self._next_line - 1
+
+    @property
+    def pending(self) -> bool:
+        """True when an event waits for more input: an open block, or an event held behind one."""
+        return bool(self._open or self._ready)
+
+    def fork(self) -> Detector:
+        """A copy whose `close()` gives what this detector's `close()` would give now, leaving this one
+        untouched: open blocks and held events are copied, the patterns and the prefilter shared."""
+        other = copy.copy(self)
+        other._carry = self._carry.copy()
+        snap = {id(ob.event): snapshot(ob.event) for ob in self._open}
+        other._open = [_OpenBlock(snap[id(ob.event)], ob.pattern, ob.taken, ob.blanks) for ob in self._open]
+        other._ready = [(line, seq, snap.get(id(ev)) or snapshot(ev)) for line, seq, ev in self._ready]
+        other.stats = copy.copy(self.stats)
+        return other
 
     # -- input -------------------------------------------------------------------------------
     def feed(self, data: bytes | bytearray) -> list[Event]:

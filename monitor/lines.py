@@ -57,6 +57,13 @@ class PartialLine:
             self._parts.append(piece)
             self._kept += len(piece)
 
+    def copy(self) -> PartialLine:
+        other = PartialLine(self._limit)
+        other._parts = list(self._parts)
+        other._kept = self._kept
+        other.truncated = self.truncated
+        return other
+
     def take(self) -> tuple[bytes, bool]:
         """The line so far and whether bytes were dropped; the buffer is empty afterwards."""
         raw, truncated = b"".join(self._parts), self.truncated

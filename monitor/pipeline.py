@@ -4,10 +4,16 @@
 return values. After detection, the boot tracker places each event in its boot; then the stages (address
 decoding, diagnosis — made by `espwatch.enrich.Enrichment`) see each event once, in input order, with its
 boot, and may add derived events.
+
+What comes out of `feed` is final. A live consumer that cannot wait for the end of input asks
+`speculate()`: what `close()` would add if the input ended now (an open register dump, an event held
+behind it, a rule that fires at the end of a boot or of the log), computed on a copy of the state, so the
+pipeline itself goes on exactly as `scan` does (espwatch.live reconciles the two for the monitor).
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from espwatch.detector import Detector
 from espwatch.encoding import SNIFF_BYTES, Sniffed, utf8_stream
-from espwatch.errors import InputError
+from espwatch.errors import InputError, unreadable
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
 from espwatch.sessions import BootSession, BootTracker
@@ -35,6 +41,12 @@ class Stage(Protocol):
     def finish(self) -> list[Event]: ...
 
 
+def fork_stage(stage: Stage, memo: dict[int, object]) -> Stage:
+    """A copy of a stage for a what-if run: its own `fork(memo)` when it has one, else a deep copy."""
+    fork = getattr(stage, "fork", None)
+    return fork(memo) if fork is not None else copy.deepcopy(stage, memo)
+
+
 @dataclass
 class Pipeline:
     """Detector + boot sessions + stages; `feed` and `close` return the events in input order.
@@ -47,13 +59,10 @@ class Pipeline:
     stages: list[Stage] = field(default_factory=list)
     keep_events: bool = True
     binlog: BinlogDecoder | None = None
-    keep_sessions: int | None = None
-    """Keep the sessions of the first and last N boots only (see `BootTracker`); None: all."""
 
     def __post_init__(self) -> None:
         self.detector = Detector(self.patterns)
-        self.boots = BootTracker(self.patterns, keep_events=self.keep_events,
-                                 keep_sessions=self.keep_sessions)
+        self.boots = BootTracker(self.patterns, keep_events=self.keep_events)
 
     @property
     def sessions(self) -> list[BootSession]:
@@ -64,7 +73,6 @@ class Pipeline:
         return self.detector.lines_seen
 
     def feed(self, data: bytes) -> list[Event]:
-        self.boots.trim()  # the events of the last chunk were handled: old boots may go
         if self.binlog is not None:
             data = self.binlog.feed(data)
         return self._detect(data)
@@ -78,6 +86,30 @@ class Pipeline:
         out = self._detect(self.binlog.close()) if self.binlog is not None else []
         out += self._enrich(self.detector.close())
         self.boots.note_line(self.detector.lines_seen)
+        out.extend(self._finish_stages())
+        return out
+
+    def fork(self) -> Pipeline:
+        """A copy of the pipeline's state to run ahead on (see `speculate`); patterns and ELF index shared."""
+        other = Pipeline.__new__(Pipeline)
+        other.patterns, other.keep_events = self.patterns, False
+        other.detector = self.detector.fork()
+        other.boots = self.boots.fork()
+        memo: dict[int, object] = {id(self.boots.current): other.boots.current}
+        other.stages = [fork_stage(s, memo) for s in self.stages]
+        return other
+
+    def speculate(self, pending: bool = True) -> list[Event]:
+        """What `close()` would add if the input ended now, without changing this pipeline.
+
+        With `pending`, the events the detector still holds (an open block, events behind it, a last line
+        without a break) go through the stages first; without, only the stages' end-of-input pass runs
+        (findings of rules over the boot or the whole log)."""
+        other = self.fork()
+        return other.close() if pending else other._finish_stages()
+
+    def _finish_stages(self) -> list[Event]:
+        out: list[Event] = []
         for i, stage in enumerate(self.stages):
             extra = stage.finish()
             for later in self.stages[i + 1 :]:
@@ -168,16 +200,14 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
         raise InputError(f"{path} is a directory, not a log file")
     try:
         fh = open(p, "rb")  # noqa: SIM115 - returned to the caller
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise unreadable(path, exc) from None
     try:
         head = fh.read(SNIFF_BYTES)
         fh.seek(0)
     except OSError as exc:
         fh.close()
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise unreadable(path, exc) from None
     try:
         sniff_binary(head, path)
     except InputError:

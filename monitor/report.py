@@ -186,19 +186,6 @@ def _redacted_ranges(path: str, wanted: set[int], redactor: Redactor, max_line: 
 
 
 # -- the steps ------------------------------------------------------------------------------------
-def last_facts(result: ScanResult) -> dict[str, Any]:
-    """The last value of each boot fact over all boots (the newest boot describes the device best)."""
-    facts: dict[str, Any] = {}
-    boots = result.pipeline.boots
-    for i, s in enumerate(result.sessions):
-        if boots.folded.count and i == boots.keep_sessions:
-            facts.update(boots.folded.facts)  # the boots let go of came between the first and last ones
-        for k, v in s.facts.items():
-            if k not in ("partitions", "partition_line") and v not in (None, ""):
-                facts[k] = v
-    return facts
-
-
 def event_spans(shown: list[Event], total: int, opt: ReportOptions) -> list[Span]:
     """The lines around each shown event: a few before, its block, a few after (capped unless --full)."""
     spans: list[Span] = []
@@ -274,7 +261,7 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
                          binlog=binlog, offsets=offsets,
                          keep_sessions=None if opt.full else max(KEEP_SESSIONS, opt.max_boots))
     digest.finish()
-    facts = last_facts(result)
+    facts = result.last_facts()
     elf_status = enr.describe(facts.get("elf_sha256")) if enr.elf is not None or opt.elf else "no ELF given"
     diagnoses = digest.diagnoses if opt.full else digest.diagnoses[: opt.max_findings]
     evidence = []

@@ -79,7 +79,7 @@ def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions
 
     def start(result: ScanResult) -> None:
         if not opt.json:
-            summary.append(SummaryWriter(write, result.name, patterns, result.pipeline.boots.session,
+            summary.append(SummaryWriter(write, result.name, patterns, result.session,
                                          opt.min_severity, show_facts=opt.show_facts))
 
     def emit(ev):  # type: ignore[no-untyped-def]

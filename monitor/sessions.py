@@ -10,6 +10,8 @@ crash (`crash`), which needs the decoded frames that arrive after this stage.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,21 @@ def _offset(text: Any) -> int | None:
         return int(str(text), 16)
     except ValueError:
         return None
+
+
+@dataclass
+class SessionInfo:
+    """A copy of a boot session as it stands, safe to hand to another thread or process."""
+
+    number: int
+    start_line: int
+    end_line: int
+    facts: dict[str, Any]
+    counts: dict[str, int]
+
+    @classmethod
+    def of(cls, s: BootSession) -> SessionInfo:
+        return cls(s.number, s.start_line, s.end_line, dict(s.facts), dict(s.counts))
 
 
 @dataclass
@@ -92,54 +109,21 @@ class BootSession:
         return {"boot": self.number, "line": self.start_line, "end_line": self.end_line, **facts}
 
 
-MAX_FOLDED_VALUES = 16
-"""Distinct values of each fact remembered from the boots a windowed tracker let go."""
-
-
-@dataclass
-class FoldedBoots:
-    """What a windowed BootTracker remembers of the boots it let go (see `BootTracker.keep_sessions`)."""
-
-    count: int = 0
-    facts: dict[str, Any] = field(default_factory=dict)
-    """The last value of each fact over these boots."""
-    values: dict[str, list[Any]] = field(default_factory=dict)
-    """Distinct values of each fact over these boots (at most MAX_FOLDED_VALUES each)."""
-    last_partition: BootSession | None = None
-    """The newest of these boots that loaded a partition (for `partition_switch`)."""
-
-    def add(self, s: BootSession) -> None:
-        self.count += 1
-        for k, v in s.facts.items():
-            if k in ("partitions", "partition_line") or v in (None, ""):
-                continue
-            self.facts[k] = v
-            seen = self.values.setdefault(k, [])
-            if v not in seen and len(seen) < MAX_FOLDED_VALUES:
-                seen.append(v)
-        if "partition_offset" in s.facts:
-            s.events = []  # only its facts are needed
-            self.last_partition = s
-
-
 class BootTracker:
-    """Assigns `boot` to events in stream order and keeps the facts of each boot.
+    """Assigns `boot` to events in stream order and keeps the facts of each boot."""
 
-    `keep_sessions=N` keeps the sessions of the first N and the last N boots only; the ones between are
-    folded into `folded` (their count, last and distinct facts) when `trim` is called, so memory does not
-    grow with the number of boots. The pipeline trims before each chunk it reads: every boot the events
-    of one chunk name is still there while they are handled. `sessions` then lists the kept ones;
-    `total` is the number of boots either way.
-    """
-
-    def __init__(self, patterns: PatternSet, keep_events: bool = True,
-                 keep_sessions: int | None = None) -> None:
+    def __init__(self, patterns: PatternSet, keep_events: bool = True, keep_sessions: int | None = None,
+                 on_drop: Callable[[BootSession], None] | None = None) -> None:
         self.patterns = patterns
         self.keep_events = keep_events
         self.keep_sessions = keep_sessions
+        """Keep only the last N boots in `sessions` (None: all); `on_drop` gets each one let go."""
+        self.on_drop = on_drop
+        self.dropped = 0
+        """Boots let go from the front of `sessions` (so `sessions[0].number == dropped + 1`)."""
         self.sessions: list[BootSession] = [BootSession(1, 1, 1)]
-        self.total = 1
-        self.folded = FoldedBoots()
+        self._prev_partition: BootSession | None = None
+        """The last finished boot that loaded a partition (a switch is told against it)."""
         self._last_marker_line = -(10**9)
         self._others_since_marker = 0
 
@@ -147,29 +131,24 @@ class BootTracker:
     def current(self) -> BootSession:
         return self.sessions[-1]
 
+    def fork(self) -> BootTracker:
+        """A copy to run ahead on (what-if): earlier boots are shared (they no longer change), the current
+        one is copied, events are not kept."""
+        other = copy.copy(self)
+        other.keep_events = False
+        other.on_drop = None
+        cur = copy.copy(self.current)
+        cur.facts, cur.counts, cur.first_line = dict(cur.facts), dict(cur.counts), dict(cur.first_line)
+        cur.events = []
+        other.sessions = [*self.sessions[:-1], cur]
+        return other
+
     def session(self, number: int) -> BootSession:
-        """The boot numbered `number` (the current one when out of range or let go)."""
-        if 1 <= number <= len(self.sessions) and self.sessions[number - 1].number == number:
-            return self.sessions[number - 1]
-        back = self.total - number  # windowed: counted from the newest
-        if 0 <= back < len(self.sessions) and self.sessions[-1 - back].number == number:
-            return self.sessions[-1 - back]
+        """The boot numbered `number` (the current one when out of range)."""
+        i = number - self.dropped - 1
+        if 0 <= i < len(self.sessions):
+            return self.sessions[i]
         return self.current
-
-    def _new_session(self, line: int) -> BootSession:
-        self.total += 1
-        cur = BootSession(self.total, line, line, started_by_marker=True)
-        self.sessions.append(cur)
-        return cur
-
-    def trim(self) -> None:
-        """With `keep_sessions`: fold the sessions between the first N and the last N boots."""
-        keep = self.keep_sessions
-        if keep is None or len(self.sessions) <= 2 * keep:
-            return
-        for s in self.sessions[keep:-keep]:
-            self.folded.add(s)
-        del self.sessions[keep:-keep]
 
     def process(self, ev: Event) -> list[Event]:
         """Place `ev` in its boot; return it plus any event derived from it."""
@@ -183,7 +162,12 @@ class BootTracker:
                 cur.started_by_marker = True  # the log begins with this boot
             else:
                 cur.end_line = max(cur.end_line, ev.line - 1)
-                cur = self._new_session(ev.line)
+                if "partition_offset" in cur.facts:
+                    self._prev_partition = cur
+                cur = BootSession(cur.number + 1, ev.line, ev.line, started_by_marker=True)
+                self.sessions.append(cur)
+                if self.keep_sessions is not None and len(self.sessions) > self.keep_sessions:
+                    self._drop_first()
             self._last_marker_line = ev.line
             self._others_since_marker = 0
         elif ev.kind != "boot_banner":
@@ -219,15 +203,18 @@ class BootTracker:
             cur.counts[e.severity] = cur.counts.get(e.severity, 0) + 1
         return out
 
+    def _drop_first(self) -> None:
+        old = self.sessions.pop(0)
+        self.dropped += 1
+        if self.on_drop is not None:
+            self.on_drop(old)
+
     def note_line(self, number: int) -> None:
         """Extend the current boot to `number` (the last line read)."""
         self.current.end_line = max(self.current.end_line, number)
 
     def _switch(self, ev: Event, cur: BootSession) -> list[Event]:
-        prev = next((s for s in reversed(self.sessions[:-1]) if "partition_offset" in s.facts), None)
-        folded = self.folded.last_partition
-        if folded is not None and (prev is None or prev.number < folded.number):
-            prev = folded
+        prev = self._prev_partition
         if prev is None or prev is cur:
             return []
         if _offset(prev.facts["partition_offset"]) == _offset(ev.fields["offset"]):

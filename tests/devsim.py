@@ -118,6 +118,19 @@ class DevSim:
             sent += n
         return sent
 
+    def received(self, want: int, timeout: float = 10.0) -> bytes:
+        """What the host sent to the device (its keystrokes): at least `want` bytes, or all until `timeout`."""
+        out = bytearray()
+        deadline = time.perf_counter() + timeout
+        while len(out) < want and time.perf_counter() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                try:
+                    out += os.read(self.master, 4096)
+                except (BlockingIOError, OSError):
+                    continue
+        return bytes(out)
+
     def flood(self, source: bytes, seconds: float, chunk: int = 65536) -> int:
         """Write `source` over and over as fast as the reader takes it, for `seconds`. Returns bytes."""
         end = time.perf_counter() + seconds

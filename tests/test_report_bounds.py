@@ -158,7 +158,7 @@ def _scan_outputs(path: Path, keep: int | None) -> tuple[str, str, ScanResult]:
         writer: list[SummaryWriter] = []
 
         def start(r: ScanResult, writer: list[SummaryWriter] = writer, out: io.StringIO = out) -> None:
-            writer.append(SummaryWriter(out.write, r.name, pats, r.pipeline.boots.session))
+            writer.append(SummaryWriter(out.write, r.name, pats, r.session))
 
         def emit(ev: Event, as_json: bool = as_json, writer: list[SummaryWriter] = writer,
                  out: io.StringIO = out) -> None:
@@ -177,18 +177,16 @@ def _scan_outputs(path: Path, keep: int | None) -> tuple[str, str, ScanResult]:
 
 
 def test_boot_window_changes_no_output(loop_log: Path) -> None:
-    """Keeping 8 sessions at each end gives the same text summary and JSON as keeping them all, and holds
-    the first 8, then those from the last 8 boots before the last 1 MiB chunk on (the pipeline trims
-    before each chunk)."""
+    """Keeping 8 sessions at each end gives the same text summary and JSON as keeping them all (the summary
+    prints a boot when the next one begins: the boots let go of within a chunk stay reachable until the
+    next chunk), and holds 16 sessions."""
     log = loop_log
     text_all, json_all, all_ = _scan_outputs(log, None)
     text_win, json_win, win = _scan_outputs(log, 8)
     assert all_.boot_count == win.boot_count > 500
     assert len(all_.sessions) == all_.boot_count
-    assert len(win.sessions) < all_.boot_count / 2
-    assert [s.number for s in win.sessions[:8]] == list(range(1, 9))
-    assert win.sessions[-1].number == win.boot_count
-    assert win.pipeline.boots.folded.count + len(win.sessions) == win.boot_count
+    assert [s.number for s in win.sessions] == [*range(1, 9), *range(win.boot_count - 7, win.boot_count + 1)]
+    assert win.history is not None and win.history.folded + 16 == win.boot_count
     assert text_win == text_all and json_win == json_all
     assert set(win.fact_values("elf_sha256")) <= set(all_.fact_values("elf_sha256"))
     assert set(map(str, win.fact_values("chip"))) == set(map(str, all_.fact_values("chip")))
@@ -197,8 +195,9 @@ def test_boot_window_changes_no_output(loop_log: Path) -> None:
 def test_report_of_a_boot_loop_lists_first_and_last_boots(loop_log: Path) -> None:
     log = loop_log
     rep = build_report(str(log))
-    folded = rep.result.pipeline.boots.folded.count
-    assert folded > 0 and len(rep.result.sessions) + folded == rep.result.boot_count
+    history = rep.result.history
+    assert history is not None and history.folded > 0
+    assert len(rep.result.sessions) == 2 * max(64, ReportOptions().max_boots)
     head = rep.markdown.splitlines()[2]
     assert f"{rep.result.boot_count} boot(s)" in head
     boots = rep.markdown.split("## Boots", 1)[1].split("## Events", 1)[0]

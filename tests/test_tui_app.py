@@ -17,6 +17,7 @@ from espwatch.tui.app import MonitorApp
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
+from helpers import until
 
 SIZE = (120, 40)
 C3 = "b-esp32c3-abort-then-illegal-instruction.log"
@@ -27,14 +28,6 @@ COREDUMP = "b-esp32-storeprohibited-coredump-uart.log"
 def patterns():
     return load_patterns()
 
-
-async def until(pilot, cond, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("timed out")
-        await pilot.pause(0.02)
 
 
 def detail_text(app: MonitorApp) -> str:
@@ -107,8 +100,8 @@ def test_navigation_selection_and_detail(corpus_dir: Path, patterns) -> None:
             # copy goes through the app clipboard (OSC 52)
             await pilot.press("c")
             assert app.clipboard.startswith(f"[{app.selected.severity}]")
-            await pilot.press("C")
-            assert app.clipboard.startswith(C3 + ": 145 lines, 3 boot(s)")
+            await pilot.press("C")  # the Markdown report, as `espwatch report` writes it
+            await until(pilot, lambda: app.clipboard.startswith(f"# espwatch report: {C3}\n\n145 lines, 3 boot(s)"))
 
     asyncio.run(run())
 
@@ -168,10 +161,12 @@ def test_search_filters_bookmarks(corpus_dir: Path, patterns, tmp_path: Path) ->
             assert list(app.filter.lines) == list(range(66, 131))
             await pilot.press("b")
             assert app.filter is None and view.rows == 145
-            # save the report
+            # save the report: Markdown, where it was asked to go
             await pilot.press("w")
-            assert app.last_report.parent == tmp_path
-            assert "abort" in app.last_report.read_text()
+            await until(pilot, lambda: app.last_report is not None)
+            assert app.last_report.parent == tmp_path and app.last_report.suffix == ".md"
+            text = app.last_report.read_text()
+            assert text.startswith(f"# espwatch report: {C3}") and "abort" in text
             # the help screen opens and closes
             await pilot.press("question_mark")
             await pilot.press("escape")

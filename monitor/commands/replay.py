@@ -106,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
     feeder = binlog or spool
     app = MonitorApp(path, patterns, enrichment=enr, follow=follow, until=until, name=name,
                      show_times=args.timestamps, store=feeder.log if feeder is not None else None,
-                     arrival_time=arrival_time, scan_in_process=scan_process)
+                     arrival_time=arrival_time, scan_in_process=scan_process,
+                     # reports beside the log given (a pipe or a decoded binary log is a temporary file)
+                     report_dir=os.getcwd() if args.log == "-" else
+                     os.path.dirname(os.path.abspath(args.log)))
     if feeder is not None:
         feeder.log.listeners.append(app.follower.wake.set)
     apply_theme(app, args.theme)

@@ -10,6 +10,7 @@ values and a capped list of evidence lines.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -153,6 +154,19 @@ class DiagnosisStage:
         self.boot: BootSession | None = None
 
     # -- stage interface ---------------------------------------------------------------------
+    def fork(self, memo: dict[int, Any] | None = None) -> DiagnosisStage:
+        """A copy to run ahead on (what-if: `finish()` on the copy says what the end of input would add
+        now). Rules, patterns and the ELF are shared; `memo` maps objects to their copies (the pipeline
+        passes the current boot's copy). Bounded: groups, pending sequences and check state are small."""
+        memo = dict(memo or {})
+        for rule in self.rules:
+            memo[id(rule)] = rule
+        memo[id(self._crashes.ranks)] = self._crashes.ranks
+        for chk in self._checks:
+            if chk.elf is not None:
+                memo[id(chk.elf)] = chk.elf
+        return copy.deepcopy(self, memo)
+
     def process(self, ev: Event, boot: BootSession) -> list[Event]:
         if ev.code in self.codes and ev.kind in DIAGNOSIS_KINDS:
             return [ev]  # ours, coming back through the pipeline

@@ -1,13 +1,18 @@
 """The espwatch screen: log pane, boot timeline, event detail, status line; live (`--port`) or replay.
 
-The app never parses on its own: a `Follower` thread reads the file (the session log when live) through
-the core `Pipeline` and posts batches; the app subscribes to what the pipeline produced and sends commands
-(filters, search, device control) to worker threads and to the `SerialSource`.
-"""
+This module composes the screen and routes what happens. The pieces live beside it: `logview` the log
+pane, `timeline` the boots and events, `detail` the event pane, `status` the status line, `help` the keys
+and the Ctrl+T menu, `console` console keys, `eventstore` and `boots` the events and boots in bounded
+memory, `messages` what workers post; the app's behaviours are mixins: `searching`, `filtering`, `device`
+(sending, resets, console mode, the Ctrl+T menu) and `reports` (copy and save). The app never parses on
+its own: a follower worker reads the file (the session log when live) through the core `Pipeline` and
+posts batches; filters, searches, reports and device commands run in Textual thread workers
+(`@work(thread=True, exclusive=True)`), never on the UI thread."""
 
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
 import time
@@ -15,112 +20,70 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
-from textual.widgets.tree import TreeNode
 
+from espwatch.decoding import DecodeStage
 from espwatch.device.reader import SerialSource
 from espwatch.enrich import Enrichment
-from espwatch.events import SEVERITY_RANK, Event
+from espwatch.events import SEVERITIES, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
+from espwatch.render.frames import frame_lines
+from espwatch.reread import reread
 from espwatch.sanitize import for_terminal
-from espwatch.tui.detail import (
-    SEVERITY_MARK,
-    SEVERITY_STYLE,
-    boot_label,
-    event_plain,
-    event_title,
-    render_event,
-    report_plain,
-)
+from espwatch.search import SearchResult
+from espwatch.tui.boots import FACT_LINES, BootIndex
+from espwatch.tui.console import ConsoleKeys
+from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, event_title, render_event
+from espwatch.tui.device import DeviceMixin
 from espwatch.tui.document import Batch, ByteStore, Follower, LineIndex, SessionInfo
+from espwatch.tui.eventstore import EventStore, LineOrder
+from espwatch.tui.filtering import FilterMixin
+from espwatch.tui.help import HelpScreen
 from espwatch.tui.logview import LogView, host_time_of_text
-from espwatch.tui.query import LEVEL_STEPS, FilterResult, FilterSpec, compile_user_regex, run_filter, search
+from espwatch.tui.messages import BatchReady, SourceStatus
+from espwatch.tui.query import FilterResult, FilterSpec
+from espwatch.tui.reports import ReportMixin
+from espwatch.tui.searching import SearchMixin
+from espwatch.tui.status import StatusInfo, status_text
+from espwatch.tui.timeline import Timeline
 
 if TYPE_CHECKING:
     from espwatch.scanproc import ScanProcess
 
-MAX_EVENTS = 200_000
-MAX_TIMELINE = 20_000
-EXPANDED_BOOTS = 30
-
-HELP = """\
-[b]espwatch keys[/b]
-
-  [b]n[/b] / [b]N[/b]        next / previous event        [b]][/b] / [b][[/b]   next / previous boot
-  [b]/[/b]            search (regex, smart case)   [b]>[/b] / [b]<[/b]   next / previous match (also F3)
-  [b]l[/b]            level filter: all, I+, W+, E  [b]f[/b]       tag filter (regex)
-  [b]b[/b]            only the boot under the cursor  [b]Esc[/b]  clear filters and search
-  [b]m[/b]            toggle bookmark              [b]'[/b]       next bookmark
-  [b]t[/b]            host timestamps on/off       [b]Tab[/b]     next pane
-  [b]c[/b]            copy event (clipboard)       [b]C[/b]       copy report      [b]w[/b]  save report
-  [b]↑ ↓ PgUp PgDn Home End[/b]  move in the focused pane; End follows the live log
-
-Live monitor:
-  [b]Ctrl+R[/b]       reset the chip (DTR/RTS)     [b]Ctrl+P[/b]  reset into the bootloader
-  [b]p[/b]            pause / resume the display (recording goes on)
-  [b]i[/b]            send a line to the device    [b]Ctrl+][/b] quit ([b]q[/b] too in replay)
-"""
+NARROW = 120
+"""Below this many columns the side panes (timeline, details) hide by themselves."""
 
 
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+class DetailScreen(ModalScreen[None]):
+    """An event's details over the log (when the side panes are hidden)."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Static { width: auto; max-width: 100; border: round $accent; padding: 1 2;
-                          background: $panel; }
+    DetailScreen { align: center middle; }
+    DetailScreen > VerticalScroll { width: 90%; height: 90%; border: round $accent; padding: 0 1;
+                                    background: $panel; }
     """
 
+    def __init__(self, body: Any) -> None:
+        super().__init__()
+        self.body = body
+
     def compose(self) -> ComposeResult:
-        yield Static(HELP)
+        with VerticalScroll():
+            yield Static(self.body)
 
 
-class BatchReady(Message):
-    def __init__(self, batch: Batch) -> None:
-        super().__init__()
-        self.batch = batch
-
-
-class SourceStatus(Message):
-    def __init__(self, state: str, text: str) -> None:
-        super().__init__()
-        self.state = state
-        self.text = text
-
-
-class FilterProgress(Message):
-    def __init__(self, result: FilterResult, done: bool) -> None:
-        super().__init__()
-        self.result = result
-        self.done = done
-
-
-class SearchDone(Message):
-    def __init__(self, line: int | None, pattern: str) -> None:
-        super().__init__()
-        self.line = line
-        self.pattern = pattern
-
-
-def _human_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
-
-class MonitorApp(App[int]):
+class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
     """Live monitor (with `source`) or replay of `path`."""
 
     TITLE = "espwatch"
@@ -132,10 +95,15 @@ class MonitorApp(App[int]):
     #log { height: 1fr; }
     #prompt { display: none; height: 3; }
     #prompt.shown { display: block; }
+    #console { display: none; }
+    #console.shown { display: block; }
     #right { width: 52; border-left: solid $primary-darken-2; }
+    #right.collapsed { display: none; }
     #timeline { height: 1fr; border-bottom: solid $primary-darken-2; }
     #detail-scroll { height: 1fr; }
     #detail { padding: 0 1; }
+    #eventbar { height: 1; display: none; background: $boost; }
+    #eventbar.shown { display: block; }
     #statusbar { height: 1; background: $primary-darken-3; }
     #status { width: 1fr; height: 1; }
     #progress { width: 30; height: 1; display: none; }
@@ -144,6 +112,7 @@ class MonitorApp(App[int]):
 
     BINDINGS = [
         Binding("ctrl+right_square_bracket", "quit", "Quit", priority=True, key_display="^]"),
+        Binding("ctrl+t", "menu", "Menu", priority=True, show=False, key_display="^T"),
         Binding("n", "next_event(1)", "Next event", key_display="n/N"),
         Binding("N", "next_event(-1)", "Prev event", show=False),
         Binding("right_square_bracket", "next_boot(1)", "Next boot", key_display="]/["),
@@ -157,6 +126,10 @@ class MonitorApp(App[int]):
         Binding("m", "bookmark", "Mark"),
         Binding("apostrophe", "next_bookmark", "Next mark", show=False, key_display="'"),
         Binding("t", "timestamps", "Time", show=False),
+        Binding("s", "side", "Side", show=False),
+        Binding("W", "wrap", "Wrap", show=False),
+        Binding("d", "decoded", "Decoded", show=False),
+        Binding("enter", "details", "Details", show=False),
         Binding("c", "copy_event", "Copy", show=False),
         Binding("C", "copy_report", "Copy report", show=False),
         Binding("w", "save_report", "Save", show=False),
@@ -164,6 +137,7 @@ class MonitorApp(App[int]):
         Binding("question_mark,f1", "help", "Help", key_display="?"),
     ]
     LIVE_BINDINGS = [
+        Binding("f2", "console", "Console", key_display="F2"),
         Binding("ctrl+r", "reset", "Reset", key_display="^R"),
         Binding("ctrl+p", "bootloader", "Bootloader", key_display="^P"),
         Binding("p", "pause", "Pause"),
@@ -185,7 +159,7 @@ class MonitorApp(App[int]):
         self.patterns = patterns
         self.enrichment = enrichment
         stages = enrichment.stages() if enrichment is not None else []
-        self.pipeline = Pipeline(patterns, stages, keep_events=True)
+        self.pipeline = Pipeline(patterns, stages, keep_events=False)
         self.source = source
         self.live = source is not None
         if self.live:
@@ -195,7 +169,7 @@ class MonitorApp(App[int]):
             sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.log_name = name or self.path.name
         self.elf_state = enrichment.status([]) if enrichment is not None else "no ELF"
-        self.report_dir = Path(report_dir) if report_dir else Path.cwd()
+        self.report_dir = Path(report_dir) if report_dir else self.path.resolve().parent
         self.eol = eol
         # Live, the screen reads the session through the SessionLog: it also has what the file could not take.
         # `store` / `arrival_time` given with a source: the screen shows a copy made from what the source
@@ -209,14 +183,12 @@ class MonitorApp(App[int]):
         if scan_in_process and not self.live and not follow and store is None:
             made = scan_in_process
             self.follower.scan_process = self._scan_process if made is True else lambda: made  # type: ignore
-        self._follow_thread: threading.Thread | None = None
-        self.events: list[Event] = []
-        self.events_dropped = 0
-        self.sessions: dict[int, SessionInfo] = {}
-        self.timeline_events: list[Event] = []
-        self._timeline_lines: list[int] = []
-        self._boot_nodes: dict[int, TreeNode[Any]] = {}
-        self._event_nodes: dict[int, TreeNode[Any]] = {}
+        self.store = EventStore(patterns, self._reread, keep_frames=lambda c: not DecodeStage.redecodable(c))
+        """Every event found (a row each; bodies read again from the log when needed)."""
+        self.notable = LineOrder()
+        """The events the timeline would list (all of them, also beyond what it lists), by line."""
+        self.sessions = BootIndex(self._reread_boot, keep=self._boot_listed)
+        """Every boot (numbers in arrays; facts of the listed and recent ones, the others read again)."""
         self.lines = 0
         self.bytes_read = 0
         self.file_size = 0
@@ -224,16 +196,29 @@ class MonitorApp(App[int]):
         self.started = time.perf_counter()
         self.done_at: float | None = None
         self.selected: Event | None = None
+        self.selected_row: int | None = None
         self.filter_spec = FilterSpec()
         self.filter: FilterResult | None = None
-        self._filter_thread: threading.Thread | None = None
+        self._filtering: FilterResult | None = None
+        """The filter a worker is extending now."""
         self.search_pattern: str | None = None
-        self.search_busy = False
-        self._search_cancel = threading.Event()
+        self.search: SearchResult | None = None
+        self._search_sorted: list[int] | None = None
         self.prompt_mode: str | None = None
         self.source_state = source.state if source else ""
         self.source_text = ""
         self.show_times = show_times
+        self.last_report: Path | None = None
+        self.console_mode = False
+        self.side_choice: bool | None = None
+        """The side panes as the user chose with `s` (None: by the terminal's width)."""
+        self.capture: IO[bytes] | None = None
+        self.capture_path: Path | None = None
+        self._decoded_at: dict[int, list[int]] = {}
+        """Line -> store rows of the events whose decoded frames are shown under it."""
+        self._undecoded: list[int] = []
+        """Rows of events to decode once the ELF index is ready."""
+        self._send_queue: queue.Queue[bytes | None] = queue.Queue()
         for b in self.LIVE_BINDINGS if self.live else self.REPLAY_BINDINGS:
             self.bind(b.key, b.action, description=b.description, show=b.show,
                       key_display=b.key_display)
@@ -244,14 +229,13 @@ class MonitorApp(App[int]):
             with Vertical(id="left"):
                 yield LogView(self.index, id="log")
                 yield Input(id="prompt")
+                yield ConsoleKeys(self.eol, id="console")
             with Vertical(id="right"):
-                tree: Tree[Any] = Tree("boots", id="timeline")
-                tree.show_root = False
-                tree.guide_depth = 2
-                yield tree
+                yield Timeline(self.patterns, self.live, id="timeline")
                 with VerticalScroll(id="detail-scroll"):
                     yield Static(Text("Select an event in the timeline (n / N), or press ? for keys.",
                                       style="dim"), id="detail")
+        yield Static(id="eventbar")
         with Horizontal(id="statusbar"):
             yield Static(id="status")
             yield ProgressBar(id="progress", show_eta=False, total=100)
@@ -262,14 +246,60 @@ class MonitorApp(App[int]):
         return self.query_one("#log", LogView)
 
     @property
-    def timeline(self) -> Tree[Any]:
-        return self.query_one("#timeline", Tree)
+    def timeline(self) -> Timeline:
+        return self.query_one("#timeline", Timeline)
+
+    @property
+    def timeline_events(self) -> list[Event]:
+        """The events listed in the timeline, by line (read again from the log when not in memory)."""
+        return [ev for ev in map(self.store.get, self.timeline.rows) if ev is not None]
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event, whole, by line (reads the log for bodies not in memory: for tests and small logs)."""
+        return self.store.events()
+
+    @property
+    def search_busy(self) -> bool:
+        return self.search is not None and not self.search.done
+
+    @property
+    def side_shown(self) -> bool:
+        return not self.query_one("#right").has_class("collapsed")
+
+    def _boot_listed(self, number: int) -> bool:
+        try:
+            return self.timeline.lists_boot(number)
+        except Exception:  # before the screen is composed
+            return True
+
+    def _reread_boot(self, number: int, first: int, last: int) -> SessionInfo | None:
+        """A boot's facts, read again from its first lines (see espwatch.tui.boots)."""
+        data = b"".join(buf for _, buf in self.index.iter_ranges(first, min(last, first + FACT_LINES)))
+        pipe = Pipeline(self.patterns, [], keep_events=False)
+        pipe.feed(data)
+        pipe.close()
+        s = pipe.sessions[0]
+        i = number - 1
+        counts = {name: self.sessions.counts[r][i] for r, name in enumerate(SEVERITIES)
+                  if self.sessions.counts[r][i]}
+        return SessionInfo(number, first, last, dict(s.facts), counts)
+
+    def _reread(self, first: int, last: int, kind: str, code: str, boot: int) -> Event | None:
+        data = b"".join(buf for _, buf in self.index.iter_ranges(first, last))
+        ev = reread(self.patterns, data, first, kind, code, boot)
+        if ev is not None:
+            for stage in self.pipeline.stages:
+                if isinstance(stage, DecodeStage):
+                    stage.decode_if_ready(ev)
+        return ev
 
     def on_mount(self) -> None:
         self.query_one("#prompt", Input).cursor_blink = False
         view = self.log_view
         view.show_times = self.show_times
         view.time_of = self._time_of
+        view.decoded_text = self._decoded_text
         view.follow = self.follower.follow
         view.focus()
         if not self.live:
@@ -283,11 +313,14 @@ class MonitorApp(App[int]):
                 src.start()
             if src.message:
                 self.source_text = src.message
-        self._follow_thread = threading.Thread(target=self._follow, name="espwatch-follower", daemon=True)
-        self._follow_thread.start()
+            self._sender()
+        self._follow()
+        self._apply_side()
         self._update_status()
 
+    @work(thread=True, exclusive=True, group="follower", exit_on_error=False)
     def _follow(self) -> None:
+        """Reads the file through the pipeline until the app stops (or the end of a saved log)."""
         try:
             self.follower.run()
         except Exception as exc:
@@ -296,19 +329,65 @@ class MonitorApp(App[int]):
     def on_unmount(self) -> None:
         self.follower.stop.set()
         self.follower.wake.set()
-        self._search_cancel.set()
+        self._send_queue.put(None)
+        self.workers.cancel_all()
         if self.filter is not None:
             self.filter.cancel.set()
         if self.source is not None:
             self.source.stop()
-        if self._follow_thread is not None:
-            self._follow_thread.join(2.0)
+        self._stop_capture()
         self.index.close()
 
     def set_elf_state(self, text: str) -> None:
         """Hook for the decoder: what the status line says about the ELF (e.g. "app.elf ✓ matches")."""
         self.elf_state = text
         self._update_status()
+
+    # -- side panes, event bar -------------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_side()
+
+    def _apply_side(self) -> None:
+        show = self.side_choice if self.side_choice is not None else self.size.width >= NARROW
+        self.query_one("#right").set_class(not show, "collapsed")
+        self.query_one("#eventbar").set_class(not show, "shown")
+        if not show and self.focused is not None and self.focused.id in ("timeline", "detail-scroll"):
+            self.log_view.focus()
+        self._update_eventbar()
+
+    def action_side(self) -> None:
+        self.side_choice = not self.side_shown
+        self._apply_side()
+
+    def _update_eventbar(self) -> None:
+        bar = self.query_one("#eventbar", Static)
+        if self.side_shown:
+            return
+        row = self.selected_row
+        if row is None:
+            row = self.notable.last()
+        t = Text()
+        ev = self.store.held(row) if row is not None else None
+        if ev is None and row is not None:
+            ev = self.store.get(row)
+        if ev is not None:
+            t.append(SEVERITY_MARK.get(ev.severity, "·") + " ", style=SEVERITY_STYLE.get(ev.severity, ""))
+            t.append(f"{ev.line} ", style="dim")
+            t.append(event_title(ev, self.patterns), style="bold")
+            if row in self.store.provisional:
+                t.append(" …", style="dim")
+            t.append(f"  ({ev.kind}, boot {ev.boot})", style="dim")
+        else:
+            t.append("no events yet", style="dim")
+        t.append(f"  · {len(self.store):,} events · n/N browse · Enter details · s side panes", style="dim")
+        bar.update(t)
+
+    def action_details(self) -> None:
+        if self.side_shown or self.selected is None:
+            return
+        self.push_screen(DetailScreen(render_event(self.selected, self.patterns,
+                                                   self.sessions.get(self.selected.boot),
+                                                   self.selected_row in self.store.provisional)))
 
     # -- batches from the follower -----------------------------------------------------------------
     def _scan_process(self) -> ScanProcess:
@@ -325,99 +404,142 @@ class MonitorApp(App[int]):
 
     def on_batch_ready(self, message: BatchReady) -> None:
         b = message.batch
-        room = MAX_EVENTS - len(self.events)
-        new = b.events if len(b.events) <= room else b.events[: max(room, 0)]
-        self.events_dropped += len(b.events) - len(new)
-        if new and self.events and new[0].line < self.events[-1].line:
-            self.events.extend(new)
-            self.events.sort(key=lambda e: e.line)
-        else:
-            self.events.extend(new)
+        ch = b.changes
+        store, timeline = self.store, self.timeline
+        timeline.update_boots(b.sessions)  # first: the boots it lists keep their facts in memory
         for s in b.sessions:
-            self.sessions[s.number] = s
+            self.sessions.update(s)
         self.lines, self.bytes_read, self.file_size = b.lines, b.bytes_read, b.size
-        self._add_to_timeline(b.sessions, new)
+        provisional = {id(e) for e in ch.provisional}
+        for ev in ch.withdrawn:
+            row = store.remove(ev)
+            if row is not None:
+                timeline.remove(row)
+                self.notable.remove(row)
+                self._set_decoded(row, ev, None)
+                if row == self.selected_row:
+                    self._show_withdrawn(ev)
+        for old, new in ch.updated:
+            prov = id(new) in provisional
+            row = store.replace(old, new, prov)
+            if self.patterns.in_timeline(new):
+                self.notable.add(new.line, row)
+            if timeline.has(row):
+                timeline.relabel(row, new, prov)
+            else:
+                timeline.add(row, new, self.sessions, prov)
+            self._set_decoded(row, old, new)
+            if row == self.selected_row:
+                self.show_event(row, move=False)
+        for ev in ch.new:
+            prov = id(ev) in provisional
+            row = store.add(ev, prov)
+            if self.patterns.in_timeline(ev):
+                self.notable.add(ev.line, row)
+            timeline.add(row, ev, self.sessions, prov)
+            self._set_decoded(row, None, ev)
+        self._retry_decoding()
         self.log_view.lines_changed(b.lines)
         if b.done and not self.scan_done:
             self.scan_done = True
             self.done_at = time.perf_counter()
             self.query_one("#progress", ProgressBar).remove_class("shown")
         elif not self.live and b.size:
-            self.query_one("#progress", ProgressBar).update(progress=100.0 * b.bytes_read / b.size)
+            bar = self.query_one("#progress", ProgressBar)
+            bar.update(progress=100.0 * b.bytes_read / b.size)
+            # following a file (replay --follow): once it has caught up, it is following, not scanning
+            bar.set_class(b.bytes_read < b.size, "shown")
         if self.filter is not None and not self.filter.complete:
             self._start_filter()
         if self.enrichment is not None:
-            printed = [s.facts["elf_sha256"] for s in self.sessions.values() if s.facts.get("elf_sha256")]
-            self.elf_state = self.enrichment.status(printed)
+            self.elf_state = self.enrichment.status(sorted(self.sessions.printed_hashes))
+        self._update_eventbar()
         self._update_status()
 
-    def _boot_node(self, number: int) -> TreeNode[Any]:
-        node = self._boot_nodes.get(number)
-        if node is None:
-            s = self.sessions.get(number) or SessionInfo(number, 0, 0, {}, {})
-            # Expanded boots cost the tree a rebuild per batch: keep the last two (live) or the first
-            # EXPANDED_BOOTS (replay) open; the others are one line each, Enter opens them.
-            expand = self.live or len(self._boot_nodes) < EXPANDED_BOOTS
-            node = self.timeline.root.add(self._boot_text(s), data=("boot", number), expand=expand)
-            self._boot_nodes[number] = node
-            old = self._boot_nodes.get(number - 2)
-            if self.live and old is not None and old.is_expanded:
-                old.collapse()
-        return node
+    # -- decoded frames under their lines ------------------------------------------------------------
+    def _set_decoded(self, row: int, old: Event | None, new: Event | None) -> None:
+        """Keep the log pane's decoded lines in step with an event that came, changed or went."""
+        if old is not None:
+            rows = self._decoded_at.get(old.end_line)
+            if rows and row in rows:
+                rows.remove(row)
+                self._refresh_decoded(old.end_line)
+        if new is None or new.code not in self.patterns.decode_codes:
+            return
+        if not new.frames:
+            if self.enrichment is not None and self.enrichment.state == "indexing":
+                self._undecoded.append(row)
+            return
+        rows = self._decoded_at.setdefault(new.end_line, [])
+        if row not in rows:
+            rows.append(row)
+        self._refresh_decoded(new.end_line)
 
-    def _boot_text(self, s: SessionInfo) -> Text:
-        worst = max(s.counts, key=SEVERITY_RANK.__getitem__) if s.counts else None
-        mark_style = {"fatal": "bold red", "error": "red", "warning": "yellow"}.get(worst or "", "green")
-        t = Text.assemble(("■ ", mark_style), (boot_label(s), "bold"))
-        if s.start_line:
-            t.append(f"  {s.start_line}-{s.end_line}", style="dim")
-        return t
+    def _refresh_decoded(self, line: int) -> None:
+        rows = self._decoded_at.get(line)
+        if not rows:
+            self._decoded_at.pop(line, None)
+        self.log_view.set_decoded(line, len(self._decoded_text(line)))
 
-    def _add_to_timeline(self, sessions: list[SessionInfo], events: list[Event]) -> None:
-        for s in sessions:
-            self._boot_node(s.number).set_label(self._boot_text(s))
-        for ev in events:
-            if len(self.timeline_events) >= MAX_TIMELINE or not self.patterns.in_timeline(ev):
-                continue
-            parent = self._boot_node(ev.boot)
-            label = Text.assemble((SEVERITY_MARK.get(ev.severity, "·"), SEVERITY_STYLE.get(ev.severity, "")),
-                                  (f" {ev.line:>5} ", "dim"), event_title(ev, self.patterns))
-            node = parent.add_leaf(label, data=("event", ev))
-            self._event_nodes[id(ev)] = node
-            i = bisect_right(self._timeline_lines, ev.line)
-            self._timeline_lines.insert(i, ev.line)
-            self.timeline_events.insert(i, ev)
+    def _decoded_text(self, line: int) -> list[str]:
+        out: list[str] = []
+        for row in self._decoded_at.get(line, ()):
+            ev = self.store.get(row)
+            if ev is not None and ev.frames:
+                out.extend(frame_lines(ev.frames))
+        return out
+
+    def _retry_decoding(self) -> None:
+        if not self._undecoded or self.enrichment is None or self.enrichment.state == "indexing":
+            return
+        rows, self._undecoded = self._undecoded, []
+        for row in rows:
+            ev = self.store.get(row)
+            if ev is not None and self.store.alive[row]:
+                self._set_decoded(row, None, ev)
+
+    def action_decoded(self) -> None:
+        view = self.log_view
+        view.set_show_decoded(not view.show_decoded)
+        self.notify("decoded frames " + ("shown under their lines" if view.show_decoded else "hidden"),
+                    timeout=2)
 
     # -- status --------------------------------------------------------------------------------------
-    def _update_status(self) -> None:
-        parts: list[str] = []
+    def _status_info(self) -> StatusInfo:
+        reading = not self.scan_done and not self.live
+        info = StatusInfo(live=self.live, lines=self.lines, boots=len(self.sessions),
+                          events=len(self.store), timeline_capped=self.timeline.capped, elf=self.elf_state,
+                          scanning=reading and self.bytes_read < self.file_size,
+                          following=reading and self.bytes_read >= self.file_size,
+                          paused=self.log_view.paused,
+                          search=self.search_pattern or "")
         if self.live and self.source is not None:
             src = self.source
-            parts.append(f"{src.url} {src.baud}")
-            parts.append(self.source_state or src.state)
-            parts.append(_human_bytes(src.bytes_received))
+            info.source, info.state, info.size = f"{src.url} {src.baud}", self.source_state or src.state, \
+                src.bytes_received
         else:
-            parts.append(self.log_name)
-            parts.append(_human_bytes(self.file_size))
-        parts.append(f"{self.lines:,} lines")
-        parts.append(f"{len(self.sessions)} boots")
-        n_ev = len(self.events) + self.events_dropped
-        parts.append(f"{n_ev:,} events" + (" (timeline capped)" if len(self.timeline_events) >= MAX_TIMELINE
-                                            else ""))
-        parts.append(self.elf_state)
-        if not self.scan_done and not self.live:
-            parts.append("scanning…")
-        if self.log_view.paused:
-            parts.append("DISPLAY PAUSED")
+            info.source, info.size = self.log_name, self.file_size
         if self.filter_spec.active:
-            done = "" if self.filter is None or self.filter.complete else " …"
-            parts.append(f"filter {self.filter_spec.describe()}{done}")
-        if self.search_pattern:
-            parts.append(f"/{self.search_pattern}" + (" …" if self.search_busy else ""))
-        line = for_terminal(" · ".join(parts))
-        text = Text(line)
-        if self.live and self.source_state in ("lost", "waiting"):
-            text = Text(line, style="bold yellow")
+            info.filter = self.filter_spec.describe()
+            info.filter_busy = self.filter is not None and not self.filter.complete
+            if self.filter is not None:
+                info.hidden = self.lines - len(self.filter.lines) if self.filter.complete else \
+                    self.filter.hidden
+        res = self.search
+        if res is not None and self.search_pattern:
+            info.search_hits = res.count
+            info.search_busy = not res.done
+            info.search_progress = res.progress
+        if self.console_mode:
+            info.extra.append("CONSOLE (F2 leaves)")
+        if self.capture_path is not None:
+            info.extra.append(f"logging to {self.capture_path.name}")
+        if self.log_view.wrap:
+            info.extra.append("wrap")
+        return info
+
+    def _update_status(self) -> None:
+        text = status_text(self._status_info())
         log_problem = self.source.log.status_text() if self.source is not None else None
         if log_problem:
             text = Text.assemble((f" {for_terminal(log_problem)} ", "bold white on red"), " ", text)
@@ -447,19 +569,27 @@ class MonitorApp(App[int]):
     # -- selection -----------------------------------------------------------------------------------
     @on(Tree.NodeHighlighted, "#timeline")
     def _node_highlighted(self, message: Tree.NodeHighlighted) -> None:
+        """The user moves in the timeline (selecting from elsewhere shows its target itself: the tree also
+        highlights nodes as they are added, which must not move the log)."""
         data = message.node.data
-        if not data:
+        if not data or not self.timeline.has_focus:
             return
         kind, value = data
         if kind == "event":
-            self.show_event(value)
+            if value != self.selected_row:
+                self.show_event(value)
         else:
-            s = self.sessions.get(value)
-            if s is not None:
-                self.selected = None
-                self.log_view.range = (s.start_line, s.end_line)
-                self.log_view.goto_line(s.start_line)
-                self.query_one("#detail", Static).update(self._boot_detail(s))
+            self.show_boot(value)
+
+    def show_boot(self, number: int) -> None:
+        s = self.sessions.get(number)
+        if s is None:
+            return
+        self.selected, self.selected_row = None, None
+        self.log_view.range = (s.start_line, s.end_line)
+        self.log_view.goto_line(s.start_line)
+        self.query_one("#detail", Static).update(self._boot_detail(s))
+        self._update_eventbar()
 
     def _boot_detail(self, s: SessionInfo) -> Table:
         table = Table.grid(padding=(0, 1))
@@ -469,7 +599,7 @@ class MonitorApp(App[int]):
         for k, v in s.facts.items():
             if k in ("partitions", "partition_line"):
                 continue
-            table.add_row(for_terminal(k), for_terminal(str(v)))
+            table.add_row(for_terminal(k.replace("_", " ")), for_terminal(str(v)))
         if s.counts:
             table.add_row("events", ", ".join(f"{n} {k}" for k, n in s.counts.items()))
         for row in s.facts.get("partitions", []) or []:
@@ -478,57 +608,70 @@ class MonitorApp(App[int]):
                 table.add_row("partition", for_terminal(" ".join(cells)))
         return table
 
-    def show_event(self, ev: Event) -> None:
-        self.selected = ev
-        self.query_one("#detail", Static).update(render_event(ev, self.patterns, self.sessions.get(ev.boot)))
-        self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+    def show_event(self, row: int, move: bool = True) -> None:
+        """Show the event of a store row in the detail pane (and its lines in the log pane)."""
+        ev = self.store.get(row)
+        if ev is None:
+            return
+        self.selected, self.selected_row = ev, row
+        detail = render_event(ev, self.patterns, self.sessions.get(ev.boot), row in self.store.provisional)
+        self.query_one("#detail", Static).update(detail)
         view = self.log_view
         view.range = (ev.line, ev.end_line)
-        view.goto_line(ev.line)
+        if move:
+            self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+            view.goto_line(ev.line)
+        self._update_eventbar()
 
-    def select_event(self, ev: Event) -> None:
-        node = self._event_nodes.get(id(ev))
-        if node is not None:
-            if node.parent is not None and not node.parent.is_expanded:
-                node.parent.expand()
-            self.timeline.move_cursor(node)
-            self.timeline.scroll_to_node(node, animate=False)
-        self.show_event(ev)
+    def _show_withdrawn(self, ev: Event) -> None:
+        self.selected, self.selected_row = None, None
+        self.query_one("#detail", Static).update(
+            Text(f"{event_title(ev, self.patterns)}: withdrawn (the lines that followed contradict it)",
+                 style="dim"))
+
+    def select_event(self, ev: Event | int) -> None:
+        """Select an event (an event object handed out by the app, or a store row)."""
+        row = ev if isinstance(ev, int) else self.store.row_of(ev)
+        if row is None:
+            return
+        self.timeline.reveal(row)
+        self.show_event(row)
 
     def action_next_event(self, direction: int) -> None:
-        if not self.timeline_events:
+        notable = self.notable
+        if not len(notable):
             self.notify("no events yet", timeout=2)
             return
-        cur = self.log_view.current_line()
-        if self.selected is not None and self.selected.line == cur:
-            pos = bisect_right(self._timeline_lines, cur) if direction > 0 else \
-                bisect_left(self._timeline_lines, cur) - 1
-            # several events on one line: step through them in order
-            same = [i for i, e in enumerate(self.timeline_events) if e is self.selected]
-            if same:
-                pos = same[0] + direction
-        elif direction > 0:
-            pos = bisect_right(self._timeline_lines, cur) if cur else 0
+        view = self.log_view
+        cur = view.current_line()
+        sel = self.selected_row
+        on_it = sel is not None and self.selected is not None and self.selected.line == cur
+        if direction > 0:
+            row = notable.after(cur, sel) if on_it else notable.after(cur)  # type: ignore[arg-type]
         else:
-            pos = bisect_left(self._timeline_lines, cur) - 1
-        if not 0 <= pos < len(self.timeline_events):
-            self.notify("no more events" if direction > 0 else "no earlier event", timeout=2)
+            row = notable.before(cur, sel) if on_it else notable.before(cur)  # type: ignore[arg-type]
+        if row is None and direction > 0 and view.follow:
+            row = notable.last()  # at the live tail: the newest event
+        if row is None:
+            if direction > 0:
+                self.notify("no later event" + (" yet" if self.live else ""), timeout=2)
+            else:
+                self.notify("no earlier event", timeout=2)
             return
-        self.select_event(self.timeline_events[pos])
+        self.select_event(row)
 
     def action_next_boot(self, direction: int) -> None:
-        if not self.sessions:
+        starts = self.sessions.start
+        if not len(starts):
             return
         cur = self.log_view.current_line()
-        starts = sorted((s.start_line, n) for n, s in self.sessions.items())
-        lines = [a for a, _ in starts]
-        i = bisect_right(lines, cur) if direction > 0 else bisect_left(lines, cur) - 1
+        i = bisect_right(starts, cur) if direction > 0 else bisect_left(starts, cur) - 1
         if not 0 <= i < len(starts):
             self.notify("no more boots" if direction > 0 else "no earlier boot", timeout=2)
             return
-        node = self._boot_node(starts[i][1])
-        self.timeline.move_cursor(node)
-        self.timeline.scroll_to_node(node, animate=False)
+        if self.side_shown:
+            self.timeline.reveal_boot(i + 1)
+        self.show_boot(i + 1)
 
     # -- prompt (search, tag filter, send) -----------------------------------------------------------
     def action_prompt(self, mode: str) -> None:
@@ -536,9 +679,9 @@ class MonitorApp(App[int]):
             return
         prompt = self.query_one("#prompt", Input)
         self.prompt_mode = mode
-        prompt.placeholder = {"search": "search: regex (lowercase = ignore case), Enter to find",
+        prompt.placeholder = {"search": "search: text or regex (lowercase = ignore case), Enter to find",
                               "tag": "filter by tag: regex, empty to clear",
-                              "send": "send to the device, Enter sends the line"}[mode]
+                              "send": "send to the device, Enter sends the line (F2: console mode)"}[mode]
         prompt.value = {"search": self.search_pattern or "", "tag": self.filter_spec.tag or ""}.get(mode, "")
         prompt.border_title = mode
         prompt.add_class("shown")
@@ -554,9 +697,7 @@ class MonitorApp(App[int]):
     def _prompt_submitted(self, message: Input.Submitted) -> None:
         mode, value = self.prompt_mode, message.value
         if mode == "send":
-            if self.source is not None:
-                data = value.encode("utf-8") + self.eol
-                threading.Thread(target=self.source.send, args=(data,), daemon=True).start()
+            self._send_queue.put(value.encode("utf-8") + self.eol)
             message.input.value = ""
             return  # stay in the box for the next line
         self._hide_prompt()
@@ -570,9 +711,7 @@ class MonitorApp(App[int]):
             self._hide_prompt()
             return
         changed = self.filter_spec.active or self.search_pattern
-        self.search_pattern = None
-        self.log_view.search_rx = None
-        self._search_cancel.set()
+        self._clear_search()
         if self.filter_spec.active:
             self.set_filter(clear=True)
         self.log_view.refresh()
@@ -580,151 +719,7 @@ class MonitorApp(App[int]):
             self.notify("filters and search cleared", timeout=2)
         self._update_status()
 
-    # -- search --------------------------------------------------------------------------------------
-    def start_search(self, pattern: str, direction: int = 1) -> None:
-        if not pattern:
-            self.search_pattern = None
-            self.log_view.search_rx = None
-            self.log_view.refresh()
-            self._update_status()
-            return
-        try:
-            rx = compile_user_regex(pattern)
-        except Exception as exc:
-            self.notify(f"bad regex: {exc}", severity="error", timeout=4)
-            return
-        self.search_pattern = pattern
-        view = self.log_view
-        view.search_rx = rx
-        view.refresh()
-        self._search_cancel.set()
-        self._search_cancel = cancel = threading.Event()
-        start = view.current_line()
-        allowed = None
-        if self.filter is not None:
-            flt = self.filter
-
-            def allowed(line: int, flt: FilterResult = flt) -> bool:
-                i = bisect_left(flt.lines, line)
-                return i < len(flt.lines) and flt.lines[i] == line
-
-        self.search_busy = True
-        self._update_status()
-
-        def work() -> None:
-            try:
-                line = search(self.index, rx, start, backward=direction < 0, allowed=allowed, cancel=cancel)
-            except Exception:
-                line = None
-            if not cancel.is_set():
-                self.post_message(SearchDone(line, pattern))
-
-        threading.Thread(target=work, name="espwatch-search", daemon=True).start()
-
-    def on_search_done(self, message: SearchDone) -> None:
-        self.search_busy = False
-        if message.pattern != self.search_pattern:
-            return
-        if message.line is None:
-            self.notify(f"no match for /{message.pattern}", severity="warning", timeout=3)
-        else:
-            self.log_view.goto_line(message.line)
-        self._update_status()
-
-    def action_next_match(self, direction: int) -> None:
-        if not self.search_pattern:
-            self.action_prompt("search")
-            return
-        self.start_search(self.search_pattern, direction)
-
-    # -- filters -------------------------------------------------------------------------------------
-    def set_filter(self, *, level: str | bool | None = False, tag: str | bool | None = False,
-                   boot: tuple[int, int, int] | bool | None = False, clear: bool = False) -> None:
-        spec = FilterSpec() if clear else FilterSpec(self.filter_spec.min_level, self.filter_spec.tag,
-                                                      self.filter_spec.boot)
-        if level is not False:
-            spec.min_level = level  # type: ignore[assignment]
-        if tag is not False:
-            if tag:
-                try:
-                    compile_user_regex(str(tag))
-                except Exception as exc:
-                    self.notify(f"bad regex: {exc}", severity="error", timeout=4)
-                    return
-            spec.tag = tag  # type: ignore[assignment]
-        if boot is not False:
-            spec.boot = boot  # type: ignore[assignment]
-        self.filter_spec = spec
-        if self.filter is not None:
-            self.filter.cancel.set()
-        if not spec.active:
-            self.filter = None
-            self.log_view.set_filter(None)
-        else:
-            self.filter = FilterResult(spec)
-            self.log_view.set_filter(self.filter)
-            self._start_filter()
-        self._update_status()
-
-    def _start_filter(self) -> None:
-        flt = self.filter
-        if flt is None or (self._filter_thread is not None and self._filter_thread.is_alive()):
-            return
-        events = list(self.events)
-        total = self.lines
-
-        def work() -> None:
-            last_post = 0.0
-
-            def progress(r: FilterResult) -> None:
-                nonlocal last_post
-                now = time.perf_counter()
-                if now - last_post > 0.2:
-                    last_post = now
-                    self.post_message(FilterProgress(r, False))
-
-            try:
-                run_filter(flt, self.index, events, upto=total, progress=progress)
-            finally:
-                self.post_message(FilterProgress(flt, True))
-
-        self._filter_thread = threading.Thread(target=work, name="espwatch-filter", daemon=True)
-        self._filter_thread.start()
-
-    def on_filter_progress(self, message: FilterProgress) -> None:
-        if message.result is not self.filter:
-            return
-        view = self.log_view
-        had_rows = view.rows
-        view.filter_grew()
-        if not had_rows and view.rows:
-            view.goto_line(view.row_line(0))
-        if message.done:
-            flt = message.result
-            if flt.scanned_to < self.lines:
-                self._start_filter()  # more lines arrived meanwhile
-            elif self.scan_done:
-                flt.complete = True
-        self._update_status()
-
-    def action_level(self) -> None:
-        i = LEVEL_STEPS.index(self.filter_spec.min_level)
-        nxt = LEVEL_STEPS[(i + 1) % len(LEVEL_STEPS)]
-        self.set_filter(level=nxt)
-        self.notify(f"level filter: {nxt or 'all lines'}", timeout=2)
-
-    def action_boot_filter(self) -> None:
-        if self.filter_spec.boot is not None:
-            self.set_filter(boot=None)
-            return
-        line = self.log_view.current_line()
-        for s in sorted(self.sessions.values(), key=lambda s: s.start_line, reverse=True):
-            if s.start_line <= line:
-                end = s.end_line if s.number < len(self.sessions) else 1 << 62
-                self.set_filter(boot=(s.number, s.start_line, end))
-                return
-
-    # -- bookmarks, timestamps, pause --------------------------------------------------------------------
+    # -- bookmarks, timestamps, wrap, pause ------------------------------------------------------------
     def action_bookmark(self) -> None:
         view = self.log_view
         line = view.current_line()
@@ -750,56 +745,17 @@ class MonitorApp(App[int]):
         view.show_times = self.show_times = not view.show_times
         view.invalidate()
 
+    def action_wrap(self) -> None:
+        view = self.log_view
+        view.set_wrap(not view.wrap)
+        self._update_status()
+
     def action_pause(self) -> None:
         view = self.log_view
         view.paused = not view.paused
         if not view.paused:
             view.lines_changed(self.lines)
         self._update_status()
-
-    # -- device control ------------------------------------------------------------------------------
-    def action_reset(self) -> None:
-        if self.source is not None:
-            threading.Thread(target=self.source.reset, daemon=True).start()
-
-    def action_bootloader(self) -> None:
-        if self.source is not None:
-            threading.Thread(target=self.source.reset_to_bootloader, daemon=True).start()
-
-    # -- copy / save ---------------------------------------------------------------------------------
-    def report_text(self) -> str:
-        sessions = [self.sessions[n] for n in sorted(self.sessions)]
-        return report_plain(self.log_name, self.lines, sessions, self.events, self.patterns)
-
-    def action_copy_event(self) -> None:
-        if self.selected is None:
-            self.notify("select an event first (n)", timeout=2)
-            return
-        self._copy(event_plain(self.selected, self.patterns), "event")
-
-    def action_copy_report(self) -> None:
-        self._copy(self.report_text(), "report")
-
-    def _copy(self, text: str, what: str) -> None:
-        """The platform's clipboard command, else OSC 52 and a file (espwatch.clipboard); headless
-        (tests) never touches the desktop's clipboard."""
-        from espwatch.clipboard import copy_text
-
-        result = copy_text(text, self.copy_to_clipboard, use_command=not self.is_headless)
-        self.last_copy = result
-        self.notify(result.message(what), severity="error" if result.error and not result.saved else
-                    "information", timeout=2 if result.command else 6)
-
-    def action_save_report(self) -> None:
-        stem = Path(self.log_name).stem or "log"
-        path = self.report_dir / f"espwatch-report-{stem}-{datetime.now():%Y%m%d-%H%M%S}.txt"
-        try:
-            path.write_text(self.report_text(), encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"cannot save the report: {exc}", severity="error", timeout=5)
-            return
-        self.last_report = path
-        self.notify(f"report saved to {path}", timeout=4)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

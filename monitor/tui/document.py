@@ -11,10 +11,12 @@ live `SessionLog` itself, which also returns the bytes it could not write to its
 
 `Follower` reads a file (a saved log, a growing file, or the live session log) from the start in 1 MiB
 chunks, extends the index, feeds the same `Pipeline` the `scan` verb uses, and hands batches of events to
-a callback at most every `interval` seconds. It runs in a worker thread and owns the pipeline. For a saved
-file (not followed) it can instead run the pipeline in a worker process (`scan_process`, an
-`espwatch.scanproc.ScanProcess` factory) and only index the file itself, so the scan does not share the
-screen's interpreter lock.
+a callback at most every `interval` seconds. It runs in a worker thread and owns the pipeline. When it
+follows a file that grows (live, `replay --follow`) it goes through `espwatch.live.LiveFeed`, so a dump the
+device stopped in and the findings of rules that wait for the end of a boot are shown while it is quiet,
+then confirmed or corrected in place. For a saved file (not followed) it can instead run the pipeline in a
+worker process (`scan_process`, an `espwatch.scanproc.ScanProcess` factory) and only index the file itself,
+so the scan does not share the screen's interpreter lock.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from espwatch.events import Event
+from espwatch.live import Changes, LiveFeed
 from espwatch.pipeline import Pipeline
+from espwatch.sessions import SessionInfo
 
 if TYPE_CHECKING:
     from espwatch.scanproc import ScanBatch, ScanProcess
@@ -176,6 +180,31 @@ class LineIndex:
                     self._cache.popitem(last=False)
             return out
 
+    def line_of_offset(self, offset: int) -> int:
+        """The number of the line the byte at `offset` is in (reads at most one block)."""
+        with self._lock:
+            offset = max(0, min(offset, self.indexed))
+            k = min(offset // BLOCK, len(self.blocks) - 1)
+            start = k * BLOCK
+            return self.blocks[k] + self._pread(start, offset - start).count(b"\n") + 1
+
+    def iter_chunks(self, start: int, stop: int, size: int = 4 * CHUNK) -> Iterator[tuple[int, bytes, int]]:
+        """(offset, bytes, end) of the file between two line starts, in pieces that end at a line break:
+        the lines are `data[:end]` (no copy is made to cut them; the rest is read again next time)."""
+        pos = start
+        while pos < stop:
+            with self._lock:
+                buf = self._pread(pos, min(size, stop - pos))
+            if not buf:
+                return
+            end = len(buf)
+            if pos + end < stop:
+                cut = buf.rfind(b"\n")
+                if cut >= 0:
+                    end = cut + 1
+            yield pos, buf, end
+            pos += end
+
     def iter_ranges(self, first: int, last: int, size: int = 4 * CHUNK) -> Iterator[tuple[int, bytes]]:
         """(number of the first line, bytes) of whole lines first..last, in chunks ending at a break."""
         if first > last:
@@ -199,20 +228,13 @@ class LineIndex:
 
 
 # -- following a file through the pipeline ---------------------------------------------------------
-@dataclass
-class SessionInfo:
-    """A copy of a boot session safe to hand to another thread."""
-
-    number: int
-    start_line: int
-    end_line: int
-    facts: dict[str, Any]
-    counts: dict[str, int]
+KEEP_SESSIONS = 64
+"""Boots the follower's pipeline keeps (it needs only the current one and a few before)."""
 
 
 @dataclass
 class Batch:
-    events: list[Event]
+    changes: Changes
     sessions: list[SessionInfo]
     lines: int
     bytes_read: int
@@ -220,6 +242,11 @@ class Batch:
     done: bool = False
     elapsed: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events(self) -> list[Event]:
+        """The events new in this batch."""
+        return self.changes.new
 
 
 class Follower:
@@ -238,30 +265,52 @@ class Follower:
         self.stop = threading.Event()
         self.offset = 0
         self.done = False
-        self._posted_sessions = 0
+        self.live = LiveFeed(pipeline) if follow else None
+        self.tee: Any = None
+        """A binary file that gets a copy of every byte read from now on (Ctrl+T Ctrl+L), or None."""
+        self._posted_number = 0
+        """Boots up to this number were handed out (the last one again: it changes until the next)."""
+        self._dropped: list[SessionInfo] = []
         self._posted_offset = -1
+        # The pipeline keeps only its last boots (memory stays bounded over a long session); the ones it
+        # lets go are handed out with the next batch.
+        boots = pipeline.boots
+        boots.keep_sessions = KEEP_SESSIONS
+        boots.on_drop = lambda s: self._dropped.append(SessionInfo.of(s))
         self.scan_process: Callable[[], ScanProcess] | None = None
         """Makes the worker process that scans a saved file (see the module docstring)."""
 
     def _sessions(self) -> list[SessionInfo]:
+        out, self._dropped = self._dropped, []
+        out = [s for s in out if s.number >= self._posted_number]
         sessions = self.pipeline.sessions
-        first = max(0, self._posted_sessions - 1)
-        out = [SessionInfo(s.number, s.start_line, s.end_line, dict(s.facts), dict(s.counts))
-               for s in sessions[first:]]
-        self._posted_sessions = len(sessions)
+        out.extend(SessionInfo.of(s) for s in sessions if s.number >= self._posted_number)
+        self._posted_number = sessions[-1].number
         return out
 
-    def _post(self, events: list[Event], size: int, done: bool, t0: float) -> None:
+    def _post(self, changes: Changes, size: int, done: bool, t0: float) -> None:
         self._posted_offset = self.offset
-        self.on_batch(Batch(events, self._sessions(), self.index.line_count, self.offset, size, done,
+        self.on_batch(Batch(changes, self._sessions(), self.index.line_count, self.offset, size, done,
                             time.perf_counter() - t0))
+
+    def _feed(self, data: bytes) -> Changes:
+        if self.live is not None:
+            return self.live.feed(data, time.monotonic())
+        events = self.pipeline.feed(data)
+        return Changes(new=events, committed=events)
+
+    def _close(self) -> Changes:
+        if self.live is not None:
+            return self.live.close()
+        events = self.pipeline.close()
+        return Changes(new=events, committed=events)
 
     def run(self) -> None:
         if self.scan_process is not None and not self.follow:
             self._run_in_process(self.scan_process)
             return
         t0 = time.perf_counter()
-        pending: list[Event] = []
+        pending = Changes()
         last_post = 0.0
         first = True
         store = self.index.store
@@ -274,24 +323,33 @@ class Follower:
                     continue
                 self.index.extend(data)
                 self.offset += len(data)
-                pending.extend(self.pipeline.feed(data))
+                tee = self.tee
+                if tee is not None:
+                    try:
+                        tee.write(data)
+                        tee.flush()
+                    except (OSError, ValueError):
+                        self.tee = None
+                pending.extend(self._feed(data))
                 now = time.perf_counter()
                 if first or now - last_post >= self.interval:
                     self._post(pending, size, False, t0)
-                    pending = []
+                    pending = Changes()
                     last_post = now
                     first = False
                 continue
             finished = not self.follow or (self.until is not None and self.until.is_set()
                                            and store.readable_size() <= self.offset)
             if finished:
-                pending.extend(self.pipeline.close())
+                pending.extend(self._close())
                 self.done = True
                 self._post(pending, size, True, t0)
                 return
+            if self.live is not None:
+                pending.extend(self.live.idle(time.monotonic()))
             if pending or first or self._posted_offset != self.offset:
                 self._post(pending, size, False, t0)
-                pending = []
+                pending = Changes()
                 last_post = time.perf_counter()
                 first = False
             self.wake.wait(0.1)
@@ -354,9 +412,9 @@ class Follower:
         sessions: dict[int, SessionInfo] = {}
         for b in batches:
             for st in b.sessions:
-                sessions[st.number] = SessionInfo(st.number, st.start_line, st.end_line, st.facts, st.counts)
+                sessions[st.number] = st
         read = batches[-1].bytes_read if batches else self._posted_offset
         self._posted_offset = max(read, 0)
-        self.on_batch(Batch(events, list(sessions.values()), self.index.line_count, max(read, 0), size, final,
-                            time.perf_counter() - t0))
+        self.on_batch(Batch(Changes(new=events, committed=list(events)), list(sessions.values()),
+                            self.index.line_count, max(read, 0), size, final, time.perf_counter() - t0))
         return []

@@ -1,7 +1,16 @@
-"""The log pane: a Line API widget that renders only the visible lines, read from a `LineIndex`."""
+"""The log pane: a Line API widget that renders only the visible lines, read from a `LineIndex`.
+
+Rows: each line of the log (or each line a filter keeps) is a row; with decoded frames shown (`d`), the
+frames of an event sit as extra rows under its last line, in addr2line's form and styled apart (they are
+never written to any file). Without wrapping a row is one screen line (a horizontal scrollbar appears for
+wide lines, and never hides the last row); with wrapping (`W`) a row takes as many screen lines as it needs,
+laid out from the top row down, or from the last row up while following the tail.
+"""
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -17,7 +26,7 @@ from textual.strip import Strip
 from espwatch.device.sessionlog import is_host_line
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line, split_host_time
-from espwatch.sanitize import for_terminal, has_sequences, sgr_text
+from espwatch.sanitize import for_terminal, sgr_text
 from espwatch.tui.document import LineIndex
 from espwatch.tui.query import FilterResult
 
@@ -30,28 +39,40 @@ CURSOR_BLUR_STYLE = Style(bgcolor="grey23")
 RANGE_STYLE = Style(bgcolor="grey15")
 MATCH_STYLE = Style(color="black", bgcolor="yellow")
 BOOKMARK_STYLE = Style(color="magenta", bold=True)
+DECODED_STYLE = Style(color="cyan", italic=True)
+DECODED_MARK = "--- "
+"""What idf.py monitor prints before a decoded address; the rest of the line is addr2line's."""
+
+
+def level_style(text: str) -> Style | None:
+    """The colour of a line by its log level (E red, W yellow, I green, D/V dim), None without a level."""
+    rec = parse_line(text)
+    return LEVEL_STYLE.get(rec.level or "")
 
 
 def line_text(raw: bytes, full_length: int) -> Text:
     """A device line as Rich text: its own SGR colours (espwatch.sanitize.sgr_text, which drops every
     other sequence and control), or a colour by log level; never a raw escape or control."""
     if is_host_line(raw):
-        return Text(for_terminal(raw.decode("utf-8", "replace")), style=HOST_STYLE)
+        text = Text(for_terminal(raw.decode("utf-8", "replace")), no_wrap=True, end="")
+        text.stylize(HOST_STYLE)
+        return text
     s = raw.decode("utf-8", "replace")
     if "\t" in s:
         s = s.expandtabs(4)
-    if has_sequences(s):
-        text = sgr_text(s)
-    else:
-        rec = parse_line(s)
-        text = sgr_text(s, LEVEL_STYLE.get(rec.level or "", ""))
+    text = sgr_text(s)
+    if not text.spans:  # no colour of its own: coloured by level
+        style = level_style(text.plain)
+        if style is not None:
+            # a span, not Text.style: Rich drops the base style of a Text without spans when rendering
+            text.stylize(style)
     if full_length > len(raw):
         text.append(f" … ({full_length - len(raw):,} more bytes)", style="dim italic")
     return text
 
 
 class LogView(ScrollView, can_focus=True):
-    """Virtual view over lines 1..rows of a file (or the rows a filter keeps)."""
+    """Virtual view over lines 1..rows of a file (or the rows a filter keeps), plus decoded frames."""
 
     DEFAULT_CSS = """
     LogView { background: $surface; }
@@ -75,6 +96,7 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.index = index
         self.rows = 0
+        """Rows of log lines (lines, or lines the filter keeps); the cursor is on one of them."""
         self.cursor = 0
         self.follow = True
         self.paused = False
@@ -83,12 +105,26 @@ class LogView(ScrollView, can_focus=True):
         self.range: tuple[int, int] | None = None
         self.search_rx: regex.Pattern[str] | None = None
         self.show_times = False
+        self.wrap = False
+        self.show_decoded = True
         self.time_of: Callable[[int, int, bytes], str | None] = lambda line, offset, raw: None
+        self.decoded_text: Callable[[int], list[str]] = lambda line: []
+        """The decoded lines shown under a log line (the app reads them from its events)."""
         self.first_render: float | None = None
         """perf_counter() when a file line was first drawn (the "first screen" of benchmarks)."""
         self._cache: OrderedDict[int, Text] = OrderedDict()
         self._max_width = 0
         self._total_lines = 0
+        self._decoded: dict[int, int] = {}
+        """line -> number of decoded lines under it."""
+        self._x_rows: list[int] = []  # rows that have decoded lines under them, sorted
+        self._x_disp: list[int] = []  # their display rows
+        self._x_counts: list[int] = []
+        self._x_total = 0
+        self._x_beyond = False
+        """Some decoded lines wait for their log line to be counted in `rows`."""
+        self._layout_key: tuple | None = None
+        self._layout: list[tuple[int, int]] = []
 
     # -- data --------------------------------------------------------------------------------------
     def set_index(self, index: LineIndex) -> None:
@@ -110,6 +146,8 @@ class LogView(ScrollView, can_focus=True):
     def _set_rows(self, rows: int) -> None:
         grew = rows != self.rows
         self.rows = rows
+        if grew and self._x_beyond:
+            self._rebuild_extras()
         self._update_virtual_size()
         if self.follow and rows:
             self.cursor = rows - 1
@@ -119,11 +157,113 @@ class LogView(ScrollView, can_focus=True):
         if grew:
             self.refresh()
 
+    def set_decoded(self, line: int, count: int) -> None:
+        """`count` decoded lines go under `line` (0: none)."""
+        old = self._decoded.get(line)
+        if count == (old or 0):
+            return
+        row = line - 1
+        if count and old is None and self.show_decoded and self.filter is None and row < self.rows \
+                and (not self._x_rows or row > self._x_rows[-1]):
+            # the usual case, the newest crash: append (no rebuild, whatever the number of decoded lines)
+            self._decoded[line] = count
+            self._x_rows.append(row)
+            self._x_disp.append(row + self._x_total)
+            self._x_counts.append(count)
+            self._x_total += count
+        else:
+            if count:
+                self._decoded[line] = count
+            else:
+                del self._decoded[line]
+            self._rebuild_extras()
+        self._update_virtual_size()
+        if self.follow and self.rows:
+            self._scroll_cursor(center=False)
+        self.refresh()
+
+    def _rebuild_extras(self) -> None:
+        rows: list[tuple[int, int]] = []
+        self._x_beyond = False
+        if self.show_decoded:
+            flt = self.filter
+            for line, n in self._decoded.items():
+                if flt is not None:
+                    r = bisect_left(flt.lines, line)
+                    if r >= len(flt.lines) or flt.lines[r] != line:
+                        continue
+                else:
+                    r = line - 1
+                if r < self.rows:
+                    rows.append((r, n))
+                elif flt is None:
+                    self._x_beyond = True
+        rows.sort()
+        self._x_rows = [r for r, _ in rows]
+        self._x_counts = [n for _, n in rows]
+        self._x_disp = []
+        total = 0
+        for r, n in rows:
+            self._x_disp.append(r + total)
+            total += n
+        self._x_total = total
+
+    def set_show_decoded(self, show: bool) -> None:
+        keep = self.current_line()
+        self.show_decoded = show
+        self._rebuild_extras()
+        self._update_virtual_size()
+        if keep and not self.follow:
+            self.goto_line(keep, center=False)
+        elif self.follow and self.rows:
+            self._scroll_cursor(center=False)
+        self.refresh()
+
+    @property
+    def display_rows(self) -> int:
+        return self.rows + self._x_total
+
+    def disp_of(self, row: int) -> int:
+        """The display row of a log row (decoded lines above it push it down)."""
+        i = bisect_left(self._x_rows, row)
+        return row + (self._x_disp[i - 1] - self._x_rows[i - 1] + self._x_counts[i - 1] if i else 0)
+
+    def at_disp(self, disp: int) -> tuple[int, int]:
+        """(log row, k) shown on a display row: k = -1 for the log line, else its k-th decoded line."""
+        i = bisect_right(self._x_disp, disp) - 1
+        if i < 0:
+            return disp, -1
+        start = self._x_disp[i]
+        if disp <= start + self._x_counts[i]:
+            return self._x_rows[i], disp - start - 1
+        return disp - (start - self._x_rows[i]) - self._x_counts[i], -1
+
     def _gutter_width(self) -> int:
         return max(4, len(str(self._total_lines or 1))) + 2 + (13 if self.show_times else 0)
 
+    def _view_height(self) -> int:
+        """Screen lines for rows: the widget's height without the horizontal scrollbar."""
+        return max(1, self.scrollable_content_region.height)
+
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self._gutter_width() + self._max_width + 1, self.rows)
+        width = 0 if self.wrap else self._gutter_width() + self._max_width + 1
+        self.virtual_size = Size(width, self.display_rows)
+
+    def _grow_width(self) -> None:
+        """A wider line was drawn: widen the view; a scrollbar now takes a row, so keep following."""
+        self._update_virtual_size()
+        if self.follow and self.rows:
+            self.call_after_refresh(self._scroll_cursor, False)
+
+    def on_resize(self) -> None:
+        if self.follow and self.rows:
+            self._scroll_cursor(center=False)
+
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        """The horizontal scrollbar takes the last screen line: keep the newest line above it."""
+        self._layout_key = None
+        if self.follow and self.rows:
+            self.call_after_refresh(self._scroll_cursor, False)
 
     def set_filter(self, result: FilterResult | None) -> None:
         keep = self.current_line()
@@ -136,6 +276,7 @@ class LogView(ScrollView, can_focus=True):
         rows = len(self.filter.lines) if self.filter is not None else self._total_lines
         self.rows = rows
         self.cursor = min(self.cursor, max(0, rows - 1))
+        self._rebuild_extras()
         self._update_virtual_size()
         self.refresh()
 
@@ -171,15 +312,25 @@ class LogView(ScrollView, can_focus=True):
         self.post_message(self.CursorMoved(self.current_line()))
 
     def _scroll_cursor(self, center: bool) -> None:
-        height = max(1, self.size.height)
+        height = self._view_height()
         top = self.scroll_offset.y
+        first = self.disp_of(self.cursor)
+        last = first + (self._x_counts[i] if (i := bisect_left(self._x_rows, self.cursor)) < len(self._x_rows)
+                        and self._x_rows[i] == self.cursor else 0)
+        if self.wrap:
+            if self.follow or not (top <= first < top + len(self._fully_visible(top, height))):
+                target = self._top_for_bottom(last, height) if not center else max(0, first - height // 3)
+                self.scroll_to(y=target, animate=False, immediate=True, force=True)
+            return
         if center:
-            if not (top <= self.cursor < top + height) or self.cursor > top + height - 3:
-                self.scroll_to(y=max(0, self.cursor - height // 3), animate=False, immediate=True, force=True)
-        elif self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True, force=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True, force=True)
+            # a third down the pane (of its whole height: the same place whether a scrollbar shows or not)
+            if not (top <= first < top + height) or first > top + height - 3:
+                target = max(0, first - self.size.height // 3)
+                self.scroll_to(y=target, animate=False, immediate=True, force=True)
+        elif first < top:
+            self.scroll_to(y=first, animate=False, immediate=True, force=True)
+        elif last >= top + height:
+            self.scroll_to(y=last - height + 1, animate=False, immediate=True, force=True)
 
     def _move(self, row: int) -> None:
         if not self.rows:
@@ -194,7 +345,7 @@ class LogView(ScrollView, can_focus=True):
         self._move(self.cursor + delta)
 
     def action_page(self, direction: int) -> None:
-        self._move(self.cursor + direction * max(1, self.size.height - 1))
+        self._move(self.cursor + direction * max(1, self._view_height() - 1))
 
     def action_top(self) -> None:
         self._move(0)
@@ -203,11 +354,23 @@ class LogView(ScrollView, can_focus=True):
         self._move(self.rows - 1)
 
     def on_click(self, event) -> None:
-        self._move(self.scroll_offset.y + event.y)
+        layout = self._screen_layout()
+        if 0 <= event.y < len(layout):
+            self._move(self.at_disp(layout[event.y][0])[0])
+
+    def set_wrap(self, wrap: bool) -> None:
+        self.wrap = wrap
+        self._layout_key = None
+        self._update_virtual_size()
+        if not wrap:
+            self.scroll_to(x=0, animate=False, immediate=True, force=True)
+        self._scroll_cursor(center=not self.follow)
+        self.refresh()
 
     # -- look --------------------------------------------------------------------------------------
     def invalidate(self) -> None:
         self._cache.clear()
+        self._layout_key = None
         self._update_virtual_size()
         self.refresh()
 
@@ -225,50 +388,138 @@ class LogView(ScrollView, can_focus=True):
             self._cache.move_to_end(line)
         return text, offset, raw
 
+    def _body(self, disp: int) -> tuple[Text, int, int, bytes]:
+        """(text, log row, k, raw) of a display row; k = -1 for a log line, else a decoded line."""
+        row, k = self.at_disp(disp)
+        line = self.row_line(row)
+        if k < 0:
+            text, _, raw = self._content(line)
+            if self.search_rx is not None:
+                plain = text.plain
+                hits = [(m.start(), m.end()) for m in self.search_rx.finditer(plain) if m.end() > m.start()]
+                if hits:
+                    text = text.copy()
+                    for a, b in hits[:50]:
+                        text.stylize(MATCH_STYLE, a, b)
+            return text, row, k, raw
+        decoded = self.decoded_text(line)
+        body = decoded[k] if k < len(decoded) else ""
+        return Text(DECODED_MARK + body, style=DECODED_STYLE, no_wrap=True, end=""), row, k, b""
+
+    def _height_of(self, disp: int, width: int) -> int:
+        if width <= 0:
+            return 1
+        cells = self._body(disp)[0].cell_len
+        return max(1, -(-cells // width))
+
+    def _fully_visible(self, top: int, height: int) -> list[int]:
+        """Display rows from `top` that fit whole in `height` screen lines (wrap mode)."""
+        width = self._body_width()
+        out: list[int] = []
+        used = 0
+        disp = top
+        total = self.display_rows
+        while disp < total:
+            h = self._height_of(disp, width)
+            if used + h > height:
+                break
+            out.append(disp)
+            used += h
+            disp += 1
+        return out
+
+    def _top_for_bottom(self, bottom: int, height: int) -> int:
+        """The top display row that puts `bottom` on the last screen line (wrap mode)."""
+        width = self._body_width()
+        used = 0
+        disp = bottom
+        while disp >= 0:
+            used += self._height_of(disp, width)
+            if used >= height:
+                return disp if used == height or disp == bottom else disp + 1
+            disp -= 1
+        return 0
+
+    def _body_width(self) -> int:
+        return max(1, self.scrollable_content_region.width - self._gutter_width())
+
+    def _screen_layout(self) -> list[tuple[int, int]]:
+        """(display row, part) of each screen line: part is the wrapped piece of the row (0 without wrap)."""
+        height = self._view_height()
+        top = round(self.scroll_offset.y)
+        if not self.wrap:
+            return [(top + y, 0) for y in range(height) if top + y < self.display_rows]
+        key = (top, height, self.size.width, self.display_rows, self.follow, self.cursor, self.show_times,
+               self._total_lines)
+        if key == self._layout_key:
+            return self._layout
+        width = self._body_width()
+        out: list[tuple[int, int]] = []
+        total = self.display_rows
+        if self.follow and total:
+            # the tail: lay out from the last row up, so that the newest line is always whole on screen
+            disp = total - 1
+            rows: list[tuple[int, int]] = []
+            while disp >= 0 and len(rows) < height:
+                h = self._height_of(disp, width)
+                rows[:0] = [(disp, part) for part in range(h)]
+                disp -= 1
+            out = rows[-height:]
+        else:
+            disp = top
+            while disp < total and len(out) < height:
+                h = self._height_of(disp, width)
+                out.extend((disp, part) for part in range(h))
+                disp += 1
+            out = out[:height]
+        self._layout_key, self._layout = key, out
+        return out
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        scroll_x, scroll_y = self.scroll_offset
-        row = scroll_y + y
-        if self.index is None or row >= self.rows:
+        if self.index is None or not self.rows:
             return Strip.blank(width, self.rich_style)
+        layout = self._screen_layout()
+        if y >= len(layout):
+            return Strip.blank(width, self.rich_style)
+        disp, part = layout[y]
+        text, row, k, raw = self._body(disp)
         line = self.row_line(row)
         if line <= 0:
             return Strip.blank(width, self.rich_style)
-        text, offset, raw = self._content(line)
         if self.first_render is None:
-            import time
-
             self.first_render = time.perf_counter()
-        if self.search_rx is not None:
-            plain = text.plain
-            hits = [(m.start(), m.end()) for m in self.search_rx.finditer(plain) if m.end() > m.start()]
-            if hits:
-                text = text.copy()
-                for a, b in hits[:50]:
-                    text.stylize(MATCH_STYLE, a, b)
         cell_len = text.cell_len
-        if cell_len > self._max_width:
+        if not self.wrap and cell_len > self._max_width:
             self._max_width = cell_len
-            self.call_later(self._update_virtual_size)
+            self.call_later(self._grow_width)
         num_w = max(4, len(str(self._total_lines or 1)))
-        mark = "◆" if line in self.bookmarks else " "
-        gutter = Text(f"{line:>{num_w}}", style=GUTTER_STYLE)
-        gutter.append(mark, style=BOOKMARK_STYLE)
-        gutter.append(" ")
-        if self.show_times:
-            stamp = self.time_of(line, offset, raw) or ""
-            gutter.append(f"{stamp[:12]:<12} ", style="cyan")
+        if k < 0 and part == 0:
+            mark = "◆" if line in self.bookmarks else " "
+            gutter = Text(f"{line:>{num_w}}", style=GUTTER_STYLE)
+            gutter.append(mark, style=BOOKMARK_STYLE)
+            gutter.append(" ")
+            if self.show_times:
+                _, _, offset = self.index.line(line)
+                stamp = self.time_of(line, offset, raw) or ""
+                gutter.append(f"{stamp[:12]:<12} ", style="cyan")
+        else:
+            gutter = Text(" " * self._gutter_width())
         console = self.app.console
         g_strip = Strip(list(gutter.render(console, end="")), gutter.cell_len)
         body_w = max(0, width - gutter.cell_len)
-        c_strip = Strip(list(text.render(console, end="")), cell_len).crop(scroll_x, scroll_x + body_w)
+        strip = Strip(list(text.render(console, end="")), cell_len)
+        if self.wrap:
+            c_strip = strip.crop(part * body_w, (part + 1) * body_w)
+        else:
+            scroll_x = self.scroll_offset.x
+            c_strip = strip.crop(scroll_x, scroll_x + body_w)
         base = self.rich_style
-        if row == self.cursor:
+        if row == self.cursor and k < 0:
             base = base + (CURSOR_STYLE if self.has_focus else CURSOR_BLUR_STYLE)
         elif self.range is not None and self.range[0] <= line <= self.range[1]:
             base = base + RANGE_STYLE
-        strip = Strip.join([g_strip, c_strip]).adjust_cell_length(width, base).apply_style(base)
-        return strip
+        return Strip.join([g_strip, c_strip]).adjust_cell_length(width, base).apply_style(base)
 
     def on_focus(self) -> None:
         self.refresh()

@@ -1,0 +1,292 @@
+"""The events of a log in the monitor, in bounded memory: a row of numbers per event, bodies on demand.
+
+Every event keeps a row in arrays (first and last line, boot, severity, kind and code): 16 bytes. Its body
+(text, fields, block, frames) is kept for the `keep_full` events received last, for provisional events, for
+events made from other events (findings, boot loops, partition switches: they cannot be read again), and
+for the bodies asked for recently; any other body is read again from the log when it is asked for
+(`espwatch.reread`: the same detector over the event's own lines, plus the few fields a later stage added).
+So memory grows by 16 bytes per event plus the bodies of derived events, whatever the size of the log.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from bisect import bisect_left, bisect_right, insort
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from espwatch.events import SEVERITIES, SEVERITY_RANK, Event
+from espwatch.patterns import PatternSet
+from espwatch.reread import added_fields
+
+KEEP_FULL = 5000
+"""Bodies of the last events received, kept whole (the live tail; every event of a small log)."""
+CACHE = 500
+"""Bodies read again and kept for a while (the events the user looks at)."""
+
+Reread = Callable[[int, int, str, str, int], Event | None]
+"""(first line, last line, kind, code, boot) -> the event read again from the log."""
+
+
+class EventStore:
+    """Rows for all events, bodies for some; ids are positions in arrival order and never change."""
+
+    def __init__(self, patterns: PatternSet, reread: Reread | None = None,
+                 keep_full: int = KEEP_FULL, keep_frames: Callable[[str], bool] | None = None) -> None:
+        self.patterns = patterns
+        self.reread = reread
+        self.keep_full = keep_full
+        self.keep_frames = keep_frames or (lambda code: False)
+        """Codes whose decoded frames cannot be made again from the event's own lines (a RISC-V stack
+        dump needs the register dump before it): their frames are kept when the body goes."""
+        self.line = array("I")
+        self.end_line = array("I")
+        self.boot = array("I")
+        self.severity = array("B")
+        self.kindcode = array("H")
+        self.alive = bytearray()
+        self._kc: list[tuple[str, str]] = []
+        self._kc_index: dict[tuple[str, str], int] = {}
+        self._pinned: dict[int, Event] = {}
+        """Bodies that cannot be read again, and provisional events."""
+        self._recent: OrderedDict[int, Event] = OrderedDict()
+        self._cache: OrderedDict[int, Event] = OrderedDict()
+        self._extras: dict[int, dict[str, Any]] = {}
+        self._frames: dict[int, list[Any]] = {}
+        self._ids: dict[int, int] = {}
+        """id(event object) -> row, for the bodies held in memory."""
+        self.provisional: set[int] = set()
+        self.count = 0
+        """Rows alive."""
+
+    def __len__(self) -> int:
+        return self.count
+
+    # -- writing ------------------------------------------------------------------------------------
+    def _kcid(self, ev: Event) -> int:
+        key = (ev.kind, ev.code)
+        i = self._kc_index.get(key)
+        if i is None:
+            i = self._kc_index[key] = len(self._kc)
+            self._kc.append(key)
+        return i
+
+    def _hold(self, row: int, ev: Event, provisional: bool) -> None:
+        self._ids[id(ev)] = row
+        pat = self.patterns.by_code.get(ev.code)
+        if provisional or pat is None or pat.derived or self.reread is None:
+            self._pinned[row] = ev
+            if provisional:
+                self.provisional.add(row)
+            return
+        self.provisional.discard(row)
+        self._recent[row] = ev
+        while len(self._recent) > self.keep_full:
+            old_row, old = self._recent.popitem(last=False)
+            if self._ids.get(id(old)) == old_row:
+                del self._ids[id(old)]
+            if old.frames and self.keep_frames(old.code):
+                self._frames[old_row] = old.frames
+            extra = added_fields(old, self.patterns)  # decoding may have added some since it came
+            if extra:
+                self._extras[old_row] = extra
+
+    def _release(self, row: int) -> None:
+        for table in (self._pinned, self._recent, self._cache):
+            ev = table.pop(row, None)
+            if ev is not None and self._ids.get(id(ev)) == row:
+                del self._ids[id(ev)]
+        self._extras.pop(row, None)
+        self._frames.pop(row, None)
+        self.provisional.discard(row)
+
+    def add(self, ev: Event, provisional: bool = False) -> int:
+        row = len(self.line)
+        self.line.append(ev.line)
+        self.end_line.append(ev.end_line)
+        self.boot.append(ev.boot)
+        self.severity.append(SEVERITY_RANK[ev.severity])
+        self.kindcode.append(self._kcid(ev))
+        self.alive.append(1)
+        self.count += 1
+        self._hold(row, ev, provisional)
+        return row
+
+    def row_of(self, ev: Event) -> int | None:
+        """The row of an event object handed out (provisional, recent, cached); None when unknown."""
+        return self._ids.get(id(ev))
+
+    def replace(self, old: Event, new: Event, provisional: bool = False) -> int:
+        """`new` takes the place of `old` (same row); a new row when `old` is unknown."""
+        row = self.row_of(old)
+        if row is None or not self.alive[row]:
+            return self.add(new, provisional)
+        self._release(row)
+        self.line[row], self.end_line[row], self.boot[row] = new.line, new.end_line, new.boot
+        self.severity[row], self.kindcode[row] = SEVERITY_RANK[new.severity], self._kcid(new)
+        self._hold(row, new, provisional)
+        return row
+
+    def remove(self, ev: Event) -> int | None:
+        row = self.row_of(ev)
+        if row is None or not self.alive[row]:
+            return None
+        self._release(row)
+        self.alive[row] = 0
+        self.count -= 1
+        return row
+
+    # -- reading ------------------------------------------------------------------------------------
+    def kind(self, row: int) -> str:
+        return self._kc[self.kindcode[row]][0]
+
+    def code(self, row: int) -> str:
+        return self._kc[self.kindcode[row]][1]
+
+    def severity_name(self, row: int) -> str:
+        return SEVERITIES[self.severity[row]]
+
+    def rows(self) -> Iterator[int]:
+        """Rows alive, in arrival order."""
+        alive = self.alive
+        return (i for i in range(len(alive)) if alive[i])
+
+    def held(self, row: int) -> Event | None:
+        """The body when it is in memory (no reading)."""
+        return self._pinned.get(row) or self._recent.get(row) or self._cache.get(row)
+
+    def get(self, row: int) -> Event | None:
+        """The whole event of a row (read again from the log when its body is not in memory)."""
+        ev = self.held(row)
+        if ev is not None:
+            if row in self._cache:
+                self._cache.move_to_end(row)
+            return ev
+        if not self.alive[row] or self.reread is None:
+            return None
+        ev = self.reread(self.line[row], self.end_line[row], self.kind(row), self.code(row), self.boot[row])
+        if ev is None:
+            return None
+        extra = self._extras.get(row)
+        if extra:
+            ev.fields.update(extra)
+        frames = self._frames.get(row)
+        if frames is not None:
+            ev.frames = frames
+        self._cache[row] = ev
+        self._ids[id(ev)] = row
+        while len(self._cache) > CACHE:
+            old_row, old = self._cache.popitem(last=False)
+            if self._ids.get(id(old)) == old_row:
+                del self._ids[id(old)]
+        return ev
+
+    def events(self) -> list[Event]:
+        """Every event, whole, by line (reads the log for the bodies not in memory: tests, small logs)."""
+        out = [ev for ev in (self.get(r) for r in self.rows()) if ev is not None]
+        out.sort(key=lambda e: e.line)
+        return out
+
+    def own_spans(self, min_rank: int = 0, rows: int | None = None) -> tuple[array, array]:
+        """The lines of the events at `min_rank` or above that the device printed (not findings and other
+        events made from other events: their span is evidence, not their own lines), merged into disjoint
+        spans: (first lines, last lines), sorted. Rows come in line order (the detector's), so no sort is
+        needed unless a row came late. `rows`: only the first rows (safe from another thread while rows
+        are added)."""
+        own = [(p := self.patterns.by_code.get(code)) is not None and not p.derived for _, code in self._kc]
+        sev, kc, alive, line, end = self.severity, self.kindcode, self.alive, self.line, self.end_line
+        firsts, lasts = array("I"), array("I")
+        late: list[tuple[int, int]] = []
+        for r in range(len(alive) if rows is None else rows):
+            if not (alive[r] and sev[r] >= min_rank and own[kc[r]]):
+                continue
+            a, b = line[r], end[r]
+            if lasts and a < firsts[-1]:
+                late.append((a, b))
+            elif lasts and a <= lasts[-1] + 1:
+                if b > lasts[-1]:
+                    lasts[-1] = b
+            else:
+                firsts.append(a)
+                lasts.append(b)
+        if late:
+            from espwatch.tui.query import merge_spans
+
+            f, la = merge_spans([*zip(firsts, lasts, strict=True), *late])
+            firsts, lasts = array("I", f), array("I", la)
+        return firsts, lasts
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the rows (the bodies come on top)."""
+        return sum(a.itemsize * len(a) for a in (self.line, self.end_line, self.boot, self.severity,
+                                                  self.kindcode)) + len(self.alive)
+
+
+class LineOrder:
+    """Rows ordered by (line, row), for "next / previous event" over any number of events.
+
+    Keys are `line << 32 | row` in sorted `array('Q')` runs. Events come mostly in line order and are
+    appended to the last run; the few that come late (findings about earlier lines) wait in a small sorted
+    list that becomes a run of its own when full, and runs of similar size are merged (as a binary counter
+    does): each key is merged O(log n) times, a query bisects a few runs. Withdrawn rows are skipped."""
+
+    SIDE = 512
+
+    def __init__(self) -> None:
+        self.runs: list[array] = [array("Q")]
+        self._side: list[int] = []
+        self._dead: set[int] = set()
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.runs) + len(self._side) - len(self._dead)
+
+    def add(self, line: int, row: int) -> None:
+        key = line << 32 | row
+        self._dead.discard(row)
+        last = self.runs[-1]
+        if not last or key >= last[-1]:
+            last.append(key)  # the usual case: in line order
+            return
+        insort(self._side, key)
+        if len(self._side) >= self.SIDE:
+            self.runs.append(array("Q", self._side))
+            self._side = []
+            while len(self.runs) > 1 and len(self.runs[-1]) * 2 >= len(self.runs[-2]):
+                last = self.runs.pop()
+                self.runs[-1] = array("Q", heapq.merge(self.runs[-1], last))
+
+    def remove(self, row: int) -> None:
+        self._dead.add(row)
+
+    def _keys(self) -> list[Any]:
+        return [*self.runs, self._side]
+
+    def after(self, line: int, row: int = 0xFFFFFFFF) -> int | None:
+        """The row of the first entry after (line, row)."""
+        key = line << 32 | row
+        best = None
+        for keys in self._keys():
+            i = bisect_right(keys, key)
+            while i < len(keys) and (keys[i] & 0xFFFFFFFF) in self._dead:
+                i += 1
+            if i < len(keys) and (best is None or keys[i] < best):
+                best = keys[i]
+        return None if best is None else best & 0xFFFFFFFF
+
+    def before(self, line: int, row: int = 0) -> int | None:
+        """The row of the last entry before (line, row)."""
+        key = line << 32 | row
+        best = None
+        for keys in self._keys():
+            i = bisect_left(keys, key) - 1
+            while i >= 0 and (keys[i] & 0xFFFFFFFF) in self._dead:
+                i -= 1
+            if i >= 0 and (best is None or keys[i] > best):
+                best = keys[i]
+        return None if best is None else best & 0xFFFFFFFF
+
+    def last(self) -> int | None:
+        return self.before(0xFFFFFFFF, 0xFFFFFFFF)

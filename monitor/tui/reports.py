@@ -1,0 +1,69 @@
+"""Copying and saving from the monitor: the selected event as text (OSC 52), and the Markdown report of the
+log (`espwatch report`), made in a worker, to the clipboard or beside the log.
+
+A mixin of `MonitorApp`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from textual import work
+
+from espwatch.tui.detail import event_plain
+
+
+class ReportMixin:
+    """The app's copy and save: `c`, `C`, `w`."""
+
+    def action_copy_event(self) -> None:
+        if self.selected is None:
+            self.notify("select an event first (n)", timeout=2)
+            return
+        self._copy(event_plain(self.selected, self.patterns), "event")
+
+    def action_copy_report(self) -> None:
+        self.notify("writing the report…", timeout=2)
+        self._report(None)
+
+    def action_save_report(self) -> None:
+        stem = Path(self.log_name).stem or "log"
+        path = self.report_dir / f"espwatch-report-{stem}-{datetime.now():%Y%m%d-%H%M%S}.md"
+        self.notify(f"writing the report to {path}…", timeout=2)
+        self._report(path)
+
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
+    def _report(self, path: Path | None) -> None:
+        """The Markdown report of the log (what `espwatch report` writes): to `path`, or the clipboard."""
+        from espwatch.report import ReportOptions, build_report
+
+        enr = self.enrichment
+        elf = str(enr.elf.path) if enr is not None and enr.elf is not None else None
+        opt = ReportOptions(elf=elf, no_elf=elf is None)
+        try:
+            rep = build_report(str(self.path), opt, self.patterns, enr.rules if enr is not None else None)
+            if path is not None:
+                path.write_text(rep.markdown, encoding="utf-8")
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"cannot write the report: {exc}", severity="error",
+                                  timeout=6)
+            return
+        self.call_from_thread(self._report_done, path, rep.markdown)
+
+    def _report_done(self, path: Path | None, markdown: str) -> None:
+        if path is None:
+            self._copy(markdown, "Markdown report")
+            return
+        self.last_report = path
+        self.notify(f"report saved to {path}", timeout=6)
+
+    def _copy(self, text: str, what: str) -> None:
+        """The platform's clipboard command, else OSC 52 and a file (espwatch.clipboard); headless
+        (tests) never touches the desktop's clipboard."""
+        from espwatch.clipboard import copy_text
+
+        result = copy_text(text, self.copy_to_clipboard, use_command=not self.is_headless)
+        self.last_copy = result
+        self.notify(result.message(what), severity="error" if result.error and not result.saved else
+                    "information", timeout=2 if result.command else 6)

@@ -1,0 +1,174 @@
+"""The timeline pane: one node per boot, one leaf per notable event, in line order.
+
+`Timeline` is a Textual `Tree` that also keeps the events it lists sorted by line (`events`, `lines`), so
+that "next / previous event" is a bisection. Expanded boots cost the tree a rebuild per batch: live, the
+last two boots stay open; in replay the first `EXPANDED_BOOTS`; the others are one line each.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from espwatch.events import SEVERITY_RANK, Event
+from espwatch.patterns import PatternSet
+from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, boot_label, event_title
+from espwatch.tui.document import SessionInfo
+
+MAX_TIMELINE = 20_000
+MAX_BOOTS = 1000
+EXPANDED_BOOTS = 30
+
+
+def boot_text(s: SessionInfo) -> Text:
+    worst = max(s.counts, key=SEVERITY_RANK.__getitem__) if s.counts else None
+    mark_style = {"fatal": "bold red", "error": "red", "warning": "yellow"}.get(worst or "", "green")
+    t = Text.assemble(("■ ", mark_style), (boot_label(s), "bold"))
+    if s.start_line:
+        t.append(f"  {s.start_line}-{s.end_line}", style="dim")
+    return t
+
+
+def event_label(ev: Event, patterns: PatternSet | None, provisional: bool = False) -> Text:
+    """A timeline leaf: severity mark, line, title; a provisional event (its input may still change it)
+    is marked with `…` and shown in italics."""
+    t = Text.assemble((SEVERITY_MARK.get(ev.severity, "·"), SEVERITY_STYLE.get(ev.severity, "")),
+                      (f" {ev.line:>5} ", "dim"), event_title(ev, patterns))
+    if provisional:
+        t.stylize("italic")
+        t.append(" …", style="dim")
+    return t
+
+
+class Timeline(Tree[Any]):
+    """Boots and their notable events; node data is ("boot", number) or ("event", row in the EventStore).
+
+    It lists at most `MAX_BOOTS` boots (replay: the first ones, and a last line saying how many more there
+    are; live: the latest ones) and `MAX_TIMELINE` events: "next / previous event" and "next / previous
+    boot" go through every one of them anyway (the app keeps them in `LineOrder` and `BootIndex`)."""
+
+    def __init__(self, patterns: PatternSet, live: bool, id: str | None = None) -> None:
+        super().__init__("boots", id=id)
+        self.show_root = False
+        self.guide_depth = 2
+        self.patterns = patterns
+        self.live = live
+        self.rows: list[int] = []
+        """The listed events (EventStore rows), sorted by line."""
+        self.lines: list[int] = []
+        self._boot_nodes: dict[int, TreeNode[Any]] = {}
+        self._event_nodes: dict[int, TreeNode[Any]] = {}
+        self._boot_of_row: dict[int, int] = {}
+        self._more: TreeNode[Any] | None = None
+        self.unlisted_boots = 0
+        self._last_listed = 0
+        self._more_shown = 0
+
+    @property
+    def capped(self) -> bool:
+        return len(self.rows) >= MAX_TIMELINE
+
+    def lists_boot(self, number: int) -> bool:
+        return number in self._boot_nodes
+
+    def boot_node(self, number: int, sessions: Any, info: SessionInfo | None = None) -> TreeNode[Any] | None:
+        """The node of a boot, made when needed; None when the timeline does not list it (full)."""
+        node = self._boot_nodes.get(number)
+        if node is not None:
+            return node
+        if not self.live and len(self._boot_nodes) >= MAX_BOOTS:
+            self.unlisted_boots = max(self.unlisted_boots, number - self._last_listed)
+            return None
+        s = info or sessions.get(number) or SessionInfo(number, 0, 0, {}, {})
+        expand = self.live or len(self._boot_nodes) < EXPANDED_BOOTS
+        node = self.root.add(boot_text(s), data=("boot", number), expand=expand)
+        self._boot_nodes[number] = node
+        self._last_listed = max(self._last_listed, number)
+        old = self._boot_nodes.get(number - 2)
+        if self.live and old is not None and old.is_expanded:
+            old.collapse()
+        if self.live and len(self._boot_nodes) > MAX_BOOTS:
+            self._drop_boot(min(self._boot_nodes))
+        return node
+
+    def _drop_boot(self, number: int) -> None:
+        node = self._boot_nodes.pop(number)
+        gone = [row for row, b in self._boot_of_row.items() if b == number]
+        for row in gone:
+            self._unlist(row)
+        node.remove()
+
+    def update_boots(self, sessions: list[SessionInfo]) -> None:
+        """Boots that are new or changed (their events come after)."""
+        for s in sessions:
+            node = self.boot_node(s.number, {}, s)
+            if node is not None:
+                node.set_label(boot_text(s))
+        if self.unlisted_boots != self._more_shown:  # once per batch: a tree change costs a refresh
+            self._more_shown = self.unlisted_boots
+            label = Text(f"… {self.unlisted_boots:,} more boots not listed: ] / [ and n / N still go to them",
+                         style="dim italic")
+            if self._more is None:
+                self._more = self.root.add_leaf(label, data=None)
+            else:
+                self._more.set_label(label)
+
+    def add(self, row: int, ev: Event, known: Any, provisional: bool = False) -> None:
+        """List an event (when the timeline shows its kind, lists its boot and is not full)."""
+        if self.capped or not self.patterns.in_timeline(ev):
+            return
+        parent = self.boot_node(ev.boot, known)
+        if parent is None:
+            return
+        node = parent.add_leaf(event_label(ev, self.patterns, provisional), data=("event", row))
+        self._event_nodes[row] = node
+        self._boot_of_row[row] = ev.boot
+        i = bisect_right(self.lines, ev.line)
+        self.lines.insert(i, ev.line)
+        self.rows.insert(i, row)
+
+    def has(self, row: int) -> bool:
+        return row in self._event_nodes
+
+    def relabel(self, row: int, ev: Event, provisional: bool = False) -> None:
+        node = self._event_nodes.get(row)
+        if node is not None:
+            node.set_label(event_label(ev, self.patterns, provisional))
+
+    def _unlist(self, row: int) -> TreeNode[Any] | None:
+        node = self._event_nodes.pop(row, None)
+        self._boot_of_row.pop(row, None)
+        if node is None:
+            return None
+        i = self.rows.index(row)
+        del self.rows[i]
+        del self.lines[i]
+        return node
+
+    def remove(self, row: int) -> None:
+        node = self._unlist(row)
+        if node is not None:
+            node.remove()
+
+    def reveal(self, row: int) -> bool:
+        """Move the cursor to the event's leaf (opening its boot); False when it is not listed."""
+        node = self._event_nodes.get(row)
+        if node is None:
+            return False
+        if node.parent is not None and not node.parent.is_expanded:
+            node.parent.expand()
+        self.move_cursor(node)
+        self.scroll_to_node(node, animate=False)
+        return True
+
+    def reveal_boot(self, number: int) -> bool:
+        node = self._boot_nodes.get(number)
+        if node is None:
+            return False
+        self.move_cursor(node)
+        self.scroll_to_node(node, animate=False)
+        return True
