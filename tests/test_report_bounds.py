@@ -131,7 +131,8 @@ def _peak_bytes(path: Path) -> int:
 
 def test_building_a_report_does_not_keep_every_event(tmp_path: Path) -> None:
     """Peak Python memory while building a report of a 1 MB and an 8 MB crash-dense log (about 1,800 and
-    14,000 events): it does not grow with the events (before, when every Event was kept: 20 MB more)."""
+    14,000 events): it does not grow with the events (measured: +0.15 MB; before, when every Event was
+    kept: +17.3 MB)."""
     small, big = tmp_path / "small.log", tmp_path / "big.log"
     write(small, crash_dense_chunks(1 << 20))
     write(big, crash_dense_chunks(8 << 20))
