@@ -19,14 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
 from espwatch.errors import InputError
-from espwatch.events import SEVERITY_RANK, Event, severity_at_least
+from espwatch.events import Event
 from espwatch.lineoffsets import LineOffsets, LineReader, lines_holding
 from espwatch.lines import MAX_LINE, LineSplitter
 from espwatch.pipeline import CHUNK, close_input, open_input, read_chunks
 from espwatch.redact import PEM_NEEDLE, Redactor, pem_closes, pem_opens
-from espwatch.scan import ScanResult, scan_stream
+from espwatch.report_groups import Group, ReportDigest
+from espwatch.scan import KEEP_SESSIONS, ScanResult, scan_stream
 
 if TYPE_CHECKING:
     from espwatch.binlog import BinlogDecoder
@@ -49,6 +49,18 @@ class ReportOptions:
     max_evidence: int = 12
     max_boots: int = 40
     max_line_chars: int = 400
+    max_findings: int = 25
+    """Finding groups shown with their evidence; the others are listed in one line."""
+    max_groups: int = 40
+    """Rows of the table of event groups."""
+    max_excerpts: int = 40
+    """Events quoted with their log lines in all (most severe first)."""
+    max_frames: int = 24
+    """Decoded frames printed per event."""
+    max_diagnosis_chars: int = 50_000
+    max_events_chars: int = 110_000
+    """Size limits of the Diagnosis and Events sections: what does not fit is counted in a note. With the
+    other caps they keep a report under 200 KB whatever the log (`--full` lifts every limit)."""
     min_severity: str = "warning"
     patterns_dirs: list[str] = field(default_factory=list)
     bootloader_elf: str | None = None
@@ -80,9 +92,12 @@ class ReportContent:
     facts: dict[str, Any]
     elf_status: str
     decode_note: str
-    diagnoses: list[Event]
+    digest: ReportDigest
+    """The events and findings, grouped and counted (espwatch.report_groups)."""
+    diagnoses: list[Group]
+    """The finding groups shown with their evidence (most severe first)."""
     evidence: list[list[int]]
-    """The evidence lines shown for each diagnosis."""
+    """The evidence lines shown for each of them."""
     shown: list[Event]
     hidden: Counter
     clusters: list[list[Span]]
@@ -171,34 +186,6 @@ def _redacted_ranges(path: str, wanted: set[int], redactor: Redactor, max_line: 
 
 
 # -- the steps ------------------------------------------------------------------------------------
-def last_facts(result: ScanResult) -> dict[str, Any]:
-    """The last value of each boot fact over all boots (the newest boot describes the device best)."""
-    facts: dict[str, Any] = {}
-    for s in result.sessions:
-        for k, v in s.facts.items():
-            if k not in ("partitions", "partition_line") and v not in (None, ""):
-                facts[k] = v
-    return facts
-
-
-def pick_events(result: ScanResult, opt: ReportOptions) -> tuple[list[Event], list[Event], Counter]:
-    """The diagnoses (most severe first), the events shown (capped per kind) and the count left out."""
-    diagnoses = [e for e in result.events if e.kind in DIAGNOSIS_KINDS]
-    diagnoses.sort(key=lambda e: (-SEVERITY_RANK[e.severity], e.line))
-    per_kind: Counter = Counter()
-    shown: list[Event] = []
-    hidden: Counter = Counter()
-    for ev in result.events:
-        if ev.kind in DIAGNOSIS_KINDS or not severity_at_least(ev.severity, opt.min_severity):
-            continue
-        per_kind[ev.kind] += 1
-        if opt.full or per_kind[ev.kind] <= opt.max_per_kind:
-            shown.append(ev)
-        else:
-            hidden[ev.kind] += 1
-    return diagnoses, shown, hidden
-
-
 def event_spans(shown: list[Event], total: int, opt: ReportOptions) -> list[Span]:
     """The lines around each shown event: a few before, its block, a few after (capped unless --full)."""
     spans: list[Span] = []
@@ -270,12 +257,22 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     enr = Enrichment.choose(opt.elf, opt.no_elf, pats, rules, strict=False)
     offsets = LineOffsets()
     binlog = report_binlog(enr, opt.bootloader_elf)
-    result = scan_stream(path, pats, stages=enr.stages(), binlog=binlog, offsets=offsets)
-    facts = last_facts(result)
+    digest = ReportDigest(opt.min_severity, opt.max_per_kind, opt.full, max_excerpts=opt.max_excerpts)
+    # no list of every event: the digest keeps what the report shows, and counts
+    result = scan_stream(path, pats, stages=enr.stages(), on_event=digest.add, keep_events=False,
+                         binlog=binlog, offsets=offsets,
+                         keep_sessions=None if opt.full else max(KEEP_SESSIONS, opt.max_boots))
+    digest.finish()
+    facts = result.last_facts()
     elf_status = enr.describe(facts.get("elf_sha256")) if enr.elf is not None or opt.elf else "no ELF given"
-    diagnoses, shown, hidden = pick_events(result, opt)
-    evidence = [(d.evidence or [d.line]) if opt.full else (d.evidence or [d.line])[: opt.max_evidence]
-                for d in diagnoses]
+    diagnoses = digest.diagnoses if opt.full else digest.diagnoses[: opt.max_findings]
+    evidence = []
+    for g in diagnoses:
+        d = g.first
+        assert d is not None  # finding groups keep their first occurrence
+        ev_lines = d.evidence or [d.line]
+        evidence.append(ev_lines if opt.full else ev_lines[: opt.max_evidence])
+    shown, hidden = digest.shown, digest.hidden
     spans = event_spans(shown, result.pipeline.lines, opt)
     wanted = {n for ev_lines in evidence for n in ev_lines}
     for a, b, _ in spans:
@@ -283,8 +280,8 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     red = Redactor(enabled=opt.redact, wifi=opt.redact_wifi, mac=opt.redact_mac)
     lines = read_lines(path, wanted, red, None if opt.full else opt.max_line_chars, binlog, offsets)
     return ReportContent(os.path.basename(result.name), opt, pats, result, red, facts, elf_status,
-                         decode_note(enr, binlog), diagnoses, evidence, shown, hidden, cluster_spans(spans),
-                         lines)
+                         decode_note(enr, binlog), digest, diagnoses, evidence, shown, hidden,
+                         cluster_spans(spans), lines)
 
 
 @contextmanager

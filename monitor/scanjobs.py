@@ -60,7 +60,7 @@ def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions
     from espwatch.commands import binlog_summary
     from espwatch.events import severity_at_least
     from espwatch.render.summary import SummaryWriter
-    from espwatch.scan import ScanResult, scan_stream, write_jsonl
+    from espwatch.scan import KEEP_SESSIONS, ScanResult, scan_stream, write_jsonl
 
     label = path if opt.label_files else None
     progress = None
@@ -78,7 +78,7 @@ def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions
 
     def start(result: ScanResult) -> None:
         if not opt.json:
-            summary.append(SummaryWriter(write, result.name, patterns, result.pipeline.boots.session,
+            summary.append(SummaryWriter(write, result.name, patterns, result.session,
                                          opt.min_severity, show_facts=opt.show_facts))
 
     def emit(ev):  # type: ignore[no-untyped-def]
@@ -92,13 +92,14 @@ def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions
     try:
         result = scan_stream(path, patterns, stages=enr.stages(), on_event=emit, keep_events=False,
                              on_start=start, binlog=decoder,
-                             on_read=progress.add if progress is not None else None)
+                             on_read=progress.add if progress is not None else None,
+                             keep_sessions=KEEP_SESSIONS)
     finally:
         if progress is not None:
             progress.clear()
     if summary:
         summary[0].finish(result)
-    printed = [s.facts["elf_sha256"] for s in result.sessions if s.facts.get("elf_sha256")]
+    printed = result.fact_values("elf_sha256")
     quiet = result.note if result.note and not any(result.counts.values()) else None
     return FileOutcome(any(result.counts[s] for s in ("error", "fatal")), printed,
                        binlog_summary(decoder, result.name), f"{result.name}: {quiet}" if quiet else None)

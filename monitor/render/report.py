@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import regex
 
 from espwatch import __version__
-from espwatch.diagnosis.engine import DIAGNOSIS_KINDS
 from espwatch.events import SEVERITY_RANK
 from espwatch.render.coredump import summary_lines
 from espwatch.render.frames import frame_lines
 from espwatch.render.markdown import fence, md_rich, md_text, table
 from espwatch.render.summary import line_span
+from espwatch.report_groups import OTHER
 
 if TYPE_CHECKING:
     from espwatch.report import ReportContent
@@ -34,16 +34,37 @@ def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def excerpt(lines: dict[int, str], ranges: list[tuple[int, int]], marked: set[int]) -> list[str]:
-    """Numbered lines of the ranges, `>` on the marked ones, `...` between separate ranges."""
+def excerpt(lines: dict[int, str], ranges: list[tuple[int, int]], marked: set[int],
+            budget: int | None = None) -> list[str]:
+    """Numbered lines of the ranges, `>` on the marked ones, `...` between separate ranges; at most about
+    `budget` characters (the lines left out are counted)."""
     out: list[str] = []
+    used = 0
     for i, (a, b) in enumerate(merge_ranges(ranges)):
         if i:
             out.append("   ...")
         for n in range(a, b + 1):
             if n in lines:
+                if budget is not None and used >= budget:
+                    left = sum(1 for k in range(n, b + 1) if k in lines)
+                    out.append(f"   ... {left} more lines (the report's size limit; --full shows all)")
+                    return out
                 out.append(f"{'>' if n in marked else ' '}{n:>6}  {lines[n]}")
+                used += len(out[-1]) + 1
     return out
+
+
+def _size(lines: list[str]) -> int:
+    return sum(len(x) + 1 for x in lines)
+
+
+MAX_CELL = 200
+"""Characters of a value from the log shown in a table cell."""
+
+
+def _cell(value: Any) -> str:
+    s = str(value)
+    return s if len(s) <= MAX_CELL else s[:MAX_CELL] + f" [... {len(s) - MAX_CELL} more characters]"
 
 
 def _environment(c: ReportContent) -> list[str]:
@@ -63,7 +84,7 @@ def _environment(c: ReportContent) -> list[str]:
         ["Flash size (image header)", facts.get("flash_size", "not printed")],
         ["Report made by", f"espwatch {__version__}"],
     ]
-    return ["## Environment", "", table(["", ""], [[k, red.redact(str(v))] for k, v in rows]), ""]
+    return ["## Environment", "", table(["", ""], [[k, _cell(red.redact(str(v)))] for k, v in rows]), ""]
 
 
 def _diagnosis(c: ReportContent) -> list[str]:
@@ -72,9 +93,18 @@ def _diagnosis(c: ReportContent) -> list[str]:
     if not c.diagnoses:
         out += ["No rule matched: espwatch has no diagnosis for this log. "
                 "The events below may still help.", ""]
-    for d, ev_lines in zip(c.diagnoses, c.evidence, strict=True):
-        out += [f"### {md_text(d.code)} ({md_text(d.severity)}): {md_text(d.title or d.kind)}", ""]
+    shown = 0
+    for g, ev_lines in zip(c.diagnoses, c.evidence, strict=True):
+        if not c.options.full and shown and _size(out) > c.options.max_diagnosis_chars:
+            break
+        shown += 1
+        d = g.first
+        assert d is not None
+        out += [f"### {md_text(d.code)} ({md_text(g.severity)}): {md_text(d.title or d.kind)}", ""]
         out += [md_rich(red.redact(d.text)), ""]
+        if g.count > 1:
+            what = "in other signatures of this code" if g.signature == OTHER else "like this"
+            out += [md_text(f"Found {g.summary()} ({what}); the text and evidence are the first one's."), ""]
         hints = d.hints[1:] if d.hints and d.hints[0] == d.text else d.hints
         if d.kind != "finding":
             hints = [*hints, f"A derived `{d.kind}` event; see `espwatch explain {d.code}`."]
@@ -90,22 +120,26 @@ def _diagnosis(c: ReportContent) -> list[str]:
             out.append("References: " + ", ".join(f"<{r}>" for r in refs if isinstance(r, str)
                                                     and regex.fullmatch(r"https://[^\s<>]+", r)))
             out.append("")
+    left = c.digest.diagnoses[shown:]
+    if left:
+        per_code: Counter = Counter()
+        for g in left:
+            per_code[g.code] += g.count
+        codes = ", ".join(f"{code} ×{n:,}" for code, n in per_code.most_common(12))
+        more = "" if len(per_code) <= 12 else f" and {len(per_code) - 12} more codes"
+        limit = (f"{c.options.max_findings} groups of findings" if shown == len(c.diagnoses)
+                 else f"{c.options.max_diagnosis_chars:,} characters")
+        note = (f"Not shown (limit of {limit}; `--full` shows all): "
+                f"{len(left):,} more groups, {sum(per_code.values()):,} findings: {codes}{more}.")
+        out += [md_rich(note), ""]
     return out
 
 
 def _boots(c: ReportContent) -> list[str]:
     opt, red, result = c.options, c.redactor, c.result
     sessions = result.sessions
-    cut = not opt.full and len(sessions) > opt.max_boots
+    cut = not opt.full and result.boot_count > opt.max_boots
     keep = sessions if not cut else [*sessions[: opt.max_boots // 2], *sessions[-opt.max_boots // 2:]]
-    counts: Counter = Counter(e.boot for e in result.events if e.kind not in DIAGNOSIS_KINDS)
-    worst_of: dict[int, str] = {}
-    for e in result.events:
-        if e.kind in DIAGNOSIS_KINDS:
-            continue
-        w = worst_of.get(e.boot)
-        if w is None or SEVERITY_RANK[e.severity] > SEVERITY_RANK[w]:
-            worst_of[e.boot] = e.severity
     rows: list[list[Any]] = []
     prev = 0
     for s in keep:
@@ -117,9 +151,9 @@ def _boots(c: ReportContent) -> list[str]:
         part = f.get("partition", "")
         if part and f.get("partition_offset") and f.get("partition_offset") != part:
             part = f"{part} ({f['partition_offset']})"
-        rows.append([s.number, f"{s.start_line}-{s.end_line}", f.get("reset_reason", "not printed"),
-                     part or "not printed", red.redact(str(f.get("app_version", ""))) or " ",
-                     worst_of.get(s.number, "none"), counts.get(s.number, 0)])
+        rows.append([s.number, f"{s.start_line}-{s.end_line}", _cell(f.get("reset_reason", "not printed")),
+                     _cell(part or "not printed"), _cell(red.redact(str(f.get("app_version", "")))) or " ",
+                     s.worst or "none", sum(s.counts.values())])
     header = ["Boot", "Lines", "Reset reason", "Partition", "App version", "Worst", "Events"]
     return ["## Boots", "", table(header, rows), ""]
 
@@ -129,7 +163,17 @@ def _events(c: ReportContent) -> list[str]:
     out = ["## Events", "", c.decode_note, ""]
     if not c.shown:
         out += [f"No event at {opt.min_severity} level or above.", ""]
+    if c.digest.repeated:
+        out += _groups(c)
+    counted: set[int] = set()  # groups whose counts were given (once, at their first quoted event)
+    start = _size(out)
+    left_out: Counter = Counter()
     for cl in c.clusters:
+        used = _size(out) - start
+        if not opt.full and used > opt.max_events_chars:
+            left_out.update(x[2].kind for x in cl)
+            continue
+        budget = None if opt.full else opt.max_events_chars - used
         a, b = min(x[0] for x in cl), max(x[1] for x in cl)
         evs = [x[2] for x in cl]
         names = ", ".join(f"{md_text(e.kind)} ({md_text(e.code)}, {md_text(e.severity)})" for e in evs)
@@ -139,12 +183,21 @@ def _events(c: ReportContent) -> list[str]:
             if pat is not None:
                 names = "".join(f"; `{n}`" for n in e.fields.get("esp_err") or [])
                 title = md_text(pat.title)
-                out.append(f"- line {line_span(e)}: {title} (`espwatch explain {e.code}`{names})")
+                g = c.digest.group_of(e)
+                seen = ""
+                if g is not None and g.count > 1 and id(g) not in counted:
+                    counted.add(id(g))
+                    seen = f"; {md_text(g.summary())}"
+                out.append(f"- line {line_span(e)}: {title} (`espwatch explain {e.code}`{names}){seen}")
         out.append("")
         marked = {n for e in evs for n in range(e.line, e.end_line + 1)}
         out += [f"<details open><summary>Log lines {a}-{b}</summary>", ""]
-        out += [fence(excerpt(c.lines, [(a, b)], marked), "text"), "", "</details>", ""]
+        out += [fence(excerpt(c.lines, [(a, b)], marked, budget), "text"), "", "</details>", ""]
         for e in evs:
+            if not opt.full and (e.frames or e.fields.get("coredump")) and \
+                    _size(out) - start > opt.max_events_chars:
+                left_out[f"decoded frames of {e.kind}"] += 1
+                continue
             if isinstance(e.fields.get("coredump"), dict):
                 out += [f"Core dump decoded by espwatch (line {e.line}):", ""]
                 summary = summary_lines(e.fields["coredump"])
@@ -156,21 +209,48 @@ def _events(c: ReportContent) -> list[str]:
                     out += [md_text(f"Unwound by espwatch from the register dump and "
                                     f"{e.fields.get('stack_bytes')} bytes of stack memory; stopped: "
                                     f"{e.fields.get('stop_reason')}") + guess + ".", ""]
-                out += [fence([red.redact(line) for line in frame_lines(e.frames)], "text"), ""]
-    if c.hidden:
-        out.append("Not shown (limit of " + str(opt.max_per_kind) + " per kind; `--full` shows all): "
-                   + ", ".join(f"{n} more {md_text(k)}" for k, n in sorted(c.hidden.items())) + ".")
+                frames = e.frames if opt.full else e.frames[: opt.max_frames]
+                out += [fence([red.redact(line) for line in frame_lines(frames)], "text"), ""]
+                if len(frames) < len(e.frames):
+                    out += [f"{len(e.frames) - len(frames)} more frames (`--full` shows all).", ""]
+    if left_out:
+        out.append(f"Not shown (the report's size limit of {opt.max_events_chars:,} characters for excerpts; "
+                   "`--full` shows all): " + ", ".join(f"{n} more {md_text(k)}" for k, n in
+                                                      sorted(left_out.items())) + ".")
         out.append("")
+    if c.hidden:
+        out.append(f"Not shown (limit of {opt.max_per_kind} per kind, {opt.max_excerpts} in all; `--full` "
+                   "shows all): "
+                   + ", ".join(f"{n:,} more {md_text(k)}" for k, n in sorted(c.hidden.items())) + ".")
+        out.append("")
+    return out
+
+
+def _groups(c: ReportContent) -> list[str]:
+    """The table of event groups: code, signature, how many, where (capped, with what was left out)."""
+    opt, red = c.options, c.redactor
+    groups = sorted(c.digest.groups, key=lambda g: (-SEVERITY_RANK[g.severity], g.first_line))
+    listed = groups if opt.full else groups[: opt.max_groups]
+    rows = [[g.code, g.kind, g.severity, f"{g.count:,}", g.boots.removeprefix("boots ").removeprefix("boot "),
+             f"{g.first_line}-{g.last_line}" if g.count > 1 else str(g.first_line), red.redact(g.signature)]
+            for g in listed]
+    out = [f"Events at {opt.min_severity} level or above, grouped by code and signature (top frames or "
+           "PCs of a crash, else the text with numbers masked):", "",
+           table(["Code", "Kind", "Severity", "Count", "Boots", "Lines", "Signature"], rows), ""]
+    left = groups[len(listed):]
+    if left:
+        out += [md_rich(f"Not listed (limit of {opt.max_groups} groups; `--full` lists all): {len(left):,} "
+                        f"more groups, {sum(g.count for g in left):,} events."), ""]
     return out
 
 
 def render_report(c: ReportContent) -> str:
     """The whole report as Markdown."""
     result = c.result
-    n_find = sum(1 for d in c.diagnoses if d.kind == "finding")
+    d = c.digest
     head = [f"# espwatch report: {md_text(c.name)}", "",
-            f"{result.pipeline.lines} lines, {len(result.sessions)} boot(s), "
-            f"{sum(result.counts.values()) - len(c.diagnoses)} events, {n_find} finding(s); "
+            f"{result.pipeline.lines} lines, {result.boot_count} boot(s), "
+            f"{d.events_total} events, {d.findings_total} finding(s); "
             f"worst severity: **{result.worst or 'none'}**.", ""]
     body = [*_environment(c), *_diagnosis(c), *_boots(c), *_events(c)]
     # the redaction note is written last, once everything was redacted, and shown first

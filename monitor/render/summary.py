@@ -121,7 +121,7 @@ class SummaryWriter:
         self.boot += 1
 
     def finish(self, result: ScanResult) -> None:
-        while self.boot <= len(result.sessions):
+        while self.boot <= result.boot_count:
             self._flush_boot()
         write = self.write
         if self.diagnoses:
@@ -138,5 +138,5 @@ class SummaryWriter:
                 write(f"    ... {self.more_diagnoses:,} more findings (scan --json lists them all)\n")
         order = ("fatal", "error", "warning", "info")
         counts = ", ".join(f"{result.counts[s]} {s}" for s in order if result.counts[s])
-        write(f"  total: {result.pipeline.lines:,} lines, {len(result.sessions)} boot(s); "
+        write(f"  total: {result.pipeline.lines:,} lines, {result.boot_count} boot(s); "
               f"{counts or 'no events'}\n")
