@@ -147,11 +147,13 @@ def merge_order(lists: Sequence[Sequence[Line]] | Sequence[Iterator[Line]]) -> I
     return heapq.merge(*lists, key=lambda ln: ln.when)
 
 
-def legend_lines(lanes: Sequence[tuple[str, str]], when: float | None = None) -> bytes:
-    """Host lines naming each label's port (or log), for the top of a merged log."""
-    from espwatch.device.sessionlog import host_line
+def legend_lines(lanes: Sequence[tuple[str, str]]) -> bytes:
+    """Lines naming each label's port (or log), for the top of a merged log (host lines: they start with
+    `--- espwatch ` and end with ` ---`, see `espwatch.device.sessionlog.is_host_line`)."""
+    from espwatch.sanitize import for_terminal
 
-    return b"".join(host_line(f"port {label} = {name}", when=when) for label, name in lanes)
+    lines = (f"--- espwatch merged log: port {label} = {for_terminal(name)} ---\n" for label, name in lanes)
+    return "".join(lines).encode("utf-8", "replace")
 
 
 class Merger:
@@ -362,7 +364,7 @@ def merge_logs(lanes: Sequence[LogLane], write: Callable[[bytes, float], Any],
                stop: threading.Event | None = None) -> int:
     """Write the merged log of saved logs through `write(data, time)` (legend first); returns its lines."""
     legend = legend_lines([(ln.label, str(ln.path)) for ln in lanes])
-    write(legend, time.time())
+    write(legend, math.nan)
     day = _day_of(lanes)
     streams = [_lane_lines(ln, i, day) for i, ln in enumerate(lanes)]
     merged = merge_order(streams)

@@ -51,12 +51,16 @@ def add_patterns_option(p: argparse.ArgumentParser) -> None:
                    help="also load the pattern and rule files (*.toml) in DIR; may be repeated")
 
 
-def add_elf_options(p: argparse.ArgumentParser, what: str = "decode addresses") -> None:
-    """`--elf` / `--no-elf`, the same for every verb."""
-    p.add_argument("--elf", metavar="APP.elf",
+def add_elf_options(p: argparse.ArgumentParser, what: str = "decode addresses", per_input: str = "") -> None:
+    """`--elf` / `--no-elf`, the same for every verb. `per_input` ("PORT", "LOG"): the verb takes several
+    inputs, and `--elf` may be repeated as INPUT=ELF (a list; `espwatch.commands.multiport.split_elfs`)."""
+    per = (f"; with several {per_input}s, once for all or repeated as {per_input}=APP.elf ({per_input} or "
+           f"its label A, B, ...; the others then have none unless one ELF is also given for all)"
+           ) if per_input else ""
+    p.add_argument("--elf", metavar="APP.elf", action="append" if per_input else "store",
                    help=f"the application ELF: {what} and check it against the ELF SHA256 the app prints "
                         "(default: found in ./build (ESP-IDF), .pio/build/<env> (PlatformIO) or an Arduino "
-                        "CLI build folder, in this folder or a parent)")
+                        f"CLI build folder, in this folder or a parent){per}")
     p.add_argument("--no-elf", action="store_true", help="do not look for an ELF in the build folders")
 
 

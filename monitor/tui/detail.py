@@ -62,7 +62,8 @@ def _field_rows(ev: Event, limit: int = 400) -> list[tuple[str, str]]:
 
 def boot_label(s: SessionInfo) -> str:
     f = s.facts
-    parts = [f"Boot {s.number}"]
+    # several ports: the port's label and its own boot number (s.number counts the boots of all ports)
+    parts = [f"{f['port']} · Boot {f.get('port_boot', s.number)}" if "port" in f else f"Boot {s.number}"]
     if "reset_reason" in f:
         parts.append(str(f["reset_reason"]))
     if "partition" in f:
