@@ -28,6 +28,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 
@@ -582,9 +583,11 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
         return info
 
     def _update_status(self) -> None:
-        if not self.is_running or not self.screen.is_mounted:
-            return  # a reader's note after the screen went (several ports stop one after the other)
-        text = status_text(self._status_info())
+        try:
+            info = self._status_info()
+        except NoMatches:  # a reader's note after the screen went (several ports stop one after the other)
+            return
+        text = status_text(info)
         if self.ports is not None:
             text = Text.assemble(self.ports_status(), " · ", text)
         one = self.source is not None and self.ports is None  # several ports: in ports_status
