@@ -27,6 +27,7 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,7 +77,7 @@ class Store(Protocol):
     def read_at(self, offset: int, size: int) -> bytes: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """A line (or a piece) of one port, with the key it is merged by."""
 
@@ -100,6 +101,8 @@ class Lane:
     """Offset just after the partial line's last byte."""
     grew_at: float = 0.0
     last_time: float = float("-inf")
+    pending: deque[Line] = field(default_factory=deque)
+    """Lines taken and not merged yet (later than what another port that is behind has given so far)."""
 
     def _when(self, end: int, now: float) -> float:
         t = self.time_at(end - 1) if self.time_at is not None else None
@@ -108,11 +111,18 @@ class Lane:
         self.last_time = t
         return t
 
-    def take(self, index: int, now: float, wall: float, piece_wait: float | None) -> list[Line]:
-        """The lines completed since the last call (and, after `piece_wait` s without bytes, the piece of
-        an unfinished line)."""
+    def behind(self) -> bool:
+        """Bytes of the port not read yet."""
+        return self.offset < self.store.readable_size()
+
+    def take(self, index: int, now: float, wall: float, piece_wait: float | None,
+             budget: int | None = None) -> list[Line]:
+        """The lines completed since the last call, reading at most about `budget` bytes (and, after
+        `piece_wait` s without bytes, the piece of an unfinished line)."""
         out: list[Line] = []
         size = self.store.readable_size()
+        if budget is not None:
+            size = min(size, self.offset + budget)
         while self.offset < size:
             data = self.store.read_at(self.offset, min(CHUNK, size - self.offset))
             if not data:
@@ -135,7 +145,7 @@ class Lane:
             if pos < len(data):
                 self.partial += data[pos:]
                 self.partial_end = self.offset
-        if piece_wait is not None and self.partial and now - self.grew_at >= piece_wait:
+        if piece_wait is not None and self.partial and now - self.grew_at >= piece_wait and not self.behind():
             out.append(Line(self._when(self.partial_end, wall), index, bytes(self.partial), whole=False))
             self.partial.clear()
         return out
@@ -167,6 +177,7 @@ class Merger:
         self.lanes = list(lanes)
         self.out = out
         self.piece_wait = piece_wait
+        self.budget = CHUNK
         self.lines = 0
         self.wake = threading.Event()
         self.stop = threading.Event()
@@ -176,17 +187,42 @@ class Merger:
             out.write(legend_lines([(ln.label, ln.name) for ln in self.lanes]))
 
     def poll(self) -> int:
-        """Merge what the ports completed since the last pass; returns the lines written."""
+        """Merge what the ports completed since the last pass; returns the lines written.
+
+        Each port gives at most `budget` bytes a pass (memory stays bounded when the merger is behind); a
+        line is merged once no port that is still behind can give an earlier one: up to the time of the
+        last line taken from each port that is behind."""
         with self._lock:
             now, wall = time.monotonic(), time.time()
-            taken = [ln.take(i, now, wall, self.piece_wait) for i, ln in enumerate(self.lanes)]
-            n = write_merged(merge_order(taken), [ln.label for ln in self.lanes], self.out.write)
+            water = math.inf
+            for i, ln in enumerate(self.lanes):
+                if len(ln.pending) < 1024:
+                    ln.pending.extend(ln.take(i, now, wall, self.piece_wait, self.budget))
+                if ln.behind():
+                    water = min(water, ln.pending[-1].when if ln.pending else -math.inf)
+            ready: list[list[Line]] = []
+            for ln in self.lanes:
+                pend = ln.pending
+                if not pend or pend[-1].when <= water:
+                    ready.append(list(pend))
+                    pend.clear()
+                    continue
+                out = []
+                while pend and pend[0].when <= water:
+                    out.append(pend.popleft())
+                ready.append(out)
+            n = write_merged(merge_order(ready), [ln.label for ln in self.lanes], self.out.write)
             self.lines += n
             return n
 
+    def behind(self) -> bool:
+        """Lines of a port not merged yet."""
+        return any(ln.pending or ln.behind() for ln in self.lanes)
+
     def _run(self) -> None:
         while not self.stop.is_set():
-            self.wake.wait(0.1)
+            if not self.behind():
+                self.wake.wait(0.1)
             self.wake.clear()
             try:
                 self.poll()
@@ -206,7 +242,11 @@ class Merger:
             self._thread.join(2.0)
         self.piece_wait, wait = 0.0, self.piece_wait
         try:
-            self.poll()
+            while True:
+                self.poll()
+                if not self.behind():
+                    break
+            self.poll()  # the pieces of unfinished lines
         finally:
             self.piece_wait = wait
         self.out.close()

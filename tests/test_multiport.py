@@ -195,3 +195,38 @@ def test_ports_pipeline_events_per_port(corpus_dir: Path) -> None:
     assert {b.facts["port"] for b in boots} == {"A", "B"}
     starts = [b.start_line for b in boots]
     assert starts == sorted(starts)
+
+
+def test_live_merger_behind_keeps_arrival_order_with_bounded_reads(tmp_path: Path) -> None:
+    """A merger far behind reads a little of each port per pass, and still writes the lines in arrival
+    order: the same order as the merge of the saved logs by their sidecars."""
+    from espwatch.merge import Lane, Merger
+
+    t0 = 1_780_000_000.0
+    logs = [SessionLog(tmp_path / "a.log"), SessionLog(tmp_path / "b.log")]
+    for i in range(300):
+        logs[0].write(b"a line %d of port A, a bit longer than B's\n" % i, t0 + i * 0.1)
+        if i % 3 == 0:
+            logs[1].write(b"b%d\nb%d-2\n" % (i, i), t0 + i * 0.1 + 0.05)
+    out = SessionLog(tmp_path / "live.log")
+    merger = Merger([Lane(label, str(log.path), log, log.times.time_at) for label, log in zip("AB", logs,
+                                                                                                  strict=True)],
+                    out, piece_wait=None)
+    merger.budget = 100
+    passes = 0
+    while merger.behind():
+        merger.poll()
+        passes += 1
+    assert passes > 50
+    out.close()
+    for log in logs:
+        log.close()
+    saved = SessionLog(tmp_path / "saved.log")
+    merge_logs(plan_logs([tmp_path / "a.log", tmp_path / "b.log"]), saved.write)
+    saved.close()
+
+    def body(p: Path) -> list[bytes]:
+        return [r for r in merged_lines(p) if split_label(r + b"\n")[0] is not None]
+
+    assert body(tmp_path / "live.log") == body(tmp_path / "saved.log")
+    assert len(body(tmp_path / "live.log")) == 500
