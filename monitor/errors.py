@@ -49,3 +49,17 @@ class PortNotFound(DeviceError):
 
 class TimesFileError(InputError):
     """A session log's `.times` sidecar that cannot be read as one."""
+
+
+def unreadable(name: object, exc: OSError, cls: type[EspwatchError] = InputError) -> EspwatchError:
+    """The one-line error (an `InputError` unless `cls` says otherwise) for an `OSError` met while opening
+    or reading `name`."""
+    if isinstance(exc, FileNotFoundError):
+        return cls(f"{name}: no such file")
+    if isinstance(exc, NotADirectoryError):
+        return cls(f"{name}: no such file (a parent is not a directory)")
+    if isinstance(exc, IsADirectoryError):
+        return cls(f"{name}: is a directory")
+    if isinstance(exc, PermissionError):
+        return cls(f"{name}: permission denied")
+    return cls(f"{name}: cannot read: {exc.strerror or exc}")

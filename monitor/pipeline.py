@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from espwatch.detector import Detector
 from espwatch.encoding import SNIFF_BYTES, Sniffed, utf8_stream
-from espwatch.errors import InputError
+from espwatch.errors import InputError, unreadable
 from espwatch.events import Event
 from espwatch.patterns import PatternSet
 from espwatch.sessions import BootSession, BootTracker
@@ -200,16 +200,14 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
         raise InputError(f"{path} is a directory, not a log file")
     try:
         fh = open(p, "rb")  # noqa: SIM115 - returned to the caller
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise unreadable(path, exc) from None
     try:
         head = fh.read(SNIFF_BYTES)
         fh.seek(0)
     except OSError as exc:
         fh.close()
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise unreadable(path, exc) from None
     try:
         sniff_binary(head, path)
     except InputError:

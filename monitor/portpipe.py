@@ -14,23 +14,12 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from espwatch.events import Event
 from espwatch.merge import split_label
 from espwatch.pipeline import Pipeline, Stage
-
-
-@dataclass
-class PortBoot:
-    """A boot of one port, in merged line numbers (what `espwatch.tui.document.session_info` reads)."""
-
-    number: int
-    start_line: int
-    end_line: int
-    facts: dict[str, Any]
-    counts: dict[str, int]
+from espwatch.sessions import SessionInfo
 
 
 class _LineMap:
@@ -122,7 +111,7 @@ class PortsPipeline:
         return self.pipes[lane].stages
 
     # -- boots -----------------------------------------------------------------------------------------
-    def boot_of(self, lane: int, s: Any) -> PortBoot | None:
+    def boot_of(self, lane: int, s: Any) -> SessionInfo | None:
         number = self._boot_ids.get((lane, s.number))
         if number is None:
             return None
@@ -130,10 +119,10 @@ class PortsPipeline:
         facts = dict(s.facts)
         facts["port"] = self.labels[lane]
         facts["port_boot"] = s.number
-        return PortBoot(number, m(s.start_line), m(s.end_line), facts, dict(s.counts))
+        return SessionInfo(number, m(s.start_line), m(s.end_line), facts, dict(s.counts))
 
     @property
-    def sessions(self) -> list[PortBoot]:
+    def sessions(self) -> list[SessionInfo]:
         """The boots each port's pipeline still keeps, by number."""
         out = [b for lane, p in enumerate(self.pipes) if self._maps[lane].lines
                for s in p.sessions if (b := self.boot_of(lane, s)) is not None]

@@ -20,6 +20,7 @@ DELAY = 0.5
 
 
 def human_size(n: float) -> str:
+    """`n` bytes as people read it: 512 B, 1.5 KB, 3.2 MB, 1.1 GB."""
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

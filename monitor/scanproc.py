@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from espwatch.events import Event
+from espwatch.sessions import SessionInfo
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -25,22 +26,11 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class SessionState:
-    """A boot session as it stands (a copy; see `espwatch.sessions.BootSession`)."""
-
-    number: int
-    start_line: int
-    end_line: int
-    facts: dict[str, Any]
-    counts: dict[str, int]
-
-
-@dataclass
 class ScanBatch:
     """What the worker found since its previous batch."""
 
     events: list[Event]
-    sessions: list[SessionState]
+    sessions: list[SessionInfo]
     """The sessions that are new or may have changed (the last one posted before, and any newer)."""
     lines: int
     bytes_read: int
@@ -68,8 +58,7 @@ def _work(conn: Connection, path: str, patterns: PatternSet, rules: list[Rule] |
         nonlocal sent_sessions
         sessions = pipe.sessions
         first = max(0, sent_sessions - 1)
-        states = [SessionState(s.number, s.start_line, s.end_line, dict(s.facts), dict(s.counts))
-                  for s in sessions[first:]]
+        states = [SessionInfo.of(s) for s in sessions[first:]]
         sent_sessions = len(sessions)
         return ScanBatch(events, states, pipe.lines, offset, size, done, time.perf_counter() - t0, error,
                          {"prefilter": pipe.detector.prefilter_engine})

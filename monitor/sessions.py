@@ -36,6 +36,21 @@ def _offset(text: Any) -> int | None:
 
 
 @dataclass
+class SessionInfo:
+    """A copy of a boot session as it stands, safe to hand to another thread or process."""
+
+    number: int
+    start_line: int
+    end_line: int
+    facts: dict[str, Any]
+    counts: dict[str, int]
+
+    @classmethod
+    def of(cls, s: BootSession) -> SessionInfo:
+        return cls(s.number, s.start_line, s.end_line, dict(s.facts), dict(s.counts))
+
+
+@dataclass
 class BootSession:
     """One boot of the device as seen in the log."""
 

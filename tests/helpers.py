@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 
 from espwatch.events import Event
 from espwatch.patterns import PatternSet, load_patterns
@@ -15,3 +17,23 @@ def scan_file(path: str | os.PathLike[str], patterns: PatternSet | None = None,
     """Scan a whole file; the pipeline (sessions, counters) and its events."""
     result = scan_stream(str(path), patterns or load_patterns(), stages=stages, keep_events=keep_events)
     return result.pipeline, result.events
+
+
+async def until(pilot, cond, timeout: float = 30.0) -> None:
+    """Let a Textual pilot's app run until `cond()` holds (AssertionError after `timeout` seconds)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("timed out")
+        await pilot.pause(0.02)
+
+
+def wait_for(cond, timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll `cond()` until it holds (AssertionError naming `what` after `timeout` seconds)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")

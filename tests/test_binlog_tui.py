@@ -23,20 +23,13 @@ from espwatch.tui.app import MonitorApp
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
+from helpers import until
 
 FIX = small_fixture("esp32-binlog-app")
 RAW = (FIX / "binlog").read_bytes()
 SIZE = (120, 40)
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 
-
-async def until(pilot, cond, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("timed out")
-        await pilot.pause(0.02)
 
 
 def shown(events) -> list[tuple]:

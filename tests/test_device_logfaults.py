@@ -19,19 +19,12 @@ from espwatch.device.sessionlog import SessionLog, is_host_line, strip_host_line
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
+from helpers import wait_for
 
 HERE = Path(__file__).parent
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="pty simulator and rlimits are POSIX only")
 
-
-def wait_for(cond, timeout: float = 20.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sha(data: bytes) -> str:

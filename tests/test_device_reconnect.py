@@ -20,6 +20,7 @@ from espwatch.device.sessionlog import SessionLog, is_host_line, strip_host_line
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
+from helpers import wait_for
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="pty simulator is POSIX only")
 
@@ -27,14 +28,6 @@ BANNER = (b"ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
           b"rst:0x15 (USB_UART_CHIP_RESET),boot:0xd (SPI_FAST_FLASH_BOOT)\r\n"
           b"Saved PC:0x40380d9e\r\nSPIWP:0xee\r\nmode:DIO, clock div:1\r\n")
 
-
-def wait_for(cond, timeout: float = 20.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @posix_only

@@ -17,6 +17,7 @@ from espwatch.tui.app import MonitorApp
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
+from helpers import until
 
 SIZE = (120, 40)
 C3 = "b-esp32c3-abort-then-illegal-instruction.log"
@@ -27,14 +28,6 @@ COREDUMP = "b-esp32-storeprohibited-coredump-uart.log"
 def patterns():
     return load_patterns()
 
-
-async def until(pilot, cond, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("timed out")
-        await pilot.pause(0.02)
 
 
 def detail_text(app: MonitorApp) -> str:

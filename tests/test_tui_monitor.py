@@ -21,6 +21,7 @@ from espwatch.tui.logview import DECODED_MARK
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
+from helpers import until
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -34,14 +35,6 @@ posix_only = pytest.mark.skipif(os.name == "nt", reason="pty simulator is POSIX 
 def patterns():
     return load_patterns()
 
-
-async def until(pilot, cond, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("timed out")
-        await pilot.pause(0.02)
 
 
 def visible(view, line: int) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from helpers import until
 
 from espwatch.patterns import load_patterns
 from espwatch.tui.app import MonitorApp
@@ -86,14 +87,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOWHERE = "/nonexistent/espwatch-ttyESP"
 """A port that never appears: the monitor waits for it (a real SerialSource, a deterministic state)."""
 
-
-async def until(pilot, cond, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("timed out")
-        await pilot.pause(0.02)
 
 
 async def quiet(pilot) -> None:

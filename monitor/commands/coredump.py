@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from espwatch.commands import add_elf_options, add_verb
-from espwatch.errors import InputError
+from espwatch.errors import InputError, unreadable
 
 EXIT_OK, EXIT_DAMAGED = 0, 1
 
@@ -48,10 +48,8 @@ def _read(path: str) -> tuple[bytes, str]:
         raise InputError(f"{path} is a directory, not a core dump")
     try:
         return p.read_bytes(), p.name
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise unreadable(path, exc) from None
 
 
 def run(args: argparse.Namespace) -> int:

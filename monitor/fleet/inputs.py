@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from espwatch.errors import InputError, TimesFileError
+from espwatch.errors import InputError, TimesFileError, unreadable
 from espwatch.pipeline import CHUNK, sniff_binary
 
 COMPRESSED = (".gz", ".zst")
@@ -80,7 +80,7 @@ class LogInput:
                 fh = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
                 fh.seek(offset)
             except OSError as exc:
-                raise InputError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
+                raise unreadable(self.name, exc) from None
             return fh
         fh = self.open()
         pos = 0
@@ -114,12 +114,10 @@ def open_log(path: str) -> BinaryIO:
     name = path
     try:
         raw = open(path, "rb")  # noqa: SIM115 - returned (wrapped) to the caller
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{name} is a directory, not a log file") from None
     except OSError as exc:
-        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+        raise unreadable(name, exc) from None
     fh: BinaryIO
     if path.endswith(".gz"):
         fh = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]

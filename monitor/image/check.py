@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from espwatch.errors import ImageError, InputError
+from espwatch.errors import ImageError, InputError, unreadable
 from espwatch.image.app_image import AppImage, Finding, load_app_image
 from espwatch.image.partition_table import Partition, PartitionTable, load_partition_table
 
@@ -51,10 +51,8 @@ def check_elf(image: AppImage, elf_path: str | os.PathLike[str]) -> ElfMatch:
             h.update(head)
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
     except OSError as exc:
-        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+        raise unreadable(p, exc) from None
     desc = image.app_desc.elf_sha256 if image.app_desc else None
     return ElfMatch(str(p), h.hexdigest(), desc, head == b"\x7fELF")
 

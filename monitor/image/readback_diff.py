@@ -24,10 +24,10 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from espwatch.errors import InputError
+from espwatch.errors import InputError, unreadable
+from espwatch.image._files import stat_input
 from espwatch.image.app_image import (
     ESP_IMAGE_MAGIC,
     HEADER_LEN,
@@ -74,25 +74,11 @@ class _Source:
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], what: str) -> _Source:
-        p = Path(path)
-        try:
-            st = p.stat()
-        except FileNotFoundError:
-            raise InputError(f"{p}: no such file") from None
-        except NotADirectoryError:
-            raise InputError(f"{p}: no such file (a parent is not a directory)") from None
-        except PermissionError:
-            raise InputError(f"{p}: permission denied") from None
-        except OSError as exc:
-            raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
-        if p.is_dir():
-            raise InputError(f"{p}: is a directory, expected {what}")
+        p, st = stat_input(path, what)
         try:
             fh: BinaryIO = open(p, "rb")  # noqa: SIM115 - kept open by the source, closed by its finaliser
-        except PermissionError:
-            raise InputError(f"{p}: permission denied") from None
         except OSError as exc:
-            raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+            raise unreadable(p, exc) from None
         if not p.is_file():  # a pipe or a device: spool it to a temporary file (disk, not memory)
             spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the source's finaliser
             try:
@@ -105,7 +91,7 @@ class _Source:
                                                  "device: save it to a file first")
             except OSError as exc:
                 spool.close()
-                raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+                raise unreadable(p, exc) from None
             spool.flush()
             fh, size = spool, spool.tell()
         else:
@@ -116,7 +102,7 @@ class _Source:
             try:
                 return os.pread(fd, n, off)
             except OSError as exc:
-                raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+                raise unreadable(p, exc) from None
 
         src = cls(str(path), size, read_at)
         weakref.finalize(src, fh.close)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from espwatch.events import Event
 from espwatch.live import Changes, LiveFeed
 from espwatch.pipeline import Pipeline
+from espwatch.sessions import SessionInfo
 
 if TYPE_CHECKING:
     from espwatch.scanproc import ScanBatch, ScanProcess
@@ -227,21 +228,6 @@ class LineIndex:
 
 
 # -- following a file through the pipeline ---------------------------------------------------------
-@dataclass
-class SessionInfo:
-    """A copy of a boot session safe to hand to another thread."""
-
-    number: int
-    start_line: int
-    end_line: int
-    facts: dict[str, Any]
-    counts: dict[str, int]
-
-
-def session_info(s: Any) -> SessionInfo:
-    return SessionInfo(s.number, s.start_line, s.end_line, dict(s.facts), dict(s.counts))
-
-
 KEEP_SESSIONS = 64
 """Boots the follower's pipeline keeps (it needs only the current one and a few before)."""
 
@@ -290,7 +276,7 @@ class Follower:
         # lets go are handed out with the next batch.
         boots = pipeline.boots
         boots.keep_sessions = KEEP_SESSIONS
-        boots.on_drop = lambda s: self._dropped.append(session_info(s))
+        boots.on_drop = lambda s: self._dropped.append(SessionInfo.of(s))
         self.scan_process: Callable[[], ScanProcess] | None = None
         """Makes the worker process that scans a saved file (see the module docstring)."""
 
@@ -298,7 +284,7 @@ class Follower:
         out, self._dropped = self._dropped, []
         out = [s for s in out if s.number >= self._posted_number]
         sessions = self.pipeline.sessions
-        out.extend(session_info(s) for s in sessions if s.number >= self._posted_number)
+        out.extend(SessionInfo.of(s) for s in sessions if s.number >= self._posted_number)
         # several ports (espwatch.portpipe): each port's current boot still changes, not only the last one
         first_open = getattr(self.pipeline, "first_open", None)
         if first_open is not None:
@@ -431,7 +417,7 @@ class Follower:
         sessions: dict[int, SessionInfo] = {}
         for b in batches:
             for st in b.sessions:
-                sessions[st.number] = SessionInfo(st.number, st.start_line, st.end_line, st.facts, st.counts)
+                sessions[st.number] = st
         read = batches[-1].bytes_read if batches else self._posted_offset
         self._posted_offset = max(read, 0)
         self.on_batch(Batch(Changes(new=events, committed=list(events)), list(sessions.values()),

@@ -6,15 +6,8 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
+from espwatch.progress import human_size as human_bytes
 from espwatch.sanitize import for_terminal
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 @dataclass
