@@ -284,8 +284,11 @@ def _zsh_option(o: Option) -> list[str]:
     helptext = _zq(o.help)
     if len(o.flags) == 1:
         return [f"'{star}{o.flags[0]}[{helptext}]{value}'"]
+    flags = ",".join(o.flags)
+    if o.repeat:  # zsh: `*` before the option; no exclusion list (it may come again, under either name)
+        return [f"'*'{{{flags}}}'[{helptext}]{value}'"]
     group = " ".join(o.flags)
-    return [f"'{star}({group})'{{{','.join(o.flags)}}}'[{helptext}]{value}'"]
+    return [f"'({group})'{{{flags}}}'[{helptext}]{value}'"]
 
 
 def _zsh_function(name: str, cmd: Command, out: list[str]) -> None:
