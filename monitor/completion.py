@@ -95,7 +95,8 @@ def _command(name: str, help_text: str, parser: argparse.ArgumentParser,
             takes = action.nargs != 0
             kind, choices = _value_kind(action) if takes else (None, [])
             cmd.options.append(Option(list(action.option_strings), _help(action.help), kind, choices,
-                                      repeat=isinstance(action, argparse._AppendAction)))
+                                      repeat=isinstance(action, argparse._AppendAction) or
+                                      getattr(action, "repeatable", False)))
             continue
         many = action.nargs in ("*", "+") or (isinstance(action.nargs, int) and action.nargs > 1)
         cmd.positional_many = cmd.positional_many or many or cmd.positional is not None

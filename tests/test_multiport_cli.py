@@ -98,3 +98,17 @@ def test_replay_two_logs_in_a_terminal_says_which_has_no_sidecar(tmp_path: Path)
     assert rc == 0
     assert b"node.log (B): it has no arrival-time sidecar" in run.screen
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gw.log", "gw.log.times", "node.log"]  # no temp left
+
+
+def test_several_ports_and_elfs_parse_beside_a_config_value() -> None:
+    from espwatch.commands import build_parser, sub_parser
+
+    parser = build_parser("monitor")
+    args = parser.parse_args(["monitor", "-p", "/dev/a", "--port", "/dev/b", "--elf", "A=a.elf", "--elf", "b"])
+    assert args.port == ["/dev/a", "/dev/b"] and args.elf == ["A=a.elf", "b"]
+    sub = sub_parser(parser, "monitor")
+    sub.set_defaults(elf="from-config.elf", port="/dev/config")  # what a config file does
+    args = parser.parse_args(["monitor", "--elf", "x.elf"])
+    assert args.elf == "x.elf" and args.port == "/dev/config"  # a flag replaces the config's value
+    args = parser.parse_args(["monitor", "--elf", "x.elf", "--elf", "B=y.elf"])
+    assert args.elf == ["x.elf", "B=y.elf"]

@@ -21,7 +21,7 @@ from espwatch.tui.document import Follower, LineIndex
 def test_port_without_verb_is_the_monitor() -> None:
     # cli.main rewrites `espwatch --port X` to `espwatch monitor --port X`
     args = build_parser("monitor").parse_args(["monitor", "--port", "rfc2217://localhost:4000", "--no-reset"])
-    assert args.verb == "monitor" and args.port == ["rfc2217://localhost:4000"]
+    assert args.verb == "monitor" and args.port == "rfc2217://localhost:4000"
     assert args.baud == 115200 and args.no_reset and args.func.__module__ == "espwatch.commands.monitor"
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from espwatch.commands import (
+    Repeatable,
     add_binlog_options,
     add_elf_options,
     add_patterns_option,
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
          "espwatch --port /dev/ttyUSB0 --port /dev/ttyACM0 --elf A=gw.elf --elf B=node.elf",
          "espwatch --port all",
          "espwatch --port rfc2217://192.168.1.20:4000 --no-reset"])
-    p.add_argument("--port", "-p", metavar="PORT", action="append",
+    p.add_argument("--port", "-p", metavar="PORT", action=Repeatable,
                    help="serial port or pyserial URL (default: the only port that looks like an ESP board); "
                         "repeat it to watch several ports in one screen (each keeps its own session log; the "
                         "screen shows their lines merged by arrival time, o shows one port alone); all = "
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     patterns, rules = load_data(args)
     from espwatch.commands.multiport import expand_ports, one_elf, run_ports
 
-    ports = expand_ports(args.port or [])
+    ports = expand_ports([args.port] if isinstance(args.port, str) else args.port or [])
     if len(ports) > 1:
         return run_ports(args, ports, patterns, rules, EOLS[args.eol])
     from espwatch.device.choose import ports_summary
