@@ -211,3 +211,56 @@ def test_snapshot_one_port_alone(snap_compare, tmp_path: Path, patterns, monkeyp
         assert snap_compare(app, terminal_size=(120, 56), run_before=before)
     finally:
         spool.cleanup()
+
+
+CRASH = (b"I (31) cpu_start: Pro cpu up.\n"
+         b"Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\n"
+         b"\n"
+         b"Backtrace: 0x40200095:0x3ffb5db0 0x4020011e:0x3ffb5dd0 0x40000400:0x3ffb5df0\n"
+         b"\n"
+         b"ELF file SHA256: 0123456789abcdef\n"
+         b"Rebooting...\n")
+
+
+def test_an_elf_per_port_decodes_only_its_port(tmp_path: Path, data_dir: Path, patterns, monkeypatch) -> None:
+    """The same crash on two ports, the ELF given for A only: A's backtrace is decoded (under its line in
+    the merged log), B's is not; each event stays with its port's boot."""
+    from espwatch.enrich import Enrichment
+
+    monkeypatch.setenv("ESPWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    t0 = 1_780_000_000.0
+    _session_log(tmp_path / "a.log", CRASH, t0, 0.2)
+    _session_log(tmp_path / "b.log", CRASH, t0 + 0.1, 0.2)
+    enr = Enrichment.choose(data_dir / "lx106-inline-demo" / "demo.elf", patterns=patterns, background=True)
+    none = Enrichment.choose(None, no_elf=True, patterns=patterns)
+    spool = MergeSpool([str(tmp_path / "a.log"), str(tmp_path / "b.log")])
+    spool.start()
+    app = MonitorApp(spool.path, patterns, enrichment=enr, follow=True, until=spool.done, name="a + b",
+                     store=spool.log, arrival_time=spool.log.times.time_at,
+                     ports=PortsSetup(["A", "B"], [str(tmp_path / "a.log"), str(tmp_path / "b.log")], [],
+                                      [enr, none]))
+    spool.log.listeners.append(app.follower.wake.set)
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.scan_done and enr.state == "ready", timeout=60)
+            bts = [e for e in app.events if e.kind == "backtrace"]
+            assert len(bts) == 2
+            by_port = {split_label(app.index.line(e.line)[0])[0]: e for e in bts}
+            assert set(by_port) == {"A", "B"}
+            await until(pilot, lambda: app._decoded_text(by_port["A"].end_line))
+            assert app._decoded_text(by_port["A"].end_line)[0].startswith("0x40200095: ring_full at")
+            assert not app._decoded_text(by_port["B"].end_line)
+            a_boot = app.sessions.get(by_port["A"].boot)
+            assert a_boot is not None and a_boot.facts["port"] == "A"
+            # the ELF status per port: A's ELF checked against the hash A's app printed, B has none
+            assert app.elf_state.startswith("A: ELF demo.elf ✗ DOES NOT MATCH") and app.elf_state.endswith(
+                "B: no ELF"), app.elf_state
+            assert app.report_source() == (tmp_path / "a.log", enr)
+            await pilot.press("o", "o")
+            assert app.report_source() == (tmp_path / "b.log", none)
+
+    try:
+        asyncio.run(main())
+    finally:
+        spool.cleanup()

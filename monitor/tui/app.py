@@ -165,6 +165,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
         self.enrichment = enrichment
         self.ports = ports
         self.port_selected = 0
+        self._port_hashes: dict[str, set[str]] = {}
         """Several ports: the one reset, send and console act on (espwatch.tui.ports)."""
         if ports is not None:
             self.pipeline: Pipeline | PortsPipeline = ports.pipeline(patterns)
@@ -492,7 +493,11 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
             bar.set_class(b.bytes_read < b.size, "shown")
         if self.filter is not None and not self.filter.complete:
             self._start_filter()
-        if self.enrichment is not None:
+        if self.ports is not None:
+            for s in b.sessions:
+                self.note_port_boot(s)
+            self.elf_state = self.ports_elf_state()
+        elif self.enrichment is not None:
             self.elf_state = self.enrichment.status(sorted(self.sessions.printed_hashes))
         self._update_eventbar()
         self._update_status()
@@ -508,7 +513,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
         if new is None or new.code not in self.patterns.decode_codes:
             return
         if not new.frames:
-            if self.enrichment is not None and self.enrichment.state == "indexing":
+            if self.indexing:
                 self._undecoded.append(row)
             return
         rows = self._decoded_at.setdefault(new.end_line, [])
@@ -531,7 +536,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
         return out
 
     def _retry_decoding(self) -> None:
-        if not self._undecoded or self.enrichment is None or self.enrichment.state == "indexing":
+        if not self._undecoded or self.indexing:
             return
         rows, self._undecoded = self._undecoded, []
         for row in rows:

@@ -8,6 +8,7 @@ The screen follows the merged log (`espwatch.merge`) like any log; its pipeline 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.style import Style
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from espwatch.device.reader import SerialSource
     from espwatch.enrich import Enrichment
     from espwatch.patterns import PatternSet
+    from espwatch.sessions import SessionInfo
 
 PORT_COLOURS = ("bright_cyan", "bright_magenta", "bright_green", "bright_yellow", "bright_blue", "orange1",
                 "orchid", "spring_green2")
@@ -97,6 +99,40 @@ class PortsMixin:
     def selected_port_name(self) -> str:
         lane = self.port_selected
         return f"{self.ports.labels[lane]} ({for_terminal(self.ports.names[lane])})"
+
+    @property
+    def indexing(self) -> bool:
+        """An ELF index (of any port) is still being built: decoding waits for it."""
+        enrs = (self.ports.enrichments if self.ports is not None and self.ports.enrichments
+                else [self.enrichment])
+        return any(e is not None and e.state == "indexing" for e in enrs)
+
+    def note_port_boot(self, s: SessionInfo) -> None:
+        """Keep the ELF SHA256 each port's app printed (at most 16 a port), for the ELF status per port."""
+        sha, port = s.facts.get("elf_sha256"), s.facts.get("port")
+        if isinstance(sha, str) and isinstance(port, str):
+            seen = self._port_hashes.setdefault(port, set())
+            if len(seen) < 16:
+                seen.add(sha)
+
+    def ports_elf_state(self) -> str:
+        """The ELF status of each port (once when they all say the same)."""
+        setup = self.ports
+        enrs = setup.enrichments or [self.enrichment] * len(setup.labels)
+        texts = [e.status(sorted(self._port_hashes.get(label, ()))) if e is not None else "no ELF"
+                 for label, e in zip(setup.labels, enrs, strict=True)]
+        if len(set(texts)) == 1:
+            return texts[0]
+        return ", ".join(f"{label}: {t}" for label, t in zip(setup.labels, texts, strict=True))
+
+    def report_source(self) -> tuple[Path, Enrichment | None]:
+        """What `w` and `C` report on: the log and its ELF (several ports: the selected port's)."""
+        if self.ports is None:
+            return self.path, self.enrichment
+        lane = self.port_selected
+        path = self.ports.sources[lane].log.path if self.ports.sources else Path(self.ports.names[lane])
+        enr = self.ports.enrichments[lane] if self.ports.enrichments else self.enrichment
+        return path, enr
 
     def ports_status(self) -> Text:
         """One part per port: label in its colour, port, state, bytes (the selected one marked)."""
