@@ -174,6 +174,19 @@ def test_replay_two_logs_merged_by_sidecars(tmp_path: Path, patterns, monkeypatc
             # lines alternate by arrival: A's line i at t0+0.2i, B's at t0+0.1+0.2i
             labels = [split_label(app.index.line(n)[0])[0] for n in range(3, 13)]
             assert labels == ["A", "B"] * 5
+            # b: the boot under the cursor, of the cursor line's port only
+            b2 = next(b for b in app.sessions.values() if b.facts["port"] == "B" and b.facts["port_boot"] == 2)
+            app.log_view.goto_line(b2.start_line)
+            await pilot.press("b")
+            await settle(pilot)
+            view = app.log_view
+            shown = [view.row_line(r) for r in range(view.rows)]
+            assert shown and shown_ports(app) == {"B"} and app.filter_spec.port == "B"
+            assert shown[0] == b2.start_line and shown[-1] <= b2.end_line
+            pipe = Pipeline(patterns, [])
+            list(pipe.run([data[1]]))
+            own = pipe.sessions[1]
+            assert len(shown) == own.end_line - own.start_line + 1  # as many as the boot has in B's log
 
     try:
         asyncio.run(main())

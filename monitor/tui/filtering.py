@@ -110,6 +110,9 @@ class FilterMixin:
         number = self.sessions.boot_at(self.log_view.current_line())
         if number is None:
             return
+        if self.ports is not None:  # several ports: the boot of the line's own port, and only that port
+            self.port_boot_filter(number)
+            return
         i = number - 1
         end = self.sessions.end[i] if number < len(self.sessions) else 1 << 62
         self.set_filter(boot=(number, self.sessions.start[i], end))

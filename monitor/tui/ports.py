@@ -88,6 +88,23 @@ class PortsMixin:
         else:
             self.notify(f"port {nxt} only ({for_terminal(self.ports.names[labels.index(nxt)])})", timeout=3)
 
+    def port_boot_filter(self, number: int) -> None:
+        """`b` in a merged log: the boot of the cursor line's port that the line is in, that port only."""
+        pp = self.pipeline
+        lane = self.port_of_line(self.log_view.current_line())
+        if lane is None or not isinstance(pp, PortsPipeline):
+            return
+        owner = pp.boot_owner
+        n = min(number, len(owner))
+        while n >= 1 and owner[n - 1] != lane:
+            n -= 1
+        if n < 1 or n > len(self.sessions):
+            return
+        later = any(owner[j] == lane for j in range(n, len(owner)))
+        end = self.sessions.end[n - 1] if later else 1 << 62
+        self.select_port(lane)
+        self.set_filter(boot=(n, self.sessions.start[n - 1], end), port=self.ports.labels[lane])
+
     def select_port(self, lane: int) -> None:
         """The port that reset, send and console act on."""
         self.port_selected = lane
