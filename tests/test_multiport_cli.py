@@ -49,6 +49,10 @@ def test_replay_several_logs_errors_are_one_line(capsys, tmp_path: Path) -> None
     assert err.count("\n") == 1 and "missing.log" in err
     assert main(["replay", "--follow", str(tmp_path / "a.log"), str(tmp_path / "a.log")]) == 2
     assert "one log at a time" in capsys.readouterr().err
+    binlog = Path(__file__).parent / "data" / "fixtures" / "esp32-binlog-app" / "binlog"
+    assert main(["replay", "--no-elf", str(tmp_path / "a.log"), str(binlog)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "binary log" in err
 
 
 @posix_only

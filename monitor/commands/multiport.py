@@ -217,9 +217,14 @@ def run_replay(args: argparse.Namespace, logs: list[str], patterns: PatternSet, 
 
     if "-" in logs:
         raise UsageError("replay -: a pipe is replayed alone (give several saved logs, or one -)")
+    from espwatch.binlog.setup import sniff_file
+
     for log in logs:
         fh, _ = open_input(log)
         fh.close()
+        if sniff_file(log):
+            raise UsageError(f"{log}: a binary log (CONFIG_LOG_MODE_BINARY); binary logs are replayed one "
+                             f"at a time for now")
     names = [os.path.basename(p) for p in logs]
     spool = MergeSpool(logs)
     labels = [lane.label for lane in spool.plan]
