@@ -123,6 +123,7 @@ def child(path: str, mode: str, searches: bool) -> None:
             out["boots_kb"] = app.sessions.nbytes / 1024
             out["bodies"] = len(app.store._recent) + len(app.store._pinned) + len(app.store._cache)
             out["pinned"] = len(app.store._pinned)
+            out["spilled"] = getattr(app.store, "spilled", 0)
             out["tree_boots"] = len(app.timeline._boot_nodes)
             out["searches"] = []
             for what, pattern, grep_args in SEARCHES if searches else []:
@@ -188,8 +189,8 @@ def report(mode: str, r: dict, scan_s: float) -> None:
           f"{r['peak_rss_mb']:.0f} MB at the end, of the screen's process  [target < 300 MB]")
     print(f"[{mode}] held in memory: {r['events']:,} event rows ({r['store_kb']:.0f} KB), "
           f"{r['boots']:,} boot rows ({r['boots_kb']:.0f} KB), {r['bodies']:,} event bodies "
-          f"({r['pinned']:,} of them made from other events), {r['tree_boots']:,} boots listed in the "
-          f"timeline")
+          f"({r['pinned']:,} of them made from other events), {r.get('spilled', 0):,} bodies and added "
+          f"fields in the spill file, {r['tree_boots']:,} boots listed in the timeline")
     for x in r["searches"]:
         ratio = x["espwatch_s"] / x["grep_s"] if x["grep_s"] else 0
         same = "same count" if x["hits"] == x["grep_hits"] else f"grep -c says {x['grep_hits']:,}"

@@ -13,6 +13,7 @@ Runs, one after the other (they share this machine, so never in parallel):
   bench_binlog.py  binary log decoding, records/s and MB/s, beside esp-idf-monitor's decoder when an
                    interpreter with it is given (ESPWATCH_REF_PYTHON) (16 MB; --quick: 4 MB)
   bench_triage.py  triage of 10,000 generated logs (5 GB): 1 core, all cores, local Dask (--quick: 1,000)
+  bench_startup.py  each verb's start from the installed wheel vs python -c pass and addr2line; wheel size
 Each prints its own figures and ratios; this script only runs them and reports which failed. The generated
 logs are made once, in a temporary folder shared by the scan benchmarks (--workdir keeps them).
 """
@@ -33,7 +34,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller inputs and shorter runs")
     ap.add_argument("--only", choices=["scan", "scanproc", "split", "decode", "live", "replay", "coredump",
-                                       "binlog", "triage"],
+                                       "binlog", "triage", "startup"],
                     action="append", help="run only these (may be repeated)")
     ap.add_argument("--workdir", type=Path, help="keep the generated logs here (and reuse them)")
     args = ap.parse_args()
@@ -55,6 +56,7 @@ def main() -> int:
         "binlog": ["bench_binlog.py", "--size-mb", "4" if args.quick else "16",
                    *(["--ref-python", ref] if (ref := os.environ.get("ESPWATCH_REF_PYTHON")) else [])],
         "triage": ["bench_triage.py", "--logs", "1000" if args.quick else "10000"],
+        "startup": ["bench_startup.py", "--runs", "5"],
     }
     failed = []
     try:

@@ -24,9 +24,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from espwatch.errors import InputError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 PROJECT_FILE = "espwatch.toml"
 USER_FILE = "config.toml"

@@ -14,10 +14,10 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from espwatch.errors import ElfError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -36,16 +36,30 @@ def _is_future(obj: object) -> bool:
 
 
 class ElfChoice:
-    """The ELF used for a log: where it came from and its SHA-256.
+    """The ELF used for a log: where it came from and its SHA-256 (`sha256`: computed when first asked,
+    which decoding addresses never does; None given means that).
 
     (A plain class: importing `dataclasses` costs `decode` 10 ms.)"""
 
-    __slots__ = ("discovered", "path", "sha256")
+    __slots__ = ("_sha256", "discovered", "path")
 
-    def __init__(self, path: Path, sha256: str, discovered: bool = False) -> None:
+    def __init__(self, path: Path, sha256: str | None = None, discovered: bool = False) -> None:
         self.path = path
-        self.sha256 = sha256
+        self._sha256 = sha256
         self.discovered = discovered
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            from espwatch.symbols.elf_locate import elf_sha256
+
+            self._sha256 = elf_sha256(self.path)
+        return self._sha256
+
+    def know_sha256(self, sha256: str) -> None:
+        """Take the digest another reader of the same bytes computed (the symbol index keys on it)."""
+        if self._sha256 is None and sha256:
+            self._sha256 = sha256
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ElfChoice) and (self.path, self.sha256, self.discovered) == (
@@ -81,14 +95,14 @@ class ElfChoice:
 def choose_elf(given: str | os.PathLike[str] | None, discover: bool = True,
                start: str | os.PathLike[str] | None = None) -> ElfChoice | None:
     """The ELF given on the command line, else one found in the build folders under `start`."""
-    from espwatch.symbols.elf_locate import elf_sha256, find_elf
-
     if given:
         path = Path(given)
         if path.is_dir():
             raise ElfError(f"{path} is a directory, not an ELF file")
         discovered = False
     elif discover:
+        from espwatch.symbols.elf_locate import find_elf
+
         found = find_elf(start)
         if found is None:
             return None
@@ -96,7 +110,9 @@ def choose_elf(given: str | os.PathLike[str] | None, discover: bool = True,
     else:
         return None
     try:
-        return ElfChoice(path, elf_sha256(path), discovered)
+        with open(path, "rb") as fh:  # readable now (its digest is computed when first needed)
+            fh.read(1)
+        return ElfChoice(path, None, discovered)
     except FileNotFoundError:
         raise ElfError(f"{path}: no such ELF file") from None
     except OSError as exc:
@@ -128,6 +144,7 @@ class Enrichment:
                     # lazy (one-shot decoding): the units are parsed when a lookup needs them
                     load = SymbolIndex.open if lazy else SymbolIndex.load
                     self.index = load(elf.path, use_cache=use_cache)
+                    elf.know_sha256(getattr(self.index, "sha256", ""))  # the same bytes: no second hash
                 except OSError as exc:
                     raise ElfError(f"{elf.path}: cannot read: {exc.strerror or exc}") from None
             except ElfError as exc:

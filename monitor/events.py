@@ -6,7 +6,10 @@ The JSON form follows ../shared/docs/events.md (the `scan --json` contract): nev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "error", "fatal")
 SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}

@@ -7,40 +7,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import regex
+from espwatch.lazyregex import LazyRegex
 
-# Host-side timestamp prefixes added by the tool that captured the log, tried in order.
+# Host-side timestamp prefixes added by the tool that captured the log, tried in order. Every regex here is
+# compiled on its first use: a log without host times or Arduino lines never compiles those.
 _HOST_PREFIXES = [
     # Arduino IDE serial monitor: "07:48:06.489 -> "; PlatformIO `time` filter: "12:34:56.789 > "
-    regex.compile(r"(?P<ts>\d{1,2}:\d{2}:\d{2}(?:\.\d{1,6})?) ?(?:->|>) ?"),
+    LazyRegex(r"(?P<ts>\d{1,2}:\d{2}:\d{2}(?:\.\d{1,6})?) ?(?:->|>) ?", 0, "logformat: host prefix"),
     # ESPHome and bracketed forms: "[08:43:21]", "[14:01:49.128]", "[2024-01-02 10:11:12.123]"
-    regex.compile(
+    LazyRegex(
         r"\[(?P<ts>(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,6})?"
-        r"(?:Z|[+-]\d{2}:?\d{2})?)\] ?"
+        r"(?:Z|[+-]\d{2}:?\d{2})?)\] ?", 0, "logformat: host prefix"
     ),
     # ISO-8601 and idf.py monitor --timestamps ("2024-01-02 10:11:12.123 ", optional "> " or ": ")
-    regex.compile(
+    LazyRegex(
         r"(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
-        r"(?: ?(?:->|>|:|\|))? "
+        r"(?: ?(?:->|>|:|\|))? ", 0, "logformat: host prefix"
     ),
 ]
 
-_IDF = regex.compile(
-    r"(?P<level>[EWIDV]) \((?P<time>\d+|\d{1,2}:\d{2}:\d{2}\.\d{3}"
+_IDF = LazyRegex(
+    r"(?s)(?P<level>[EWIDV]) \((?P<time>\d+|\d{1,2}:\d{2}:\d{2}\.\d{3}"
     r"|\d{2}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})\) "
     r"(?P<tag>[^:\s][^:]{0,40}?): ?(?P<msg>.*)",
-    regex.DOTALL,
+    0, "logformat: record",
 )
-_ARDUINO = regex.compile(
-    r"\[ *(?P<time>\d+)\]\[(?P<level>[EWIDV])\]\[(?P<file>[^\]:]+):(?P<lineno>\d+)\] "
+_ARDUINO = LazyRegex(
+    r"(?s)\[ *(?P<time>\d+)\]\[(?P<level>[EWIDV])\]\[(?P<file>[^\]:]+):(?P<lineno>\d+)\] "
     r"(?:(?P<func>[\w:~<>]+)\(\): )?(?P<msg>.*)",
-    regex.DOTALL,
+    0, "logformat: record",
 )
 # Arduino without the time stamp, and ESPHome: "[E][file.cpp:42] ...", "[W][safe_mode:094]: ..."
-_ARDUINO_SHORT = regex.compile(
-    r"\[(?P<level>[EWIDVC])\]\[(?P<file>[^\]:]+)(?::(?P<lineno>\d+))?\]:? "
+_ARDUINO_SHORT = LazyRegex(
+    r"(?s)\[(?P<level>[EWIDVC])\]\[(?P<file>[^\]:]+)(?::(?P<lineno>\d+))?\]:? "
     r"(?:(?P<func>[\w:~<>]+)\(\): )?(?P<msg>.*)",
-    regex.DOTALL,
+    0, "logformat: record",
 )
 
 LEVELS = {"E": "error", "W": "warning", "I": "info", "D": "debug", "V": "verbose", "C": "config"}
@@ -98,7 +99,7 @@ def parse_line(text: str) -> LogRecord:
     return rec
 
 
-_HOST_CLOCK = regex.compile(r"(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?")
+_HOST_CLOCK = LazyRegex(r"(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?", 0, "logformat: host clock")
 
 
 def host_seconds(host_time: str | None) -> float | None:

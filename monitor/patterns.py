@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import regex
-
 from espwatch.errors import PatternError
 from espwatch.events import SEVERITIES, Event
+from espwatch.lazyregex import LazyRegex
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
+
+    import regex
 
 
 @dataclass(slots=True)
@@ -112,7 +113,7 @@ _BLOCK_KEYS = {"continue", "end", "max_lines", "max_blank", "collect", "end_incl
 
 
 PIECES_FILE = "pieces.toml"
-_PIECE = regex.compile(r"%\{(\w+)\}")
+_PIECE = LazyRegex(r"%\{(\w+)\}", 0, "pieces")
 _pieces: dict[str, str] | None = None
 
 
@@ -144,34 +145,6 @@ def expand_pieces(src: str, where: str, error: type[PatternError] = PatternError
         return expand_pieces(pieces[m.group(1)], where, error, depth + 1)
 
     return _PIECE.sub(piece, src)
-
-
-class LazyRegex:
-    """A regex compiled on its first use, so that loading the patterns costs no compile time for the ones
-    a log never triggers. After the first use its methods are the compiled pattern's own (no overhead)."""
-
-    def __init__(self, src: str, flags: int, where: str) -> None:
-        self.pattern = src
-        self.flags = flags
-        self.where = where
-
-    def compile(self) -> regex.Pattern[str]:
-        try:
-            compiled = regex.compile(self.pattern, self.flags | regex.VERSION0)
-        except regex.error as exc:
-            raise PatternError(f"{self.where}: bad regex: {exc}") from None
-        for name in ("search", "match", "fullmatch", "finditer", "findall", "sub", "split"):
-            setattr(self, name, getattr(compiled, name))
-        return compiled
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("pattern", "flags", "where"):
-            raise AttributeError(name)  # not a regex method (e.g. pickle looking for __setstate__)
-        return getattr(self.compile(), name)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its source (for worker processes), compiled there on first use too."""
-        return (LazyRegex, (self.pattern, self.flags, self.where))
 
 
 def _compile(src: Any, where: str, flags: int = 0, lazy: bool = False) -> regex.Pattern[str]:
@@ -255,6 +228,8 @@ def _parse_entry(raw: Any, where: str, derived: bool, lazy: bool = False) -> Pat
                   rx=None, hint=hint.strip(), checks=checks, references=refs)
     if derived:
         return pat
+    import regex
+
     flags = regex.IGNORECASE if raw.get("ignore_case") else 0
     if "regex" not in raw:
         raise PatternError(f"{where}: missing `regex`")
@@ -466,10 +441,14 @@ class PatternSet:
         return None
 
 
-def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True) -> PatternSet:
-    """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`)."""
+def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bool = True,
+                  base: Sequence[Pattern] | None = None) -> PatternSet:
+    """The built-in patterns plus every `*.toml` in `extra_dirs` (`--patterns DIR`). `base`: the built-in
+    patterns already parsed (espwatch.datacache keeps them), instead of reading the files."""
     pats: list[Pattern] = []
-    if builtin:
+    if base is not None:
+        pats.extend(base)
+    elif builtin:
         for f in pattern_files(builtin_dir(), recursive=False):
             pats.extend(load_file(f, lazy=True))
     for d in extra_dirs:

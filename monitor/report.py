@@ -259,12 +259,14 @@ def collect(path: str, opt: ReportOptions, patterns: PatternSet | None = None,
     """Scan `path` and choose what the report shows (raises the errors `scan` raises)."""
     import os
 
-    from espwatch.diagnosis import load_rules
     from espwatch.enrich import Enrichment
-    from espwatch.patterns import load_patterns
 
-    pats = patterns or load_patterns(opt.patterns_dirs)
-    rules = rules if rules is not None else load_rules(opt.patterns_dirs)
+    if not patterns or rules is None:
+        from espwatch.datacache import load_data
+
+        loaded = load_data(opt.patterns_dirs)  # the built-in ones from the cache folder
+        patterns, rules = patterns or loaded[0], rules if rules is not None else loaded[1]
+    pats = patterns
     enr = Enrichment.choose(opt.elf, opt.no_elf, pats, rules, strict=False)
     offsets = LineOffsets()
     binlog = report_binlog(enr, opt.bootloader_elf)

@@ -33,33 +33,50 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TextIO
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
 if TYPE_CHECKING:  # Rich is imported on first use: the headless verbs never pay for it
+    from typing import Any, TextIO
+
     from rich.color import Color
     from rich.style import Style
     from rich.text import Text
 
 # -- the sequences ------------------------------------------------------------------------------------
+class _Lazy:
+    """A `re` pattern compiled on its first use: most runs only ever test `_UNSAFE` (a clean line)."""
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "src":
+            raise AttributeError(name)
+        rx = re.compile(self.src)
+        for method in ("search", "match", "sub", "finditer"):
+            setattr(self, method, getattr(rx, method))
+        return getattr(rx, name)
+
+
 _STRING_START = r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])"
 _STRING_BODY = r"(?:[^\x07\x1b\x9c\n]|\x1b(?!\\))*+"
 _STRING_END = r"(?:\x07|\x1b\\|\x9c)?"
 _CSI = r"(?:\x1b\[|\x9b)(?P<params>[0-?]*+)(?P<inter>[ -/]*+)(?P<final>[@-~])?"
 _OTHER_ESC = r"\x1b[ -/]*+[0-~]"
-SEQUENCE = re.compile(f"{_STRING_START}{_STRING_BODY}{_STRING_END}|{_CSI}|{_OTHER_ESC}")
+SEQUENCE = _Lazy(f"{_STRING_START}{_STRING_BODY}{_STRING_END}|{_CSI}|{_OTHER_ESC}")
 """One escape sequence (7-bit or 8-bit form); unterminated string sequences end at the line end."""
 
 _C0 = "\x00-\x08\x0b-\x1f\x7f"  # all C0 controls but TAB and LF, and DEL
 _C1 = "\x80-\x9f"
 _BIDI = "\u202a-\u202e\u2066-\u2069"
 # Anything a sink has to look at: a fast "nothing to do" test for the common clean line.
-_UNSAFE = re.compile(f"[{_C0}{_C1}{_BIDI}]")
-_UNSAFE_JSON = re.compile(f"[\x7f{_C1}\u2028\u2029{_BIDI}]")
-_LEFT_FOR_PEOPLE = re.compile(f"(?P<crlf>\r(?=\n|$))|[{_C0}{_C1}{_BIDI}]")
-_LEFT_IN_LINE = re.compile(f"[{_C0}{_C1}]")
+_UNSAFE = _Lazy(f"[{_C0}{_C1}{_BIDI}]")
+_UNSAFE_JSON = _Lazy(f"[\x7f{_C1}\u2028\u2029{_BIDI}]")
+_LEFT_FOR_PEOPLE = _Lazy(f"(?P<crlf>\r(?=\n|$))|[{_C0}{_C1}{_BIDI}]")
+_LEFT_IN_LINE = _Lazy(f"[{_C0}{_C1}]")
 # Escapes made visible by copy-paste ("␛[0;31m", "?[0;31m"): colours that were meant, not text.
-_VISIBLE_SGR = re.compile(r"\u241b\[[0-?]*[ -/]*[@-~]|(?<![\w\]])\?\[[0-9;]*m")
-_VISIBLE_ESC = re.compile(r"\u241b\[|(?<![\w\]])\?\[(?=[0-9;]*m)")
+_VISIBLE_SGR = _Lazy(r"\u241b\[[0-?]*[ -/]*[@-~]|(?<![\w\]])\?\[[0-9;]*m")
+_VISIBLE_ESC = _Lazy(r"\u241b\[|(?<![\w\]])\?\[(?=[0-9;]*m)")
 
 REPLACEMENT = "\ufffd"
 

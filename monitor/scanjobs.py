@@ -12,17 +12,16 @@ read by the calling process, at its place.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TextIO
 
 from espwatch.errors import EspwatchError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from espwatch.binlog import BinlogDecoder
     from espwatch.diagnosis.rules import Rule
     from espwatch.enrich import ElfChoice, Enrichment
@@ -151,6 +150,8 @@ def _init(patterns: PatternSet, rules: list[Rule], elf: ElfChoice | None, opt: S
 
 def _scan_to_file(path: str, folder: str) -> tuple[FileOutcome | None, str, EspwatchError | None]:
     """In a worker: scan `path` into a new file in `folder`; (outcome, that file, the error if any)."""
+    import tempfile
+
     assert _worker is not None
     patterns, enr, opt, binlog = _worker
     fd, name = tempfile.mkstemp(dir=folder, suffix=".out")
@@ -173,6 +174,11 @@ def _context():  # type: ignore[no-untyped-def]
 
 def _in_workers(files: Sequence[str], patterns: PatternSet, rules: list[Rule], enr: Enrichment,
                 opt: ScanOptions, out: TextIO, jobs: int, binlog: BinlogDecoder | None) -> bool:
+    # imported here: one file (the usual case) starts without the process pool's modules
+    import shutil
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+
     worst = False
     out.flush()
     sys.stderr.flush()

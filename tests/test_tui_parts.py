@@ -104,7 +104,8 @@ def test_finding_summary_counts_in_words(corpus_dir: Path) -> None:
 
 
 def read_back(path: Path, patterns):
-    """An EventStore that keeps no body, reading every event again from `path`."""
+    """An EventStore that keeps no body in memory: every event read again from `path`, or (made from other
+    events) from the spill file."""
     from espwatch.reread import reread
     from espwatch.tui.document import LineIndex
 
@@ -115,12 +116,13 @@ def read_back(path: Path, patterns):
     def again(first, last, kind, code, boot):
         return reread(patterns, b"".join(b for _, b in index.iter_ranges(first, last)), first, kind, code, boot)
 
-    return EventStore(patterns, again, keep_full=0), index
+    return EventStore(patterns, again, keep_full=0, keep_derived=0), index
 
 
 def test_events_read_again_from_the_log_equal_scan(corpus_dir: Path, patterns) -> None:
-    """Bodies let go are read again from the event's own lines: the same events as scan (every corpus
-    log and sample), with the fields a later stage added (the partition label) kept."""
+    """Bodies let go are read again from the event's own lines, or from the spill file for events made
+    from other events: the same events as scan (every corpus log and sample), with the fields a later stage
+    added (the partition label) kept, and no body left in memory."""
     from espwatch.enrich import Enrichment
 
     for path in [*sorted(corpus_dir.glob("*.log")), *sorted((ROOT / "samples").glob("*.log"))]:
@@ -129,11 +131,14 @@ def test_events_read_again_from_the_log_equal_scan(corpus_dir: Path, patterns) -
         try:
             for ev in events:
                 store.add(ev)
-            assert len(store._recent) == 0
+            assert len(store._recent) == 0 and len(store._pinned) == 0
+            derived = [e for e in events if (p := patterns.by_code.get(e.code)) is None or p.derived]
+            assert store.spilled >= len(derived)
             again = [store.get(r) for r in store.rows()]
             assert [e.to_json() for e in again] == [e.to_json() for e in events], path.name
             assert store.nbytes <= 16 * len(events) + 16
         finally:
+            store.close()
             index.close()
 
 

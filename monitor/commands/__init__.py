@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from espwatch.errors import UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from espwatch.binlog import BinlogDecoder
     from espwatch.diagnosis.rules import Rule
     from espwatch.enrich import Enrichment
@@ -105,11 +107,9 @@ def apply_theme(app: object, name: str | None) -> None:
 
 def load_data(args: argparse.Namespace) -> tuple[PatternSet, list[Rule]]:
     """The patterns and rules in force: built-in plus `--patterns` folders."""
-    from espwatch.diagnosis import load_rules
-    from espwatch.patterns import load_patterns
+    from espwatch.datacache import load_data as load
 
-    dirs = getattr(args, "patterns", [])
-    return load_patterns(dirs), load_rules(dirs)
+    return load(getattr(args, "patterns", []))  # the built-in ones parsed once, then from the cache
 
 
 def enrichment(args: argparse.Namespace, patterns: PatternSet, rules: list[Rule],
@@ -189,6 +189,23 @@ CONFIGURABLE = ("monitor", "scan", "report", "replay", "decode")
 """The verbs whose defaults `espwatch.toml` and the user config file may set."""
 
 
+def terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns` (COLUMNS, else the terminal of stdout, else 80), without
+    importing shutil."""
+    import os
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with errors raised as `UsageError` (one line, with the usage) instead of exiting.
 
@@ -196,6 +213,10 @@ class Parser(argparse.ArgumentParser):
     which subcommand it belongs to (e.g. `--max-runs does not apply to image check`)."""
 
     foreign_options: dict[str, str]
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # the width argparse would take from shutil, which (with bz2 and lzma) costs every start 2 ms
+        return self.formatter_class(prog=self.prog, width=terminal_columns() - 2)
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
         ns, extras = super().parse_known_args(args, namespace)
@@ -236,7 +257,8 @@ class _Version(argparse.Action):
 
 
 def build_parser(verb: str | None = None) -> Parser:
-    """The parser; the full options of `verb` only (the other verbs are listed with their help)."""
+    """The parser: with `verb`, of that verb alone (its full options); without, every verb listed with its
+    help (for `--help`). A parser per verb costs every start about 0.3 ms, so a verb's run makes one."""
     parser = Parser(
         prog="espwatch",
         description="Monitor, scan and explain the serial output of ESP32-family chips.",
@@ -247,7 +269,7 @@ def build_parser(verb: str | None = None) -> Parser:
     for name, help_text in VERBS.items():
         if name == verb:
             importlib.import_module(f"espwatch.commands.{name}").register(sub)
-        else:
+        elif verb is None:
             sub.add_parser(name, help=help_text, add_help=False)
     return parser
 

@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from espwatch.commands import (
     Repeatable,
@@ -32,6 +31,7 @@ from espwatch.commands import (
 )
 from espwatch.errors import InputError, PortNotFound, UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
 if TYPE_CHECKING:
     from espwatch.device.ports import PortInfo
 

@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from espwatch.commands import (
     add_binlog_options,
@@ -22,6 +21,7 @@ from espwatch.commands import (
 )
 from espwatch.errors import UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
 if TYPE_CHECKING:
     from espwatch.scanproc import ScanProcess
 

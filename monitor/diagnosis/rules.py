@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import regex
-
 from espwatch.errors import RuleError
 from espwatch.events import SEVERITIES, Event
-from espwatch.patterns import Pattern, builtin_dir, expand_pieces, read_toml
+from espwatch.patterns import LazyRegex, Pattern, builtin_dir, expand_pieces, read_toml
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
+
+    import regex
 
 RULES_FILE = "rules.toml"
 WHENS = ("repeat", "sequence", "check")
@@ -133,14 +133,16 @@ def _fail(where: str, msg: str) -> RuleError:
     return RuleError(f"{where}: {msg}")
 
 
-def _rx(src: Any, where: str) -> regex.Pattern[str]:
+def _rx(src: Any, where: str, lazy: bool = False) -> regex.Pattern[str]:
+    """A rule's regex (with its `%{pieces}`), compiled now unless `lazy` (the built-in rules, whose regexes
+    the tests compile): either way it is pickled as its source and compiled on first use after that."""
     if not isinstance(src, str) or not src:
         raise _fail(where, "expected a non-empty regex string")
     src = expand_pieces(src, where, RuleError)
-    try:
-        return regex.compile(src, regex.VERSION0)
-    except regex.error as exc:
-        raise _fail(where, f"bad regex: {exc}") from None
+    rx = LazyRegex(src, 0, where, RuleError)
+    if not lazy:
+        rx.compile()
+    return rx  # type: ignore[return-value]
 
 
 def _strs(value: Any, where: str) -> list[str]:
@@ -160,7 +162,7 @@ def _int(raw: dict, key: str, where: str, default: int | None, minimum: int) -> 
     return v
 
 
-def _selectors(raw: Any, where: str) -> list[Selector]:
+def _selectors(raw: Any, where: str, lazy: bool = False) -> list[Selector]:
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
@@ -180,11 +182,11 @@ def _selectors(raw: Any, where: str) -> list[Selector]:
         match = s.get("match", {})
         if not isinstance(match, dict):
             raise _fail(sw, "`match` must be a table of field = regex")
-        out.append(Selector(kinds, codes, {k: _rx(v, f"{sw}.match.{k}") for k, v in match.items()}))
+        out.append(Selector(kinds, codes, {k: _rx(v, f"{sw}.match.{k}", lazy) for k, v in match.items()}))
     return out
 
 
-def _lookups(raw: Any, where: str) -> list[Lookup]:
+def _lookups(raw: Any, where: str, lazy: bool = False) -> list[Lookup]:
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
@@ -206,7 +208,7 @@ def _lookups(raw: Any, where: str) -> list[Lookup]:
         if default is not None and not isinstance(default, str):
             raise _fail(lw, "`default` must be a string")
         out.append(Lookup(str(lk["field"]), str(lk["set"]),
-                          [(_rx(r, f"{lw}.table[{j}]"), t) for j, (r, t) in enumerate(table)], default))
+                          [(_rx(r, f"{lw}.table[{j}]", lazy), t) for j, (r, t) in enumerate(table)], default))
     return out
 
 
@@ -218,12 +220,12 @@ def _template(text: str, where: str) -> str:
     return text
 
 
-def parse_rule(raw: Any, where: str, known_checks: set[str] | None = None) -> Rule:
+def parse_rule(raw: Any, where: str, known_checks: set[str] | None = None, lazy: bool = False) -> Rule:
     """One `[[rule]]` table; RuleError naming `where` and the code on any problem."""
     if not isinstance(raw, dict):
         raise _fail(where, "expected a table")
     code = raw.get("code")
-    if not isinstance(code, str) or not regex.fullmatch(r"EW9\d\d", code):
+    if not isinstance(code, str) or not (len(code) == 5 and code.startswith("EW9") and code[3:].isdecimal()):
         raise _fail(where, f"`code` must look like EW9xx (got {code!r})")
     where = f"{where} ({code})"
     for key in ("title", "severity", "when", "hint", "summary"):
@@ -247,11 +249,11 @@ def parse_rule(raw: Any, where: str, known_checks: set[str] | None = None) -> Ru
     for ref in rule.references:
         if not ref.startswith("https://"):
             raise _fail(where, f"reference {ref!r} is not an https URL")
-    rule.lookups = _lookups(raw.get("lookup", []), f"{where}.lookup")
+    rule.lookups = _lookups(raw.get("lookup", []), f"{where}.lookup", lazy)
     if when == "repeat":
         if "select" not in raw:
             raise _fail(where, "a repeat rule needs `select`")
-        rule.select = _selectors(raw["select"], f"{where}.select")
+        rule.select = _selectors(raw["select"], f"{where}.select", lazy)
         gb = raw.get("group_by")
         if gb is not None and (not isinstance(gb, str) or not gb):
             raise _fail(where, "`group_by` must be a field name")
@@ -280,8 +282,8 @@ def parse_rule(raw: Any, where: str, known_checks: set[str] | None = None) -> Ru
         for key in ("first", "then"):
             if key not in raw:
                 raise _fail(where, f"a sequence rule needs `{key}`")
-        rule.first = _selectors(raw["first"], f"{where}.first")
-        rule.then = _selectors(raw["then"], f"{where}.then")
+        rule.first = _selectors(raw["first"], f"{where}.first", lazy)
+        rule.then = _selectors(raw["then"], f"{where}.then", lazy)
         rule.within_boots = _int(raw, "within_boots", where, 0, 0) or 0
         rule.absent = bool(raw.get("absent", False))
         if rule.absent and rule.within_boots:
@@ -297,7 +299,7 @@ def parse_rule(raw: Any, where: str, known_checks: set[str] | None = None) -> Ru
         if not isinstance(params, dict):
             raise _fail(where, "`params` must be a table")
         rule.params = dict(params)
-        rule.select = _selectors(raw["select"], f"{where}.select") if "select" in raw else []
+        rule.select = _selectors(raw["select"], f"{where}.select", lazy) if "select" in raw else []
     return rule
 
 
@@ -305,15 +307,17 @@ def default_rules_path() -> Traversable:
     return builtin_dir() / RULES_FILE
 
 
-def parse_rules(data: dict[str, Any], source: str, known_checks: Collection[str]) -> list[Rule]:
-    """The `[[rule]]` tables of one parsed file (RuleError naming the file and the rule code)."""
+def parse_rules(data: dict[str, Any], source: str, known_checks: Collection[str],
+                lazy: bool = False) -> list[Rule]:
+    """The `[[rule]]` tables of one parsed file (RuleError naming the file and the rule code; with `lazy`,
+    a bad regex only when it is first used: for the built-in rules, which the tests check)."""
     entries = data.get("rule", [])
     if not isinstance(entries, list):
         raise RuleError(f"{source}: `rule` must be an array of tables ([[rule]])")
     rules: list[Rule] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(entries):
-        rule = parse_rule(raw, f"{source}: rule[{i}]", set(known_checks))
+        rule = parse_rule(raw, f"{source}: rule[{i}]", set(known_checks), lazy)
         if rule.code in seen:
             raise RuleError(f"{source}: rule[{i}] ({rule.code}): code already used by "
                             f"rule[{seen[rule.code]}]")
@@ -323,12 +327,14 @@ def parse_rules(data: dict[str, Any], source: str, known_checks: Collection[str]
     return rules
 
 
-def load_rule_files(files: Sequence[Path | Traversable], known_checks: Collection[str]) -> list[Rule]:
-    """The rules of several files, in order; a code defined twice is a RuleError naming both files."""
+def load_rule_files(files: Sequence[Path | Traversable], known_checks: Collection[str],
+                    builtin: int = 0) -> list[Rule]:
+    """The rules of several files, in order; a code defined twice is a RuleError naming both files. The
+    first `builtin` files are the built-in ones: their regexes are compiled on first use."""
     rules: list[Rule] = []
     where: dict[str, str] = {}
-    for f in files:
-        for rule in parse_rules(read_toml(f, RuleError), str(f), known_checks):
+    for n, f in enumerate(files):
+        for rule in parse_rules(read_toml(f, RuleError), str(f), known_checks, lazy=n < builtin):
             if rule.code in where:
                 raise RuleError(f"{rule.source}: rule {rule.code} is already defined in {where[rule.code]}")
             where[rule.code] = rule.source

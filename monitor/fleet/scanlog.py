@@ -202,12 +202,10 @@ class Scanner:
     """Patterns, rules and ELF indexes loaded once for a configuration; `scan(log)` for each log."""
 
     def __init__(self, config: TriageConfig) -> None:
-        from espwatch.diagnosis import load_rules
-        from espwatch.patterns import load_patterns
+        from espwatch.datacache import load_data
 
         self.config = config
-        self.patterns = load_patterns(config.patterns)
-        self.rules = load_rules(config.patterns)
+        self.patterns, self.rules = load_data(config.patterns)  # the built-in ones from the cache folder
         self.device_rx = regex.compile(config.device_from) if config.device_from else None
         self._indexes: dict[str, SymbolIndex | str] = {}
         self._redactor: Any = None

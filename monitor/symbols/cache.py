@@ -286,11 +286,12 @@ def open_index(
 ) -> IndexQuery:
     """The index for one-shot decoding: the cached one when valid (complete or partial), else one that
     reads only the units its lookups need. Call `store(index)` afterwards to keep what was parsed."""
-    path = os.fspath(path)
-    data = _read_elf_bytes(path)
-    import hashlib
+    from espwatch.symbols.digest import identity, sha256_of
 
-    sha = hashlib.sha256(data).hexdigest()
+    path = os.fspath(path)
+    before = identity(path)
+    data = _read_elf_bytes(path)
+    sha = sha256_of(path, data, before, use_cache)  # remembered by the file's identity: unchanged, no hash
     cfile = _cache_file(cache_dir, sha) if use_cache else None
     index = _from_cache(cfile, sha, path, data, cls) if cfile else None
     if index is None:

@@ -66,12 +66,14 @@ _CDTOR_SCOPES = {
 }
 
 
-def _pure_backend() -> Callable[[str], str] | None:
-    """The `demangle` package in GNU c++filt 2.40's spelling (imported on first use: ~20 ms)."""
-    import importlib.util
+def _pure_backend(check: bool = True) -> Callable[[str], str] | None:
+    """The `demangle` package in GNU c++filt 2.40's spelling (imported on first use: ~20 ms); with `check`,
+    None when it is not installed (without, a missing package fails the first call: a fallback's way)."""
+    if check:
+        import importlib.util
 
-    if importlib.util.find_spec("demangle") is None:
-        return None
+        if importlib.util.find_spec("demangle") is None:
+            return None
     loaded: list = []
 
     def demangle_pure(name: str) -> str:
@@ -102,7 +104,7 @@ def _load_backends() -> list[tuple[str, Callable[[str], str]]]:
             backends.append(("libstdc++", cxa))
         except ValueError:
             pass
-    pure = _pure_backend()
+    pure = _pure_backend(check=not backends)  # behind libstdc++ only a fallback: looked for when first used
     if pure is not None:
         backends.append(("demangle", pure))
     return backends

@@ -7,7 +7,6 @@ CLI (`build/<fqbn with dots>/<sketch>.ino.elf`). With several candidates the new
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -17,6 +16,8 @@ SHA_LINE_RE = re.compile(r"ELF file SHA256:\s*([0-9a-fA-F]{6,64})")
 
 def elf_sha256(path: str | os.PathLike[str]) -> str:
     """Lower-case hex SHA-256 of the whole file (what ESP-IDF prints a prefix of)."""
+    import hashlib  # here: a command without an ELF starts without it
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

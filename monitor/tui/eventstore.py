@@ -2,15 +2,19 @@
 
 Every event keeps a row in arrays (first and last line, boot, severity, kind and code): 16 bytes. Its body
 (text, fields, block, frames) is kept for the `keep_full` events received last, for provisional events, for
-events made from other events (findings, boot loops, partition switches: they cannot be read again), and
-for the bodies asked for recently; any other body is read again from the log when it is asked for
-(`espwatch.reread`: the same detector over the event's own lines, plus the few fields a later stage added).
-So memory grows by 16 bytes per event plus the bodies of derived events, whatever the size of the log.
+the last `keep_derived` events made from other events, and for the bodies asked for recently; any other
+body is read again when it is asked for: from the log (`espwatch.reread`: the same detector over the
+event's own lines, plus the few fields and frames a later stage added), or, for events made from other
+events (findings, boot loops, partition switches: they cannot be read from the log), from a spill file (a
+private temporary file of pickled bodies). So memory grows by 16 bytes per event plus about 50 bytes per
+event whose body or added fields went to the spill file, whatever the size of the log.
 """
 
 from __future__ import annotations
 
 import heapq
+import pickle
+import tempfile
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
@@ -25,6 +29,38 @@ KEEP_FULL = 5000
 """Bodies of the last events received, kept whole (the live tail; every event of a small log)."""
 CACHE = 500
 """Bodies read again and kept for a while (the events the user looks at)."""
+KEEP_DERIVED = 2000
+"""Bodies of the last events made from other events kept in memory (older ones go to the spill file)."""
+
+
+class Spill:
+    """Objects pickled into a private temporary file (created on first use, gone when closed)."""
+
+    def __init__(self) -> None:
+        self._fh: Any = None
+        self.size = 0
+        self.count = 0
+
+    def put(self, obj: Any) -> tuple[int, int]:
+        if self._fh is None:
+            self._fh = tempfile.TemporaryFile(prefix="espwatch-events-")  # noqa: SIM115 - closed by close()
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        at = self.size
+        self._fh.seek(at)
+        self._fh.write(data)
+        self.size += len(data)
+        self.count += 1
+        return at, len(data)
+
+    def get(self, where: tuple[int, int]) -> Any:
+        at, n = where
+        self._fh.seek(at)
+        return pickle.loads(self._fh.read(n))  # our own file, written by put()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 Reread = Callable[[int, int, str, str, int], Event | None]
 """(first line, last line, kind, code, boot) -> the event read again from the log."""
@@ -34,10 +70,12 @@ class EventStore:
     """Rows for all events, bodies for some; ids are positions in arrival order and never change."""
 
     def __init__(self, patterns: PatternSet, reread: Reread | None = None,
-                 keep_full: int = KEEP_FULL, keep_frames: Callable[[str], bool] | None = None) -> None:
+                 keep_full: int = KEEP_FULL, keep_frames: Callable[[str], bool] | None = None,
+                 keep_derived: int = KEEP_DERIVED) -> None:
         self.patterns = patterns
         self.reread = reread
         self.keep_full = keep_full
+        self.keep_derived = keep_derived
         self.keep_frames = keep_frames or (lambda code: False)
         """Codes whose decoded frames cannot be made again from the event's own lines (a RISC-V stack
         dump needs the register dump before it): their frames are kept when the body goes."""
@@ -49,12 +87,15 @@ class EventStore:
         self.alive = bytearray()
         self._kc: list[tuple[str, str]] = []
         self._kc_index: dict[tuple[str, str], int] = {}
-        self._pinned: dict[int, Event] = {}
-        """Bodies that cannot be read again, and provisional events."""
+        self._pinned: OrderedDict[int, Event] = OrderedDict()
+        """Bodies that cannot be read from the log (the last `keep_derived`), and provisional events."""
+        self._spill = Spill()
+        self._spilled: dict[int, tuple[int, int]] = {}
+        """row -> where its body (an event made from other events) is in the spill file."""
+        self._spilled_extras: dict[int, tuple[int, int]] = {}
+        """row -> where the (fields, frames) a later stage added to a body let go of are in the spill file."""
         self._recent: OrderedDict[int, Event] = OrderedDict()
         self._cache: OrderedDict[int, Event] = OrderedDict()
-        self._extras: dict[int, dict[str, Any]] = {}
-        self._frames: dict[int, list[Any]] = {}
         self._ids: dict[int, int] = {}
         """id(event object) -> row, for the bodies held in memory."""
         self.provisional: set[int] = set()
@@ -80,6 +121,8 @@ class EventStore:
             self._pinned[row] = ev
             if provisional:
                 self.provisional.add(row)
+            else:
+                self._spill_pinned()
             return
         self.provisional.discard(row)
         self._recent[row] = ev
@@ -87,19 +130,34 @@ class EventStore:
             old_row, old = self._recent.popitem(last=False)
             if self._ids.get(id(old)) == old_row:
                 del self._ids[id(old)]
-            if old.frames and self.keep_frames(old.code):
-                self._frames[old_row] = old.frames
+            frames = old.frames if old.frames and self.keep_frames(old.code) else None
             extra = added_fields(old, self.patterns)  # decoding may have added some since it came
-            if extra:
-                self._extras[old_row] = extra
+            if extra or frames:
+                self._spilled_extras[old_row] = self._spill.put((extra, frames))
+
+    def _spill_pinned(self) -> None:
+        """Bodies of events made from other events beyond `keep_derived` go to the spill file (oldest
+        first; provisional ones stay: they are replaced soon)."""
+        pinned = self._pinned
+        if len(pinned) <= self.keep_derived:
+            return
+        for row in list(pinned):
+            if len(pinned) <= self.keep_derived:
+                break
+            if row in self.provisional:
+                continue
+            ev = pinned.pop(row)
+            if self._ids.get(id(ev)) == row:
+                del self._ids[id(ev)]
+            self._spilled[row] = self._spill.put(ev)
 
     def _release(self, row: int) -> None:
         for table in (self._pinned, self._recent, self._cache):
             ev = table.pop(row, None)
             if ev is not None and self._ids.get(id(ev)) == row:
                 del self._ids[id(ev)]
-        self._extras.pop(row, None)
-        self._frames.pop(row, None)
+        self._spilled.pop(row, None)
+        self._spilled_extras.pop(row, None)
         self.provisional.discard(row)
 
     def add(self, ev: Event, provisional: bool = False) -> int:
@@ -164,17 +222,25 @@ class EventStore:
             if row in self._cache:
                 self._cache.move_to_end(row)
             return ev
-        if not self.alive[row] or self.reread is None:
+        if not self.alive[row]:
             return None
-        ev = self.reread(self.line[row], self.end_line[row], self.kind(row), self.code(row), self.boot[row])
-        if ev is None:
+        where = self._spilled.get(row)
+        if where is not None:
+            ev = self._spill.get(where)
+        elif self.reread is None:
             return None
-        extra = self._extras.get(row)
-        if extra:
-            ev.fields.update(extra)
-        frames = self._frames.get(row)
-        if frames is not None:
-            ev.frames = frames
+        else:
+            ev = self.reread(self.line[row], self.end_line[row], self.kind(row), self.code(row),
+                             self.boot[row])
+            if ev is None:
+                return None
+            added = self._spilled_extras.get(row)
+            if added is not None:
+                extra, frames = self._spill.get(added)
+                if extra:
+                    ev.fields.update(extra)
+                if frames is not None:
+                    ev.frames = frames
         self._cache[row] = ev
         self._ids[id(ev)] = row
         while len(self._cache) > CACHE:
@@ -217,6 +283,15 @@ class EventStore:
             f, la = merge_spans([*zip(firsts, lasts, strict=True), *late])
             firsts, lasts = array("I", f), array("I", la)
         return firsts, lasts
+
+    def close(self) -> None:
+        """Let go of the spill file."""
+        self._spill.close()
+
+    @property
+    def spilled(self) -> int:
+        """Bodies and added fields written to the spill file."""
+        return self._spill.count
 
     @property
     def nbytes(self) -> int:
