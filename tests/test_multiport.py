@@ -230,3 +230,33 @@ def test_live_merger_behind_keeps_arrival_order_with_bounded_reads(tmp_path: Pat
 
     assert body(tmp_path / "live.log") == body(tmp_path / "saved.log")
     assert len(body(tmp_path / "live.log")) == 500
+
+
+def test_a_line_the_device_has_not_finished_shows_as_a_piece(tmp_path: Path) -> None:
+    """A prompt without a line break shows after the quiet time as a piece (`A~`); the rest of the line
+    follows as `A|`; the port's pipeline still sees one line, and the port's bytes are whole."""
+    from espwatch.merge import Lane, Merger
+
+    logs = [SessionLog(tmp_path / "a.log"), SessionLog(tmp_path / "b.log")]
+    out = SessionLog(tmp_path / "m.log")
+    merger = Merger([Lane(label, str(log.path), log, log.times.time_at) for label, log in zip("AB", logs,
+                                                                                                  strict=True)],
+                    out, piece_wait=0.05)
+    logs[0].write(b"I (1) boot: ok\nesp32> ")
+    logs[1].write(b"I (2) other: line\n")
+    merger.poll()
+    assert out.read_at(0, out.size).count(b"A~") == 0  # not quiet long enough yet
+    time.sleep(0.1)
+    merger.poll()
+    logs[0].write(b"help\r\n")
+    merger.poll()
+    merger.close()
+    for log in logs:
+        log.close()
+    merged = (tmp_path / "m.log").read_bytes()
+    assert b"\nA~ esp32> \n" in merged and b"\nA| help\r\n" in merged
+    assert port_lines(merged, "A") == (tmp_path / "a.log").read_bytes()
+    pp = PortsPipeline(["A", "B"], [Pipeline(load_patterns(), []), Pipeline(load_patterns(), [])])
+    pp.feed(merged)
+    pp.close()
+    assert pp.pipes[0].lines == 2 and pp.pipes[1].lines == 1
