@@ -188,11 +188,13 @@ def test_a_finding_appearing_live(snap_compare, tmp_path: Path, patterns) -> Non
 
     async def before(pilot) -> None:
         a = pilot.app
-        await until(pilot, lambda: any(a.store.code(r) == "EW910" for r in a.store.rows()))
+        # generous timeouts: on a shared, loaded machine the follower's quiet timer may fire late
+        await until(pilot, lambda: any(a.store.code(r) == "EW910" for r in a.store.rows()), timeout=120)
         row = next(r for r in a.store.rows() if a.store.code(r) == "EW910")
         a.select_event(row)
         await until(pilot, lambda: a.timeline.cursor_node is not None
-                    and a.timeline.cursor_node.data == ("event", row) and not a.follower.live._dirty)
+                    and a.timeline.cursor_node.data == ("event", row) and not a.follower.live._dirty,
+                    timeout=120)
         await pilot.pause(0.3)
         await quiet(pilot)
 
