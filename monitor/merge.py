@@ -10,7 +10,9 @@ them. Every merged line starts with the port's label (a capital letter) and a ma
 Order (the tie rules): the lines of one port keep their order; across ports, lines are ordered by the
 arrival time of the read that completed the line (its last byte's entry in the port's arrival times); equal
 times keep the order of the ports as given. Live, the merger takes the lines completed since its last
-pass and merges them by that rule, so a line never comes before one that was complete earlier.
+pass and merges them by that rule; it reads the ports one after the other, so a line completed while a pass
+is reading may go to the next pass, after a line of another port that completed a little later (by at most
+the time of one pass; the arrival times themselves have a 100 ms resolution, `espwatch.device.times`).
 
 For saved logs (`merge_logs`): each log's `.times` sidecar gives the arrival times; a log without one is
 placed by the host timestamps written in its lines when it has them (times of day, put on the date of the
