@@ -14,6 +14,10 @@ lost (device bytes vs session log, compared by length and SHA-256): must be 0. T
 While the tail moves, it also measures the screen: frames drawn per second (full redraws of the log pane)
 and input latency (an Up key then a Down key, each until the log pane's cursor has moved).
 
+`--ports N` (default 4) then floods N ports at once: N simulators, the monitor on all of them (each port's
+reader and session log, the merger, the merged screen), beside N plain pyserial read loops in one process;
+it prints each port's bytes/s into its session log and the bytes lost per port (must be 0).
+
 `--hour` floods one hour of continuous output at 921600 baud (92,160 bytes/s, 332 MB) as fast as the
 reader takes it (an hour compressed in time) and reports the peak RSS after it with what the monitor
 holds (event rows, boots, bodies). Arrival times are not compressible in time: their bound is stated
@@ -56,11 +60,11 @@ def flood_child(link: str, seconds: float, ready, go, results, close, total: int
     sim.close()
 
 
-def start_sim(tmp: Path, seconds: float, total: int = 0):
+def start_sim(tmp: Path, seconds: float, total: int = 0, name: str = "ttyESP"):
     ctx = mp.get_context("spawn")
     ready, go, close = ctx.Event(), ctx.Event(), ctx.Event()
     results = ctx.Queue()
-    link = tmp / "ttyESP"
+    link = tmp / name
     proc = ctx.Process(target=flood_child, args=(str(link), seconds, ready, go, results, close, total),
                        daemon=True)
     proc.start()
@@ -200,14 +204,158 @@ def run_espwatch(tmp: Path, seconds: float, total: int = 0) -> dict:
     return res
 
 
+# -- several ports at once -------------------------------------------------------------------------------
+def _device_sha(path: Path) -> tuple[int, str]:
+    from espwatch.device.sessionlog import strip_host_lines
+
+    data = strip_host_lines(path.read_bytes())
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def run_ports_ceiling(tmp: Path, n: int, seconds: float) -> list[dict]:
+    """N plain pyserial read loops (one thread each, one process) -> N files, N simulators flooding."""
+    import threading
+
+    import serial
+
+    sims = [start_sim(tmp, seconds, name=f"ttyC{i}") for i in range(n)]
+    out: list[dict] = [{} for _ in range(n)]
+
+    def reader(i: int) -> None:
+        link, results = sims[i][0], sims[i][2]
+        port = serial.Serial(str(link), 115200, timeout=0.05)
+        got, total, digest = 0, None, ""
+        sha = hashlib.sha256()
+        t0 = time.perf_counter()
+        last = t0
+        with open(tmp / f"ceiling{i}.log", "wb") as fh:
+            while True:
+                data = port.read(max(1, min(port.in_waiting, 1 << 16)))
+                if data:
+                    fh.write(data)
+                    sha.update(data)
+                    got += len(data)
+                    last = time.perf_counter()
+                elif total is None and not results.empty():
+                    total, digest = results.get()
+                if total is not None and (got >= total or time.perf_counter() - last > 5):
+                    break
+        port.close()
+        out[i] = {"bytes": got, "sent": total, "seconds": last - t0, "lost": (total or 0) - got,
+                  "sha_ok": sha.hexdigest() == digest}
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for s in sims:
+        s[1].set()
+    for t in threads:
+        t.join()
+    for _, _, _, close, proc in sims:
+        close.set()
+        proc.join(10)
+    for i in range(n):
+        (tmp / f"ceiling{i}.log").unlink()
+    return out
+
+
+def run_ports_espwatch(tmp: Path, n: int, seconds: float) -> dict:
+    """The monitor on N ports (PortGroup + the merged screen, headless), N simulators flooding."""
+    from espwatch.device.multiport import PortGroup
+    from espwatch.patterns import load_patterns
+    from espwatch.tui.app import MonitorApp
+    from espwatch.tui.ports import PortsSetup
+
+    patterns = load_patterns()
+    sims = [start_sim(tmp, seconds, name=f"ttyE{i}") for i in range(n)]
+    group = PortGroup([str(s[0]) for s in sims], 115200, [tmp / f"port{i}.log" for i in range(n)],
+                      tmp / "merged.log", retry_delay=0.05)
+    app = MonitorApp(group.merged_path, patterns, source=group.sources[0], name="merged.log",
+                     store=group.merged, arrival_time=group.merged.times.time_at,
+                     ports=PortsSetup(group.labels, [str(s[0]) for s in sims], group.sources, [None] * n))
+    group.merged.listeners.append(app.follower.wake.set)
+    group.merger.start()
+    res: dict = {}
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            while any(src.state != "connected" for src in group.sources):
+                await asyncio.sleep(0.01)
+            for s in sims:
+                s[1].set()
+            t0 = time.perf_counter()
+            sent: list = [None] * n
+            done_at: list[float] = [0.0] * n
+            while not all(done_at) and time.perf_counter() - t0 < seconds + 60:
+                await asyncio.sleep(0.01)
+                for i, s in enumerate(sims):
+                    if sent[i] is None and not s[2].empty():
+                        sent[i] = s[2].get()
+                    if sent[i] is not None and not done_at[i] and group.logs[i].device_bytes >= sent[i][0]:
+                        done_at[i] = time.perf_counter()
+            t_recv = time.perf_counter()
+            while (group.merger.behind() or app.bytes_read < group.merged.size) and \
+                    time.perf_counter() - t_recv < 300:
+                group.merger.wake.set()
+                await pilot.pause(0.05)
+            res.update(sent=sent, received_s=[d - t0 for d in done_at], t_ui=time.perf_counter() - t0,
+                       lines=app.lines, events=len(app.store), boots=len(app.sessions),
+                       merged_mb=group.merged.size / 1e6)
+            await pilot.press("ctrl+right_square_bracket")
+
+    try:
+        asyncio.run(run())
+    finally:
+        group.stop()
+        for _, _, _, close, proc in sims:
+            close.set()
+            proc.join(10)
+    res["rss_mb"] = peak_rss_mb()
+    per = []
+    for i in range(n):
+        size, digest = _device_sha(tmp / f"port{i}.log")
+        total, want = res["sent"][i] or (0, "")
+        per.append({"bytes": size, "lost": total - size, "sha_ok": digest == want,
+                    "seconds": res["received_s"][i]})
+    res["ports"] = per
+    return res
+
+
+def report_ports(n: int, seconds: float, tmp: Path) -> bool:
+    c = run_ports_ceiling(tmp, n, seconds)
+    e = run_ports_espwatch(tmp, n, seconds)
+    print(f"{n} ports flooded at once ({seconds:g} s each; simulators in their own processes):")
+    ok = True
+    for i, (pc, pe) in enumerate(zip(c, e["ports"], strict=True)):
+        rc = pc["bytes"] / max(1e-9, pc["seconds"]) / 1e6
+        re_ = pe["bytes"] / max(1e-9, pe["seconds"]) / 1e6
+        print(f"  port {chr(65 + i)}: espwatch {re_:6.2f} MB/s into its session log "
+              f"({pe['bytes'] / 1e6:.0f} MB, "
+              f"lost {pe['lost']} bytes, sha-256 {'identical' if pe['sha_ok'] else 'MISMATCH'})  |  "
+              f"pyserial loop {rc:6.2f} MB/s (lost {pc['lost']})")
+        ok = ok and pe["lost"] == 0 and pe["sha_ok"]
+    total_e = sum(p["bytes"] for p in e["ports"]) / max(p["seconds"] for p in e["ports"]) / 1e6
+    total_c = sum(p["bytes"] for p in c) / max(p["seconds"] for p in c) / 1e6
+    print(f"  all {n}: espwatch {total_e:.2f} MB/s, pyserial loops {total_c:.2f} MB/s (ratio "
+          f"{total_e / max(1e-9, total_c):.2f}); merged log {e['merged_mb']:.0f} MB, {e['lines']:,} lines, "
+          f"{e['boots']:,} boots, {e['events']:,} events on the screen {e['t_ui']:.1f} s after the start; "
+          f"peak RSS {e['rss_mb']:.0f} MB")
+    return ok
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--hour", action="store_true",
                     help="one hour at 921600 baud (332 MB) as fast as it goes, then the RSS")
+    ap.add_argument("--ports", type=int, default=4, metavar="N",
+                    help="then N ports flooded at once, beside N pyserial loops (default 4; 0 skips)")
+    ap.add_argument("--ports-only", action="store_true", help="only the N-port flood")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="espwatch-bench-live-"))
     try:
+        if args.ports_only:
+            return 0 if report_ports(args.ports, args.seconds, tmp) else 1
         c = run_ceiling(tmp, args.seconds)
         (tmp / "ceiling.log").unlink()
         rate_c = c["bytes"] / c["seconds"] / 1e6
@@ -235,7 +383,10 @@ def main() -> int:
               f"({e['store_kb']:.0f} KB), {e['boots']:,} boots ({e['boots_kb']:.0f} KB), {e['bodies']:,} "
               f"event bodies, {e['pipeline_boots']} boots in the pipeline, {e['times_entries']:,} arrival "
               f"times (bound: 36,000 entries = 576 KB per hour)")
-        return 0 if e["lost"] == 0 and e["sha_ok"] else 1
+        ok = e["lost"] == 0 and e["sha_ok"]
+        if args.ports:
+            ok = report_ports(args.ports, args.seconds, tmp) and ok
+        return 0 if ok else 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -95,7 +95,8 @@ def _command(name: str, help_text: str, parser: argparse.ArgumentParser,
             takes = action.nargs != 0
             kind, choices = _value_kind(action) if takes else (None, [])
             cmd.options.append(Option(list(action.option_strings), _help(action.help), kind, choices,
-                                      repeat=isinstance(action, argparse._AppendAction)))
+                                      repeat=isinstance(action, argparse._AppendAction) or
+                                      getattr(action, "repeatable", False)))
             continue
         many = action.nargs in ("*", "+") or (isinstance(action.nargs, int) and action.nargs > 1)
         cmd.positional_many = cmd.positional_many or many or cmd.positional is not None
@@ -284,8 +285,11 @@ def _zsh_option(o: Option) -> list[str]:
     helptext = _zq(o.help)
     if len(o.flags) == 1:
         return [f"'{star}{o.flags[0]}[{helptext}]{value}'"]
+    flags = ",".join(o.flags)
+    if o.repeat:  # zsh: `*` before the option; no exclusion list (it may come again, under either name)
+        return [f"'*'{{{flags}}}'[{helptext}]{value}'"]
     group = " ".join(o.flags)
-    return [f"'{star}({group})'{{{','.join(o.flags)}}}'[{helptext}]{value}'"]
+    return [f"'({group})'{{{flags}}}'[{helptext}]{value}'"]
 
 
 def _zsh_function(name: str, cmd: Command, out: list[str]) -> None:

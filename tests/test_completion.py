@@ -32,6 +32,7 @@ CASES: list[tuple[list[str], set[str]]] = [
     (["espwatch", "explain", "EW91"], {"EW910", "EW911", "EW912"}),
     (["espwatch", "explain", "checksum_"], {"checksum_failed"}),
     (["espwatch", "--port", "/dev/ttyUSB0", "--ba"], {"--baud"}),  # the monitor without its verb
+    (["espwatch", "-p", "/dev/ttyUSB0", "--port", "/dev/ttyACM0", "--ba"], {"--baud"}),  # several ports
     (["espwatch", "scan", "--patterns", "p"], {"pats"}),
     (["espwatch", "completion", ""], {"bash", "zsh", "fish"}),
 ]

@@ -15,7 +15,7 @@ from espwatch.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at every start (a few ms)
 if TYPE_CHECKING:
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
     from espwatch.binlog import BinlogDecoder
     from espwatch.diagnosis.rules import Rule
@@ -53,12 +53,34 @@ def add_patterns_option(p: argparse.ArgumentParser) -> None:
                    help="also load the pattern and rule files (*.toml) in DIR; may be repeated")
 
 
-def add_elf_options(p: argparse.ArgumentParser, what: str = "decode addresses") -> None:
-    """`--elf` / `--no-elf`, the same for every verb."""
-    p.add_argument("--elf", metavar="APP.elf",
+class Repeatable(argparse.Action):
+    """An option that may be given several times: one value stays a string (as a config file may set it),
+    a second one on the command line makes a list of the command line's values (a default from a config
+    file is replaced, not extended)."""
+
+    repeatable = True
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        seen = f"_{self.dest}_given"
+        cur = getattr(namespace, self.dest, None)
+        if not getattr(namespace, seen, False):
+            setattr(namespace, seen, True)
+            setattr(namespace, self.dest, values)
+        else:
+            setattr(namespace, self.dest, [*(cur if isinstance(cur, list) else [cur]), values])
+
+
+def add_elf_options(p: argparse.ArgumentParser, what: str = "decode addresses", per_input: str = "") -> None:
+    """`--elf` / `--no-elf`, the same for every verb. `per_input` ("PORT", "LOG"): the verb takes several
+    inputs, and `--elf` may be repeated as INPUT=ELF (a list; `espwatch.commands.multiport.split_elfs`)."""
+    per = (f"; with several {per_input}s, once for all or repeated as {per_input}=APP.elf ({per_input} or "
+           f"its label A, B, ...; the others then have none unless one ELF is also given for all)"
+           ) if per_input else ""
+    p.add_argument("--elf", metavar="APP.elf", action=Repeatable if per_input else "store",
                    help=f"the application ELF: {what} and check it against the ELF SHA256 the app prints "
                         "(default: found in ./build (ESP-IDF), .pio/build/<env> (PlatformIO) or an Arduino "
-                        "CLI build folder, in this folder or a parent)")
+                        f"CLI build folder, in this folder or a parent){per}")
     p.add_argument("--no-elf", action="store_true", help="do not look for an ELF in the build folders")
 
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from espwatch.commands import (
+    Repeatable,
     add_binlog_options,
     add_elf_options,
     add_patterns_option,
@@ -48,17 +49,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         ["espwatch monitor",
          "espwatch --port /dev/ttyUSB0",
          "espwatch --port COM4 -b 921600 --elf build/app.elf",
+         "espwatch --port /dev/ttyUSB0 --port /dev/ttyACM0 --elf A=gw.elf --elf B=node.elf",
+         "espwatch --port all",
          "espwatch --port rfc2217://192.168.1.20:4000 --no-reset"])
-    p.add_argument("--port", "-p", metavar="PORT",
-                   help="serial port or pyserial URL (default: the only port that looks like an ESP board)")
+    p.add_argument("--port", "-p", metavar="PORT", action=Repeatable,
+                   help="serial port or pyserial URL (default: the only port that looks like an ESP board); "
+                        "repeat it to watch several ports in one screen (each keeps its own session log; the "
+                        "screen shows their lines merged by arrival time, o shows one port alone); all = "
+                        "every port that looks like an ESP board")
     p.add_argument("--baud", "-b", type=int, default=115200, help="baud rate (default: 115200)")
     p.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT, metavar="SECONDS",
                    help=f"how long to wait for a port (or a board) that is not there yet, or busy, before "
                         f"giving up (default: {OPEN_TIMEOUT:g}; 0 waits for ever)")
     p.add_argument("--log", metavar="FILE",
                    help="session log to append to (default: a new file in the user log directory); arrival "
-                        "times go beside it in FILE.times")
-    add_elf_options(p, "decode backtraces (its index is built in the background)")
+                        "times go beside it in FILE.times. With several ports FILE is the merged log and "
+                        "each port's log goes beside it (FILE's name + .PORT.log)")
+    add_elf_options(p, "decode backtraces (its index is built in the background)", per_input="PORT")
     add_patterns_option(p)
     p.add_argument("--no-reset", action="store_true", help="do not reset the chip when the port opens")
     add_screen_options(p)
@@ -112,16 +119,22 @@ def run(args: argparse.Namespace) -> int:
     if args.open_timeout < 0:
         raise UsageError(f"--open-timeout {args.open_timeout:g}: must be 0 (wait for ever) or more seconds")
     patterns, rules = load_data(args)
+    from espwatch.commands.multiport import expand_ports, one_elf, run_ports
+
+    ports = expand_ports([args.port] if isinstance(args.port, str) else args.port or [])
+    if len(ports) > 1:
+        return run_ports(args, ports, patterns, rules, EOLS[args.eol])
     from espwatch.device.choose import ports_summary
     from espwatch.device.connect import wait_for_port
     from espwatch.device.ports import list_ports
     from espwatch.device.reader import SerialSource
     from espwatch.device.sessionlog import SessionLog, default_log_path
 
-    enr = enrichment(args, patterns, rules, background=True)
     timeout = args.open_timeout or None
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    port_name = args.port or pick_port(timeout, interactive)
+    port_name = ports[0] if ports else pick_port(timeout, interactive)
+    one_elf(args, port_name)
+    enr = enrichment(args, patterns, rules, background=True)
     wait = "for ever" if timeout is None else f"up to {timeout:g} s"
     try:
         port = wait_for_port(port_name, args.baud, timeout,

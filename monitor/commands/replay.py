@@ -34,12 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         ["espwatch replay boot.log",
          "espwatch replay --follow session.log",
          "cat boot.log | espwatch replay -",
-         "espwatch replay --elf build/app.elf capture.bin     # a binary log, shown as text"])
-    p.add_argument("log", metavar="LOG",
-                   help="log file, e.g. an espwatch session log; - reads standard input")
+         "espwatch replay --elf build/app.elf capture.bin     # a binary log, shown as text",
+         "espwatch replay gw.log node.log     # merged by their arrival times (.times beside each)"])
+    p.add_argument("log", metavar="LOG", nargs="+",
+                   help="log file, e.g. an espwatch session log; - reads standard input. Several logs are "
+                        "shown merged by arrival time (each session log's .times sidecar), labelled A, B, "
+                        "...; o shows one alone")
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows (like tail -f)")
     add_patterns_option(p)
-    add_elf_options(p, "decode backtraces (its index is built in the background)")
+    add_elf_options(p, "decode backtraces (its index is built in the background)", per_input="LOG")
     add_screen_options(p)
     add_binlog_options(p, switch=True)
     p.set_defaults(func=run)
@@ -63,6 +66,16 @@ def run(args: argparse.Namespace) -> int:
     from espwatch.pipeline import open_input
 
     patterns, rules = load_data(args)
+    from espwatch.commands.multiport import one_elf, run_replay
+
+    if len(args.log) > 1:
+        if args.follow:
+            raise UsageError("--follow: one log at a time (several logs are merged as they are)")
+        if binlog_wanted(args, None):
+            raise UsageError("binary logs are replayed one at a time")
+        return run_replay(args, args.log, patterns, rules)
+    args.log = args.log[0]
+    one_elf(args, args.log)
     spool = None
     until = None
     follow = args.follow

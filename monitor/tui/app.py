@@ -28,6 +28,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static, Tree
 
@@ -37,6 +38,7 @@ from espwatch.enrich import Enrichment
 from espwatch.events import SEVERITIES, Event
 from espwatch.patterns import PatternSet
 from espwatch.pipeline import Pipeline
+from espwatch.portpipe import PortsPipeline
 from espwatch.render.frames import frame_lines
 from espwatch.reread import reread
 from espwatch.sanitize import for_terminal
@@ -51,6 +53,7 @@ from espwatch.tui.filtering import FilterMixin
 from espwatch.tui.help import HelpScreen
 from espwatch.tui.logview import LogView, host_time_of_text
 from espwatch.tui.messages import BatchReady, SourceStatus
+from espwatch.tui.ports import PortsMixin, PortsSetup, port_style
 from espwatch.tui.query import FilterResult, FilterSpec
 from espwatch.tui.reports import ReportMixin
 from espwatch.tui.searching import SearchMixin
@@ -83,8 +86,9 @@ class DetailScreen(ModalScreen[None]):
             yield Static(self.body)
 
 
-class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
-    """Live monitor (with `source`) or replay of `path`."""
+class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin, App[int]):
+    """Live monitor (with `source`) or replay of `path`; with `ports`, `path` is the merged log of several
+    ports (espwatch.merge) and the pipeline gives each port its own (espwatch.tui.ports)."""
 
     TITLE = "espwatch"
     ENABLE_COMMAND_PALETTE = False
@@ -144,6 +148,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         Binding("i", "prompt('send')", "Send"),
     ]
     REPLAY_BINDINGS = [Binding("q", "quit", "Quit", show=False)]
+    PORTS_BINDINGS = [Binding("o", "port", "Port")]
 
     def __init__(self, path: str | os.PathLike[str], patterns: PatternSet, *,
                  enrichment: Enrichment | None = None,
@@ -153,13 +158,21 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
                  eol: bytes = b"\r\n", interval: float | None = None,
                  store: ByteStore | None = None,
                  arrival_time: Callable[[int], float | None] | None = None,
-                 scan_in_process: bool | ScanProcess = False) -> None:
+                 scan_in_process: bool | ScanProcess = False, ports: PortsSetup | None = None) -> None:
         super().__init__()
         self.path = Path(path)
         self.patterns = patterns
         self.enrichment = enrichment
-        stages = enrichment.stages() if enrichment is not None else []
-        self.pipeline = Pipeline(patterns, stages, keep_events=False)
+        self.ports = ports
+        self.port_selected = 0
+        self._port_hashes: dict[str, set[str]] = {}
+        """Several ports: the one reset, send and console act on (espwatch.tui.ports)."""
+        if ports is not None:
+            self.pipeline: Pipeline | PortsPipeline = ports.pipeline(patterns)
+            source = ports.sources[0] if ports.sources else None
+        else:
+            stages = enrichment.stages() if enrichment is not None else []
+            self.pipeline = Pipeline(patterns, stages, keep_events=False)
         self.source = source
         self.live = source is not None
         if self.live:
@@ -197,7 +210,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         self.done_at: float | None = None
         self.selected: Event | None = None
         self.selected_row: int | None = None
-        self.filter_spec = FilterSpec()
+        self.filter_spec = FilterSpec(labelled=ports is not None)
         self.filter: FilterResult | None = None
         self._filtering: FilterResult | None = None
         """The filter a worker is extending now."""
@@ -219,7 +232,8 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         self._undecoded: list[int] = []
         """Rows of events to decode once the ELF index is ready."""
         self._send_queue: queue.Queue[bytes | None] = queue.Queue()
-        for b in self.LIVE_BINDINGS if self.live else self.REPLAY_BINDINGS:
+        for b in [*(self.LIVE_BINDINGS if self.live else self.REPLAY_BINDINGS),
+                  *(self.PORTS_BINDINGS if ports is not None else [])]:
             self.bind(b.key, b.action, description=b.description, show=b.show,
                       key_display=b.key_display)
 
@@ -275,7 +289,16 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
 
     def _reread_boot(self, number: int, first: int, last: int) -> SessionInfo | None:
         """A boot's facts, read again from its first lines (see espwatch.tui.boots)."""
-        data = b"".join(buf for _, buf in self.index.iter_ranges(first, min(last, first + FACT_LINES)))
+        extra: dict[str, Any] = {}
+        if self.ports is not None:  # the boot's port's own lines
+            lane, data = self._port_data(first, min(last, first + FACT_LINES))
+            if lane is None:
+                return None
+            pp = self.pipeline
+            extra = {"port": self.ports.labels[lane], "port_boot": pp.boot_local[number - 1]} \
+                if isinstance(pp, PortsPipeline) and number <= len(pp.boot_local) else {}
+        else:
+            data = b"".join(buf for _, buf in self.index.iter_ranges(first, min(last, first + FACT_LINES)))
         pipe = Pipeline(self.patterns, [], keep_events=False)
         pipe.feed(data)
         pipe.close()
@@ -283,13 +306,23 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         i = number - 1
         counts = {name: self.sessions.counts[r][i] for r, name in enumerate(SEVERITIES)
                   if self.sessions.counts[r][i]}
-        return SessionInfo(number, first, last, dict(s.facts), counts)
+        return SessionInfo(number, first, last, {**s.facts, **extra}, counts)
 
     def _reread(self, first: int, last: int, kind: str, code: str, boot: int) -> Event | None:
-        data = b"".join(buf for _, buf in self.index.iter_ranges(first, last))
-        ev = reread(self.patterns, data, first, kind, code, boot)
+        stages = self.pipeline.stages
+        if self.ports is not None:  # the event's port's own lines, then the merged line numbers again
+            lane, data = self._port_data(first, last)
+            if lane is None or not isinstance(self.pipeline, PortsPipeline):
+                return None
+            ev = reread(self.patterns, data, 1, kind, code, boot)
+            if ev is not None:
+                ev.line, ev.end_line = first, last
+            stages = self.pipeline.stages_of(lane)
+        else:
+            data = b"".join(buf for _, buf in self.index.iter_ranges(first, last))
+            ev = reread(self.patterns, data, first, kind, code, boot)
         if ev is not None:
-            for stage in self.pipeline.stages:
+            for stage in stages:
                 if isinstance(stage, DecodeStage):
                     stage.decode_if_ready(ev)
         return ev
@@ -304,7 +337,16 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         view.focus()
         if not self.live:
             self.query_one("#progress", ProgressBar).add_class("shown")
-        if self.source is not None:
+        if self.ports is not None:
+            view.port_styles = {label: port_style(i) for i, label in enumerate(self.ports.labels)}
+            for label, src in zip(self.ports.labels, self.ports.sources, strict=False):
+                src.on_status = lambda state, text, label=label: self.post_message(
+                    SourceStatus(state, f"{label}: {text}"))
+                if not src.running:
+                    src.start()
+            if self.ports.sources:
+                self._sender()
+        elif self.source is not None:
             src = self.source
             src.on_data = lambda n: self.follower.wake.set()
             src.on_status = lambda state, text: self.post_message(SourceStatus(state, text))
@@ -333,8 +375,8 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         self.workers.cancel_all()
         if self.filter is not None:
             self.filter.cancel.set()
-        if self.source is not None:
-            self.source.stop()
+        for src in self.ports.sources if self.ports is not None else [self.source] if self.source else []:
+            src.stop()
         self._stop_capture()
         self.index.close()
 
@@ -451,7 +493,11 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
             bar.set_class(b.bytes_read < b.size, "shown")
         if self.filter is not None and not self.filter.complete:
             self._start_filter()
-        if self.enrichment is not None:
+        if self.ports is not None:
+            for s in b.sessions:
+                self.note_port_boot(s)
+            self.elf_state = self.ports_elf_state()
+        elif self.enrichment is not None:
             self.elf_state = self.enrichment.status(sorted(self.sessions.printed_hashes))
         self._update_eventbar()
         self._update_status()
@@ -467,7 +513,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         if new is None or new.code not in self.patterns.decode_codes:
             return
         if not new.frames:
-            if self.enrichment is not None and self.enrichment.state == "indexing":
+            if self.indexing:
                 self._undecoded.append(row)
             return
         rows = self._decoded_at.setdefault(new.end_line, [])
@@ -490,7 +536,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         return out
 
     def _retry_decoding(self) -> None:
-        if not self._undecoded or self.enrichment is None or self.enrichment.state == "indexing":
+        if not self._undecoded or self.indexing:
             return
         rows, self._undecoded = self._undecoded, []
         for row in rows:
@@ -513,7 +559,10 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
                           following=reading and self.bytes_read >= self.file_size,
                           paused=self.log_view.paused,
                           search=self.search_pattern or "")
-        if self.live and self.source is not None:
+        if self.ports is not None:
+            info.source, info.size = f"merged {self.log_name}", self.file_size
+            info.state = f"reset/send → {self.ports.labels[self.port_selected]}" if self.live else ""
+        elif self.live and self.source is not None:
             src = self.source
             info.source, info.state, info.size = f"{src.url} {src.baud}", self.source_state or src.state, \
                 src.bytes_received
@@ -539,8 +588,15 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, App[int]):
         return info
 
     def _update_status(self) -> None:
-        text = status_text(self._status_info())
-        log_problem = self.source.log.status_text() if self.source is not None else None
+        try:
+            info = self._status_info()
+        except NoMatches:  # a reader's note after the screen went (several ports stop one after the other)
+            return
+        text = status_text(info)
+        if self.ports is not None:
+            text = Text.assemble(self.ports_status(), " · ", text)
+        one = self.source is not None and self.ports is None  # several ports: in ports_status
+        log_problem = self.source.log.status_text() if one else None
         if log_problem:
             text = Text.assemble((f" {for_terminal(log_problem)} ", "bold white on red"), " ", text)
         self.query_one("#status", Static).update(text)

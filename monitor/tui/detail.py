@@ -62,7 +62,8 @@ def _field_rows(ev: Event, limit: int = 400) -> list[tuple[str, str]]:
 
 def boot_label(s: SessionInfo) -> str:
     f = s.facts
-    parts = [f"Boot {s.number}"]
+    # several ports: the port's label and its own boot number (s.number counts the boots of all ports)
+    parts = [f"{f['port']} · Boot {f.get('port_boot', s.number)}" if "port" in f else f"Boot {s.number}"]
     if "reset_reason" in f:
         parts.append(str(f["reset_reason"]))
     if "partition" in f:
@@ -88,7 +89,10 @@ def render_event(ev: Event, patterns: PatternSet | None,
     head = Text.assemble(sev, " ", (event_title(ev, patterns), "bold"))
     parts.append(head)
     span = f"line {ev.line}" if ev.end_line == ev.line else f"lines {ev.line}-{ev.end_line}"
-    parts.append(Text(for_terminal(f"{ev.kind} · {ev.code} · {span} · boot {ev.boot}"), style="dim"))
+    boot = f"boot {ev.boot}"
+    if session is not None and "port" in session.facts:  # several ports: the port's own boot number
+        boot = f"port {session.facts['port']} boot {session.facts.get('port_boot', ev.boot)}"
+    parts.append(Text(for_terminal(f"{ev.kind} · {ev.code} · {span} · {boot}"), style="dim"))
     if session is not None:
         parts.append(Text(boot_label(session), style="dim"))
     if provisional:

@@ -285,7 +285,12 @@ class Follower:
         out = [s for s in out if s.number >= self._posted_number]
         sessions = self.pipeline.sessions
         out.extend(SessionInfo.of(s) for s in sessions if s.number >= self._posted_number)
-        self._posted_number = sessions[-1].number
+        # several ports (espwatch.portpipe): each port's current boot still changes, not only the last one
+        first_open = getattr(self.pipeline, "first_open", None)
+        if first_open is not None:
+            self._posted_number = first_open
+        elif sessions:
+            self._posted_number = sessions[-1].number
         return out
 
     def _post(self, changes: Changes, size: int, done: bool, t0: float) -> None:

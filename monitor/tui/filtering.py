@@ -18,11 +18,13 @@ class FilterMixin:
     """The app's filters: `set_filter`, the worker, `l` and `b`."""
 
     def set_filter(self, *, level: str | bool | None = False, tag: str | bool | None = False,
-                   boot: tuple[int, int, int] | bool | None = False, clear: bool = False) -> None:
+                   boot: tuple[int, int, int] | bool | None = False, port: str | bool | None = False,
+                   clear: bool = False) -> None:
+        from dataclasses import replace
+
         from espwatch.search import compile_user_regex
 
-        spec = FilterSpec() if clear else FilterSpec(self.filter_spec.min_level, self.filter_spec.tag,
-                                                      self.filter_spec.boot)
+        spec = FilterSpec(labelled=self.filter_spec.labelled) if clear else replace(self.filter_spec)
         if level is not False:
             spec.min_level = level  # type: ignore[assignment]
         if tag is not False:
@@ -35,6 +37,8 @@ class FilterMixin:
             spec.tag = tag  # type: ignore[assignment]
         if boot is not False:
             spec.boot = boot  # type: ignore[assignment]
+        if port is not False:
+            spec.port = port  # type: ignore[assignment]
         self.filter_spec = spec
         if self.filter is not None:
             self.filter.cancel.set()
@@ -105,6 +109,9 @@ class FilterMixin:
             return
         number = self.sessions.boot_at(self.log_view.current_line())
         if number is None:
+            return
+        if self.ports is not None:  # several ports: the boot of the line's own port, and only that port
+            self.port_boot_filter(number)
             return
         i = number - 1
         end = self.sessions.end[i] if number < len(self.sessions) else 1 << 62

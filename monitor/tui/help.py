@@ -25,6 +25,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("l", "level filter: all, I+, W+, E"),
         ("f", "tag filter (regex)"),
         ("b", "only the boot under the cursor"),
+        ("o", "several ports: all, port A alone, port B alone, ... (reset and send act on the one shown)"),
         ("Esc", "clear filters and search"),
         ("m / '", "toggle a bookmark / next bookmark"),
     ]),

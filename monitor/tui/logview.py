@@ -26,6 +26,7 @@ from textual.strip import Strip
 from espwatch.device.sessionlog import is_host_line
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line, split_host_time
+from espwatch.merge import split_label
 from espwatch.sanitize import for_terminal, sgr_text
 from espwatch.tui.document import LineIndex
 from espwatch.tui.query import FilterResult
@@ -108,6 +109,8 @@ class LogView(ScrollView, can_focus=True):
         self.wrap = False
         self.show_decoded = True
         self.time_of: Callable[[int, int, bytes], str | None] = lambda line, offset, raw: None
+        self.port_styles: dict[str, Style] | None = None
+        """Several ports (a merged log, espwatch.merge): each label's colour; the label goes in the gutter."""
         self.decoded_text: Callable[[int], list[str]] = lambda line: []
         """The decoded lines shown under a log line (the app reads them from its events)."""
         self.first_render: float | None = None
@@ -239,7 +242,8 @@ class LogView(ScrollView, can_focus=True):
         return disp - (start - self._x_rows[i]) - self._x_counts[i], -1
 
     def _gutter_width(self) -> int:
-        return max(4, len(str(self._total_lines or 1))) + 2 + (13 if self.show_times else 0)
+        return max(4, len(str(self._total_lines or 1))) + 2 + (13 if self.show_times else 0) + \
+            (2 if self.port_styles else 0)
 
     def _view_height(self) -> int:
         """Screen lines for rows: the widget's height without the horizontal scrollbar."""
@@ -379,7 +383,10 @@ class LogView(ScrollView, can_focus=True):
         raw, length, offset = self.index.line(line)
         text = self._cache.get(line)
         if text is None:
-            text = line_text(raw, length)
+            if self.port_styles is not None and split_label(raw)[0] is not None:
+                text = line_text(raw[3:], length - 3)
+            else:
+                text = line_text(raw, length)
             if line < self._total_lines:
                 self._cache[line] = text
                 if len(self._cache) > 2000:
@@ -503,6 +510,13 @@ class LogView(ScrollView, can_focus=True):
                 _, _, offset = self.index.line(line)
                 stamp = self.time_of(line, offset, raw) or ""
                 gutter.append(f"{stamp[:12]:<12} ", style="cyan")
+            if self.port_styles is not None:
+                label, whole, _ = split_label(raw)
+                if label is None:
+                    gutter.append("  ")
+                else:
+                    gutter.append(label, style=self.port_styles.get(label, GUTTER_STYLE))
+                    gutter.append(" " if whole else "~", style=GUTTER_STYLE)
         else:
             gutter = Text(" " * self._gutter_width())
         console = self.app.console

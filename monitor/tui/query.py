@@ -3,8 +3,8 @@
 A filter keeps lines by level (ESP-IDF `E (..) tag:` and Arduino `[E][file:line]` records at or above the
 level, plus the own lines of every event at least that severe: its first line and its block, so a panic's
 register dump stays visible under "errors"; a finding's evidence span is not an event's own lines and
-pulls nothing in), by tag (regex on the record's tag) and by boot (its line range). Host lines written by
-espwatch always stay.
+pulls nothing in), by tag (regex on the record's tag), by boot (its line range) and, in a merged log of
+several ports, by port (its label). Host lines written by espwatch always stay.
 Search is in the core (espwatch.search).
 """
 
@@ -20,6 +20,7 @@ from espwatch.device.sessionlog import is_host_line
 from espwatch.events import SEVERITY_RANK
 from espwatch.lines import clean_text
 from espwatch.logformat import parse_line
+from espwatch.merge import split_label
 from espwatch.search import compile_user_regex
 from espwatch.tui.document import LineIndex
 
@@ -33,10 +34,14 @@ class FilterSpec:
     min_level: str | None = None
     tag: str | None = None
     boot: tuple[int, int, int] | None = None  # (number, first line, last line)
+    port: str | None = None
+    """A merged log of several ports (espwatch.merge): the label of the one port to keep."""
+    labelled: bool = False
+    """The lines carry port labels (a merged log): levels and tags are read after the label."""
 
     @property
     def active(self) -> bool:
-        return bool(self.min_level or self.tag or self.boot)
+        return bool(self.min_level or self.tag or self.boot or self.port)
 
     def describe(self) -> str:
         parts = []
@@ -46,6 +51,8 @@ class FilterSpec:
             parts.append(f"tag~{self.tag}")
         if self.boot:
             parts.append(f"boot {self.boot[0]}")
+        if self.port:
+            parts.append(f"port {self.port} only")
         return ", ".join(parts)
 
 
@@ -108,6 +115,7 @@ def run_filter(result: FilterResult, index: LineIndex, spans: tuple[Sequence[int
     tag_rx = compile_user_regex(spec.tag) if spec.tag else None
     level_rank = LEVEL_ORDER.get(spec.min_level or "", -1)
     needs_parse = spec.min_level is not None or tag_rx is not None
+    port = spec.port.encode() if spec.port else None
     lines = result.lines
     for number, buf in index.iter_ranges(first, last):
         if result.cancel.is_set():
@@ -118,6 +126,14 @@ def run_filter(result: FilterResult, index: LineIndex, spans: tuple[Sequence[int
             parts.pop()
         for raw in parts:
             keep = True
+            if spec.labelled and split_label(raw)[0] is not None:
+                if port is not None and raw[:1] != port:
+                    n += 1
+                    continue
+                raw = raw[3:]
+            elif port is not None:  # a line of no port (the legend)
+                n += 1
+                continue
             if needs_parse and not is_host_line(raw):
                 rec = parse_line(clean_text(raw))
                 keep = True

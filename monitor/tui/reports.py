@@ -38,11 +38,11 @@ class ReportMixin:
         """The Markdown report of the log (what `espwatch report` writes): to `path`, or the clipboard."""
         from espwatch.report import ReportOptions, build_report
 
-        enr = self.enrichment
+        log, enr = self.report_source()  # several ports: the selected port's own log and ELF
         elf = str(enr.elf.path) if enr is not None and enr.elf is not None else None
         opt = ReportOptions(elf=elf, no_elf=elf is None)
         try:
-            rep = build_report(str(self.path), opt, self.patterns, enr.rules if enr is not None else None)
+            rep = build_report(str(log), opt, self.patterns, enr.rules if enr is not None else None)
             if path is not None:
                 path.write_text(rep.markdown, encoding="utf-8")
         except Exception as exc:
