@@ -49,17 +49,22 @@ def _work(conn: Connection, path: str, patterns: PatternSet, rules: list[Rule] |
     import os
 
     from espwatch.pipeline import CHUNK, Pipeline, read_reusing
+    from espwatch.scan import KEEP_SESSIONS
 
-    sent_sessions = 0
+    posted = 0
+    """Boots numbered below this were sent in their final state (the last one sent may still change)."""
+    dropped: list[SessionInfo] = []
     offset = 0
     size = 0
 
     def batch(pipe: Pipeline, events: list[Event], done: bool = False, error: str | None = None) -> ScanBatch:
-        nonlocal sent_sessions
+        nonlocal posted
+        states = [s for s in dropped if s.number >= posted]
+        dropped.clear()
         sessions = pipe.sessions
-        first = max(0, sent_sessions - 1)
-        states = [SessionInfo.of(s) for s in sessions[first:]]
-        sent_sessions = len(sessions)
+        states.extend(SessionInfo.of(s) for s in sessions if s.number >= posted)
+        if sessions:
+            posted = sessions[-1].number
         return ScanBatch(events, states, pipe.lines, offset, size, done, time.perf_counter() - t0, error,
                          {"prefilter": pipe.detector.prefilter_engine})
 
@@ -71,6 +76,10 @@ def _work(conn: Connection, path: str, patterns: PatternSet, rules: list[Rule] |
         stages = Enrichment(elf, "given", patterns, rules, background=True, strict=False).stages() \
             if enrich else []
         pipe = Pipeline(patterns, stages, keep_events=False)
+        # Only the last boots stay in the worker (its memory is bounded on a boot loop of any length); the
+        # ones it lets go are sent with the next batch.
+        pipe.boots.keep_sessions = KEEP_SESSIONS
+        pipe.boots.on_drop = lambda s: dropped.append(SessionInfo.of(s))
         pending: list[Event] = []
         last = t0
         with open(path, "rb") as fh:

@@ -52,6 +52,27 @@ def test_worker_gives_what_scan_gives(corpus_dir: Path, name: str) -> None:
     assert batches[-1].bytes_read == batches[-1].size == (corpus_dir / name).stat().st_size
 
 
+def test_a_long_boot_loop_keeps_the_worker_small_and_gives_every_boot(corpus_dir: Path, tmp_path: Path) -> None:
+    """More boots than the worker keeps (it lets the old ones go): every boot still arrives, in its final
+    state, as scan has it with all boots kept."""
+    from espwatch.scan import KEEP_SESSIONS
+
+    one = (corpus_dir / "a-esp32-flash-read-err-bootloop.log").read_bytes()
+    path = tmp_path / "loop.log"
+    path.write_bytes(one * max(KEEP_SESSIONS * 2, (3 << 20) // len(one)))  # > 3 chunks: several batches
+    expected = scan_stream(str(path), PATTERNS, stages=Enrichment(None, "", PATTERNS, RULES).stages())
+    assert len(expected.sessions) > 2 * KEEP_SESSIONS
+    batches = collect(ScanProcess(str(path), PATTERNS, RULES, interval=0.0))
+    assert len(batches) > 2
+    sessions = {}
+    for b in batches:
+        for s in b.sessions:
+            sessions[s.number] = s
+    assert [(s.number, s.start_line, s.end_line, s.facts, s.counts) for s in expected.sessions] == \
+        [(s.number, s.start_line, s.end_line, s.facts, s.counts) for s in (sessions[n] for n in sorted(sessions))]
+    assert [e.to_json() for b in batches for e in b.events] == [e.to_json() for e in expected.events]
+
+
 def test_detection_only_without_enrichment(corpus_dir: Path) -> None:
     path = str(corpus_dir / C3)
     pipe = Pipeline(PATTERNS)
