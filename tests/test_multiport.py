@@ -23,18 +23,11 @@ from espwatch.portpipe import PortsPipeline, port_lines
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim, garbage
+from helpers import wait_for
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="pty simulator is POSIX only")
 DATA = Path(__file__).parent / "data"
 
-
-def wait_for(cond, timeout: float = 20.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def merged_lines(path: Path) -> list[bytes]:

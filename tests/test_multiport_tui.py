@@ -22,6 +22,7 @@ from espwatch.tui.ports import PortsSetup
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
+from helpers import until
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -34,14 +35,6 @@ LOGS = ["esp32c3-abort-then-illegal-instruction.log", "brownout-loop.log", "ota-
 def patterns():
     return load_patterns()
 
-
-async def until(pilot, cond, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("timed out")
-        await pilot.pause(0.02)
 
 
 def status(app) -> str:

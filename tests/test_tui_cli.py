@@ -13,6 +13,7 @@ import pytest
 from espwatch.cli import main
 from espwatch.commands import build_parser
 from espwatch.device.spool import StdinSpool
+from espwatch.errors import UsageError
 from espwatch.patterns import load_patterns
 from espwatch.pipeline import Pipeline
 from espwatch.tui.document import Follower, LineIndex
@@ -116,3 +117,30 @@ def test_detail_of_decoded_frames_and_findings() -> None:
     console.print(render_event(finding, patterns))
     text = console.export_text()
     assert "Boot loop after OTA" in text and "check the rollback" in text and "lines 5, 9" in text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_replay_reads_a_utf16_log_through_a_utf8_copy(corpus_dir: Path, tmp_path: Path, encoding: str) -> None:
+    """A log saved by Windows PowerShell 5 (`>` writes UTF-16 LE with a BOM) is shown as text: the screen
+    reads a UTF-8 copy, whose events equal scan's of the original (scan transcodes on the fly)."""
+    from espwatch.commands.replay import readable_copy
+    from espwatch.device.spool import remove_file
+    from espwatch.scan import scan_stream
+
+    src = corpus_dir / "b-esp32c3-abort-then-illegal-instruction.log"
+    text = src.read_bytes().decode("utf-8")
+    log = tmp_path / "ps.log"
+    log.write_bytes(text.encode(encoding))
+    assert readable_copy(str(src), follow=False) is None  # UTF-8 logs are read as they are
+    copy = readable_copy(str(log), follow=False)
+    assert copy is not None
+    try:
+        assert Path(copy).read_bytes() == text.encode("utf-8")
+        patterns = load_patterns()
+        shown = Pipeline(patterns).run([Path(copy).read_bytes()])
+        scanned = scan_stream(str(log), patterns).events
+        assert [e.to_json() for e in shown] == [e.to_json() for e in scanned] and shown
+    finally:
+        assert remove_file(copy)
+    with pytest.raises(UsageError, match="--follow"):
+        readable_copy(str(log), follow=True)

@@ -61,9 +61,28 @@ def _arrival_times(log: str) -> Callable[[int], float | None] | None:
     return times.time_at if times is not None and len(times) else None
 
 
+def readable_copy(log: str, follow: bool) -> str | None:
+    """For a log written in UTF-16 or UTF-32 (Windows PowerShell 5's `>`), the path of a UTF-8 copy for the
+    screen (the caller removes it); None for a log the screen reads as it is. Checks the file is readable."""
+    from espwatch.pipeline import open_input
+
+    fh, _ = open_input(log)
+    try:
+        sniffed = getattr(fh, "sniffed", None)
+        if sniffed is None or not sniffed.transcode:
+            return None
+        if follow:
+            raise UsageError(f"--follow: a log in {sniffed.encoding.upper()} is replayed whole; "
+                             "leave out --follow")
+        from espwatch.device.spool import utf8_copy
+
+        return utf8_copy(fh)
+    finally:
+        fh.close()
+
+
 def run(args: argparse.Namespace) -> int:
     from espwatch.binlog.setup import sniff_file
-    from espwatch.pipeline import open_input
 
     patterns, rules = load_data(args)
     from espwatch.commands.multiport import one_elf, run_replay
@@ -77,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     args.log = args.log[0]
     one_elf(args, args.log)
     spool = None
+    utf8 = None
     until = None
     follow = args.follow
     if args.log == "-":
@@ -90,10 +110,11 @@ def run(args: argparse.Namespace) -> int:
         path, name, follow, until = spool.path, "<stdin>", True, spool.done
         arrival_time = None
     else:
-        fh, _ = open_input(args.log)
-        fh.close()
         path, name = args.log, os.path.basename(args.log)
-        arrival_time = _arrival_times(args.log)
+        utf8 = readable_copy(args.log, follow)
+        # the sidecar's offsets are those of the file's own bytes: none for a transcoded copy
+        arrival_time = _arrival_times(args.log) if utf8 is None else None
+        path = utf8 or path
     enr = enrichment(args, patterns, rules, background=True)
     binlog = None
     wanted = binlog_wanted(args, enr)
@@ -136,4 +157,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         if not isinstance(scan_process, bool):
             scan_process.stop()
+        if utf8 is not None:
+            from espwatch.device.spool import remove_file
+
+            remove_file(utf8)
     return 0

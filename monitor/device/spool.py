@@ -66,6 +66,21 @@ def remove_file(path: str | os.PathLike[str], attempts: int = 6, first_delay: fl
     return False
 
 
+def utf8_copy(stream, directory: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """Copy a readable stream that gives UTF-8 (a UTF-16/32 log transcoded by `espwatch.encoding`) to a
+    temporary file named like the stdin spool (so a copy left behind is swept later); returns its path."""
+    sweep_stale(directory)
+    fd, path = tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while block := stream.read(1 << 20):
+                out.write(block)
+    except BaseException:
+        remove_file(path)
+        raise
+    return path
+
+
 class StdinSpool:
     """Copies a pipe (standard input) to a temporary file in a thread, like toolong does.
 

@@ -444,7 +444,17 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
     def _post_batch(self, batch: Batch) -> None:
         self.post_message(BatchReady(batch))
 
+    def screen_gone(self) -> bool:
+        """The widgets are gone (the app is closing): a worker's late message has nothing to update (the
+        bytes are in the log file; nothing is lost by not drawing them)."""
+        try:
+            return self.timeline is None
+        except NoMatches:
+            return True
+
     def on_batch_ready(self, message: BatchReady) -> None:
+        if self.screen_gone():
+            return
         b = message.batch
         ch = b.changes
         store, timeline = self.store, self.timeline

@@ -80,6 +80,8 @@ class FilterMixin:
             self.post_message(FilterProgress(flt, True))
 
     def on_filter_progress(self, message: FilterProgress) -> None:
+        if self.screen_gone():
+            return
         if message.done and message.result is self._filtering:
             self._filtering = None
         if message.result is not self.filter:

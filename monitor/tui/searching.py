@@ -115,6 +115,8 @@ class SearchMixin:
             self.log_view.goto_line(line)
 
     def on_search_done(self, message: SearchDone) -> None:
+        if self.screen_gone():
+            return
         res = self.search
         if res is None or message.pattern != self.search_pattern:
             return
