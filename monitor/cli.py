@@ -26,8 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     prepare_streams()  # any text prints on any console or pipe (Windows: cp1252) without a traceback
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] not in VERBS and args_list[0] not in ("-h", "--help", "--version"):
-        args_list.insert(0, "monitor")  # `espwatch --port X` is the monitor verb
+    if not args_list or (args_list[0] not in VERBS and args_list[0] not in ("-h", "--help", "--version")):
+        args_list.insert(0, "monitor")  # `espwatch` and `espwatch --port X` are the monitor verb
     verb = args_list[0] if args_list and args_list[0] in VERBS else None
     try:
         if verb is not None:

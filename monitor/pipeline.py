@@ -158,11 +158,17 @@ _NOT_A_LOG: list[tuple[int, tuple[bytes, ...], str]] = [
 ]
 
 
+_DECOMPRESS = {what: f" (decompress it first: `{tool} FILE > FILE.log`{also})" for what, tool, also in (
+    ("a gzip file", "zcat", "; `espwatch triage` reads .gz logs as they are"),
+    ("a zstd file", "zstdcat", "; `espwatch triage` reads .zst logs as they are"),
+    ("an xz file", "xzcat", ""), ("a bzip2 file", "bzcat", ""))}
+
+
 def sniff_binary(head: bytes, name: str) -> None:
     """Raise InputError (one line) when the first bytes of an input show it is a known binary, not a log."""
     for offset, magics, what in _NOT_A_LOG:
         if head[offset:].startswith(magics) and (what != "a bzip2 file" or head[3:4].isdigit()):
-            raise InputError(f"{name} is {what}, not a log")
+            raise InputError(f"{name} is {what}, not a log{_DECOMPRESS.get(what, '')}")
     if head.startswith(b"MZ") and len(head) >= 0x40:
         pe = int.from_bytes(head[0x3C:0x40], "little")
         if head[pe:pe + 4] == b"PE\x00\x00":

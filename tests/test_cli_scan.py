@@ -116,3 +116,19 @@ def test_text_summary_is_streamed_and_capped(tmp_path: Path) -> None:
     assert sum(1 for line in out if "EW404" in line) == 3 * 200
     assert sum(1 for line in out if "... 250 more events in this boot (250 fatal abort)" in line) == 3
     assert out[-1] == "  total: 1,353 lines, 3 boot(s); 1350 fatal, 1 error, 3 info"  # + EW903
+
+
+def test_empty_file_lists_no_boot_and_compressed_log_says_how_to_read_it(tmp_path: Path, corpus_dir) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    r = espwatch("scan", str(empty))
+    assert r.returncode == 0, r.stderr
+    assert "boot 1" not in r.stdout.decode() and "0 lines (the input is empty)" in r.stdout.decode()
+    import gzip
+
+    gz = tmp_path / "boot.log.gz"
+    gz.write_bytes(gzip.compress((corpus_dir / "b-esp32-brownout-arduino-v3.log").read_bytes()))
+    r = espwatch("scan", str(gz))
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.count("\n") == 1 and "is a gzip file, not a log" in err
+    assert "zcat" in err and "espwatch triage" in err, err

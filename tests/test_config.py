@@ -85,3 +85,12 @@ def test_config_verb_says_where_each_value_comes_from(project) -> None:
     assert any("redact_wifi" in line and str(user) in line for line in lines)
     assert any(line.strip().startswith("json ") and "(default)" in line for line in lines)
     assert espwatch(proj, user, "config", "image").returncode == 2
+
+
+def test_espwatch_alone_is_the_monitor(project) -> None:
+    """`espwatch` with no verb opens the monitor (as the README says), here on the project's port."""
+    proj, user = project
+    (proj / "espwatch.toml").write_text('[monitor]\nport = "/dev/espwatch-no-such-port"\nopen_timeout = 0.2\n')
+    out = espwatch(proj, user)
+    assert out.returncode == 2 and "usage:" not in out.stdout, out.stdout
+    assert "/dev/espwatch-no-such-port: no such port (waited 0.2 s)" in out.stderr, out.stderr

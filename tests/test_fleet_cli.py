@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ def test_table_with_examples() -> None:
     out = r.stdout.decode()
     assert "Per file:" in out and "a-esp32-mdf-factory-invalid-magic-idf31.log: 1 boots, device 30:ae:a4:00:43:84" in out
     assert out.startswith("espwatch triage: 63 logs, ")
+    # app versions are comma-joined in a comma-joined headline: counted and in brackets (`1` is a version)
+    assert re.search(r", \d+ firmware versions? \(1, 1\.4\.2, 95a1e4cd, ", out.splitlines()[0]), out.splitlines()[0]
     for heading in ("Crashes by signature: ", "Boot loops: ", "Findings by code: ", "OTA and image failures"):
         assert heading in out
     assert "StoreProhibited @ 0x400e37f4 < 0x400d0c2e < 0x40087015" in out

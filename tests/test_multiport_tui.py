@@ -270,3 +270,30 @@ def test_an_elf_per_port_decodes_only_its_port(tmp_path: Path, data_dir: Path, p
         asyncio.run(main())
     finally:
         spool.cleanup()
+
+
+def test_saved_report_of_two_logs_is_named_after_the_selected_log(tmp_path: Path, patterns, monkeypatch) -> None:
+    """`w` in `replay A.log B.log` reports on the selected log: the file is named after it, not after the
+    merged name (`gw.log + node.log`, with spaces and a `.log` in the middle)."""
+    app, spool = replay_app(tmp_path, patterns, monkeypatch)
+    saved: list[Path] = []
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            for _ in range(2):
+                app.last_report = None
+                await pilot.press("w")
+                await until(pilot, lambda: app.last_report is not None)
+                saved.append(app.last_report)
+                await pilot.press("o", "o")  # A alone, then B alone
+                await pilot.pause(1.1)  # the file name has the time to the second
+
+    try:
+        asyncio.run(main())
+    finally:
+        spool.cleanup()
+    names = [p.name for p in saved]
+    assert names[0].startswith("espwatch-report-gw-") and names[1].startswith("espwatch-report-node-"), names
+    assert all(" " not in n and ".log" not in n for n in names), names
+    assert "brownout" not in saved[0].read_text() and "brownout" in saved[1].read_text().lower()

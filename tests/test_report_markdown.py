@@ -167,3 +167,13 @@ def test_samples_render(name: str) -> None:
     toks = parse(rep.markdown)
     assert headings(toks, "h2") == ["Environment", "Diagnosis", "Boots", "Events"]
     assert len(tables(toks)[1]) == len(rep.result.sessions) + 1
+
+
+def test_empty_log_has_no_boot(tmp_path: Path) -> None:
+    """An empty file is no boot: the headline counts 0 and the Boots section says so instead of a row 1-1."""
+    log = tmp_path / "empty.log"
+    log.write_bytes(b"")
+    md = build_report(str(log)).markdown
+    assert "0 lines, 0 boot(s), 0 events" in md
+    assert "None: the log is empty." in md and "| 1 | 1-1 |" not in md
+    assert not [t for t in tables(parse(md)) if t and t[0][:2] == ["Boot", "Lines"]]

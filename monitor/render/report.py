@@ -137,6 +137,8 @@ def _diagnosis(c: ReportContent) -> list[str]:
 
 def _boots(c: ReportContent) -> list[str]:
     opt, red, result = c.options, c.redactor, c.result
+    if not result.pipeline.lines:
+        return ["## Boots", "", "None: the log is empty.", ""]
     sessions = result.sessions
     cut = not opt.full and result.boot_count > opt.max_boots
     keep = sessions if not cut else [*sessions[: opt.max_boots // 2], *sessions[-opt.max_boots // 2:]]
@@ -249,7 +251,7 @@ def render_report(c: ReportContent) -> str:
     result = c.result
     d = c.digest
     head = [f"# espwatch report: {md_text(c.name)}", "",
-            f"{result.pipeline.lines} lines, {result.boot_count} boot(s), "
+            f"{result.pipeline.lines} lines, {result.boot_count if result.pipeline.lines else 0} boot(s), "
             f"{d.events_total} events, {d.findings_total} finding(s); "
             f"worst severity: **{result.worst or 'none'}**.", ""]
     body = [*_environment(c), *_diagnosis(c), *_boots(c), *_events(c)]

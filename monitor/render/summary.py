@@ -121,6 +121,9 @@ class SummaryWriter:
         self.boot += 1
 
     def finish(self, result: ScanResult) -> None:
+        if not result.pipeline.lines:  # no boot to list in an empty input
+            self.write("  total: 0 lines (the input is empty); no events\n")
+            return
         while self.boot <= result.boot_count:
             self._flush_boot()
         write = self.write

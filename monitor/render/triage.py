@@ -66,7 +66,8 @@ def headline(tri: Triage) -> str:
     parts = [f"{tri.files} log{'s' if tri.files != 1 else ''}", size_text(tri.bytes), f"{tri.boots} boots",
              f"{len(tri.devices)} device{'s' if len(tri.devices) != 1 else ''} named"]
     if tri.firmware:
-        parts.append(f"firmware {listed(tri.firmware, 4, 60)}")
+        n = len(tri.firmware)  # the list in brackets: versions are comma-joined inside a comma-joined line
+        parts.append(f"{n} firmware version{'s' if n != 1 else ''} ({listed(tri.firmware, 4, 60)})")
     if tri.failed:
         parts.append(f"{tri.failed} unreadable")
     return "espwatch triage: " + ", ".join(parts)

@@ -28,7 +28,8 @@ class ReportMixin:
         self._report(None)
 
     def action_save_report(self) -> None:
-        stem = Path(self.log_name).stem or "log"
+        # named after the log the report is made of (several ports: the selected port's, not the merged name)
+        stem = Path(self.log_name if self.ports is None else self.report_source()[0]).stem or "log"
         path = self.report_dir / f"espwatch-report-{stem}-{datetime.now():%Y%m%d-%H%M%S}.md"
         self.notify(f"writing the report to {path}…", timeout=2)
         self._report(path)
