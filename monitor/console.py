@@ -72,3 +72,15 @@ def prepare_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             prepare(stream)
+
+
+def need_terminal(stdin: bool = True) -> None:
+    """Refuse (UsageError, one line) to start the screen without a terminal to draw on and read keys from
+    (output piped, no console): its escape codes would go to a file. Called before a port or a log is
+    opened."""
+    if not (sys.stdout.isatty() and (sys.stdin.isatty() or not stdin)):
+        from espwatch.errors import UsageError
+
+        which = "output" if not sys.stdout.isatty() else "input"
+        raise UsageError(f"the screen needs a terminal and the standard {which} is not one; "
+                         "for text output use `espwatch scan LOG` or `espwatch report LOG`")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import small_fixture
 
+from espwatch import console
 from espwatch.binlog import decode_bytes, open_decoder
 from espwatch.binlog.spool import BinlogSpool
 from espwatch.cli import main
@@ -61,6 +62,7 @@ def drive(monkeypatch, script) -> list[MonitorApp]:
         apps.append(self)
 
     monkeypatch.setattr(MonitorApp, "run", run)
+    monkeypatch.setattr(console, "need_terminal", lambda stdin=True: None)  # the Pilot is the terminal
     return apps
 
 

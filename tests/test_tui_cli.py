@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -144,3 +145,17 @@ def test_replay_reads_a_utf16_log_through_a_utf8_copy(corpus_dir: Path, tmp_path
         assert remove_file(copy)
     with pytest.raises(UsageError, match="--follow"):
         readable_copy(str(log), follow=True)
+
+
+def test_replay_without_a_terminal_is_one_line(capsys, corpus_dir: Path, tmp_path: Path) -> None:
+    """Output piped (as under pytest): the screen would write its escape codes into it; one line instead,
+    and no temporary copy left behind (a UTF-16 log is copied before the check)."""
+    log = corpus_dir / "b-esp32c3-abort-then-illegal-instruction.log"
+    assert main(["replay", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert "needs a terminal" in err and err.count("\n") == 1
+    utf16 = tmp_path / "ps.log"
+    utf16.write_bytes(log.read_bytes().decode().encode("utf-16"))
+    before = set(Path(tempfile.gettempdir()).glob("espwatch-stdin-*"))
+    assert main(["replay", str(utf16)]) == 2
+    assert set(Path(tempfile.gettempdir()).glob("espwatch-stdin-*")) == before

@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from espwatch import console
 from espwatch.commands import (
     Repeatable,
     add_binlog_options,
@@ -145,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 hint = f"; {ports_summary(list_ports())}"
         raise PortNotFound(f"{exc}{hint}") from None
+    try:
+        console.need_terminal()  # before a session log is made
+    except UsageError:
+        with contextlib.suppress(Exception):
+            port.close()
+        raise
     log_path = Path(args.log) if args.log else default_log_path(port_name)
     try:
         log = SessionLog(log_path)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from espwatch import console
 from espwatch.errors import InputError, PortNotFound, UsageError
 
 if TYPE_CHECKING:
@@ -133,6 +134,13 @@ def run_ports(args: argparse.Namespace, ports: list[str], patterns: PatternSet, 
             with contextlib.suppress(Exception):
                 port.close()
         raise
+    try:
+        console.need_terminal()  # before the session logs are made
+    except UsageError:
+        for port in opened:
+            with contextlib.suppress(Exception):
+                port.close()
+        raise
     logs, merged = log_paths(ports, args.log)
     try:
         group = PortGroup(ports, args.baud, logs, merged, reset_on_open=not args.no_reset, opened=opened)
@@ -225,6 +233,7 @@ def run_replay(args: argparse.Namespace, logs: list[str], patterns: PatternSet, 
         if sniff_file(log):
             raise UsageError(f"{log}: a binary log (CONFIG_LOG_MODE_BINARY); binary logs are replayed one "
                              f"at a time for now")
+    console.need_terminal()
     names = [os.path.basename(p) for p in logs]
     spool = MergeSpool(logs)
     labels = [lane.label for lane in spool.plan]

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from espwatch import console
 from espwatch.commands import (
     add_binlog_options,
     add_elf_options,
@@ -102,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.log == "-":
         from espwatch.device.spool import StdinSpool
 
+        console.need_terminal(stdin=False)  # the pipe is read here; keys come from the terminal
         if sys.stdin.isatty():
             raise UsageError("replay -: standard input is a terminal; pipe a log into it")
         pipe_fd = StdinSpool.take_stdin()
@@ -112,6 +114,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         path, name = args.log, os.path.basename(args.log)
         utf8 = readable_copy(args.log, follow)
+        try:
+            console.need_terminal()
+        except UsageError:
+            if utf8 is not None:
+                from espwatch.device.spool import remove_file
+
+                remove_file(utf8)
+            raise
         # the sidecar's offsets are those of the file's own bytes: none for a transcoded copy
         arrival_time = _arrival_times(args.log) if utf8 is None else None
         path = utf8 or path
