@@ -455,6 +455,9 @@ def load_patterns(extra_dirs: Sequence[os.PathLike[str] | str] = (), builtin: bo
         p = Path(d)
         if not p.is_dir():
             raise PatternError(f"{p}: not a directory of pattern files")
-        for f in pattern_files(p):
+        files = pattern_files(p)
+        if not files:  # most likely a mistyped folder: it would add nothing, silently
+            raise PatternError(f"{p}: no pattern or rule files (*.toml) in this folder or below")
+        for f in files:
             pats.extend(load_file(f))
     return PatternSet(pats)

@@ -119,3 +119,10 @@ def test_user_pattern_with_bad_regex_fails_at_load(tmp_path) -> None:
                                        'title = "t"\nliterals = ["a"]\nregex = "(unclosed"\n')
     with pytest.raises(PatternError, match=r"bad\.toml.*EW990.*bad regex"):
         load_patterns([tmp_path])
+
+
+def test_an_empty_patterns_folder_is_refused(tmp_path: Path) -> None:
+    """`--patterns DIR` with no *.toml in it would add nothing, silently: most likely a mistyped folder."""
+    (tmp_path / "notes.txt").write_text("not a pattern file")
+    with pytest.raises(PatternError, match=r"no pattern or rule files \(\*\.toml\)"):
+        load_patterns([tmp_path])

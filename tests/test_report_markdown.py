@@ -177,3 +177,17 @@ def test_empty_log_has_no_boot(tmp_path: Path) -> None:
     assert "0 lines, 0 boot(s), 0 events" in md
     assert "None: the log is empty." in md and "| 1 | 1-1 |" not in md
     assert not [t for t in tables(parse(md)) if t and t[0][:2] == ["Boot", "Lines"]]
+
+
+def test_a_file_read_best_effort_says_so(tmp_path: Path) -> None:
+    """Bytes that are not text in any encoding espwatch reads: the report carries scan's note (in the
+    Markdown and on stderr) instead of a bare "0 events"."""
+    import random
+
+    rnd = random.Random(1)
+    log = tmp_path / "noise.bin"
+    log.write_bytes(bytes(rnd.randrange(256) for _ in range(3000)))
+    md = build_report(str(log)).markdown
+    assert "Note on the input: " in md and "not UTF-8" in md
+    out = subprocess.run([sys.executable, "-m", "espwatch", "report", str(log)], capture_output=True, text=True)
+    assert out.returncode == 0 and "not UTF-8" in out.stderr and out.stderr.count("\n") == 1

@@ -7,6 +7,7 @@ import sys
 
 from espwatch.commands import add_binlog_options, add_elf_options, add_patterns_option, add_verb
 from espwatch.errors import InputError, UsageError
+from espwatch.sanitize import for_terminal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
                         redact_wifi=args.redact_wifi, redact_mac=args.redact_mac,
                         patterns_dirs=list(args.patterns), bootloader_elf=args.bootloader_elf)
     rep = build_report(args.log, opt)
+    if rep.result.note and not any(rep.result.counts.values()):  # as scan says it
+        print(f"espwatch: {for_terminal(rep.result.name)}: {rep.result.note}", file=sys.stderr)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8", newline="\n") as fh:

@@ -254,6 +254,8 @@ def render_report(c: ReportContent) -> str:
             f"{result.pipeline.lines} lines, {result.boot_count if result.pipeline.lines else 0} boot(s), "
             f"{d.events_total} events, {d.findings_total} finding(s); "
             f"worst severity: **{result.worst or 'none'}**.", ""]
+    if result.note:  # how the input was read (an encoding espwatch could not read, as scan says it)
+        head += [f"Note on the input: {md_text(result.note)}.", ""]
     body = [*_environment(c), *_diagnosis(c), *_boots(c), *_events(c)]
     # the redaction note is written last, once everything was redacted, and shown first
     note = [f"Redacted before sharing: {md_text(c.redactor.summary())}.", ""]
