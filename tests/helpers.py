@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 
 from espwatch.events import Event
 from espwatch.patterns import PatternSet, load_patterns
@@ -37,3 +38,16 @@ def wait_for(cond, timeout: float = 20.0, what: str = "condition") -> None:
             return
         time.sleep(0.01)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def write_lx106_crash(folder: Path) -> Path:
+    """A LoadProhibited panic with a backtrace into tests/data's lx106 inline demo ELF, as `crash.log`."""
+    path = folder / "crash.log"
+    path.write_text("I (31) cpu_start: Pro cpu up.\n"
+                    "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\n"
+                    "\n"
+                    "Backtrace: 0x40200095:0x3ffb5db0 0x4020011e:0x3ffb5dd0 0x40000400:0x3ffb5df0\n"
+                    "\n"
+                    "ELF file SHA256: 0123456789abcdef\n"
+                    "Rebooting...\n")
+    return path

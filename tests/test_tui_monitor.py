@@ -21,7 +21,7 @@ from espwatch.tui.logview import DECODED_MARK
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devsim import DevSim
-from helpers import until
+from helpers import until, write_lx106_crash
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -214,15 +214,7 @@ def test_level_filter_keeps_events_own_lines_not_a_findings_span(patterns) -> No
 
 # -- 4. decoded crashes in the log ----------------------------------------------------------------------
 def lx106_log(tmp: Path) -> Path:
-    path = tmp / "crash.log"
-    path.write_text("I (31) cpu_start: Pro cpu up.\n"
-                    "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\n"
-                    "\n"
-                    "Backtrace: 0x40200095:0x3ffb5db0 0x4020011e:0x3ffb5dd0 0x40000400:0x3ffb5df0\n"
-                    "\n"
-                    "ELF file SHA256: 0123456789abcdef\n"
-                    "Rebooting...\n")
-    return path
+    return write_lx106_crash(tmp)
 
 
 def test_decoded_frames_show_under_the_backtrace(tmp_path: Path, data_dir: Path, patterns, monkeypatch) -> None:

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from helpers import until
+from helpers import until, write_lx106_crash
 
 from espwatch.patterns import load_patterns
 from espwatch.tui.app import MonitorApp
@@ -120,15 +120,7 @@ def test_collapsed_side_panes(snap_compare, corpus_dir: Path, patterns) -> None:
 
 
 def lx106_crash(tmp_path: Path) -> Path:
-    path = tmp_path / "crash.log"
-    path.write_text("I (31) cpu_start: Pro cpu up.\n"
-                    "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\n"
-                    "\n"
-                    "Backtrace: 0x40200095:0x3ffb5db0 0x4020011e:0x3ffb5dd0 0x40000400:0x3ffb5df0\n"
-                    "\n"
-                    "ELF file SHA256: 0123456789abcdef\n"
-                    "Rebooting...\n")
-    return path
+    return write_lx106_crash(tmp_path)
 
 
 def test_decoded_lines_under_a_backtrace_and_elf_mismatch(snap_compare, tmp_path: Path, data_dir: Path,

@@ -212,19 +212,10 @@ class LineIndex:
         start = self.line_start(first)
         stop = self.line_start(last + 1) if last < self.line_count else self.indexed
         number = first
-        pos = start
-        while pos < stop:
-            with self._lock:
-                buf = self._pread(pos, min(size, stop - pos))
-            if not buf:
-                return
-            if pos + len(buf) < stop:
-                cut = buf.rfind(b"\n")
-                if cut >= 0:
-                    buf = buf[: cut + 1]
-            yield number, buf
-            number += buf.count(b"\n")
-            pos += len(buf)
+        for _pos, buf, end in self.iter_chunks(start, stop, size):
+            lines = buf[:end] if end < len(buf) else buf
+            yield number, lines
+            number += lines.count(b"\n")
 
 
 # -- following a file through the pipeline ---------------------------------------------------------
