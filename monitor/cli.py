@@ -1,7 +1,9 @@
 """The `espwatch` command line: a thin shell over the library's verbs.
 
 Each verb lives in `espwatch.commands.<verb>` with `register(subparsers)` and `run(args) -> int`; only the
-module of the verb being run is imported. Without a verb, `espwatch --port PORT` starts the live monitor.
+module of the verb being run is imported, and a verb whose command line is simple enough to read without
+argparse (`quick_args(argv)`, e.g. `decode` of addresses) starts without it. Without a verb,
+`espwatch --port PORT` starts the live monitor.
 Every failure meant for the user is an `EspwatchError`, caught here once: one line on stderr, exit 2.
 """
 
@@ -11,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from espwatch.commands import CONFIGURABLE, VERBS, build_parser, sub_parser
+from espwatch.commands import CONFIGURABLE, VERBS
 from espwatch.errors import EspwatchError
 from espwatch.sanitize import cap_message, guard_stdio
 
@@ -30,18 +32,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list.insert(0, "monitor")  # `espwatch` and `espwatch --port X` are the monitor verb
     verb = args_list[0] if args_list and args_list[0] in VERBS else None
     try:
+        args = None
         if verb is not None:
             module = importlib.import_module(f"espwatch.commands.{verb}")
             args_list = getattr(module, "normalize", lambda a: a)(args_list)
-        parser = build_parser(verb)
-        if verb in CONFIGURABLE:
-            from espwatch.config import apply_config, load_config
-
-            apply_config(sub_parser(parser, verb), verb, load_config())
-        args = parser.parse_args(args_list)
+            quick = getattr(module, "quick_args", None)
+            args = quick(args_list[1:]) if quick is not None else None
+        if args is None:
+            args, parser = _parse(args_list, verb)
         func = getattr(args, "func", None)
         if func is None:
-            parser.print_help()
+            parser.print_help()  # `espwatch -h` style lines never take the quick path
             return EXIT_USAGE
         if verb in SCREEN_VERBS:
             return int(func(args) or 0)
@@ -54,6 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _parse(args_list: list[str], verb: str | None):  # type: ignore[no-untyped-def]
+    """The argparse namespace of the command line (with the config files' defaults) and its parser."""
+    from espwatch.commands.parsing import build_parser, sub_parser
+
+    parser = build_parser(verb)
+    if verb in CONFIGURABLE:
+        from espwatch.config import apply_config, load_config
+
+        apply_config(sub_parser(parser, verb), verb, load_config())
+    return parser.parse_args(args_list), parser
 
 
 if __name__ == "__main__":

@@ -120,7 +120,8 @@ def _explain_words() -> list[str]:
 
 def command_tree() -> Command:
     """`espwatch` with every verb (each verb's own parser, as `espwatch VERB --help` builds it)."""
-    from espwatch.commands import VERBS, build_parser, sub_parser
+    from espwatch.commands import VERBS
+    from espwatch.commands.parsing import build_parser, sub_parser
 
     top = build_parser(None)
     root = Command("espwatch", _help(top.description))

@@ -122,16 +122,48 @@ def decode_log(batches: Iterable[list[str]], index: SymbolIndex, mismatches: Mis
     from espwatch.symbols import annotate_log, parse_elf_sha
 
     warned = False
+    arch_checked = not getattr(index, "arch", "")
+    who = "stdin" if name == "-" else name
     for batch in batches:
         if not warned:
             for line in batch:
                 printed = parse_elf_sha(line) if "SHA256" in line else None
                 problems = mismatches([printed]) if printed else []
                 if problems:
-                    warn(f"{'stdin' if name == '-' else name} was printed by another build: {problems[0]}")
+                    warn(f"{who} was printed by another build: {problems[0]}")
                     warned = True
                     break
+        if not arch_checked:
+            for line in batch:
+                seen = log_arch(line)
+                if seen is not None:
+                    arch_checked = True
+                    if seen[0] != index.arch:
+                        warn(f"{who} comes from {seen[1]} ({ARCH_NAMES[seen[0]]}) but the ELF is for "
+                             f"{ARCH_NAMES[index.arch]}: its addresses cannot be decoded with this ELF")
+                    break
         write("\n".join(annotate_log(batch, index)) + "\n")
+
+
+ARCH_NAMES = {"xtensa": "Xtensa", "riscv": "RISC-V"}
+XTENSA_CHIPS = ("esp32", "esp32s2", "esp32s3")
+_CHIP_RE = re.compile(r"(?:ESP-ROM:|\bboot\.)(esp32[a-z0-9]*)")
+_REGS = (("MEPC    :", "riscv"), ("MCAUSE  :", "riscv"), ("EXCCAUSE:", "xtensa"), ("EXCVADDR:", "xtensa"))
+
+
+def log_arch(line: str) -> tuple[str, str] | None:
+    """The architecture a log line shows, with what showed it: the chip a ROM or bootloader line names
+    (`ESP-ROM:esp32c3...`, `boot.esp32s3:`), or the register names of a panic dump (MEPC / EXCCAUSE)."""
+    if "esp32" in line:
+        m = _CHIP_RE.search(line)
+        if m:
+            chip = m.group(1)
+            shown = chip.upper().replace("ESP32", "ESP32-").rstrip("-")  # esp32c3 -> ESP32-C3
+            return ("xtensa" if chip in XTENSA_CHIPS else "riscv"), f"an {shown} chip"
+    for reg, arch in _REGS:
+        if reg in line:
+            return arch, f"a chip whose panic dump shows {reg.split()[0]}"
+    return None
 
 
 def decode_stdin(chunks: Iterable[bytes], decoder: AddressDecoder, mismatches: Mismatches,

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from espwatch.commands import VERBS, build_parser, sub_parser
+from espwatch.commands import VERBS
+from espwatch.commands.parsing import build_parser, sub_parser
 from espwatch.completion import command_tree, script
 
 ESPWATCH = Path(sys.executable).with_name("espwatch.exe" if os.name == "nt" else "espwatch")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from espwatch.commands import build_parser, sub_parser
+from espwatch.commands.parsing import build_parser, sub_parser
 from espwatch.config import apply_config, load_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -105,7 +105,7 @@ def test_replay_two_logs_in_a_terminal_says_which_has_no_sidecar(tmp_path: Path)
 
 
 def test_several_ports_and_elfs_parse_beside_a_config_value() -> None:
-    from espwatch.commands import build_parser, sub_parser
+    from espwatch.commands.parsing import build_parser, sub_parser
 
     parser = build_parser("monitor")
     args = parser.parse_args(["monitor", "-p", "/dev/a", "--port", "/dev/b", "--elf", "A=a.elf", "--elf", "b"])

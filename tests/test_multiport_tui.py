@@ -180,6 +180,10 @@ def test_replay_two_logs_merged_by_sidecars(tmp_path: Path, patterns, monkeypatc
             list(pipe.run([data[1]]))
             own = pipe.sessions[1]
             assert len(shown) == own.end_line - own.start_line + 1  # as many as the boot has in B's log
+            await pilot.press("o")  # from B alone back to all; saved logs are called logs, not ports
+            assert app.filter_spec.port is None
+            await pilot.press("o")
+            assert [n.message for n in app._notifications][-2:] == ["all logs", "log A only (gw.log)"]
 
     try:
         asyncio.run(main())

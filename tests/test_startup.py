@@ -56,7 +56,8 @@ def test_help_imports_no_verb_and_nothing_heavy(env: dict[str, str]) -> None:
     code, mods, out = _modules(["--help"], env)
     assert code == 0 and "scan" in out
     assert _loaded(mods, (*HEAVY, "regex", "tomllib", "json", "shutil", "espwatch.patterns")) == []
-    assert not [m for m in mods if m.startswith("espwatch.commands.")]  # the verbs are listed, not imported
+    verbs = [m for m in mods if m.startswith("espwatch.commands.") and m != "espwatch.commands.parsing"]
+    assert not verbs  # the verbs are listed, not imported
 
 
 def test_small_scan_imports_only_what_it_uses(env: dict[str, str]) -> None:
@@ -88,11 +89,62 @@ def test_warm_decode_reads_the_index_without_pyelftools(env: dict[str, str]) -> 
     _, _, cold = _modules(args, env)
     code, mods, warm = _modules(args, env)
     assert code == 0 and warm == cold and warm.count("\n") >= 5
-    assert _loaded(mods, (*HEAVY, "regex", "espwatch.patterns", "espwatch.diagnosis")) == []
+    assert _loaded(mods, (*HEAVY, "regex", "espwatch.patterns", "espwatch.diagnosis", "argparse")) == []
     from espwatch.symbols import digest
 
     if digest._settled(digest.identity(str(DEMO / "demo.elf"))):  # its digest was remembered
         assert "hashlib" not in mods
+
+
+QUICK_LINES = [
+    ["--elf", "app.elf", "0x400d1234"],
+    ["--no-cache", "--elf=b/app.elf", "0x40080000", "400d1234:0x3ffb0000", "--no-color"],
+    ["--no-color", "0x400d1234", "0x400d1235", "0x400d1236", "--no-cache", "--elf", "app.elf"],
+    ["0x400d1234", "0X400D1235", "--elf", "x.elf", "--elf", "y.elf"],  # the last --elf wins, as in argparse
+]
+NOT_QUICK = [[], ["--elf"], ["--elf", "--no-cache", "0x1"], ["log.txt"], ["-"], ["--help"], ["-h"],
+             ["--bootloader-elf", "b.elf", "0x400d1234"], ["0x400d1234", "--"], ["--no-cach", "0x1"],
+             ["0x400d1234", "--elf"], ["--elf=", "0x1"],
+             ["0x400d1234", "--no-cache", "0x400d1235"]]  # argparse refuses addresses after an option
+
+
+@pytest.mark.parametrize("line", QUICK_LINES)
+def test_decode_quick_args_equal_argparse(line: list[str], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`decode` of addresses reads its command line without argparse: the same namespace as argparse's."""
+    from espwatch.commands import decode
+    from espwatch.commands.parsing import build_parser
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ESPWATCH_CONFIG", str(tmp_path / "none.toml"))
+    quick = decode.quick_args(line)
+    assert quick is not None
+    assert vars(quick) == vars(build_parser("decode").parse_args(["decode", *line]))
+
+
+@pytest.mark.parametrize("line", NOT_QUICK)
+def test_decode_other_lines_go_to_argparse(line: list[str], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from espwatch.commands import decode
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ESPWATCH_CONFIG", str(tmp_path / "none.toml"))
+    assert decode.quick_args(line) is None
+
+
+def test_decode_quick_args_leave_config_files_to_argparse(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An espwatch.toml that sets decode's options is applied by argparse (the quick path steps aside)."""
+    from espwatch import cli
+    from espwatch.commands import decode
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ESPWATCH_CONFIG", str(tmp_path / "none.toml"))
+    assert decode.quick_args(["0x400d1234"]) is not None
+    (tmp_path / "espwatch.toml").write_text('[decode]\nelf = "missing.elf"\n')
+    assert decode.quick_args(["0x400d1234"]) is None
+    args, _ = cli._parse(["decode", "0x400d1234"], "decode")
+    assert args.elf == str(tmp_path / "missing.elf")
 
 
 def test_hyperscan_database_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

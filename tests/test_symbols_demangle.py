@@ -100,3 +100,44 @@ def test_older_libstdcxx_misreads_are_passed_on() -> None:
         pytest.skip("no demangler installed")
     assert dm.demangle("_ZSt3absDF16b") == "std::abs(std::bfloat16_t)"
     assert dm.demangle("_ZSt3absDF16_") == "std::abs(_Float16)"
+
+
+_MEMO_CHILD = """
+import sys
+from espwatch.symbols.demangle import demangle
+print(demangle(sys.argv[1]))
+print("ctypes" in sys.modules, "demangle" in sys.modules)
+"""
+
+
+def test_answers_are_remembered_across_runs(tmp_path: Path) -> None:
+    """A name demangled once is answered from the memo file by the next run, which loads no backend; a
+    damaged memo line is ignored, and a cache folder that cannot be written costs nothing but the memo."""
+    import os
+    import sys
+
+    if not dm.BACKENDS:
+        pytest.skip("no demangler backend here: names stay mangled and nothing is remembered")
+    env = dict(os.environ, ESPWATCH_CACHE_DIR=str(tmp_path / "cache"))
+    name, text = CASES[0]
+
+    def child() -> list[str]:
+        proc = subprocess.run([sys.executable, "-c", _MEMO_CHILD, name], env=env, capture_output=True,
+                              text=True, check=True)
+        return proc.stdout.splitlines()
+
+    first = child()
+    assert first[0] == text and first[1] != "False False"  # a backend was loaded
+    memo = tmp_path / "cache" / dm.MEMO_FILE
+    assert memo.read_text() == f"{name}\t{text}\n"
+    assert child() == [text, "False False"]  # from the memo alone
+    memo.write_text(f"garbage line without a tab\n\t\n{name}\n")  # nothing usable for the name
+    assert child()[0] == text
+    assert memo.read_text().endswith(f"{name}\t{text}\n")
+    if os.name == "posix" and os.geteuid() != 0:
+        memo.unlink()
+        (tmp_path / "cache").chmod(0o500)
+        try:
+            assert child()[0] == text  # nothing written, nothing said
+        finally:
+            (tmp_path / "cache").chmod(0o700)

@@ -226,6 +226,43 @@ def test_cli_log_sha_mismatch_warns(cache_dir: Path, demo_elf: Path, tmp_path: P
     assert captured.out == f"I (427) app_init: ELF file SHA256:  {bad}...\n"
 
 
+@pytest.mark.parametrize(("line", "arch"), [
+    ("ESP-ROM:esp32c3-api1-20210207", "riscv"),
+    ("I (29) boot.esp32s3: Boot SPI Speed : 80MHz", "xtensa"),
+    ("I (31) boot.esp32: SPI Speed      : 40MHz", "xtensa"),
+    ("ESP-ROM:esp32p4-eco2-20240710", "riscv"),
+    ("MEPC    : 0x42001234  RA      : 0x42005678  SP      : 0x3fc8e000  GP      : 0x3fc8b400", "riscv"),
+    ("PC      : 0x400d1234  PS      : 0x00060330  A0      : 0x800d5678  A1      : 0x3ffb5e30", None),
+    ("EXCCAUSE: 0x0000001c  EXCVADDR: 0x00000000  LBEG    : 0x4000c2e0", "xtensa"),
+    ("I (100) app: the esp32 says hello", None),
+])
+def test_log_arch(line: str, arch: str | None) -> None:
+    from espwatch.log_decode import log_arch
+
+    seen = log_arch(line)
+    assert (seen[0] if seen else None) == arch
+
+
+def test_cli_log_of_another_architecture_warns(cache_dir: Path, demo_elf: Path, data_dir: Path, tmp_path: Path,
+                                              capsys) -> None:
+    """A log from an Xtensa chip decoded with a RISC-V ELF (and the other way round) says so once; a log of
+    the ELF's own architecture says nothing."""
+    log = tmp_path / "s3.log"
+    log.write_text("ESP-ROM:esp32s3-20210327\nI (29) boot.esp32s3: Boot SPI Speed : 80MHz\n"
+                   "Backtrace: 0x4200002c:0x3fc8e000\n")
+    assert main(["decode", "--elf", str(demo_elf), str(log)]) == 0  # demo.elf: RISC-V
+    err = capsys.readouterr().err
+    assert err.count("comes from an ESP32-S3 chip (Xtensa) but the ELF is for RISC-V") == 1
+    xtensa = data_dir / "lx106-inline-demo" / "demo.elf"
+    assert main(["decode", "--elf", str(xtensa), str(log)]) == 0
+    assert "comes from" not in capsys.readouterr().err
+    log.write_text("ESP-ROM:esp32c3-api1-20210207\n")
+    assert main(["decode", "--elf", str(xtensa), str(log)]) == 0
+    assert "comes from an ESP32-C3 chip (RISC-V) but the ELF is for Xtensa" in capsys.readouterr().err
+    assert main(["decode", "--elf", str(demo_elf), str(log)]) == 0
+    assert "comes from" not in capsys.readouterr().err
+
+
 def test_cache_is_pruned(tmp_path: Path, demo_elf: Path, monkeypatch) -> None:
     import espwatch.symbols.cache as index_module
 

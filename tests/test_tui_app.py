@@ -176,6 +176,28 @@ def test_search_filters_bookmarks(corpus_dir: Path, patterns, tmp_path: Path) ->
     asyncio.run(run())
 
 
+def test_report_goes_to_the_cache_folder_when_its_folder_cannot_be_written(tmp_path: Path, corpus_dir: Path,
+                                                                          patterns, monkeypatch) -> None:
+    """`w` where the log's folder cannot be written (here: a file stands where the folder should be, which
+    fails for root too) saves the report in the cache folder's reports/ and says so."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ESPWATCH_CACHE_DIR", str(cache))
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    app = MonitorApp(corpus_dir / C3, patterns, report_dir=tmp_path / "blocked")
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.follower is not None and app.follower.done)
+            await pilot.press("w")
+            await until(pilot, lambda: app.last_report is not None)
+            assert app.last_report.parent == cache / "reports"
+            assert app.last_report.read_text().startswith(f"# espwatch report: {C3}")
+            message = [n.message for n in app._notifications][-1]
+            assert message.startswith(f"report saved to {app.last_report} ({tmp_path / 'blocked'} cannot")
+
+    asyncio.run(run())
+
+
 def test_follow_a_growing_file(tmp_path: Path, corpus_dir: Path, patterns) -> None:
     data = (corpus_dir / C3).read_bytes()
     path = tmp_path / "growing.log"

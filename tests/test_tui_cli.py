@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from espwatch.cli import main
-from espwatch.commands import build_parser
+from espwatch.commands.parsing import build_parser
 from espwatch.device.spool import StdinSpool
 from espwatch.errors import UsageError
 from espwatch.patterns import load_patterns

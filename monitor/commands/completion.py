@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import add_verb
+from espwatch.commands.parsing import add_verb
 from espwatch.completion import SHELLS
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from espwatch.commands import add_verb
+from espwatch.commands.parsing import add_verb
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from espwatch.commands import CONFIGURABLE, build_parser, sub_parser
+    from espwatch.commands import CONFIGURABLE
+    from espwatch.commands.parsing import build_parser, sub_parser
     from espwatch.config import describe, load_config
     from espwatch.errors import UsageError
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from espwatch.commands import add_elf_options, add_verb
+from espwatch.commands.parsing import add_elf_options, add_verb
 from espwatch.errors import InputError, unreadable
 
 EXIT_OK, EXIT_DAMAGED = 0, 1

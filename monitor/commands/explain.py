@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import add_patterns_option, add_verb, load_data
+from espwatch.commands import load_data
+from espwatch.commands.parsing import add_patterns_option, add_verb
 from espwatch.errors import UsageError
 
 

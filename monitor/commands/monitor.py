@@ -17,18 +17,14 @@ import sys
 from pathlib import Path
 
 from espwatch import console
-from espwatch.commands import (
+from espwatch.commands import apply_theme, binlog_decoder, binlog_wanted, enrichment, load_data
+from espwatch.commands.parsing import (
     Repeatable,
     add_binlog_options,
     add_elf_options,
     add_patterns_option,
     add_screen_options,
     add_verb,
-    apply_theme,
-    binlog_decoder,
-    binlog_wanted,
-    enrichment,
-    load_data,
 )
 from espwatch.errors import InputError, PortNotFound, UsageError
 

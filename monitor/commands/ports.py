@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from espwatch.commands import add_verb
+from espwatch.commands.parsing import add_verb
 
 if TYPE_CHECKING:
     from espwatch.device.ports import PortInfo

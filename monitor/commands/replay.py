@@ -8,17 +8,13 @@ import sys
 from collections.abc import Callable
 
 from espwatch import console
-from espwatch.commands import (
+from espwatch.commands import apply_theme, binlog_decoder, binlog_wanted, enrichment, load_data
+from espwatch.commands.parsing import (
     add_binlog_options,
     add_elf_options,
     add_patterns_option,
     add_screen_options,
     add_verb,
-    apply_theme,
-    binlog_decoder,
-    binlog_wanted,
-    enrichment,
-    load_data,
 )
 from espwatch.errors import UsageError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import add_binlog_options, add_elf_options, add_patterns_option, add_verb
+from espwatch.commands.parsing import add_binlog_options, add_elf_options, add_patterns_option, add_verb
 from espwatch.errors import InputError, UsageError
 from espwatch.sanitize import for_terminal
 

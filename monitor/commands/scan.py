@@ -5,15 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from espwatch.commands import (
-    add_binlog_options,
-    add_elf_options,
-    add_patterns_option,
-    add_verb,
-    binlog_decoder,
-    enrichment,
-    load_data,
-)
+from espwatch.commands import binlog_decoder, enrichment, load_data
+from espwatch.commands.parsing import add_binlog_options, add_elf_options, add_patterns_option, add_verb
 from espwatch.errors import UsageError
 from espwatch.events import SEVERITIES
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from espwatch.commands import add_patterns_option, add_verb
+from espwatch.commands.parsing import add_patterns_option, add_verb
 
 
 def register(sub: argparse._SubParsersAction) -> None:

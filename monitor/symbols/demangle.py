@@ -9,6 +9,9 @@ Backends, best first, the same answers on every OS:
   requires-clauses left mangled, as c++filt 2.40 leaves them). On macOS and Windows it is the only one
   (libc++abi spells names the LLVM way).
 Without either, or when a name does not demangle, the raw (mangled) name is returned.
+
+Answers are remembered across runs in the cache folder (`MEMO_FILE`), so that a warm decode of C++ code
+loads no backend (ctypes and libstdc++ cost about 3 ms of its start).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from collections.abc import Callable
 from functools import lru_cache
 
 _GLOBAL_CDTOR = re.compile(r"_GLOBAL_[._$]([DI])_(.*)\Z", re.S)
+MEMO_FILE = "demangled-v1.txt"
+"""Lines `name TAB answer` in the cache folder, appended by each run that demangled new names."""
+MEMO_MAX_BYTES = 4 << 20
+"""A memo file past this size is started again (it only saves time)."""
 _FIXED_POINT = ("_Accum", "_Fract", "_Sat ")
 
 
@@ -152,14 +159,81 @@ def _v3(name: str, backends) -> str | None:
     return None
 
 
+class _Memo:
+    """Names demangled by earlier runs (`MEMO_FILE`), read when the first mangled name comes, and the new
+    ones, appended to the file when the process ends. A pure speed-up: an unreadable or damaged file is
+    ignored line by line, and one that cannot be written is left alone."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, str] | None = None
+        self.new: dict[str, str] = {}
+
+    @staticmethod
+    def _path():  # type: ignore[no-untyped-def]
+        from espwatch.cachedir import cache_root
+
+        return cache_root() / MEMO_FILE
+
+    def get(self, name: str) -> str | None:
+        if self.known is None:
+            self.known = {}
+            try:
+                with open(self._path(), encoding="utf-8", errors="surrogateescape") as fh:
+                    for line in fh:
+                        key, tab, value = line.rstrip("\n").partition("\t")
+                        if tab and key and value:
+                            self.known[key] = value
+            except OSError:
+                pass
+        return self.known.get(name)
+
+    def add(self, name: str, answer: str) -> None:
+        if "\t" in name or "\n" in name or "\t" in answer or "\n" in answer:
+            return
+        if not self.new:
+            import atexit
+
+            atexit.register(self.save)
+        self.new[name] = answer
+
+    def save(self) -> None:
+        if not self.new:
+            return
+        try:
+            from espwatch.cachedir import private_dir
+
+            path = self._path()
+            private_dir(path.parent)
+            fresh = not path.is_file() or path.stat().st_size > MEMO_MAX_BYTES
+            with open(path, "w" if fresh else "a", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write("".join(f"{k}\t{v}\n" for k, v in self.new.items()))
+        except OSError:
+            pass
+        self.new = {}
+
+
+MEMO = _Memo()
+
+
 @lru_cache(maxsize=65536)
 def demangle(name: str, backends: tuple | None = None) -> str:
     """`name` demangled like `bfd_demangle` (leading dots and `@version` kept), else unchanged."""
     if "_Z" not in name and "_GLOBAL_" not in name:
         return name  # cheap exit without loading a backend
+    if backends is None:
+        known = MEMO.get(name)
+        if known is not None:
+            return known
     use = BACKENDS if backends is None else list(backends)
     if not use:
         return name
+    answer = _demangle(name, use)
+    if backends is None:
+        MEMO.add(name, answer)
+    return answer
+
+
+def _demangle(name: str, use) -> str:  # type: ignore[no-untyped-def]
     core = name.lstrip(".$")
     pre = name[: len(name) - len(core)]
     suf = ""

@@ -82,11 +82,13 @@ class PortsMixin:
         if nxt is not None:
             self.select_port(labels.index(nxt))
         self.set_filter(port=nxt)
+        what = "port" if self.live else "log"  # replay of several saved logs: they are logs
         if nxt is None:
             acts = f"; reset and send act on {self.selected_port_name}" if self.live else ""
-            self.notify("all ports" + acts, timeout=3)
+            self.notify(f"all {what}s" + acts, timeout=3)
         else:
-            self.notify(f"port {nxt} only ({for_terminal(self.ports.names[labels.index(nxt)])})", timeout=3)
+            name = for_terminal(self.ports.names[labels.index(nxt)])
+            self.notify(f"{what} {nxt} only ({name})", timeout=3)
 
     def port_boot_filter(self, number: int) -> None:
         """`b` in a merged log: the boot of the cursor line's port that the line is in, that port only."""

@@ -1,5 +1,6 @@
 """Copying and saving from the monitor: the selected event as text (OSC 52), and the Markdown report of the
-log (`espwatch report`), made in a worker, to the clipboard or beside the log.
+log (`espwatch report`), made in a worker, to the clipboard or beside the log (where that folder cannot be
+written, into the cache folder's `reports/`, and the notice says so).
 
 A mixin of `MonitorApp`.
 """
@@ -42,22 +43,24 @@ class ReportMixin:
         log, enr = self.report_source()  # several ports: the selected port's own log and ELF
         elf = str(enr.elf.path) if enr is not None and enr.elf is not None else None
         opt = ReportOptions(elf=elf, no_elf=elf is None)
+        note = None
         try:
             rep = build_report(str(log), opt, self.patterns, enr.rules if enr is not None else None)
             if path is not None:
-                path.write_text(rep.markdown, encoding="utf-8")
+                path, note = save_text(path, rep.markdown)
         except Exception as exc:
             self.call_from_thread(self.notify, f"cannot write the report: {exc}", severity="error",
                                   timeout=6)
             return
-        self.call_from_thread(self._report_done, path, rep.markdown)
+        self.call_from_thread(self._report_done, path, rep.markdown, note)
 
-    def _report_done(self, path: Path | None, markdown: str) -> None:
+    def _report_done(self, path: Path | None, markdown: str, note: str | None = None) -> None:
         if path is None:
             self._copy(markdown, "Markdown report")
             return
         self.last_report = path
-        self.notify(f"report saved to {path}", timeout=6)
+        self.notify(f"report saved to {path}" + (f" ({note})" if note else ""), timeout=8 if note else 6,
+                    severity="warning" if note else "information")
 
     def _copy(self, text: str, what: str) -> None:
         """The platform's clipboard command, else OSC 52 and a file (espwatch.clipboard); headless
@@ -68,3 +71,17 @@ class ReportMixin:
         self.last_copy = result
         self.notify(result.message(what), severity="error" if result.error and not result.saved else
                     "information", timeout=2 if result.command else 6)
+
+
+def save_text(path: Path, text: str) -> tuple[Path, str | None]:
+    """Write `text` to `path`; when its folder cannot be written (read-only, gone, not a folder), to the
+    cache folder's `reports/` under the same name. Returns where it went and, after a fallback, why."""
+    try:
+        path.write_text(text, encoding="utf-8")
+        return path, None
+    except OSError as exc:
+        from espwatch.cachedir import cache_root, private_dir
+
+        other = private_dir(cache_root() / "reports") / path.name
+        other.write_text(text, encoding="utf-8")  # an OSError here is the caller's to report
+        return other, f"{path.parent} cannot be written: {exc.strerror or exc}"
