@@ -41,7 +41,7 @@ ADDR2LINE = {"esp32-app-template.elf": "xtensa-lx106-elf-addr2line",
 FLOORS = {
     "scan": ("re", "argparse", "pathlib", "dataclasses", "typing", "pickle", "zlib", "array", "bisect",
              "heapq", "regex", "ahocorasick_rs"),
-    "decode": ("re", "argparse", "pathlib", "ctypes", "struct", "array", "bisect", "zlib", "importlib.util"),
+    "decode": ("re", "pathlib", "struct", "array", "bisect", "zlib", "importlib"),
 }
 """Outside modules each verb imports on every start (stdlib and dependencies), for its floor line."""
 
