@@ -30,6 +30,7 @@ from espwatch.merge import split_label
 from espwatch.sanitize import for_terminal, sgr_text
 from espwatch.tui.document import LineIndex
 from espwatch.tui.query import FilterResult
+from espwatch.tui.quietsize import quiet_virtual_size, scrollbars_follow
 
 LEVEL_STYLE = {"error": Style(color="red"), "warning": Style(color="yellow"), "info": Style(color="green"),
                "debug": Style(dim=True), "verbose": Style(dim=True)}
@@ -78,6 +79,7 @@ class LogView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     LogView { background: $surface; }
     """
+    virtual_size = quiet_virtual_size()  # grows with each batch: no new layout of the screen each time
 
     BINDINGS = [
         Binding("up", "cursor(-1)", "Up", show=False),
@@ -127,6 +129,7 @@ class LogView(ScrollView, can_focus=True):
         self._x_beyond = False
         """Some decoded lines wait for their log line to be counted in `rows`."""
         self._layout_key: tuple | None = None
+        self._drawn_gutter = 0
         self._layout: list[tuple[int, int]] = []
 
     # -- data --------------------------------------------------------------------------------------
@@ -148,6 +151,11 @@ class LogView(ScrollView, can_focus=True):
 
     def _set_rows(self, rows: int) -> None:
         grew = rows != self.rows
+        # the lines on screen stay as they are when they all were (and are) there before: then only the
+        # scrollbar changes (a batch of a big replay, read at the top of the log)
+        same = not self.wrap and not self.follow and self._gutter_width() == self._drawn_gutter and \
+            min(rows, self.rows) + self._x_total > round(self.scroll_offset.y) + self._view_height()
+        self._drawn_gutter = self._gutter_width()
         self.rows = rows
         if grew and self._x_beyond:
             self._rebuild_extras()
@@ -157,7 +165,7 @@ class LogView(ScrollView, can_focus=True):
             self._scroll_cursor(center=False)
         elif self.cursor >= rows:
             self.cursor = max(0, rows - 1)
-        if grew:
+        if grew and not same:
             self.refresh()
 
     def set_decoded(self, line: int, count: int) -> None:
@@ -252,6 +260,9 @@ class LogView(ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         width = 0 if self.wrap else self._gutter_width() + self._max_width + 1
         self.virtual_size = Size(width, self.display_rows)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        scrollbars_follow(self, size)
 
     def _grow_width(self) -> None:
         """A wider line was drawn: widen the view; a scrollbar now takes a row, so keep following."""

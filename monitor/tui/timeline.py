@@ -2,15 +2,22 @@
 
 `Timeline` is a Textual `Tree` that also keeps the events it lists sorted by line (`events`, `lines`), so
 that "next / previous event" is a bisection. Expanded boots cost the tree a rebuild per batch: live, the
-last two boots stay open; in replay the first `EXPANDED_BOOTS`; the others are one line each.
+last two boots stay open; in replay the first `EXPANDED_BOOTS`; the others are one line each. Changes
+made inside `with timeline.changes():` cost one rebuild at the end (Textual's Tree rebuilds its lines
+after each node added), and a rebuild does not lay the screen out again unless the number of lines
+changed.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual.geometry import Size
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -18,6 +25,7 @@ from espwatch.events import SEVERITY_RANK, Event
 from espwatch.patterns import PatternSet
 from espwatch.tui.detail import SEVERITY_MARK, SEVERITY_STYLE, boot_label, event_title
 from espwatch.tui.document import SessionInfo
+from espwatch.tui.quietsize import quiet_virtual_size, scrollbars_follow
 
 MAX_TIMELINE = 20_000
 MAX_BOOTS = 1000
@@ -51,7 +59,11 @@ class Timeline(Tree[Any]):
     are; live: the latest ones) and `MAX_TIMELINE` events: "next / previous event" and "next / previous
     boot" go through every one of them anyway (the app keeps them in `LineOrder` and `BootIndex`)."""
 
+    virtual_size = quiet_virtual_size()  # lines added in a batch: no new layout of the screen each time
+
     def __init__(self, patterns: PatternSet, live: bool, id: str | None = None) -> None:
+        self._holding = 0
+        self._stale = False
         super().__init__("boots", id=id)
         self.show_root = False
         self.guide_depth = 2
@@ -67,6 +79,48 @@ class Timeline(Tree[Any]):
         self.unlisted_boots = 0
         self._last_listed = 0
         self._more_shown = 0
+
+    # -- fewer rebuilds ------------------------------------------------------------------------------
+    @contextmanager
+    def changes(self) -> Iterator[None]:
+        """Nodes added, relabelled or removed inside cost the tree one rebuild, at the end."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+            if not self._holding and self._stale:
+                self._stale = False
+                self._invalidate()
+
+    def _invalidate(self) -> None:
+        """Textual's Tree calls this after each change: its lines are rebuilt on the next draw. Held back
+        inside `changes()`; and a repaint, not a new layout of the screen (the pane's size is fixed by
+        the CSS; when the number of lines changes, the new virtual size lays it out)."""
+        if self._holding:
+            self._stale = True
+            return
+        self._clear_line_cache()
+        self._updates += 1
+        self.root._reset()
+        self.refresh()
+
+    def watch_virtual_size(self, size: Size) -> None:
+        scrollbars_follow(self, size)
+
+    def process_label(self, label: Any) -> Text:
+        """Tree keeps the first line of a label; ours are one line already (Text.split costs more than the
+        rest of adding a node)."""
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
+
+    def get_label_width(self, node: TreeNode[Any]) -> int:
+        """As Tree.render_label draws it (toggle icon, label), without drawing it (once per line and
+        rebuild)."""
+        icon = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE) if node.allow_expand else ""
+        label = node.label
+        return cell_len(icon) + (label.cell_len if isinstance(label, Text) else cell_len(label))
 
     @property
     def capped(self) -> bool:
@@ -105,9 +159,12 @@ class Timeline(Tree[Any]):
     def update_boots(self, sessions: list[SessionInfo]) -> None:
         """Boots that are new or changed (their events come after)."""
         for s in sessions:
+            known = s.number in self._boot_nodes
             node = self.boot_node(s.number, {}, s)
-            if node is not None:
-                node.set_label(boot_text(s))
+            if node is not None and known:
+                label = boot_text(s)
+                if label != node.label:  # each set_label costs the tree a pass over its visible lines
+                    node.set_label(label)
         if self.unlisted_boots != self._more_shown:  # once per batch: a tree change costs a refresh
             self._more_shown = self.unlisted_boots
             label = Text(f"… {self.unlisted_boots:,} more boots not listed: ] / [ and n / N still go to them",
