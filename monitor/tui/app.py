@@ -11,6 +11,7 @@ posts batches; filters, searches, reports and device commands run in Textual thr
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import queue
@@ -491,8 +492,11 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
                     self._applying_steps = None
                     self._batches.popleft()
                     continue
+                # Through the event loop, not straight into the app's queue: Textual runs the messages
+                # queued there back to back, and keys (posted from the driver's thread) only get into it
+                # when the loop turns.
                 self._applying = True
-                self.call_later(self._apply_batches)
+                asyncio.get_running_loop().call_soon(self.call_later, self._apply_batches)
                 return
 
     def _batch_steps(self, b: Batch) -> Iterator[None]:

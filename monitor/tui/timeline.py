@@ -44,8 +44,22 @@ def boot_text(s: SessionInfo) -> Text:
 def event_label(ev: Event, patterns: PatternSet | None, provisional: bool = False) -> Text:
     """A timeline leaf: severity mark, line, title; a provisional event (its input may still change it)
     is marked with `…` and shown in italics."""
-    t = Text.assemble((SEVERITY_MARK.get(ev.severity, "·"), SEVERITY_STYLE.get(ev.severity, "")),
-                      (f" {ev.line:>5} ", "dim"), event_title(ev, patterns))
+    return _leaf_label(_leaf(ev, patterns, provisional))
+
+
+Leaf = tuple[str, int, str, bool]
+"""What a leaf shows (severity, line, title, provisional): kept for the events of a closed boot until it
+is opened, instead of a tree node and its label."""
+
+
+def _leaf(ev: Event, patterns: PatternSet | None, provisional: bool) -> Leaf:
+    return ev.severity, ev.line, event_title(ev, patterns), provisional
+
+
+def _leaf_label(leaf: Leaf) -> Text:
+    severity, line, title, provisional = leaf
+    t = Text.assemble((SEVERITY_MARK.get(severity, "·"), SEVERITY_STYLE.get(severity, "")),
+                      (f" {line:>5} ", "dim"), title)
     if provisional:
         t.stylize("italic")
         t.append(" …", style="dim")
@@ -64,6 +78,9 @@ class Timeline(Tree[Any]):
     def __init__(self, patterns: PatternSet, live: bool, id: str | None = None) -> None:
         self._holding = 0
         self._stale = False
+        self._waiting: dict[int, dict[int, Leaf]] = {}
+        """Boot -> its events (row -> leaf) not made into nodes yet: the boot is closed (most boots of a
+        big replay: thousands of nodes and labels less to make, and to walk for the collector)."""
         super().__init__("boots", id=id)
         self.show_root = False
         self.guide_depth = 2
@@ -75,6 +92,7 @@ class Timeline(Tree[Any]):
         self._boot_nodes: dict[int, TreeNode[Any]] = {}
         self._event_nodes: dict[int, TreeNode[Any]] = {}
         self._boot_of_row: dict[int, int] = {}
+        """Boot of each listed event (a node in `_event_nodes`, or waiting in `_waiting`)."""
         self._more: TreeNode[Any] | None = None
         self.unlisted_boots = 0
         self._last_listed = 0
@@ -97,6 +115,7 @@ class Timeline(Tree[Any]):
         """Textual's Tree calls this after each change: its lines are rebuilt on the next draw. Held back
         inside `changes()`; and a repaint, not a new layout of the screen (the pane's size is fixed by
         the CSS; when the number of lines changes, the new virtual size lays it out)."""
+        self._open_waiting()
         if self._holding:
             self._stale = True
             return
@@ -104,6 +123,24 @@ class Timeline(Tree[Any]):
         self._updates += 1
         self.root._reset()
         self.refresh()
+
+    def _open_waiting(self) -> None:
+        """Make the nodes of the waiting events of boots that are open now (a boot opens through
+        `TreeNode.expand`, which calls `_invalidate`)."""
+        if not self._waiting:
+            return
+        opened = [n for n in self._waiting if self._boot_nodes[n].is_expanded]
+        if not opened:
+            return
+        self._holding += 1
+        try:
+            for number in opened:
+                parent = self._boot_nodes[number]
+                for row, leaf in self._waiting.pop(number).items():
+                    self._event_nodes[row] = parent.add_leaf(_leaf_label(leaf), data=("event", row))
+        finally:
+            self._holding -= 1
+        self._stale = True
 
     def watch_virtual_size(self, size: Size) -> None:
         scrollbars_follow(self, size)
@@ -154,6 +191,7 @@ class Timeline(Tree[Any]):
         gone = [row for row, b in self._boot_of_row.items() if b == number]
         for row in gone:
             self._unlist(row)
+        self._waiting.pop(number, None)
         node.remove()
 
     def update_boots(self, sessions: list[SessionInfo]) -> None:
@@ -181,30 +219,39 @@ class Timeline(Tree[Any]):
         parent = self.boot_node(ev.boot, known)
         if parent is None:
             return
-        node = parent.add_leaf(event_label(ev, self.patterns, provisional), data=("event", row))
-        self._event_nodes[row] = node
+        leaf = _leaf(ev, self.patterns, provisional)
+        if parent.is_expanded:
+            self._event_nodes[row] = parent.add_leaf(_leaf_label(leaf), data=("event", row))
+        else:
+            self._waiting.setdefault(ev.boot, {})[row] = leaf
         self._boot_of_row[row] = ev.boot
         i = bisect_right(self.lines, ev.line)
         self.lines.insert(i, ev.line)
         self.rows.insert(i, row)
 
     def has(self, row: int) -> bool:
-        return row in self._event_nodes
+        return row in self._boot_of_row
 
     def relabel(self, row: int, ev: Event, provisional: bool = False) -> None:
         node = self._event_nodes.get(row)
         if node is not None:
             node.set_label(event_label(ev, self.patterns, provisional))
+            return
+        closed = self._waiting.get(self._boot_of_row.get(row, -1))
+        if closed is not None and row in closed:
+            closed[row] = _leaf(ev, self.patterns, provisional)
 
     def _unlist(self, row: int) -> TreeNode[Any] | None:
-        node = self._event_nodes.pop(row, None)
-        self._boot_of_row.pop(row, None)
-        if node is None:
+        boot = self._boot_of_row.pop(row, None)
+        if boot is None:
             return None
+        closed = self._waiting.get(boot)
+        if closed is not None:
+            closed.pop(row, None)
         i = self.rows.index(row)
         del self.rows[i]
         del self.lines[i]
-        return node
+        return self._event_nodes.pop(row, None)
 
     def remove(self, row: int) -> None:
         node = self._unlist(row)
@@ -213,11 +260,15 @@ class Timeline(Tree[Any]):
 
     def reveal(self, row: int) -> bool:
         """Move the cursor to the event's leaf (opening its boot); False when it is not listed."""
-        node = self._event_nodes.get(row)
-        if node is None:
+        boot = self._boot_of_row.get(row)
+        if boot is None:
             return False
-        if node.parent is not None and not node.parent.is_expanded:
-            node.parent.expand()
+        parent = self._boot_nodes[boot]
+        if not parent.is_expanded:
+            parent.expand()
+        self._open_waiting()
+        node = self._event_nodes[row]
+        _ = self.last_line  # the lines rebuilt now: the node opened has no line number before
         self.move_cursor(node)
         self.scroll_to_node(node, animate=False)
         return True
