@@ -9,8 +9,10 @@ Builds the log (healthy ESP-IDF lines, a third of them ANSI-coloured, with every
 to a file), and the replay in a fresh child process set up as `espwatch replay` sets it up (patterns, rules,
 no ELF; the scan in a worker process; with --thread also the in-thread scan). Prints the best round:
 time to the first screen, time until the timeline is complete (from process start, as `scan --json` is
-timed) and its ratio to `scan --json`, key-press latency and event-loop lag while the scan runs, peak RSS,
-and what the monitor holds (16-byte event rows, 28-byte boot rows, bodies kept whole).
+timed) and its ratio to `scan --json`, key-press latency and event-loop lag while the scan runs, what held
+the screen's event loop then (the longest steps it ran, by what ran them, and the garbage collector's
+pauses: bench/loopsteps.py), peak RSS, and what the monitor holds (16-byte event rows, 28-byte boot rows,
+bodies kept whole).
 Targets: first screen < 1 s, timeline <= 1.3x scan --json, keys within 50 ms, peak RSS < 300 MB.
 
 `--dense` makes the log crash-dense: corpus logs back to back (about 3,000 events and 360 boots per MB),
@@ -37,6 +39,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from loopsteps import LoopSteps  # noqa: E402
 from tui_common import build_log, peak_rss_mb  # noqa: E402
 
 SEARCHES = [
@@ -72,6 +75,8 @@ def child(path: str, mode: str, searches: bool) -> None:
     from espwatch.tui.app import MonitorApp
 
     t_imports = time.perf_counter()
+    steps = LoopSteps()
+    steps.install()
 
     async def run() -> dict:
         t0 = time.perf_counter()
@@ -86,6 +91,7 @@ def child(path: str, mode: str, searches: bool) -> None:
             out["lines_at_first_screen"] = view.rows
             lat = []
             loop_lag = []
+            steps.active = True
             while not app.scan_done:
                 # a key as the terminal would deliver it; latency = until the log pane has moved
                 before = view.cursor
@@ -98,6 +104,8 @@ def child(path: str, mode: str, searches: bool) -> None:
                     t = time.perf_counter()
                     await asyncio.sleep(0.02)
                     loop_lag.append(time.perf_counter() - t - 0.02)
+            steps.active = False
+            out["loop_steps"] = steps.summary()
             out["loop_lag_ms"] = {"n": len(loop_lag), "median": 1000 * statistics.median(loop_lag)
                                   if loop_lag else None, "max": 1000 * max(loop_lag) if loop_lag else None}
             out["scan_done_s"] = app.done_at - t0
@@ -183,6 +191,15 @@ def report(mode: str, r: dict, scan_s: float) -> None:
     ll = r["loop_lag_ms"]
     print(f"[{mode}]                 event-loop lag during the scan: median {ll['median'] or 0:.0f} ms, "
           f"max {ll['max'] or 0:.0f} ms ({ll['n']} samples)")
+    st = r["loop_steps"]
+    slowest = ", ".join(f"{ms:.0f} ms {name} (x{n} >= 5 ms)" for ms, name, n in st["slowest"][:3])
+    pad = " " * 17
+    print(f"[{mode}]{pad}loop steps during the scan: {st['n']:,}, median {st['median_ms']:.1f} ms, "
+          f"p99 {st['p99_ms']:.0f} ms, max {st['max_ms']:.0f} ms, {st['over_50ms']} over 50 ms; "
+          f"slowest: {slowest}")
+    print(f"[{mode}]{pad}collector pauses during the scan: {st['gc_over_10ms']} over 10 ms, max "
+          f"{st['gc_max_ms']:.0f} ms (generation {st['gc_max_generation']}), "
+          f"{st['gc_total_ms']:.0f} ms in all")
     print(f"[{mode}] found:          {r['lines']:,} lines, {r['boots']:,} boots, {r['events']:,} events "
           f"({r['timeline_events']:,} on the timeline)")
     print(f"[{mode}] peak RSS:       {r['rss_after_scan_mb']:.0f} MB after the scan, "

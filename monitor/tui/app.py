@@ -11,13 +11,16 @@ posts batches; filters, searches, reports and device commands run in Textual thr
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import queue
 import sys
 import threading
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -55,6 +58,7 @@ from espwatch.tui.logview import LogView, host_time_of_text
 from espwatch.tui.messages import BatchReady, SourceStatus
 from espwatch.tui.ports import PortsMixin, PortsSetup, port_style
 from espwatch.tui.query import FilterResult, FilterSpec
+from espwatch.tui.quietsize import update_in_place
 from espwatch.tui.reports import ReportMixin
 from espwatch.tui.searching import SearchMixin
 from espwatch.tui.status import StatusInfo, status_text
@@ -65,6 +69,8 @@ if TYPE_CHECKING:
 
 NARROW = 120
 """Below this many columns the side panes (timeline, details) hide by themselves."""
+APPLY_SLICE = 0.008
+"""Seconds of batch work per turn of the event loop: keys wait at most about this long for a batch."""
 
 
 class DetailScreen(ModalScreen[None]):
@@ -232,6 +238,10 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
         self._undecoded: list[int] = []
         """Rows of events to decode once the ELF index is ready."""
         self._send_queue: queue.Queue[bytes | None] = queue.Queue()
+        self._batches: deque[Batch] = deque()
+        """Batches from the follower not applied yet (see `_apply_batches`)."""
+        self._applying_steps: Iterator[None] | None = None
+        self._applying = False
         for b in [*(self.LIVE_BINDINGS if self.live else self.REPLAY_BINDINGS),
                   *(self.PORTS_BINDINGS if ports is not None else [])]:
             self.bind(b.key, b.action, description=b.description, show=b.show,
@@ -359,6 +369,10 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
         self._follow()
         self._apply_side()
         self._update_status()
+        # What start-up made (modules, patterns, widgets: most of the objects the collector tracks) stays for
+        # the life of the screen: out of the collector's full passes, which otherwise held the event loop
+        # (and the follower thread, with the GIL) 100-400 ms at a time during a big replay.
+        self.call_after_refresh(gc.freeze)
 
     @work(thread=True, exclusive=True, group="follower", exit_on_error=False)
     def _follow(self) -> None:
@@ -422,7 +436,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
         else:
             t.append("no events yet", style="dim")
         t.append(f"  · {len(self.store):,} events · n/N browse · Enter details · s side panes", style="dim")
-        bar.update(t)
+        update_in_place(bar, t)
 
     def action_details(self) -> None:
         if self.side_shown or self.selected is None:
@@ -455,7 +469,38 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
     def on_batch_ready(self, message: BatchReady) -> None:
         if self.screen_gone():
             return
-        b = message.batch
+        self._batches.append(message.batch)
+        if not self._applying:
+            self._apply_batches()
+
+    def _apply_batches(self) -> None:
+        """Apply the batches that came, for at most `APPLY_SLICE` seconds; the rest on a later turn of the
+        event loop, after the keys that came meanwhile (a batch of a 1 GB replay holds hundreds of events:
+        applied at once, it held the keys for tens to hundreds of ms)."""
+        self._applying = False
+        if self.screen_gone():
+            return
+        deadline = time.perf_counter() + APPLY_SLICE
+        with self.timeline.changes():
+            while self._batches:
+                if self._applying_steps is None:
+                    self._applying_steps = self._batch_steps(self._batches[0])
+                for n, _ in enumerate(self._applying_steps):
+                    if not n & 15 and time.perf_counter() >= deadline:
+                        break
+                else:
+                    self._applying_steps = None
+                    self._batches.popleft()
+                    continue
+                # Through the event loop, not straight into the app's queue: Textual runs the messages
+                # queued there back to back, and keys (posted from the driver's thread) only get into it
+                # when the loop turns.
+                self._applying = True
+                asyncio.get_running_loop().call_soon(self.call_later, self._apply_batches)
+                return
+
+    def _batch_steps(self, b: Batch) -> Iterator[None]:
+        """Apply one batch: yields after each event (see `_apply_batches`)."""
         ch = b.changes
         store, timeline = self.store, self.timeline
         timeline.update_boots(b.sessions)  # first: the boots it lists keep their facts in memory
@@ -471,6 +516,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
                 self._set_decoded(row, ev, None)
                 if row == self.selected_row:
                     self._show_withdrawn(ev)
+            yield
         for old, new in ch.updated:
             prov = id(new) in provisional
             row = store.replace(old, new, prov)
@@ -483,6 +529,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
             self._set_decoded(row, old, new)
             if row == self.selected_row:
                 self.show_event(row, move=False)
+            yield
         for ev in ch.new:
             prov = id(ev) in provisional
             row = store.add(ev, prov)
@@ -490,6 +537,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
                 self.notable.add(ev.line, row)
             timeline.add(row, ev, self.sessions, prov)
             self._set_decoded(row, None, ev)
+            yield
         self._retry_decoding()
         self.log_view.lines_changed(b.lines)
         if b.done and not self.scan_done:
@@ -609,7 +657,7 @@ class MonitorApp(SearchMixin, FilterMixin, DeviceMixin, ReportMixin, PortsMixin,
         log_problem = self.source.log.status_text() if one else None
         if log_problem:
             text = Text.assemble((f" {for_terminal(log_problem)} ", "bold white on red"), " ", text)
-        self.query_one("#status", Static).update(text)
+        update_in_place(self.query_one("#status", Static), text)
 
     def on_source_status(self, message: SourceStatus) -> None:
         if message.state in ("connected", "waiting", "lost"):

@@ -83,6 +83,9 @@ class LineIndex:
         self.last_break_end = 0  # offset just after the last break
         self._lock = threading.RLock()
         self._cache: OrderedDict[int, tuple[bytes, int, int]] = OrderedDict()
+        self._last = (0, 0)
+        """(n, offset) of the last line start found: n breaks come before `offset`. A screenful asks for
+        consecutive lines: each continues from the one before instead of from its block's start."""
 
     def close(self) -> None:
         with self._lock:
@@ -135,6 +138,11 @@ class LineIndex:
             k = bisect_left(self.blocks, n) - 1
             pos = k * BLOCK
             need = n - self.blocks[k]
+            last_n, last_pos = self._last
+            if last_n <= n and last_pos >= pos and n - last_n < need:
+                pos, need = last_pos, n - last_n
+                if not need:
+                    return pos
             while True:
                 buf = self._pread(pos, BLOCK)
                 if not buf:
@@ -147,6 +155,7 @@ class LineIndex:
                 i = -1
                 for _ in range(need):
                     i = buf.index(b"\n", i + 1)
+                self._last = (n, pos + i + 1)
                 return pos + i + 1
 
     def line(self, number: int) -> tuple[bytes, int, int]:

@@ -18,7 +18,7 @@ import regex
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -30,6 +30,7 @@ from espwatch.merge import split_label
 from espwatch.sanitize import for_terminal, sgr_text
 from espwatch.tui.document import LineIndex
 from espwatch.tui.query import FilterResult
+from espwatch.tui.quietsize import quiet_virtual_size, scrollbars_follow
 
 LEVEL_STYLE = {"error": Style(color="red"), "warning": Style(color="yellow"), "info": Style(color="green"),
                "debug": Style(dim=True), "verbose": Style(dim=True)}
@@ -78,6 +79,7 @@ class LogView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     LogView { background: $surface; }
     """
+    virtual_size = quiet_virtual_size()  # grows with each batch: no new layout of the screen each time
 
     BINDINGS = [
         Binding("up", "cursor(-1)", "Up", show=False),
@@ -127,6 +129,8 @@ class LogView(ScrollView, can_focus=True):
         self._x_beyond = False
         """Some decoded lines wait for their log line to be counted in `rows`."""
         self._layout_key: tuple | None = None
+        self._drawn_gutter = 0
+        self._paint_style: Style | None = None
         self._layout: list[tuple[int, int]] = []
 
     # -- data --------------------------------------------------------------------------------------
@@ -148,6 +152,11 @@ class LogView(ScrollView, can_focus=True):
 
     def _set_rows(self, rows: int) -> None:
         grew = rows != self.rows
+        # the lines on screen stay as they are when they all were (and are) there before: then only the
+        # scrollbar changes (a batch of a big replay, read at the top of the log)
+        same = not self.wrap and not self.follow and self._gutter_width() == self._drawn_gutter and \
+            min(rows, self.rows) + self._x_total > round(self.scroll_offset.y) + self._view_height()
+        self._drawn_gutter = self._gutter_width()
         self.rows = rows
         if grew and self._x_beyond:
             self._rebuild_extras()
@@ -157,7 +166,7 @@ class LogView(ScrollView, can_focus=True):
             self._scroll_cursor(center=False)
         elif self.cursor >= rows:
             self.cursor = max(0, rows - 1)
-        if grew:
+        if grew and not same:
             self.refresh()
 
     def set_decoded(self, line: int, count: int) -> None:
@@ -174,7 +183,10 @@ class LogView(ScrollView, can_focus=True):
             self._x_disp.append(row + self._x_total)
             self._x_counts.append(count)
             self._x_total += count
+            below = not self.follow and not self.wrap and \
+                self._x_disp[-1] > round(self.scroll_offset.y) + self._view_height()
         else:
+            below = False
             if count:
                 self._decoded[line] = count
             else:
@@ -183,7 +195,8 @@ class LogView(ScrollView, can_focus=True):
         self._update_virtual_size()
         if self.follow and self.rows:
             self._scroll_cursor(center=False)
-        self.refresh()
+        if not below:  # the newest crash's frames under a line below the screen change nothing on it
+            self.refresh()
 
     def _rebuild_extras(self) -> None:
         rows: list[tuple[int, int]] = []
@@ -252,6 +265,9 @@ class LogView(ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         width = 0 if self.wrap else self._gutter_width() + self._max_width + 1
         self.virtual_size = Size(width, self.display_rows)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        scrollbars_follow(self, size)
 
     def _grow_width(self) -> None:
         """A wider line was drawn: widen the view; a scrollbar now takes a row, so keep following."""
@@ -482,18 +498,26 @@ class LogView(ScrollView, can_focus=True):
         self._layout_key, self._layout = key, out
         return out
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._paint_style = self.rich_style  # once per paint, not once per line (it walks the ancestors)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
+        style = self._paint_style if self._paint_style is not None else self.rich_style
         if self.index is None or not self.rows:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, style)
         layout = self._screen_layout()
         if y >= len(layout):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, style)
         disp, part = layout[y]
         text, row, k, raw = self._body(disp)
         line = self.row_line(row)
         if line <= 0:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, style)
         if self.first_render is None:
             self.first_render = time.perf_counter()
         cell_len = text.cell_len
@@ -528,7 +552,7 @@ class LogView(ScrollView, can_focus=True):
         else:
             scroll_x = self.scroll_offset.x
             c_strip = strip.crop(scroll_x, scroll_x + body_w)
-        base = self.rich_style
+        base = style
         if row == self.cursor and k < 0:
             base = base + (CURSOR_STYLE if self.has_focus else CURSOR_BLUR_STYLE)
         elif self.range is not None and self.range[0] <= line <= self.range[1]:
