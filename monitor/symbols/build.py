@@ -293,24 +293,25 @@ def _read_unit(index: IndexQuery, src: DwarfSource, unit, rank: int):
 
 
 def covers_nothing(src: DwarfSource, rank: int) -> bool:
-    """True when unit `rank` can answer for no address: none of its abbreviations gives a function
-    DIE a range (DW_AT_high_pc / DW_AT_ranges) and its line program has no sequence. Cheap: the DIEs
-    are not read. False when that cannot be told without parsing the unit."""
+    """True when unit `rank` can answer for no address: its line program keeps no sequence and none of
+    its function DIEs has a range (DW_AT_high_pc / DW_AT_ranges). Cheap: the line program is run
+    without building rows, and the DIE walk jumps over other DIEs' children. False when that cannot be
+    told without parsing the unit."""
     from espwatch.symbols.dwarf_info import AT_HIGH_PC, AT_RANGES, FUNC_TAGS
-    from espwatch.symbols.dwarf_lines import decode_line_table
+    from espwatch.symbols.dwarf_lines import covers_any
 
     unit = src.units[rank]
     try:
-        if any(ab.tag in FUNC_TAGS and any(name in (AT_HIGH_PC, AT_RANGES) for name, _f, _c in ab.attrs)
-               for ab in src.info.load_abbrevs(unit).values()) and src.info.has_function_ranges(unit):
+        if covers_any(src.line_data, unit.stmt_list, unit.addr_size, src.strs):
             return False
     except Exception:
-        return False
-    try:
-        table = decode_line_table(src.line_data, unit.stmt_list, unit.addr_size, unit.comp_dir, src.strs)[0]
-    except Exception:
         return True  # an unreadable line program makes the unit unusable (BFD)
-    return not table.ranges
+    try:
+        ranged = any(ab.tag in FUNC_TAGS and any(name in (AT_HIGH_PC, AT_RANGES) for name, _f, _c in ab.attrs)
+                     for ab in src.info.load_abbrevs(unit).values())
+        return not (ranged and src.info.has_function_ranges(unit))
+    except Exception:
+        return False
 
 
 def _fill_segments(index: IndexQuery, coverage: list[tuple[int, int, int]]) -> None:
