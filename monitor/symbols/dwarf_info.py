@@ -145,30 +145,65 @@ class Abbrev:
 _S_STRING, _S_LEB, _S_BLOCK, _S_BLOCK1, _S_BLOCK2, _S_BLOCK4 = -1, -2, -3, -4, -5, -6
 
 
-def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
-    """The abbreviation table at `offset` in `.debug_abbrev`."""
+def parse_abbrevs(data: bytes, offset: int, memo: dict[bytes, Abbrev] | None = None) -> dict[int, Abbrev]:
+    """The abbreviation table at `offset` in `.debug_abbrev`.
+
+    With `memo` (entry bytes -> Abbrev), an entry whose bytes were seen before (in another unit's table:
+    most entries repeat from unit to unit) is the same Abbrev object, not parsed again."""
     table: dict[int, Abbrev] = {}
     pos = offset
     n = len(data)
     while pos < n:
-        code, pos = uleb(data, pos)
+        code = data[pos]
+        pos += 1
+        if code >= 0x80:
+            code, pos = uleb(data, pos - 1)
         if code == 0:
             break
-        tag, pos = uleb(data, pos)
-        has_children = data[pos] != 0
-        pos += 1
-        attrs = []
+        start = pos
+        # the entry's end: tag, children flag, (name, form) pairs up to (0, 0); one-byte values usual
+        while data[pos] & 0x80:
+            pos += 1
+        pos += 2
         while True:
-            name, pos = uleb(data, pos)
-            form, pos = uleb(data, pos)
-            if name == 0 and form == 0:
-                break
-            const = 0
+            name = data[pos]
+            form = data[pos + 1]
+            if name < 0x80 and form < 0x80:
+                pos += 2
+            else:
+                name, pos = uleb(data, pos)
+                form, pos = uleb(data, pos)
             if form == F_IMPLICIT_CONST:
-                const, pos = sleb(data, pos)
-            attrs.append((name, form, const))
-        table[code] = Abbrev(tag, has_children, tuple(attrs))
+                _, pos = sleb(data, pos)
+            elif name == 0 and form == 0:
+                break
+        if memo is None:
+            table[code] = _parse_entry(data, start)
+            continue
+        key = data[start:pos]
+        ab = memo.get(key)
+        if ab is None:
+            ab = memo[key] = _parse_entry(data, start)
+        table[code] = ab
     return table
+
+
+def _parse_entry(data: bytes, pos: int) -> Abbrev:
+    """The abbreviation entry whose tag starts at `pos`."""
+    tag, pos = uleb(data, pos)
+    has_children = data[pos] != 0
+    pos += 1
+    attrs = []
+    while True:
+        name, pos = uleb(data, pos)
+        form, pos = uleb(data, pos)
+        if name == 0 and form == 0:
+            break
+        const = 0
+        if form == F_IMPLICIT_CONST:
+            const, pos = sleb(data, pos)
+        attrs.append((name, form, const))
+    return Abbrev(tag, has_children, tuple(attrs))
 
 
 def find_abbrev(data: bytes, offset: int, wanted: int) -> Abbrev | None:
@@ -376,6 +411,7 @@ class DebugInfo:
         self.str_offsets = sections.get(".debug_str_offsets", b"")
         self.addr = sections.get(".debug_addr", b"")
         self._abbrev_cache: dict[int, dict[int, Abbrev]] = {}
+        self._abbrev_memo: dict[tuple[int, int, int], dict[bytes, Abbrev]] = {}  # by (addr, offset size, v)
         self.units: list[UnitInfo] = []
         self._unit_starts: list[int] = []
         self._ref_cache: dict[int, tuple[list, int]] = {}
@@ -499,20 +535,23 @@ class DebugInfo:
         raise DwarfError(f"unknown DW_FORM 0x{form:x}")
 
     # -- units --------------------------------------------------------------------------------------
-    def _abbrevs(self, offset: int, fixed: dict[int, int]) -> dict[int, Abbrev]:
-        table = self._abbrev_cache.get(offset)
-        if table is None:
-            table = parse_abbrevs(self.abbrev, offset)
-            for ab in table.values():
-                _prepare(ab, fixed)
-            self._abbrev_cache[offset] = table
-        return table
-
     def load_abbrevs(self, unit: UnitInfo) -> dict[int, Abbrev]:
-        """The unit's abbreviation table (parsed once, shared by units that share it)."""
+        """The unit's abbreviation table (parsed once, shared by units that share it; entries seen in
+        another table of units with the same address size, offset size and version are reused)."""
         if unit.abbrevs is None:
-            unit.abbrevs = self._abbrevs(unit.abbrev_off,
-                                         _fixed_sizes(unit.addr_size, unit.offset_size, unit.version))
+            table = self._abbrev_cache.get(unit.abbrev_off)
+            if table is None:
+                key = (unit.addr_size, unit.offset_size, unit.version)
+                memo = self._abbrev_memo.setdefault(key, {})
+                known = len(memo)
+                table = parse_abbrevs(self.abbrev, unit.abbrev_off, memo)
+                if len(memo) > known:
+                    fixed = _fixed_sizes(*key)
+                    for ab in table.values():
+                        if ab.plan is None and ab.fixed_size is None:
+                            _prepare(ab, fixed)
+                self._abbrev_cache[unit.abbrev_off] = table
+            unit.abbrevs = table
         return unit.abbrevs
 
     def read_units(self) -> list[UnitInfo]:
@@ -812,13 +851,19 @@ class DebugInfo:
         end = unit.end
         depth = 1
         while pos < end:
-            code, pos = uleb(d, pos)
+            code = d[pos]
+            pos += 1
+            if code >= 0x80:
+                code, pos = uleb(d, pos - 1)
             if code == 0:
                 depth -= 1
                 if depth == 0:
                     return False
                 continue
             ab = abbrevs[code]
+            if not ab.has_children and ab.fixed_size is not None and ab.tag not in FUNC_TAGS:
+                pos += ab.fixed_size  # the common case: a leaf of fixed size
+                continue
             if ab.tag in FUNC_TAGS:
                 low = high = 0
                 high_rel = False
