@@ -395,6 +395,7 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
             addr_adv[op] = ((op - opcode_base) // line_range) * min_insn
             line_adv[op] = line_base + (op - opcode_base) % line_range
     first_file = 0 if hdr.dwarf5 else 1
+    fused = opcode_base > 9  # 9 (fixed_advance_pc) and 1 (copy) are standard opcodes
     while pos < end:
         address = 0
         line = 1
@@ -406,6 +407,8 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
         while not done and pos < end:
             op = data[pos]
             pos += 1
+            # tests in order of frequency: GCC's relaxation-friendly programs (RISC-V, Xtensa) are mostly
+            # advance_line, fixed_advance_pc, copy, set_column, negate_stmt; others use special opcodes
             if op >= opcode_base:
                 if line_range == 0:
                     raise DwarfError("line_range 0")
@@ -418,12 +421,50 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                     rows.append(row)
                     last_addr = address
                 disc = 0
+            elif op == 9:  # fixed_advance_pc
+                address += _u16(data, pos)[0]
+                pos += 2
+            elif op == 3:  # advance_line
+                v = data[pos]
+                if v < 0x80:  # one byte: the usual case
+                    pos += 1
+                    line += v - 0x80 if v & 0x40 else v
+                else:
+                    v, pos = sleb(data, pos)
+                    line += v
+                if fused and pos + 3 < end and data[pos] == 9 and data[pos + 3] == 1:
+                    # then fixed_advance_pc and copy: the step GCC emits for most rows
+                    address += _u16(data, pos + 1)[0]
+                    pos += 4
+                    row = (address, fidx, line, disc)
+                    if address == last_addr:
+                        rows[-1] = row
+                    else:
+                        rows.append(row)
+                        last_addr = address
+                    disc = 0
+            elif op == 1:  # copy
+                row = (address, fidx, line, disc)
+                if address == last_addr:
+                    rows[-1] = row
+                else:
+                    rows.append(row)
+                    last_addr = address
+                disc = 0
+            elif op == 5:  # set_column
+                while data[pos] & 0x80:
+                    pos += 1
+                pos += 1
+            elif op == 6 or op == 7:  # negate_stmt, basic_block
+                pass
             elif op == 0:  # extended
                 elen, pos = uleb(data, pos)
                 sub = data[pos]
                 nxt = pos + elen
                 pos += 1
-                if sub == 1:  # end_sequence
+                if sub == 4:  # set_discriminator
+                    disc, pos = uleb(data, pos)
+                elif sub == 1:  # end_sequence
                     done = True
                     sequences.append((rows, address))
                 elif sub == 2:  # set_address
@@ -435,20 +476,13 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                     _, pos = uleb(data, pos)
                     _, pos = uleb(data, pos)
                     hdr.file_entries.append((s, d))
-                elif sub == 4:  # set_discriminator
-                    disc, pos = uleb(data, pos)
-                elif sub == 0x80 + 0x00 or sub == 0x80:  # HP / lo_user: skip
+                elif sub == 0x80:  # lo_user: skip
                     pos = nxt
                 else:
                     raise DwarfError("mangled line number section")
-            elif op == 1:  # copy
-                row = (address, fidx, line, disc)
-                if address == last_addr:
-                    rows[-1] = row
-                else:
-                    rows.append(row)
-                    last_addr = address
-                disc = 0
+            elif op == 4:  # set_file
+                v, pos = uleb(data, pos)
+                fidx = file_index(v)
             elif op == 2:  # advance_pc
                 v = data[pos]
                 if v < 0x80:
@@ -456,28 +490,8 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                 else:
                     v, pos = uleb(data, pos)
                 address += v * min_insn if max_ops == 1 else (v // max_ops) * min_insn
-            elif op == 3:  # advance_line
-                v = data[pos]
-                if v < 0x80:  # one byte: the usual case
-                    pos += 1
-                    line += v - 0x80 if v & 0x40 else v
-                else:
-                    v, pos = sleb(data, pos)
-                    line += v
-            elif op == 4:  # set_file
-                v, pos = uleb(data, pos)
-                fidx = file_index(v)
-            elif op == 5:  # set_column
-                while data[pos] & 0x80:
-                    pos += 1
-                pos += 1
-            elif op == 6 or op == 7:  # negate_stmt, basic_block
-                pass
             elif op == 8:  # const_add_pc
                 address += const_add
-            elif op == 9:  # fixed_advance_pc
-                address += _u16(data, pos)[0]
-                pos += 2
             else:
                 for _ in range(std_lengths[op] if op < len(std_lengths) else 0):
                     _, pos = uleb(data, pos)
