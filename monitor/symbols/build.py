@@ -149,20 +149,26 @@ def _fill_symbols(index: IndexQuery, sections, symbols, sid) -> None:
 
     index.has_symbols = bool(symbols)
     cands = function_candidates(symbols, index.arch == "riscv", sections)
+    groups = []
+    names = []
+    files = []
     group = -1
-    prev = None
+    prev_sec = prev_off = -1
     for sec, off, s in cands:
-        if (sec, off) != prev:
+        if off != prev_off or sec != prev_sec:
             group += 1
-            prev = (sec, off)
-        index.cand_sec.append(sec)
-        index.cand_off.append(off)
-        index.cand_key.append((sec << 40) | off)
-        index.cand_size.append(s.size or 1)
-        index.cand_flags.append(s.flags)
-        index.cand_name.append(sid(s.name))
-        index.cand_file.append(sid(s.file))
-        index.cand_group.append(group)
+            prev_sec, prev_off = sec, off
+        groups.append(group)
+        names.append(sid(s.name))
+        files.append(sid(s.file))
+    index.cand_sec.extend([sec for sec, _o, _s in cands])
+    index.cand_off.extend([off for _sec, off, _s in cands])
+    index.cand_key.extend([(sec << 40) | off for sec, off, _s in cands])
+    index.cand_size.extend([s.size or 1 for _sec, _o, s in cands])
+    index.cand_flags.extend([s.flags for _sec, _o, s in cands])
+    index.cand_name.extend(names)
+    index.cand_file.extend(files)
+    index.cand_group.extend(groups)
     by_addr = sorted(data_symbols(symbols, sections).items(), key=lambda kv: (kv[0][1], kv[0][0]))
     for (sec, addr), s in by_addr:
         index.ds_sec.append(sec)
