@@ -80,3 +80,24 @@ def test_covers_any_on_damaged_programs(fixtures_dir: Path, name: str) -> None:
             cheap = False
         if _kept(src, unit, blob):
             assert cheap, hex(unit.offset)
+
+
+def test_indexed_range_adding_is_bfd_arange_add() -> None:
+    """`_Ends` (long range lists: a unit's own ranges) gives the list `add_range` gives, in order."""
+    from espwatch.symbols.dwarf_info import _Ends, add_range
+
+    rng = random.Random(1)
+    for _ in range(2000):
+        start: list = []
+        for _ in range(rng.randint(0, 10)):
+            a = rng.randint(0, 30)
+            add_range(start, a, a + rng.randint(0, 5))
+        plain = [list(r) for r in start]
+        indexed = [list(r) for r in start]
+        ends = _Ends(indexed)
+        for _ in range(rng.randint(0, 60)):
+            a = rng.randint(0, 40)
+            b = a + rng.randint(0, 6)
+            add_range(plain, a, b)
+            ends.add(a, b)
+        assert plain == indexed

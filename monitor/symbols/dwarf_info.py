@@ -398,6 +398,54 @@ def add_range(ranges: list, low: int, high: int) -> None:
     ranges.insert(1, [low, high])
 
 
+class _Ends:
+    """`add_range` on one long list, with the ranges' ends counted so that a range touching none of
+    them (the usual case) is inserted at once instead of after a scan of the list (same result)."""
+
+    __slots__ = ("highs", "lows", "out")
+
+    def __init__(self, out: list) -> None:
+        self.out = out
+        self.lows: dict[int, int] = {}
+        self.highs: dict[int, int] = {}
+        for low, high in out:
+            self.lows[low] = self.lows.get(low, 0) + 1
+            self.highs[high] = self.highs.get(high, 0) + 1
+
+    def add(self, low: int, high: int) -> None:
+        if low == high:
+            return
+        lows = self.lows
+        highs = self.highs
+        out = self.out
+        if out and (low in highs or high in lows):
+            for r in out:
+                if low == r[1]:
+                    old = r[1]
+                    r[1] = high
+                elif high == r[0]:
+                    old = r[0]
+                    r[0] = low
+                    lows[old] -= 1
+                    if not lows[old]:
+                        del lows[old]
+                    lows[low] = lows.get(low, 0) + 1
+                    return
+                else:
+                    continue
+                highs[old] -= 1
+                if not highs[old]:
+                    del highs[old]
+                highs[high] = highs.get(high, 0) + 1
+                return
+        if out:
+            out.insert(1, [low, high])
+        else:
+            out.append([low, high])
+        lows[low] = lows.get(low, 0) + 1
+        highs[high] = highs.get(high, 0) + 1
+
+
 class DebugInfo:
     """Raw DWARF sections plus the per-unit walk."""
 
@@ -656,6 +704,17 @@ class DebugInfo:
     # -- range lists --------------------------------------------------------------------------------
     def read_rangelist(self, unit: UnitInfo, offset: int, out: list) -> None:
         """Append the ranges at `offset` to `out` with arange_add semantics (BFD read_rangelist)."""
+        ends: _Ends | None = None
+
+        def put(low: int, high: int) -> None:
+            nonlocal ends
+            if ends is None:
+                if len(out) < 8:
+                    add_range(out, low, high)
+                    return
+                ends = _Ends(out)
+            ends.add(low, high)
+
         if unit.version <= 4:
             d = self.ranges
             base = unit.low_pc
@@ -676,7 +735,7 @@ class DebugInfo:
                 if size == 8 and low == 0xFFFFFFFFFFFFFFFF and high != low:
                     base = high
                     continue
-                add_range(out, base + low, base + high)
+                put(base + low, base + high)
         d = self.rnglists
         base = unit.low_pc
         size = unit.addr_size
@@ -707,7 +766,7 @@ class DebugInfo:
                 pos += 2 * size
             else:
                 raise DwarfError("unsupported rnglist entry")
-            add_range(out, low, high)
+            put(low, high)
 
     # -- DIE walk -----------------------------------------------------------------------------------
     def scan_unit(self, unit: UnitInfo) -> None:
