@@ -101,3 +101,21 @@ def test_indexed_range_adding_is_bfd_arange_add() -> None:
             add_range(plain, a, b)
             ends.add(a, b)
         assert plain == indexed
+
+
+@pytest.mark.parametrize("name", ["esp32-app-template/esp32-app-template.elf", "esp32c3-coredump-app/esp32c3.elf",
+                                  "esp32-coredump-app/esp32.elf"])
+def test_has_function_ranges_agrees_with_the_full_walk(fixtures_dir: Path, name: str) -> None:
+    """The walk that jumps over children (units without ranges) finds a function range exactly when the
+    full walk (`scan_unit`, what a parse reads) gives some function a range."""
+    src = _source(fixtures_dir / name)
+    info = src.info
+    seen = set()
+    for unit in src.units:
+        info.scan_unit(unit)
+        full = any(fn.ranges for fn in unit.funcs)
+        unit.funcs = []
+        unit.variables = []
+        assert info.has_function_ranges(unit) == full, hex(unit.offset)
+        seen.add(full)
+    assert seen == {True, False}

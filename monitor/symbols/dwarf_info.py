@@ -124,7 +124,9 @@ def cstr(data: bytes, pos: int) -> tuple[str, int]:
 class Abbrev:
     """One abbreviation: tag, children flag, (attribute, form, implicit_const) list; skip data."""
 
-    __slots__ = ("attrs", "fixed_size", "has_children", "plan", "sibling_at", "sibling_size", "tag")
+    __slots__ = (
+        "attrs", "fixed_size", "func_plan", "has_children", "plan", "sibling_at", "sibling_size", "tag",
+    )
 
     def __init__(
         self, tag: int, has_children: bool, attrs: tuple[tuple[int, int, int], ...],
@@ -139,6 +141,7 @@ class Abbrev:
         # offset of a fixed-size DW_AT_sibling (CU-relative reference) in the data, or -1
         self.sibling_at = sibling_at
         self.sibling_size = sibling_size
+        self.func_plan: tuple[tuple[int, int, int], ...] | None = None  # `_func_plan`, made on first use
 
 
 # steps of a skip plan besides "n fixed bytes"
@@ -268,6 +271,38 @@ def _prepare(ab: Abbrev, fixed: dict[int, int]) -> None:
         plan.append(run)
     ab.plan = tuple(plan) if plan is not None else None
     ab.fixed_size = at if fixed_prefix else None
+
+
+# steps of a function DIE's attribute plan (`_func_plan`)
+_P_SKIP, _P_SKIP_FORM, _P_NAME, _P_LINKAGE, _P_REF = range(5)
+_P_LOW, _P_HIGH, _P_RANGES, _P_CALL_FILE, _P_CALL_LINE = range(5, 10)
+_FUNC_ATTR_STEPS = {
+    AT_NAME: _P_NAME, AT_LINKAGE_NAME: _P_LINKAGE, AT_MIPS_LINKAGE_NAME: _P_LINKAGE,
+    AT_ABSTRACT_ORIGIN: _P_REF, AT_SPECIFICATION: _P_REF, AT_LOW_PC: _P_LOW, AT_HIGH_PC: _P_HIGH,
+    AT_RANGES: _P_RANGES, AT_CALL_FILE: _P_CALL_FILE, AT_CALL_LINE: _P_CALL_LINE,
+}
+
+
+def _func_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int]) -> tuple:
+    """How `scan_unit` reads a function DIE of this abbreviation: (step, form or byte count, const) per
+    attribute it keeps, runs of fixed-size attributes it does not keep merged into one skip."""
+    plan: list[tuple[int, int, int]] = []
+    run = 0
+    for name, form, const in attrs:
+        step = _FUNC_ATTR_STEPS.get(name)
+        if step is None:
+            size = fixed.get(form)
+            if size is not None:
+                run += size
+                continue
+            step = _P_SKIP_FORM
+        if run:
+            plan.append((_P_SKIP, run, 0))
+            run = 0
+        plan.append((step, form, const))
+    if run:
+        plan.append((_P_SKIP, run, 0))
+    return tuple(plan)
 
 
 def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
@@ -809,39 +844,39 @@ class DebugInfo:
                 fn = FuncDie(die_off, tag, caller, [], [])
                 low = high = 0
                 high_rel = False
-                for name, form, const in ab.attrs:
-                    if name in (AT_NAME, AT_LINKAGE_NAME, AT_MIPS_LINKAGE_NAME):
-                        value, pos = read_value(unit, form, const, pos)
+                plan = ab.func_plan
+                if plan is None:
+                    plan = ab.func_plan = _func_plan(ab.attrs, fixed)
+                for step, form, const in plan:
+                    if step == _P_SKIP:
+                        pos += form
+                        continue
+                    if step == _P_SKIP_FORM:
+                        pos = skip(unit, form, pos, fixed)
+                        continue
+                    value, pos = read_value(unit, form, const, pos)
+                    if step <= _P_LINKAGE:  # _P_NAME, _P_LINKAGE
                         if isinstance(value, str):
-                            fn.name_ops.append(("n" if name == AT_NAME else "l", value))
-                    elif name in (AT_ABSTRACT_ORIGIN, AT_SPECIFICATION):
-                        value, pos = read_value(unit, form, const, pos)
+                            fn.name_ops.append(("n" if step == _P_NAME else "l", value))
+                    elif step == _P_REF:
                         ref = self._ref_target(unit, form, value)
                         if ref is not None:
                             fn.name_ops.append(("r", ref))
-                    elif name == AT_LOW_PC:
-                        value, pos = read_value(unit, form, const, pos)
+                    elif step == _P_LOW:
                         if isinstance(value, int):
                             low = value
-                    elif name == AT_HIGH_PC:
-                        value, pos = read_value(unit, form, const, pos)
+                    elif step == _P_HIGH:
                         if isinstance(value, int):
                             high = value
                             high_rel = form != F_ADDR
-                    elif name == AT_RANGES:
-                        value, pos = read_value(unit, form, const, pos)
+                    elif step == _P_RANGES:
                         if isinstance(value, int) and form not in BLOCK_FORMS:
                             self.read_rangelist(unit, value, fn.ranges)
-                    elif name == AT_CALL_FILE:
-                        value, pos = read_value(unit, form, const, pos)
+                    elif step == _P_CALL_FILE:
                         if isinstance(value, int):
                             fn.call_file = value
-                    elif name == AT_CALL_LINE:
-                        value, pos = read_value(unit, form, const, pos)
-                        if isinstance(value, int):
-                            fn.call_line = value
-                    else:
-                        pos = skip(unit, form, pos, fixed)
+                    elif isinstance(value, int):  # _P_CALL_LINE
+                        fn.call_line = value
                 if high_rel:
                     high += low
                 if high != 0:
@@ -927,20 +962,26 @@ class DebugInfo:
                 low = high = 0
                 high_rel = False
                 ranges: list = []
-                for name, form, const in ab.attrs:
-                    if name in (AT_LOW_PC, AT_HIGH_PC, AT_RANGES):
-                        value, pos = read_value(unit, form, const, pos)
-                        if not isinstance(value, int):
-                            continue
-                        if name == AT_LOW_PC:
-                            low = value
-                        elif name == AT_HIGH_PC:
-                            high = value
-                            high_rel = form != F_ADDR
-                        elif form not in BLOCK_FORMS:
-                            self.read_rangelist(unit, value, ranges)
-                    else:
+                plan = ab.func_plan
+                if plan is None:
+                    plan = ab.func_plan = _func_plan(ab.attrs, fixed)
+                for step, form, const in plan:
+                    if step == _P_SKIP:
+                        pos += form
+                        continue
+                    if step < _P_LOW or step > _P_RANGES:
                         pos = skip(unit, form, pos, fixed)
+                        continue
+                    value, pos = read_value(unit, form, const, pos)
+                    if not isinstance(value, int):
+                        continue
+                    if step == _P_LOW:
+                        low = value
+                    elif step == _P_HIGH:
+                        high = value
+                        high_rel = form != F_ADDR
+                    elif form not in BLOCK_FORMS:
+                        self.read_rangelist(unit, value, ranges)
                 if high_rel:
                     high += low
                 if high != 0:
