@@ -216,7 +216,9 @@ def parse_unit(index: IndexQuery, src: DwarfSource, rank: int) -> None:
     rows, fns, ranges, entries, variables = parsed
     # whole columns at a time (array.extend of a tuple runs in C)
     index.unit_row_lo[rank] = len(index.row_addr)
-    _extend(rows, index.row_addr, index.row_file, index.row_line, index.row_disc)
+    row_columns = (index.row_addr, index.row_file, index.row_line, index.row_disc)
+    for col, values in zip(row_columns, rows, strict=False):  # rows: () when the unit has none
+        col.extend(values)
     index.unit_row_hi[rank] = len(index.row_addr)
     _extend(fns, index.fn_name, index.fn_flags, index.fn_caller, index.fn_call_file, index.fn_call_line,
             index.fn_low0, index.fn_rng_lo, index.fn_rng_hi)
@@ -246,9 +248,18 @@ def _read_unit(index: IndexQuery, src: DwarfSource, unit, rank: int):
     table, _files, hdr = decode_line_table(src.line_data, unit.stmt_list, unit.addr_size, unit.comp_dir,
                                            src.strs)
     info.scan_unit(unit)
-    file_ids = [sid(name) for name in table.files]
-    rows = [(addr, file_ids[fidx] if fidx >= 0 else fidx, line & 0xFFFFFFFF, disc & 0xFFFFFFFF)
-            for addr, fidx, line, disc in table.rows]
+    # the rows as four columns (transposed in C); file numbers -> string ids (-1 no name, -2 end of a
+    # sequence stay); lines and discriminators as BFD's unsigned int
+    file_ids = [sid(name) for name in table.files] + [-2, -1]
+    rows: tuple = ()
+    if table.rows:
+        addrs, fidxs, lines, discs = zip(*table.rows, strict=True)
+        files = list(map(file_ids.__getitem__, fidxs))
+        if min(lines) < 0 or max(lines) > 0xFFFFFFFF:
+            lines = [x & 0xFFFFFFFF for x in lines]
+        if min(discs) < 0 or max(discs) > 0xFFFFFFFF:
+            discs = [x & 0xFFFFFFFF for x in discs]
+        rows = (addrs, files, lines, discs)
 
     call_names: dict[int | None, int] = {None: -1}
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import re
 import struct
+from bisect import bisect_left
+from itertools import islice
+from operator import itemgetter
+from operator import le as _le
 
 from espwatch.symbols.dwarf_info import (
     F_DATA1,
@@ -32,6 +36,7 @@ from espwatch.symbols.dwarf_info import (
     uleb,
 )
 
+_first = itemgetter(0)
 LNCT_PATH, LNCT_DIRECTORY_INDEX, LNCT_TIMESTAMP, LNCT_SIZE, LNCT_MD5 = 1, 2, 3, 4, 5
 
 
@@ -499,8 +504,10 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
             break  # a sequence without end_sequence adds nothing a lookup could use
     out = []
     for rows, end_addr in sequences:
-        if rows and any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
-            rows = _sort_rows(rows)
+        if len(rows) > 1:
+            addrs = list(map(_first, rows))
+            if not all(map(_le, addrs, islice(addrs, 1, None))):
+                rows = _sort_rows(rows)
         low_pc = rows[0][0] if rows else end_addr
         if rows and end_addr < rows[-1][0]:
             continue  # malformed: end before rows
@@ -550,9 +557,7 @@ def _flatten(sequences: list, table: LineTable) -> None:
         if first[0] < low:
             out.append((low, first[1], first[2], first[3]))
             start += 1
-        for r in rows[start:]:
-            if r[0] >= end:
-                break
-            out.append(r)
+        # rows are in address order: those before `end`, at once
+        out.extend(rows[start:bisect_left(rows, end, start, key=_first)])
         out.append((end, -2, 0, 0))
         ranges.append((low, end))
