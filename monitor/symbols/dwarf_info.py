@@ -121,11 +121,16 @@ def cstr(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos:end].decode("utf-8", "surrogateescape"), end + 1
 
 
+# what `scan_unit` does with a DIE, by its abbreviation (`Abbrev.kind`)
+_K_FIXED, _K_PLAN, _K_SLOW, _K_FUNC, _K_VAR = range(5)
+
+
 class Abbrev:
     """One abbreviation: tag, children flag, (attribute, form, implicit_const) list; skip data."""
 
     __slots__ = (
-        "attrs", "fixed_size", "func_plan", "has_children", "plan", "sibling_at", "sibling_size", "tag",
+        "attrs", "fixed_size", "func_plan", "has_children", "kind", "plan", "sibling_at", "sibling_size",
+        "tag",
     )
 
     def __init__(
@@ -142,6 +147,7 @@ class Abbrev:
         self.sibling_at = sibling_at
         self.sibling_size = sibling_size
         self.func_plan: tuple[tuple[int, int, int], ...] | None = None  # `_func_plan`, made on first use
+        self.kind = _K_SLOW  # what `scan_unit` does with such a DIE (set by `_prepare`)
 
 
 # steps of a skip plan besides "n fixed bytes"
@@ -271,6 +277,12 @@ def _prepare(ab: Abbrev, fixed: dict[int, int]) -> None:
         plan.append(run)
     ab.plan = tuple(plan) if plan is not None else None
     ab.fixed_size = at if fixed_prefix else None
+    if ab.tag in FUNC_TAGS:
+        ab.kind = _K_FUNC
+    elif ab.tag == TAG_VARIABLE and any(n == AT_LOCATION and f in BLOCK_FORMS for n, f, _c in ab.attrs):
+        ab.kind = _K_VAR  # only a DW_OP_addr location block gives a variable an address
+    else:
+        ab.kind = _K_FIXED if ab.fixed_size is not None else _K_PLAN if ab.plan is not None else _K_SLOW
 
 
 # steps of a function DIE's attribute plan (`_func_plan`)
@@ -837,8 +849,14 @@ class DebugInfo:
                     return
                 continue
             ab = abbrevs[code]
-            tag = ab.tag
-            if tag in FUNC_TAGS:
+            kind = ab.kind
+            if kind == _K_FIXED:  # most DIEs: skipped by size
+                pos += ab.fixed_size
+                if ab.has_children:
+                    enclosing.append(enclosing[-1])
+                continue
+            if kind == _K_FUNC:
+                tag = ab.tag
                 die_off = pos
                 caller = enclosing[-1] if tag == TAG_INLINED else -1
                 fn = FuncDie(die_off, tag, caller, [], [])
@@ -885,7 +903,7 @@ class DebugInfo:
                 if ab.has_children:
                     enclosing.append(len(funcs) - 1)
                 continue
-            if tag == TAG_VARIABLE:
+            if kind == _K_VAR:
                 var = VarDie(0, [], None, 0, False, False)
                 for name, form, const in ab.attrs:
                     if name == AT_NAME:
@@ -922,9 +940,7 @@ class DebugInfo:
                         pos = skip(unit, form, pos, fixed)
                 if var.external and var.addr:
                     variables.append(var)
-            elif ab.fixed_size is not None:
-                pos += ab.fixed_size
-            elif ab.plan is not None:
+            elif kind == _K_PLAN:
                 pos = skip_plan(d, pos, ab.plan)
             else:
                 for _name, form, _const in ab.attrs:
