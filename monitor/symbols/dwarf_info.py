@@ -41,6 +41,10 @@ AT_STR_OFFSETS_BASE = 0x72
 AT_ADDR_BASE = 0x73
 AT_MIPS_LINKAGE_NAME = 0x2007
 
+# the root DIE's attributes a unit's entry uses (`DebugInfo._root_attr`)
+_ROOT_ATTRS = frozenset((AT_STMT_LIST, AT_LOW_PC, AT_HIGH_PC, AT_RANGES, AT_COMP_DIR, AT_LANGUAGE,
+                         AT_STR_OFFSETS_BASE, AT_ADDR_BASE))
+
 # Forms
 F_ADDR, F_BLOCK2, F_BLOCK4, F_DATA2, F_DATA4, F_DATA8, F_STRING, F_BLOCK = 1, 3, 4, 5, 6, 7, 8, 9
 F_BLOCK1, F_DATA1, F_FLAG, F_SDATA, F_STRP, F_UDATA, F_REF_ADDR = 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10
@@ -704,6 +708,9 @@ class DebugInfo:
         deferred = []
         gate: list = [0, 0, False, None]  # low_pc, high_pc, high_pc relative, ranges offset
         for name, form, const in ab.attrs:
+            if name not in _ROOT_ATTRS:  # DW_AT_producer, DW_AT_name...: not read
+                pos = self._skip(unit, form, pos, fixed)
+                continue
             if form in (F_STRX, F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_ADDRX, F_ADDRX1, F_ADDRX2,
                         F_ADDRX3, F_ADDRX4):
                 deferred.append((name, form, const, pos))
@@ -971,7 +978,7 @@ class DebugInfo:
                     return False
                 continue
             ab = abbrevs[code]
-            if not ab.has_children and ab.fixed_size is not None and ab.tag not in FUNC_TAGS:
+            if ab.kind == _K_FIXED and not ab.has_children:
                 pos += ab.fixed_size  # the common case: a leaf of fixed size
                 continue
             if ab.tag in FUNC_TAGS:
