@@ -326,15 +326,19 @@ def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
     for step in plan:
         if step >= 0:
             pos += step
+        elif step == _S_BLOCK:  # exprloc: the usual variable-size attribute (locations, call values)
+            n = d[pos]
+            if n < 0x80:
+                pos += 1 + n
+            else:
+                n, pos = uleb(d, pos)
+                pos += n
         elif step == _S_STRING:
             pos = d.index(b"\0", pos) + 1
         elif step == _S_LEB:
             while d[pos] & 0x80:
                 pos += 1
             pos += 1
-        elif step == _S_BLOCK:
-            n, pos = uleb(d, pos)
-            pos += n
         elif step == _S_BLOCK1:
             pos += 1 + d[pos]
         elif step == _S_BLOCK2:
@@ -978,9 +982,14 @@ class DebugInfo:
                     return False
                 continue
             ab = abbrevs[code]
-            if ab.kind == _K_FIXED and not ab.has_children:
-                pos += ab.fixed_size  # the common case: a leaf of fixed size
-                continue
+            if not ab.has_children:  # the common case: a leaf that is not a function, skipped by size
+                kind = ab.kind
+                if kind == _K_FIXED:
+                    pos += ab.fixed_size
+                    continue
+                if kind == _K_PLAN:
+                    pos = skip_plan(d, pos, ab.plan)
+                    continue
             if ab.tag in FUNC_TAGS:
                 low = high = 0
                 high_rel = False
