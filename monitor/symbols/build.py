@@ -277,19 +277,23 @@ def _read_unit(index: IndexQuery, src: DwarfSource, unit, rank: int):
     for i, fn in enumerate(unit.funcs):
         info.resolve_func_name(unit, fn)
         inlined = fn.tag == TAG_INLINED
+        fn_ranges = fn.ranges
         lo = rng_base + len(ranges)
-        ranges.extend((low, high) for low, high in fn.ranges)
+        ranges.extend(fn_ranges)  # [low, high] pairs
         hi = rng_base + len(ranges)
         fns.append((sid(fn.name), (1 if fn.is_linkage else 0) | (2 if inlined else 0),
                     fn_base + fn.caller if fn.caller >= 0 else -1, call_name(fn.call_file) if inlined else -1,
-                    fn.call_line & 0xFFFFFFFF, fn.ranges[0][0] if fn.ranges else 0, lo, hi))
-        if fn.ranges:
-            entries.append((min(r[0] for r in fn.ranges), max(r[1] for r in fn.ranges), fn_base + i))
+                    fn.call_line & 0xFFFFFFFF, fn_ranges[0][0] if fn_ranges else 0, lo, hi))
+        if len(fn_ranges) == 1:
+            entries.append((fn_ranges[0][0], fn_ranges[0][1], fn_base + i))
+        elif fn_ranges:
+            entries.append((min(r[0] for r in fn_ranges), max(r[1] for r in fn_ranges), fn_base + i))
     entries.sort()
     fe = []
     wm = 0
     for low, high, g in entries:
-        wm = max(wm, high)
+        if high > wm:
+            wm = high
         fe.append((low, wm, g))
 
     # variables with a static address, in DIE order (BFD searches them in reverse: see sort_variables)

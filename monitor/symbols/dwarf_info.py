@@ -289,6 +289,12 @@ def _prepare(ab: Abbrev, fixed: dict[int, int]) -> None:
         ab.kind = _K_FIXED if ab.fixed_size is not None else _K_PLAN if ab.plan is not None else _K_SLOW
 
 
+# fixed-size forms whose value `read_value` gives as an unsigned little-endian integer
+_INT_FORMS = frozenset((
+    F_DATA1, F_REF1, F_FLAG, F_DATA2, F_REF2, F_DATA4, F_REF4, F_REF_SUP4, F_DATA8, F_REF8, F_REF_SIG8,
+    F_REF_SUP8, F_ADDR, F_SEC_OFFSET, F_GNU_REF_ALT, F_GNU_STRP_ALT, F_STRP_SUP, F_REF_ADDR,
+))
+
 # steps of a function DIE's attribute plan (`_func_plan`)
 _P_SKIP, _P_SKIP_FORM, _P_NAME, _P_LINKAGE, _P_REF = range(5)
 _P_LOW, _P_HIGH, _P_RANGES, _P_CALL_FILE, _P_CALL_LINE = range(5, 10)
@@ -300,9 +306,11 @@ _FUNC_ATTR_STEPS = {
 
 
 def _func_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int]) -> tuple:
-    """How `scan_unit` reads a function DIE of this abbreviation: (step, form or byte count, const) per
-    attribute it keeps, runs of fixed-size attributes it does not keep merged into one skip."""
-    plan: list[tuple[int, int, int]] = []
+    """How `scan_unit` reads a function DIE of this abbreviation: (step, form or byte count, const, size)
+    per attribute it keeps, runs of fixed-size attributes it does not keep merged into one skip. `size`
+    is the byte size of a fixed-size integer form (read in place), -2 for DW_FORM_implicit_const, -1 for
+    the others (`read_value`)."""
+    plan: list[tuple[int, int, int, int]] = []
     run = 0
     for name, form, const in attrs:
         step = _FUNC_ATTR_STEPS.get(name)
@@ -313,11 +321,12 @@ def _func_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int]) -
                 continue
             step = _P_SKIP_FORM
         if run:
-            plan.append((_P_SKIP, run, 0))
+            plan.append((_P_SKIP, run, 0, 0))
             run = 0
-        plan.append((step, form, const))
+        size = -2 if form == F_IMPLICIT_CONST else fixed[form] if form in _INT_FORMS else -1
+        plan.append((step, form, const, size))
     if run:
-        plan.append((_P_SKIP, run, 0))
+        plan.append((_P_SKIP, run, 0, 0))
     return tuple(plan)
 
 
@@ -762,17 +771,7 @@ class DebugInfo:
     # -- range lists --------------------------------------------------------------------------------
     def read_rangelist(self, unit: UnitInfo, offset: int, out: list) -> None:
         """Append the ranges at `offset` to `out` with arange_add semantics (BFD read_rangelist)."""
-        ends: _Ends | None = None
-
-        def put(low: int, high: int) -> None:
-            nonlocal ends
-            if ends is None:
-                if len(out) < 8:
-                    add_range(out, low, high)
-                    return
-                ends = _Ends(out)
-            ends.add(low, high)
-
+        ends: _Ends | None = None  # made when the list grows long (a unit's own ranges)
         if unit.version <= 4:
             d = self.ranges
             base = unit.low_pc
@@ -793,7 +792,12 @@ class DebugInfo:
                 if size == 8 and low == 0xFFFFFFFFFFFFFFFF and high != low:
                     base = high
                     continue
-                put(base + low, base + high)
+                if ends is None and len(out) < 8:
+                    add_range(out, base + low, base + high)
+                else:
+                    if ends is None:
+                        ends = _Ends(out)
+                    ends.add(base + low, base + high)
         d = self.rnglists
         base = unit.low_pc
         size = unit.addr_size
@@ -824,7 +828,12 @@ class DebugInfo:
                 pos += 2 * size
             else:
                 raise DwarfError("unsupported rnglist entry")
-            put(low, high)
+            if ends is None and len(out) < 8:
+                add_range(out, low, high)
+            else:
+                if ends is None:
+                    ends = _Ends(out)
+                ends.add(low, high)
 
     # -- DIE walk -----------------------------------------------------------------------------------
     def scan_unit(self, unit: UnitInfo) -> None:
@@ -876,14 +885,20 @@ class DebugInfo:
                 plan = ab.func_plan
                 if plan is None:
                     plan = ab.func_plan = _func_plan(ab.attrs, fixed)
-                for step, form, const in plan:
+                for step, form, const, size in plan:
                     if step == _P_SKIP:
                         pos += form
                         continue
                     if step == _P_SKIP_FORM:
                         pos = skip(unit, form, pos, fixed)
                         continue
-                    value, pos = read_value(unit, form, const, pos)
+                    if size > 0:
+                        value = int.from_bytes(d[pos:pos + size], "little")
+                        pos += size
+                    elif size == -2:
+                        value = const
+                    else:
+                        value, pos = read_value(unit, form, const, pos)
                     if step <= _P_LINKAGE:  # _P_NAME, _P_LINKAGE
                         if isinstance(value, str):
                             fn.name_ops.append(("n" if step == _P_NAME else "l", value))
@@ -997,7 +1012,7 @@ class DebugInfo:
                 plan = ab.func_plan
                 if plan is None:
                     plan = ab.func_plan = _func_plan(ab.attrs, fixed)
-                for step, form, const in plan:
+                for step, form, const, _size in plan:
                     if step == _P_SKIP:
                         pos += form
                         continue

@@ -413,7 +413,8 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
             op = data[pos]
             pos += 1
             # tests in order of frequency: GCC's relaxation-friendly programs (RISC-V, Xtensa) are mostly
-            # advance_line, fixed_advance_pc, copy, set_column, negate_stmt; others use special opcodes
+            # set_column, negate_stmt, then advance_line + fixed_advance_pc + copy (read as one step);
+            # other producers use special opcodes
             if op >= opcode_base:
                 if line_range == 0:
                     raise DwarfError("line_range 0")
@@ -426,20 +427,21 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                     rows.append(row)
                     last_addr = address
                 disc = 0
-            elif op == 9:  # fixed_advance_pc
-                address += _u16(data, pos)[0]
-                pos += 2
             elif op == 3:  # advance_line
                 v = data[pos]
                 if v < 0x80:  # one byte: the usual case
                     pos += 1
                     line += v - 0x80 if v & 0x40 else v
+                elif data[pos + 1] < 0x80:  # two bytes (a jump into or out of an inlined function)
+                    v = (v & 0x7F) | data[pos + 1] << 7
+                    pos += 2
+                    line += v - 0x4000 if v & 0x2000 else v
                 else:
                     v, pos = sleb(data, pos)
                     line += v
                 if fused and pos + 3 < end and data[pos] == 9 and data[pos + 3] == 1:
                     # then fixed_advance_pc and copy: the step GCC emits for most rows
-                    address += _u16(data, pos + 1)[0]
+                    address += data[pos + 1] | data[pos + 2] << 8
                     pos += 4
                     row = (address, fidx, line, disc)
                     if address == last_addr:
@@ -448,6 +450,16 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                         rows.append(row)
                         last_addr = address
                     disc = 0
+            elif op == 5:  # set_column
+                if data[pos] < 0x80:
+                    pos += 1
+                else:
+                    while data[pos] & 0x80:
+                        pos += 1
+                    pos += 1
+            elif op == 9:  # fixed_advance_pc
+                address += _u16(data, pos)[0]
+                pos += 2
             elif op == 1:  # copy
                 row = (address, fidx, line, disc)
                 if address == last_addr:
@@ -456,19 +468,23 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                     rows.append(row)
                     last_addr = address
                 disc = 0
-            elif op == 5:  # set_column
-                while data[pos] & 0x80:
-                    pos += 1
-                pos += 1
             elif op == 6 or op == 7:  # negate_stmt, basic_block
                 pass
             elif op == 0:  # extended
-                elen, pos = uleb(data, pos)
+                elen = data[pos]
+                if elen < 0x80:
+                    pos += 1
+                else:
+                    elen, pos = uleb(data, pos)
                 sub = data[pos]
                 nxt = pos + elen
                 pos += 1
                 if sub == 4:  # set_discriminator
-                    disc, pos = uleb(data, pos)
+                    disc = data[pos]
+                    if disc < 0x80:
+                        pos += 1
+                    else:
+                        disc, pos = uleb(data, pos)
                 elif sub == 1:  # end_sequence
                     done = True
                     sequences.append((rows, address))
