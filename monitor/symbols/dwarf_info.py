@@ -73,6 +73,7 @@ DW_OP_ADDR = 0x03
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
 _u64 = struct.Struct("<Q").unpack_from
+_PAIR32 = struct.Struct("<II")
 
 
 class DwarfError(Exception):
@@ -357,7 +358,20 @@ def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
     return pos
 
 
+_FIXED_SIZES: dict[tuple[int, int, int], dict[int, int]] = {}
+
+
 def _fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, int]:
+    """Byte sizes of the fixed-size forms for units of this address size, offset size and version
+    (one shared dict per combination: callers only read it)."""
+    key = (addr_size, offset_size, version)
+    sizes = _FIXED_SIZES.get(key)
+    if sizes is None:
+        sizes = _FIXED_SIZES[key] = _make_fixed_sizes(addr_size, offset_size, version)
+    return sizes
+
+
+def _make_fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, int]:
     return {
         F_ADDR: addr_size, F_DATA1: 1, F_DATA2: 2, F_DATA4: 4, F_DATA8: 8, F_DATA16: 16,
         F_FLAG: 1, F_FLAG_PRESENT: 0, F_IMPLICIT_CONST: 0, F_REF1: 1, F_REF2: 2, F_REF4: 4, F_REF8: 8,
@@ -779,6 +793,18 @@ class DebugInfo:
             pos = offset
             if offset > len(d):
                 raise DwarfError("bad range list offset")
+            if size == 4:  # 32-bit targets: the pairs unpacked in C, up to the (0, 0) end
+                tail = len(d) - (len(d) - pos) % 8
+                for low, high in _PAIR32.iter_unpack(memoryview(d)[pos:tail]):
+                    if low == 0 and high == 0:
+                        return
+                    if ends is None and len(out) < 8:
+                        add_range(out, base + low, base + high)
+                    else:
+                        if ends is None:
+                            ends = _Ends(out)
+                        ends.add(base + low, base + high)
+                raise DwarfError("truncated range list")
             while True:
                 if pos + 2 * size > len(d):
                     raise DwarfError("truncated range list")
@@ -818,9 +844,15 @@ class DebugInfo:
                 low = int.from_bytes(d[pos:pos + size], "little")
                 length, pos = uleb(d, pos + size)
                 high = low + length
-            elif kind == 4:  # offset_pair
-                a, pos = uleb(d, pos)
-                b, pos = uleb(d, pos)
+            elif kind == 4:  # offset_pair (two ULEB128, read here: the usual entry)
+                a = d[pos]
+                pos += 1
+                if a >= 0x80:
+                    a, pos = uleb(d, pos - 1)
+                b = d[pos]
+                pos += 1
+                if b >= 0x80:
+                    b, pos = uleb(d, pos - 1)
                 low, high = base + a, base + b
             elif kind == 6:  # start_end
                 low = int.from_bytes(d[pos:pos + size], "little")
