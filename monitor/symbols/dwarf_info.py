@@ -1044,14 +1044,20 @@ class DebugInfo:
                 plan = ab.func_plan
                 if plan is None:
                     plan = ab.func_plan = _func_plan(ab.attrs, fixed)
-                for step, form, const, _size in plan:
+                for step, form, const, size in plan:
                     if step == _P_SKIP:
                         pos += form
                         continue
                     if step < _P_LOW or step > _P_RANGES:
                         pos = skip(unit, form, pos, fixed)
                         continue
-                    value, pos = read_value(unit, form, const, pos)
+                    if size > 0:
+                        value = int.from_bytes(d[pos:pos + size], "little")
+                        pos += size
+                    elif size == -2:
+                        value = const
+                    else:
+                        value, pos = read_value(unit, form, const, pos)
                     if not isinstance(value, int):
                         continue
                     if step == _P_LOW:
