@@ -7,6 +7,8 @@ ties broken by `better_fit`, and the file name of the preceding `STT_FILE` symbo
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from espwatch.symbols.elf_file import SHF_ALLOC, SHF_EXECINSTR, ElfImage
 
 # BFD symbol flag bits we need
@@ -70,6 +72,7 @@ def _is_local_label(name: str, riscv: bool) -> bool:
     return False
 
 
+_SECTION_ADDRESS = itemgetter(0, 1)
 _STT_NAMES = {0: "STT_NOTYPE", 1: "STT_OBJECT", 2: "STT_FUNC", 3: "STT_SECTION", 4: "STT_FILE",
               5: "STT_COMMON", 6: "STT_TLS", 10: "STT_LOOS"}
 _KIND_FLAGS = {"STT_FUNC": FL_FUNCTION, "STT_GNU_IFUNC": FL_FUNCTION, "STT_LOOS": FL_FUNCTION,
@@ -155,7 +158,7 @@ def function_candidates(
         if s.size == 0 and local and kind == "STT_NOTYPE:hidden":
             continue
         out.append((section, s.value, s))
-    out.sort(key=lambda t: (t[0], t[1], t[2].order))
+    out.sort(key=_SECTION_ADDRESS)  # stable: symbols at the same place stay in table order
     return out
 
 
