@@ -309,16 +309,18 @@ def _open_hashing(
 ) -> IndexQuery:
     """`open_index` for an ELF whose digest must be computed: hashed in a thread (hashlib runs without
     the interpreter lock) while the sections, symbols and unit table are read; then the cached index
-    for that digest when there is one, else the one just read."""
+    for that digest when there is one, else the one just read. The thread runs only the hashing (no
+    import, no file writing): Python work there would take the interpreter lock from the reading."""
+    import hashlib
     import threading
 
-    from espwatch.symbols.digest import compute
+    from espwatch.symbols.digest import keep
 
     done: list = []
 
     def work() -> None:
         try:
-            done.append(compute(data, memo))
+            done.append(hashlib.sha256(data))
         except BaseException as exc:  # raised again by the caller
             done.append(exc)
 
@@ -334,7 +336,8 @@ def _open_hashing(
         hasher.join()
     if isinstance(done[0], BaseException):
         raise done[0]
-    sha = done[0]
+    sha = done[0].hexdigest()
+    keep(memo, sha)
     cfile = _cache_file(cache_dir, sha) if use_cache else None
     cached = _from_cache(cfile, sha, path, data, cls) if cfile else None
     if cached is not None:

@@ -67,15 +67,19 @@ def remembered(
 
 
 def compute(data: bytes, memo: tuple) -> str:
-    """The SHA-256 (hex) of `data`, remembered as `remembered` prepared (safe in a thread: hashing runs
-    without the interpreter lock)."""
+    """The SHA-256 (hex) of `data`, remembered as `remembered` prepared."""
     import hashlib
 
     sha = hashlib.sha256(data).hexdigest()
+    keep(memo, sha)
+    return sha
+
+
+def keep(memo: tuple, sha: str) -> None:
+    """Remember `sha`, computed for the bytes `remembered` was asked about (when the file is settled)."""
     memo_file, after, key = memo
     if memo_file is not None and after is not None and _settled(after):
         _remember(memo_file, key + sha)
-    return sha
 
 
 SETTLED_NS = 2_000_000_000
