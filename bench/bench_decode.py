@@ -1,6 +1,6 @@
 """Benchmark: `espwatch decode` against GNU addr2line on the same 20 addresses, in one run.
 
-    python bench/bench_decode.py [--quick] [--sizes 1000,4000,12000] [--runs N]
+    python bench/bench_decode.py [--quick] [--sizes 1000,4000,12000] [--runs N] [--compare ESPWATCH]
 
 Run it with the venv's interpreter after `pip install -e .`; bytecode is compiled first. For each ELF
 (the fixture ELF files, then generated RISC-V ELF files of 1-15 MB when riscv64-unknown-elf-gcc is
@@ -14,6 +14,8 @@ installed), interleaved, best of N runs each:
   RSS        peak resident set size of the cold and warm processes
 Times are wall clock and CPU (user + system of the process, from wait4): on a loaded machine the CPU time
 is the steadier figure; both ratios are printed.
+  cold, other  with --compare ESPWATCH: the same cold run by another install's `espwatch` (another
+             checkout's venv), interleaved in the same rounds (an A/B of two versions)
   lookup     in-process time to decode the 20 addresses to text once the index is loaded
   full build in-process time to parse every unit (what the monitor does in the background)
 Every answer is compared with addr2line's (agree = identical blocks).
@@ -88,18 +90,21 @@ def in_process(elf: Path, addrs: list[int], cache: Path) -> tuple[float, float]:
     return float(lookup), float(full)
 
 
-def measure(elf: Path, addrs: list[int], runs: int) -> dict:
+def measure(elf: Path, addrs: list[int], runs: int, compare: str = "") -> dict:
     tool = ADDR2LINE[machine(elf)]
     hex_addrs = [f"0x{a:08x}" for a in addrs]
     work = Path(tempfile.mkdtemp(prefix="espwatch-bench-"))
     env = dict(os.environ)
     try:
         warm_cache = work / "warm"
-        a2l, cold, warm, verb, bare = [], [], [], [], []
+        a2l, cold, warm, verb, bare, other = [], [], [], [], [], []
         expected = None
         for i in range(runs):  # interleaved: each round runs every variant once
             a2l.append(timed([tool, "-pfiaC", "-e", str(elf), *hex_addrs]))
             expected = blocks(a2l[-1][2])
+            if compare:
+                other.append(timed([compare, "decode", "--elf", str(elf), *hex_addrs],
+                                   dict(env, ESPWATCH_CACHE_DIR=str(work / f"other{i}"))))
             cold.append(timed([str(ESPWATCH), "decode", "--elf", str(elf), *hex_addrs],
                               dict(env, ESPWATCH_CACHE_DIR=str(work / f"cold{i}"))))
             if i == 0:  # the cache the warm runs use: what one cold run stored
@@ -112,7 +117,11 @@ def measure(elf: Path, addrs: list[int], runs: int) -> dict:
         lookup, full = in_process(elf, addrs, warm_cache)
         agree = sum(a == b for a, b in zip(blocks(cold[0][2]), expected, strict=True))
         agree_warm = sum(a == b for a, b in zip(blocks(warm[0][2]), expected, strict=True))
-        return {
+        extra = {}
+        if other:
+            extra = {"other": min(r[0] for r in other), "other_cpu": min(r[3] for r in other),
+                     "other_agree": sum(a == b for a, b in zip(blocks(other[0][2]), expected, strict=True))}
+        return {**extra,
             "elf": elf, "size": elf.stat().st_size, "n": len(addrs), "agree": min(agree, agree_warm),
             "a2l": min(r[0] for r in a2l), "cold": min(r[0] for r in cold), "warm": min(r[0] for r in warm),
             "verb": min(r[0] for r in verb), "bare": min(r[0] for r in bare),
@@ -175,6 +184,11 @@ def print_table(rows: list[dict], title: str) -> None:
               f"{r['bare'] * 1e3:>6.0f}/{r['bare_cpu'] * 1e3:<4.0f}ms | {rss:>17} | "
               f"{r['lookup'] * 1e3:>5.2f}ms | {r['full']:>4.1f}s | {r['cache_kib']:>4.0f}K | "
               f"{r['agree']}/{r['n']}")
+        if "other" in r:
+            print(f"{'  cold, other espwatch':<34} {'':>7} | {'':>11} | {cell(r, 'other', 23)} | "
+                  f"this one: {r['cold'] / r['other']:.2f}x wall, "
+                  f"{r['cold_cpu'] / r['other_cpu']:.2f}x CPU | "
+                  f"agree {r['other_agree']}/{r['n']}")
 
 
 def main() -> int:
@@ -183,6 +197,8 @@ def main() -> int:
     ap.add_argument("--sizes", default="", help="generated function counts, e.g. 1000,4000,12000")
     ap.add_argument("--runs", type=int, default=0, help="runs per variant (best is kept)")
     ap.add_argument("--gen-dir", default="", help="keep (and reuse) the generated ELF files in this folder")
+    ap.add_argument("--compare", default="", metavar="ESPWATCH",
+                    help="another install's espwatch executable: its cold runs interleaved with this one's")
     args = ap.parse_args()
     runs = args.runs or (3 if args.quick else 7)
     if not ESPWATCH.exists():
@@ -207,7 +223,7 @@ def main() -> int:
             continue
         addrs = ([int(t, 16) for t in bt.read_text().split()] if bt.exists()
                  else [int(t, 16) for t in (FIXTURES / folder / "addrs.txt").read_text().split()][:20])
-        r = measure(elf, addrs, runs)
+        r = measure(elf, addrs, runs, args.compare)
         r["label"] = name
         r["debug"] = debug_size(elf)
         rows.append(r)
@@ -230,7 +246,7 @@ def main() -> int:
             if not elf.exists():
                 elf = decode_gen.generate(tmp / f"g{n}", n)
             gen_s = time.perf_counter() - t
-            r = measure(elf, pick_addresses(elf), runs)
+            r = measure(elf, pick_addresses(elf), runs, args.compare)
             r["label"] = f"generated {n} functions" + (f" (gcc {gen_s:.0f}s)" if gen_s > 1 else "")
             r["debug"] = debug_size(elf)
             gen_rows.append(r)

@@ -154,3 +154,24 @@ def test_elf_path_is_a_directory(tmp_path: Path) -> None:
 
     with pytest.raises(ElfError, match="directory"):
         SymbolIndex.load(tmp_path, cache_dir=tmp_path / "c")
+
+
+def test_digest_computed_beside_the_read_still_finds_the_cache(tmp_path: Path, demo_elf: Path) -> None:
+    """A copy of an ELF (new path: its digest is not remembered) is hashed while its tables are read; the
+    index cached for the same bytes is the one used, and a new ELF gets the digest of its bytes."""
+    import hashlib
+    import shutil
+
+    first = SymbolIndex.open(demo_elf, cache_dir=tmp_path)
+    first.lookup(0x4200006E)
+    assert first.store()
+    copy = tmp_path / "copy.elf"
+    shutil.copyfile(demo_elf, copy)
+    again = SymbolIndex.open(copy, cache_dir=tmp_path)
+    assert again.from_cache and again.sha256 == first.sha256
+    other = tmp_path / "other.elf"
+    blob = demo_elf.read_bytes() + b"\0"  # one byte after the section headers: other bytes, same ELF
+    other.write_bytes(blob)
+    fresh = SymbolIndex.open(other, cache_dir=tmp_path)
+    assert not fresh.from_cache and fresh.sha256 == hashlib.sha256(blob).hexdigest()
+    assert addr2line_lines(fresh, [0x4200006E]) == addr2line_lines(first, [0x4200006E])

@@ -149,20 +149,26 @@ def _fill_symbols(index: IndexQuery, sections, symbols, sid) -> None:
 
     index.has_symbols = bool(symbols)
     cands = function_candidates(symbols, index.arch == "riscv", sections)
+    groups = []
+    names = []
+    files = []
     group = -1
-    prev = None
+    prev_sec = prev_off = -1
     for sec, off, s in cands:
-        if (sec, off) != prev:
+        if off != prev_off or sec != prev_sec:
             group += 1
-            prev = (sec, off)
-        index.cand_sec.append(sec)
-        index.cand_off.append(off)
-        index.cand_key.append((sec << 40) | off)
-        index.cand_size.append(s.size or 1)
-        index.cand_flags.append(s.flags)
-        index.cand_name.append(sid(s.name))
-        index.cand_file.append(sid(s.file))
-        index.cand_group.append(group)
+            prev_sec, prev_off = sec, off
+        groups.append(group)
+        names.append(sid(s.name))
+        files.append(sid(s.file))
+    index.cand_sec.extend([sec for sec, _o, _s in cands])
+    index.cand_off.extend([off for _sec, off, _s in cands])
+    index.cand_key.extend([(sec << 40) | off for sec, off, _s in cands])
+    index.cand_size.extend([s.size or 1 for _sec, _o, s in cands])
+    index.cand_flags.extend([s.flags for _sec, _o, s in cands])
+    index.cand_name.extend(names)
+    index.cand_file.extend(files)
+    index.cand_group.extend(groups)
     by_addr = sorted(data_symbols(symbols, sections).items(), key=lambda kv: (kv[0][1], kv[0][0]))
     for (sec, addr), s in by_addr:
         index.ds_sec.append(sec)
@@ -210,7 +216,9 @@ def parse_unit(index: IndexQuery, src: DwarfSource, rank: int) -> None:
     rows, fns, ranges, entries, variables = parsed
     # whole columns at a time (array.extend of a tuple runs in C)
     index.unit_row_lo[rank] = len(index.row_addr)
-    _extend(rows, index.row_addr, index.row_file, index.row_line, index.row_disc)
+    row_columns = (index.row_addr, index.row_file, index.row_line, index.row_disc)
+    for col, values in zip(row_columns, rows, strict=False):  # rows: () when the unit has none
+        col.extend(values)
     index.unit_row_hi[rank] = len(index.row_addr)
     _extend(fns, index.fn_name, index.fn_flags, index.fn_caller, index.fn_call_file, index.fn_call_line,
             index.fn_low0, index.fn_rng_lo, index.fn_rng_hi)
@@ -240,9 +248,18 @@ def _read_unit(index: IndexQuery, src: DwarfSource, unit, rank: int):
     table, _files, hdr = decode_line_table(src.line_data, unit.stmt_list, unit.addr_size, unit.comp_dir,
                                            src.strs)
     info.scan_unit(unit)
-    file_ids = [sid(name) for name in table.files]
-    rows = [(addr, file_ids[fidx] if fidx >= 0 else fidx, line & 0xFFFFFFFF, disc & 0xFFFFFFFF)
-            for addr, fidx, line, disc in table.rows]
+    # the rows as four columns (transposed in C); file numbers -> string ids (-1 no name, -2 end of a
+    # sequence stay); lines and discriminators as BFD's unsigned int
+    file_ids = [sid(name) for name in table.files] + [-2, -1]
+    rows: tuple = ()
+    if table.rows:
+        addrs, fidxs, lines, discs = zip(*table.rows, strict=True)
+        files = list(map(file_ids.__getitem__, fidxs))
+        if min(lines) < 0 or max(lines) > 0xFFFFFFFF:
+            lines = [x & 0xFFFFFFFF for x in lines]
+        if min(discs) < 0 or max(discs) > 0xFFFFFFFF:
+            discs = [x & 0xFFFFFFFF for x in discs]
+        rows = (addrs, files, lines, discs)
 
     call_names: dict[int | None, int] = {None: -1}
 
@@ -260,19 +277,23 @@ def _read_unit(index: IndexQuery, src: DwarfSource, unit, rank: int):
     for i, fn in enumerate(unit.funcs):
         info.resolve_func_name(unit, fn)
         inlined = fn.tag == TAG_INLINED
+        fn_ranges = fn.ranges
         lo = rng_base + len(ranges)
-        ranges.extend((low, high) for low, high in fn.ranges)
+        ranges.extend(fn_ranges)  # [low, high] pairs
         hi = rng_base + len(ranges)
         fns.append((sid(fn.name), (1 if fn.is_linkage else 0) | (2 if inlined else 0),
                     fn_base + fn.caller if fn.caller >= 0 else -1, call_name(fn.call_file) if inlined else -1,
-                    fn.call_line & 0xFFFFFFFF, fn.ranges[0][0] if fn.ranges else 0, lo, hi))
-        if fn.ranges:
-            entries.append((min(r[0] for r in fn.ranges), max(r[1] for r in fn.ranges), fn_base + i))
+                    fn.call_line & 0xFFFFFFFF, fn_ranges[0][0] if fn_ranges else 0, lo, hi))
+        if len(fn_ranges) == 1:
+            entries.append((fn_ranges[0][0], fn_ranges[0][1], fn_base + i))
+        elif fn_ranges:
+            entries.append((min(r[0] for r in fn_ranges), max(r[1] for r in fn_ranges), fn_base + i))
     entries.sort()
     fe = []
     wm = 0
     for low, high, g in entries:
-        wm = max(wm, high)
+        if high > wm:
+            wm = high
         fe.append((low, wm, g))
 
     # variables with a static address, in DIE order (BFD searches them in reverse: see sort_variables)
@@ -293,24 +314,25 @@ def _read_unit(index: IndexQuery, src: DwarfSource, unit, rank: int):
 
 
 def covers_nothing(src: DwarfSource, rank: int) -> bool:
-    """True when unit `rank` can answer for no address: none of its abbreviations gives a function
-    DIE a range (DW_AT_high_pc / DW_AT_ranges) and its line program has no sequence. Cheap: the DIEs
-    are not read. False when that cannot be told without parsing the unit."""
+    """True when unit `rank` can answer for no address: its line program keeps no sequence and none of
+    its function DIEs has a range (DW_AT_high_pc / DW_AT_ranges). Cheap: the line program is run
+    without building rows, and the DIE walk jumps over other DIEs' children. False when that cannot be
+    told without parsing the unit."""
     from espwatch.symbols.dwarf_info import AT_HIGH_PC, AT_RANGES, FUNC_TAGS
-    from espwatch.symbols.dwarf_lines import decode_line_table
+    from espwatch.symbols.dwarf_lines import covers_any
 
     unit = src.units[rank]
     try:
-        if any(ab.tag in FUNC_TAGS and any(name in (AT_HIGH_PC, AT_RANGES) for name, _f, _c in ab.attrs)
-               for ab in src.info.load_abbrevs(unit).values()) and src.info.has_function_ranges(unit):
+        if covers_any(src.line_data, unit.stmt_list, unit.addr_size, src.strs):
             return False
     except Exception:
-        return False
-    try:
-        table = decode_line_table(src.line_data, unit.stmt_list, unit.addr_size, unit.comp_dir, src.strs)[0]
-    except Exception:
         return True  # an unreadable line program makes the unit unusable (BFD)
-    return not table.ranges
+    try:
+        ranged = any(ab.tag in FUNC_TAGS and any(name in (AT_HIGH_PC, AT_RANGES) for name, _f, _c in ab.attrs)
+                     for ab in src.info.load_abbrevs(unit).values())
+        return not (ranged and src.info.has_function_ranges(unit))
+    except Exception:
+        return False
 
 
 def _fill_segments(index: IndexQuery, coverage: list[tuple[int, int, int]]) -> None:

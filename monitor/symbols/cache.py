@@ -286,16 +286,66 @@ def open_index(
 ) -> IndexQuery:
     """The index for one-shot decoding: the cached one when valid (complete or partial), else one that
     reads only the units its lookups need. Call `store(index)` afterwards to keep what was parsed."""
-    from espwatch.symbols.digest import identity, sha256_of
+    from espwatch.symbols.digest import identity, remembered
 
     path = os.fspath(path)
     before = identity(path)
     data = _read_elf_bytes(path)
-    sha = sha256_of(path, data, before, use_cache)  # remembered by the file's identity: unchanged, no hash
+    sha, memo = remembered(path, data, before, use_cache)  # remembered by the file's identity: no hash
+    if sha is None:
+        return _open_hashing(path, data, memo, cache_dir, use_cache, cls)
     cfile = _cache_file(cache_dir, sha) if use_cache else None
     index = _from_cache(cfile, sha, path, data, cls) if cfile else None
     if index is None:
         index = _build_open(path, sha, data, cls)
+        index.dirty = True
+    index.cache_file = cfile
+    return index
+
+
+def _open_hashing(
+    path: str, data: bytes, memo: tuple, cache_dir: str | os.PathLike[str] | None, use_cache: bool,
+    cls: type[IndexQuery],
+) -> IndexQuery:
+    """`open_index` for an ELF whose digest must be computed: hashed in a thread (hashlib runs without
+    the interpreter lock) while the sections, symbols and unit table are read; then the cached index
+    for that digest when there is one, else the one just read. The thread runs only the hashing (no
+    import, no file writing): Python work there would take the interpreter lock from the reading."""
+    import hashlib
+    import threading
+
+    from espwatch.symbols.digest import keep
+
+    done: list = []
+
+    def work() -> None:
+        try:
+            done.append(hashlib.sha256(data))
+        except BaseException as exc:  # raised again by the caller
+            done.append(exc)
+
+    hasher = threading.Thread(target=work, name="espwatch-sha256", daemon=True)
+    hasher.start()
+    index: IndexQuery | None = None
+    failure: ElfError | None = None
+    try:
+        index = _build_open(path, "", data, cls)
+    except ElfError as exc:  # a valid cached index (same bytes) would still answer
+        failure = exc
+    finally:
+        hasher.join()
+    if isinstance(done[0], BaseException):
+        raise done[0]
+    sha = done[0].hexdigest()
+    keep(memo, sha)
+    cfile = _cache_file(cache_dir, sha) if use_cache else None
+    cached = _from_cache(cfile, sha, path, data, cls) if cfile else None
+    if cached is not None:
+        index = cached
+    elif failure is not None or index is None:
+        raise failure or ElfError(f"{path}: cannot be read")
+    else:
+        index.sha256 = sha
         index.dirty = True
     index.cache_file = cfile
     return index

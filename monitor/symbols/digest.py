@@ -38,6 +38,14 @@ def _memo_file(path: str) -> str:
 def sha256_of(path: str, data: bytes, before: Identity | None, remember: bool = True) -> str:
     """The SHA-256 (hex) of `data`, the bytes just read from `path` whose identity was `before` the read:
     the remembered digest when the file is the same one, else computed (and, with `remember`, kept)."""
+    sha, memo = remembered(path, data, before, remember)
+    return sha if sha is not None else compute(data, memo)
+
+
+def remembered(
+    path: str, data: bytes, before: Identity | None, remember: bool = True
+) -> tuple[str | None, tuple]:
+    """(the remembered digest of `data`, or None, and what `compute` needs to remember a new one)."""
     where = os.path.abspath(path)
     after = identity(path) if before is not None and remember else None
     steady = after is not None and after == before and after[2] == len(data)
@@ -50,17 +58,28 @@ def sha256_of(path: str, data: bytes, before: Identity | None, remember: bool = 
             sha = text[len(key):]
             if text.startswith(key) and len(sha) == 64 and sha.isascii() and sha.isalnum():
                 int(sha, 16)
-                return sha
+                return sha, ()
         except ValueError:
             pass
         except OSError:
             pass
+    return None, (memo, after, key)
+
+
+def compute(data: bytes, memo: tuple) -> str:
+    """The SHA-256 (hex) of `data`, remembered as `remembered` prepared."""
     import hashlib
 
     sha = hashlib.sha256(data).hexdigest()
-    if memo is not None and after is not None and _settled(after):
-        _remember(memo, key + sha)
+    keep(memo, sha)
     return sha
+
+
+def keep(memo: tuple, sha: str) -> None:
+    """Remember `sha`, computed for the bytes `remembered` was asked about (when the file is settled)."""
+    memo_file, after, key = memo
+    if memo_file is not None and after is not None and _settled(after):
+        _remember(memo_file, key + sha)
 
 
 SETTLED_NS = 2_000_000_000

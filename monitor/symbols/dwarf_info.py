@@ -41,6 +41,10 @@ AT_STR_OFFSETS_BASE = 0x72
 AT_ADDR_BASE = 0x73
 AT_MIPS_LINKAGE_NAME = 0x2007
 
+# the root DIE's attributes a unit's entry uses (`DebugInfo._root_attr`)
+_ROOT_ATTRS = frozenset((AT_STMT_LIST, AT_LOW_PC, AT_HIGH_PC, AT_RANGES, AT_COMP_DIR, AT_LANGUAGE,
+                         AT_STR_OFFSETS_BASE, AT_ADDR_BASE))
+
 # Forms
 F_ADDR, F_BLOCK2, F_BLOCK4, F_DATA2, F_DATA4, F_DATA8, F_STRING, F_BLOCK = 1, 3, 4, 5, 6, 7, 8, 9
 F_BLOCK1, F_DATA1, F_FLAG, F_SDATA, F_STRP, F_UDATA, F_REF_ADDR = 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10
@@ -69,6 +73,7 @@ DW_OP_ADDR = 0x03
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
 _u64 = struct.Struct("<Q").unpack_from
+_PAIR32 = struct.Struct("<II")
 
 
 class DwarfError(Exception):
@@ -121,10 +126,17 @@ def cstr(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos:end].decode("utf-8", "surrogateescape"), end + 1
 
 
+# what `scan_unit` does with a DIE, by its abbreviation (`Abbrev.kind`)
+_K_FIXED, _K_PLAN, _K_SLOW, _K_FUNC, _K_VAR = range(5)
+
+
 class Abbrev:
     """One abbreviation: tag, children flag, (attribute, form, implicit_const) list; skip data."""
 
-    __slots__ = ("attrs", "fixed_size", "has_children", "plan", "sibling_at", "sibling_size", "tag")
+    __slots__ = (
+        "attrs", "fixed_size", "func_plan", "has_children", "kind", "plan", "sibling_at", "sibling_size",
+        "tag",
+    )
 
     def __init__(
         self, tag: int, has_children: bool, attrs: tuple[tuple[int, int, int], ...],
@@ -139,36 +151,73 @@ class Abbrev:
         # offset of a fixed-size DW_AT_sibling (CU-relative reference) in the data, or -1
         self.sibling_at = sibling_at
         self.sibling_size = sibling_size
+        self.func_plan: tuple[tuple[int, int, int], ...] | None = None  # `_func_plan`, made on first use
+        self.kind = _K_SLOW  # what `scan_unit` does with such a DIE (set by `_prepare`)
 
 
 # steps of a skip plan besides "n fixed bytes"
 _S_STRING, _S_LEB, _S_BLOCK, _S_BLOCK1, _S_BLOCK2, _S_BLOCK4 = -1, -2, -3, -4, -5, -6
 
 
-def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
-    """The abbreviation table at `offset` in `.debug_abbrev`."""
+def parse_abbrevs(data: bytes, offset: int, memo: dict[bytes, Abbrev] | None = None) -> dict[int, Abbrev]:
+    """The abbreviation table at `offset` in `.debug_abbrev`.
+
+    With `memo` (entry bytes -> Abbrev), an entry whose bytes were seen before (in another unit's table:
+    most entries repeat from unit to unit) is the same Abbrev object, not parsed again."""
     table: dict[int, Abbrev] = {}
     pos = offset
     n = len(data)
     while pos < n:
-        code, pos = uleb(data, pos)
+        code = data[pos]
+        pos += 1
+        if code >= 0x80:
+            code, pos = uleb(data, pos - 1)
         if code == 0:
             break
-        tag, pos = uleb(data, pos)
-        has_children = data[pos] != 0
-        pos += 1
-        attrs = []
+        start = pos
+        # the entry's end: tag, children flag, (name, form) pairs up to (0, 0); one-byte values usual
+        while data[pos] & 0x80:
+            pos += 1
+        pos += 2
         while True:
-            name, pos = uleb(data, pos)
-            form, pos = uleb(data, pos)
-            if name == 0 and form == 0:
-                break
-            const = 0
+            name = data[pos]
+            form = data[pos + 1]
+            if name < 0x80 and form < 0x80:
+                pos += 2
+            else:
+                name, pos = uleb(data, pos)
+                form, pos = uleb(data, pos)
             if form == F_IMPLICIT_CONST:
-                const, pos = sleb(data, pos)
-            attrs.append((name, form, const))
-        table[code] = Abbrev(tag, has_children, tuple(attrs))
+                _, pos = sleb(data, pos)
+            elif name == 0 and form == 0:
+                break
+        if memo is None:
+            table[code] = _parse_entry(data, start)
+            continue
+        key = data[start:pos]
+        ab = memo.get(key)
+        if ab is None:
+            ab = memo[key] = _parse_entry(data, start)
+        table[code] = ab
     return table
+
+
+def _parse_entry(data: bytes, pos: int) -> Abbrev:
+    """The abbreviation entry whose tag starts at `pos`."""
+    tag, pos = uleb(data, pos)
+    has_children = data[pos] != 0
+    pos += 1
+    attrs = []
+    while True:
+        name, pos = uleb(data, pos)
+        form, pos = uleb(data, pos)
+        if name == 0 and form == 0:
+            break
+        const = 0
+        if form == F_IMPLICIT_CONST:
+            const, pos = sleb(data, pos)
+        attrs.append((name, form, const))
+    return Abbrev(tag, has_children, tuple(attrs))
 
 
 def find_abbrev(data: bytes, offset: int, wanted: int) -> Abbrev | None:
@@ -233,6 +282,53 @@ def _prepare(ab: Abbrev, fixed: dict[int, int]) -> None:
         plan.append(run)
     ab.plan = tuple(plan) if plan is not None else None
     ab.fixed_size = at if fixed_prefix else None
+    if ab.tag in FUNC_TAGS:
+        ab.kind = _K_FUNC
+    elif ab.tag == TAG_VARIABLE and any(n == AT_LOCATION and f in BLOCK_FORMS for n, f, _c in ab.attrs):
+        ab.kind = _K_VAR  # only a DW_OP_addr location block gives a variable an address
+    else:
+        ab.kind = _K_FIXED if ab.fixed_size is not None else _K_PLAN if ab.plan is not None else _K_SLOW
+
+
+# fixed-size forms whose value `read_value` gives as an unsigned little-endian integer
+_INT_FORMS = frozenset((
+    F_DATA1, F_REF1, F_FLAG, F_DATA2, F_REF2, F_DATA4, F_REF4, F_REF_SUP4, F_DATA8, F_REF8, F_REF_SIG8,
+    F_REF_SUP8, F_ADDR, F_SEC_OFFSET, F_GNU_REF_ALT, F_GNU_STRP_ALT, F_STRP_SUP, F_REF_ADDR,
+))
+
+# steps of a function DIE's attribute plan (`_func_plan`)
+_P_SKIP, _P_SKIP_FORM, _P_NAME, _P_LINKAGE, _P_REF = range(5)
+_P_LOW, _P_HIGH, _P_RANGES, _P_CALL_FILE, _P_CALL_LINE = range(5, 10)
+_FUNC_ATTR_STEPS = {
+    AT_NAME: _P_NAME, AT_LINKAGE_NAME: _P_LINKAGE, AT_MIPS_LINKAGE_NAME: _P_LINKAGE,
+    AT_ABSTRACT_ORIGIN: _P_REF, AT_SPECIFICATION: _P_REF, AT_LOW_PC: _P_LOW, AT_HIGH_PC: _P_HIGH,
+    AT_RANGES: _P_RANGES, AT_CALL_FILE: _P_CALL_FILE, AT_CALL_LINE: _P_CALL_LINE,
+}
+
+
+def _func_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int]) -> tuple:
+    """How `scan_unit` reads a function DIE of this abbreviation: (step, form or byte count, const, size)
+    per attribute it keeps, runs of fixed-size attributes it does not keep merged into one skip. `size`
+    is the byte size of a fixed-size integer form (read in place), -2 for DW_FORM_implicit_const, -1 for
+    the others (`read_value`)."""
+    plan: list[tuple[int, int, int, int]] = []
+    run = 0
+    for name, form, const in attrs:
+        step = _FUNC_ATTR_STEPS.get(name)
+        if step is None:
+            size = fixed.get(form)
+            if size is not None:
+                run += size
+                continue
+            step = _P_SKIP_FORM
+        if run:
+            plan.append((_P_SKIP, run, 0, 0))
+            run = 0
+        size = -2 if form == F_IMPLICIT_CONST else fixed[form] if form in _INT_FORMS else -1
+        plan.append((step, form, const, size))
+    if run:
+        plan.append((_P_SKIP, run, 0, 0))
+    return tuple(plan)
 
 
 def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
@@ -240,15 +336,19 @@ def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
     for step in plan:
         if step >= 0:
             pos += step
+        elif step == _S_BLOCK:  # exprloc: the usual variable-size attribute (locations, call values)
+            n = d[pos]
+            if n < 0x80:
+                pos += 1 + n
+            else:
+                n, pos = uleb(d, pos)
+                pos += n
         elif step == _S_STRING:
             pos = d.index(b"\0", pos) + 1
         elif step == _S_LEB:
             while d[pos] & 0x80:
                 pos += 1
             pos += 1
-        elif step == _S_BLOCK:
-            n, pos = uleb(d, pos)
-            pos += n
         elif step == _S_BLOCK1:
             pos += 1 + d[pos]
         elif step == _S_BLOCK2:
@@ -258,7 +358,20 @@ def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
     return pos
 
 
+_FIXED_SIZES: dict[tuple[int, int, int], dict[int, int]] = {}
+
+
 def _fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, int]:
+    """Byte sizes of the fixed-size forms for units of this address size, offset size and version
+    (one shared dict per combination: callers only read it)."""
+    key = (addr_size, offset_size, version)
+    sizes = _FIXED_SIZES.get(key)
+    if sizes is None:
+        sizes = _FIXED_SIZES[key] = _make_fixed_sizes(addr_size, offset_size, version)
+    return sizes
+
+
+def _make_fixed_sizes(addr_size: int, offset_size: int, version: int) -> dict[int, int]:
     return {
         F_ADDR: addr_size, F_DATA1: 1, F_DATA2: 2, F_DATA4: 4, F_DATA8: 8, F_DATA16: 16,
         F_FLAG: 1, F_FLAG_PRESENT: 0, F_IMPLICIT_CONST: 0, F_REF1: 1, F_REF2: 2, F_REF4: 4, F_REF8: 8,
@@ -363,6 +476,54 @@ def add_range(ranges: list, low: int, high: int) -> None:
     ranges.insert(1, [low, high])
 
 
+class _Ends:
+    """`add_range` on one long list, with the ranges' ends counted so that a range touching none of
+    them (the usual case) is inserted at once instead of after a scan of the list (same result)."""
+
+    __slots__ = ("highs", "lows", "out")
+
+    def __init__(self, out: list) -> None:
+        self.out = out
+        self.lows: dict[int, int] = {}
+        self.highs: dict[int, int] = {}
+        for low, high in out:
+            self.lows[low] = self.lows.get(low, 0) + 1
+            self.highs[high] = self.highs.get(high, 0) + 1
+
+    def add(self, low: int, high: int) -> None:
+        if low == high:
+            return
+        lows = self.lows
+        highs = self.highs
+        out = self.out
+        if out and (low in highs or high in lows):
+            for r in out:
+                if low == r[1]:
+                    old = r[1]
+                    r[1] = high
+                elif high == r[0]:
+                    old = r[0]
+                    r[0] = low
+                    lows[old] -= 1
+                    if not lows[old]:
+                        del lows[old]
+                    lows[low] = lows.get(low, 0) + 1
+                    return
+                else:
+                    continue
+                highs[old] -= 1
+                if not highs[old]:
+                    del highs[old]
+                highs[high] = highs.get(high, 0) + 1
+                return
+        if out:
+            out.insert(1, [low, high])
+        else:
+            out.append([low, high])
+        lows[low] = lows.get(low, 0) + 1
+        highs[high] = highs.get(high, 0) + 1
+
+
 class DebugInfo:
     """Raw DWARF sections plus the per-unit walk."""
 
@@ -376,6 +537,7 @@ class DebugInfo:
         self.str_offsets = sections.get(".debug_str_offsets", b"")
         self.addr = sections.get(".debug_addr", b"")
         self._abbrev_cache: dict[int, dict[int, Abbrev]] = {}
+        self._abbrev_memo: dict[tuple[int, int, int], dict[bytes, Abbrev]] = {}  # by (addr, offset size, v)
         self.units: list[UnitInfo] = []
         self._unit_starts: list[int] = []
         self._ref_cache: dict[int, tuple[list, int]] = {}
@@ -499,20 +661,23 @@ class DebugInfo:
         raise DwarfError(f"unknown DW_FORM 0x{form:x}")
 
     # -- units --------------------------------------------------------------------------------------
-    def _abbrevs(self, offset: int, fixed: dict[int, int]) -> dict[int, Abbrev]:
-        table = self._abbrev_cache.get(offset)
-        if table is None:
-            table = parse_abbrevs(self.abbrev, offset)
-            for ab in table.values():
-                _prepare(ab, fixed)
-            self._abbrev_cache[offset] = table
-        return table
-
     def load_abbrevs(self, unit: UnitInfo) -> dict[int, Abbrev]:
-        """The unit's abbreviation table (parsed once, shared by units that share it)."""
+        """The unit's abbreviation table (parsed once, shared by units that share it; entries seen in
+        another table of units with the same address size, offset size and version are reused)."""
         if unit.abbrevs is None:
-            unit.abbrevs = self._abbrevs(unit.abbrev_off,
-                                         _fixed_sizes(unit.addr_size, unit.offset_size, unit.version))
+            table = self._abbrev_cache.get(unit.abbrev_off)
+            if table is None:
+                key = (unit.addr_size, unit.offset_size, unit.version)
+                memo = self._abbrev_memo.setdefault(key, {})
+                known = len(memo)
+                table = parse_abbrevs(self.abbrev, unit.abbrev_off, memo)
+                if len(memo) > known:
+                    fixed = _fixed_sizes(*key)
+                    for ab in table.values():
+                        if ab.plan is None and ab.fixed_size is None:
+                            _prepare(ab, fixed)
+                self._abbrev_cache[unit.abbrev_off] = table
+            unit.abbrevs = table
         return unit.abbrevs
 
     def read_units(self) -> list[UnitInfo]:
@@ -570,6 +735,9 @@ class DebugInfo:
         deferred = []
         gate: list = [0, 0, False, None]  # low_pc, high_pc, high_pc relative, ranges offset
         for name, form, const in ab.attrs:
+            if name not in _ROOT_ATTRS:  # DW_AT_producer, DW_AT_name...: not read
+                pos = self._skip(unit, form, pos, fixed)
+                continue
             if form in (F_STRX, F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_ADDRX, F_ADDRX1, F_ADDRX2,
                         F_ADDRX3, F_ADDRX4):
                 deferred.append((name, form, const, pos))
@@ -617,6 +785,7 @@ class DebugInfo:
     # -- range lists --------------------------------------------------------------------------------
     def read_rangelist(self, unit: UnitInfo, offset: int, out: list) -> None:
         """Append the ranges at `offset` to `out` with arange_add semantics (BFD read_rangelist)."""
+        ends: _Ends | None = None  # made when the list grows long (a unit's own ranges)
         if unit.version <= 4:
             d = self.ranges
             base = unit.low_pc
@@ -624,6 +793,18 @@ class DebugInfo:
             pos = offset
             if offset > len(d):
                 raise DwarfError("bad range list offset")
+            if size == 4:  # 32-bit targets: the pairs unpacked in C, up to the (0, 0) end
+                tail = len(d) - (len(d) - pos) % 8
+                for low, high in _PAIR32.iter_unpack(memoryview(d)[pos:tail]):
+                    if low == 0 and high == 0:
+                        return
+                    if ends is None and len(out) < 8:
+                        add_range(out, base + low, base + high)
+                    else:
+                        if ends is None:
+                            ends = _Ends(out)
+                        ends.add(base + low, base + high)
+                raise DwarfError("truncated range list")
             while True:
                 if pos + 2 * size > len(d):
                     raise DwarfError("truncated range list")
@@ -637,7 +818,12 @@ class DebugInfo:
                 if size == 8 and low == 0xFFFFFFFFFFFFFFFF and high != low:
                     base = high
                     continue
-                add_range(out, base + low, base + high)
+                if ends is None and len(out) < 8:
+                    add_range(out, base + low, base + high)
+                else:
+                    if ends is None:
+                        ends = _Ends(out)
+                    ends.add(base + low, base + high)
         d = self.rnglists
         base = unit.low_pc
         size = unit.addr_size
@@ -658,9 +844,15 @@ class DebugInfo:
                 low = int.from_bytes(d[pos:pos + size], "little")
                 length, pos = uleb(d, pos + size)
                 high = low + length
-            elif kind == 4:  # offset_pair
-                a, pos = uleb(d, pos)
-                b, pos = uleb(d, pos)
+            elif kind == 4:  # offset_pair (two ULEB128, read here: the usual entry)
+                a = d[pos]
+                pos += 1
+                if a >= 0x80:
+                    a, pos = uleb(d, pos - 1)
+                b = d[pos]
+                pos += 1
+                if b >= 0x80:
+                    b, pos = uleb(d, pos - 1)
                 low, high = base + a, base + b
             elif kind == 6:  # start_end
                 low = int.from_bytes(d[pos:pos + size], "little")
@@ -668,7 +860,12 @@ class DebugInfo:
                 pos += 2 * size
             else:
                 raise DwarfError("unsupported rnglist entry")
-            add_range(out, low, high)
+            if ends is None and len(out) < 8:
+                add_range(out, low, high)
+            else:
+                if ends is None:
+                    ends = _Ends(out)
+                ends.add(low, high)
 
     # -- DIE walk -----------------------------------------------------------------------------------
     def scan_unit(self, unit: UnitInfo) -> None:
@@ -704,46 +901,58 @@ class DebugInfo:
                     return
                 continue
             ab = abbrevs[code]
-            tag = ab.tag
-            if tag in FUNC_TAGS:
+            kind = ab.kind
+            if kind == _K_FIXED:  # most DIEs: skipped by size
+                pos += ab.fixed_size
+                if ab.has_children:
+                    enclosing.append(enclosing[-1])
+                continue
+            if kind == _K_FUNC:
+                tag = ab.tag
                 die_off = pos
                 caller = enclosing[-1] if tag == TAG_INLINED else -1
                 fn = FuncDie(die_off, tag, caller, [], [])
                 low = high = 0
                 high_rel = False
-                for name, form, const in ab.attrs:
-                    if name in (AT_NAME, AT_LINKAGE_NAME, AT_MIPS_LINKAGE_NAME):
+                plan = ab.func_plan
+                if plan is None:
+                    plan = ab.func_plan = _func_plan(ab.attrs, fixed)
+                for step, form, const, size in plan:
+                    if step == _P_SKIP:
+                        pos += form
+                        continue
+                    if step == _P_SKIP_FORM:
+                        pos = skip(unit, form, pos, fixed)
+                        continue
+                    if size > 0:
+                        value = int.from_bytes(d[pos:pos + size], "little")
+                        pos += size
+                    elif size == -2:
+                        value = const
+                    else:
                         value, pos = read_value(unit, form, const, pos)
+                    if step <= _P_LINKAGE:  # _P_NAME, _P_LINKAGE
                         if isinstance(value, str):
-                            fn.name_ops.append(("n" if name == AT_NAME else "l", value))
-                    elif name in (AT_ABSTRACT_ORIGIN, AT_SPECIFICATION):
-                        value, pos = read_value(unit, form, const, pos)
+                            fn.name_ops.append(("n" if step == _P_NAME else "l", value))
+                    elif step == _P_REF:
                         ref = self._ref_target(unit, form, value)
                         if ref is not None:
                             fn.name_ops.append(("r", ref))
-                    elif name == AT_LOW_PC:
-                        value, pos = read_value(unit, form, const, pos)
+                    elif step == _P_LOW:
                         if isinstance(value, int):
                             low = value
-                    elif name == AT_HIGH_PC:
-                        value, pos = read_value(unit, form, const, pos)
+                    elif step == _P_HIGH:
                         if isinstance(value, int):
                             high = value
                             high_rel = form != F_ADDR
-                    elif name == AT_RANGES:
-                        value, pos = read_value(unit, form, const, pos)
+                    elif step == _P_RANGES:
                         if isinstance(value, int) and form not in BLOCK_FORMS:
                             self.read_rangelist(unit, value, fn.ranges)
-                    elif name == AT_CALL_FILE:
-                        value, pos = read_value(unit, form, const, pos)
+                    elif step == _P_CALL_FILE:
                         if isinstance(value, int):
                             fn.call_file = value
-                    elif name == AT_CALL_LINE:
-                        value, pos = read_value(unit, form, const, pos)
-                        if isinstance(value, int):
-                            fn.call_line = value
-                    else:
-                        pos = skip(unit, form, pos, fixed)
+                    elif isinstance(value, int):  # _P_CALL_LINE
+                        fn.call_line = value
                 if high_rel:
                     high += low
                 if high != 0:
@@ -752,7 +961,7 @@ class DebugInfo:
                 if ab.has_children:
                     enclosing.append(len(funcs) - 1)
                 continue
-            if tag == TAG_VARIABLE:
+            if kind == _K_VAR:
                 var = VarDie(0, [], None, 0, False, False)
                 for name, form, const in ab.attrs:
                     if name == AT_NAME:
@@ -789,9 +998,7 @@ class DebugInfo:
                         pos = skip(unit, form, pos, fixed)
                 if var.external and var.addr:
                     variables.append(var)
-            elif ab.fixed_size is not None:
-                pos += ab.fixed_size
-            elif ab.plan is not None:
+            elif kind == _K_PLAN:
                 pos = skip_plan(d, pos, ab.plan)
             else:
                 for _name, form, _const in ab.attrs:
@@ -812,31 +1019,54 @@ class DebugInfo:
         end = unit.end
         depth = 1
         while pos < end:
-            code, pos = uleb(d, pos)
+            code = d[pos]
+            pos += 1
+            if code >= 0x80:
+                code, pos = uleb(d, pos - 1)
             if code == 0:
                 depth -= 1
                 if depth == 0:
                     return False
                 continue
             ab = abbrevs[code]
+            if not ab.has_children:  # the common case: a leaf that is not a function, skipped by size
+                kind = ab.kind
+                if kind == _K_FIXED:
+                    pos += ab.fixed_size
+                    continue
+                if kind == _K_PLAN:
+                    pos = skip_plan(d, pos, ab.plan)
+                    continue
             if ab.tag in FUNC_TAGS:
                 low = high = 0
                 high_rel = False
                 ranges: list = []
-                for name, form, const in ab.attrs:
-                    if name in (AT_LOW_PC, AT_HIGH_PC, AT_RANGES):
-                        value, pos = read_value(unit, form, const, pos)
-                        if not isinstance(value, int):
-                            continue
-                        if name == AT_LOW_PC:
-                            low = value
-                        elif name == AT_HIGH_PC:
-                            high = value
-                            high_rel = form != F_ADDR
-                        elif form not in BLOCK_FORMS:
-                            self.read_rangelist(unit, value, ranges)
-                    else:
+                plan = ab.func_plan
+                if plan is None:
+                    plan = ab.func_plan = _func_plan(ab.attrs, fixed)
+                for step, form, const, size in plan:
+                    if step == _P_SKIP:
+                        pos += form
+                        continue
+                    if step < _P_LOW or step > _P_RANGES:
                         pos = skip(unit, form, pos, fixed)
+                        continue
+                    if size > 0:
+                        value = int.from_bytes(d[pos:pos + size], "little")
+                        pos += size
+                    elif size == -2:
+                        value = const
+                    else:
+                        value, pos = read_value(unit, form, const, pos)
+                    if not isinstance(value, int):
+                        continue
+                    if step == _P_LOW:
+                        low = value
+                    elif step == _P_HIGH:
+                        high = value
+                        high_rel = form != F_ADDR
+                    elif form not in BLOCK_FORMS:
+                        self.read_rangelist(unit, value, ranges)
                 if high_rel:
                     high += low
                 if high != 0:

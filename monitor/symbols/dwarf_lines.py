@@ -9,7 +9,12 @@ exactly like BFD's `concat_filename`.
 
 from __future__ import annotations
 
+import re
 import struct
+from bisect import bisect_left
+from itertools import islice
+from operator import itemgetter
+from operator import le as _le
 
 from espwatch.symbols.dwarf_info import (
     F_DATA1,
@@ -31,6 +36,7 @@ from espwatch.symbols.dwarf_info import (
     uleb,
 )
 
+_first = itemgetter(0)
 LNCT_PATH, LNCT_DIRECTORY_INDEX, LNCT_TIMESTAMP, LNCT_SIZE, LNCT_MD5 = 1, 2, 3, 4, 5
 
 
@@ -153,10 +159,13 @@ def _concat_filename(hdr: _Header, comp_dir: str | None, file: int) -> str | Non
     return name
 
 
-def decode_line_table(
-    data: bytes, offset: int, addr_size: int, comp_dir: str | None, strs: dict[str, bytes]
-) -> tuple[LineTable, list[str | None], _Header]:
-    """Decode the line program at `offset`. Returns the table, the per-file-number names and the header."""
+def _read_header(
+    data: bytes, offset: int, strs: dict[str, bytes], addr_size: int, names: bool = True
+) -> tuple[_Header, int, int]:
+    """The line-program header at `offset`: (header, start of the program, end of the program).
+
+    Without `names`, DWARF 2-4 directory and file tables are stepped over without decoding them
+    (`dirs` and `file_entries` stay empty; the program starts at the same byte)."""
     n = len(data)
     if n < 16 or offset >= n:
         raise DwarfError("line section too small")
@@ -191,18 +200,18 @@ def decode_line_table(
     pos += 3
     hdr.std_lengths = [1, *data[pos:pos + hdr.opcode_base - 1]]
     pos += hdr.opcode_base - 1
+    hdr.dirs = []
+    hdr.file_entries = []
     if version >= 5:
         dir_entries, pos = _read_entries(data, pos, end, offset_size, strs, addr_size)
         hdr.dirs = [name for name, _ in dir_entries]
         hdr.file_entries, pos = _read_entries(data, pos, end, offset_size, strs, addr_size)
-    else:
-        hdr.dirs = []
+    elif names:
         while True:
             s, pos = cstr(data, pos)
             if not s:
                 break
             hdr.dirs.append(s)
-        hdr.file_entries = []
         while True:
             s, pos = cstr(data, pos)
             if not s:
@@ -211,6 +220,25 @@ def decode_line_table(
             _, pos = uleb(data, pos)
             _, pos = uleb(data, pos)
             hdr.file_entries.append((s, d))
+    else:
+        while data[pos]:
+            pos = data.index(b"\0", pos) + 1
+        pos += 1
+        while data[pos]:
+            pos = data.index(b"\0", pos) + 1
+            for _ in range(3):
+                while data[pos] & 0x80:
+                    pos += 1
+                pos += 1
+        pos += 1
+    return hdr, pos, end
+
+
+def decode_line_table(
+    data: bytes, offset: int, addr_size: int, comp_dir: str | None, strs: dict[str, bytes]
+) -> tuple[LineTable, list[str | None], _Header]:
+    """Decode the line program at `offset`. Returns the table, the per-file-number names and the header."""
+    hdr, pos, end = _read_header(data, offset, strs, addr_size)
     table = LineTable()
     names: dict[int, int] = {}  # file register -> index in table.files
     files = table.files
@@ -228,6 +256,129 @@ def decode_line_table(
     sequences = _run_program(data, pos, end, hdr, addr_size, file_index)
     _flatten(sequences, table)
     return table, files, hdr
+
+
+_ULEB = rb"[\x80-\xff]*[\x00-\x7f]"
+_ZERO_PROGRAMS: dict[tuple, re.Pattern[bytes] | None] = {}
+
+
+def _zero_program(hdr: _Header, addr_size: int) -> re.Pattern[bytes] | None:
+    """A pattern matching exactly the line programs (for this header's parameters) in which every address
+    is 0: every DW_LNE_set_address operand is 0 and no opcode advances the address. Such a program keeps
+    no sequence (the line programs of units whose code the linker dropped look like that). None when
+    the header's opcodes are unusual (the caller then runs the program)."""
+    key = (hdr.opcode_base, hdr.line_range, hdr.line_base, hdr.min_insn, hdr.max_ops, tuple(hdr.std_lengths),
+           addr_size)
+    if key in _ZERO_PROGRAMS:
+        return _ZERO_PROGRAMS[key]
+    pattern = None
+    opcode_base, line_range, min_insn = hdr.opcode_base, hdr.line_range, hdr.min_insn
+    if opcode_base >= 10 and line_range:
+        still = [op for op in range(opcode_base, 256) if ((op - opcode_base) // line_range) * min_insn == 0]
+        alts = [
+            rb"\x00" + _ULEB + rb"(?:\x01|\x02" + re.escape(bytes(addr_size)) + rb"|\x04" + _ULEB + rb")",
+            rb"[\x01\x06\x07]",  # copy, negate_stmt, basic_block
+            rb"\x02\x00",  # advance_pc 0
+            rb"[\x03\x04\x05]" + _ULEB,  # advance_line, set_file, set_column
+            rb"\x09\x00\x00",  # fixed_advance_pc 0
+        ]
+        if min_insn * ((255 - opcode_base) // line_range) == 0:
+            alts.append(rb"\x08")  # const_add_pc that adds nothing
+        for op in range(10, opcode_base):
+            alts.append(re.escape(bytes((op,))) + _ULEB * hdr.std_lengths[op])
+        if still:
+            alts.append(b"[" + b"".join(re.escape(bytes((op,))) for op in still) + b"]")
+        pattern = re.compile(b"(?:" + b"|".join(alts) + b")*+")
+    _ZERO_PROGRAMS[key] = pattern
+    return pattern
+
+
+def covers_any(data: bytes, offset: int, addr_size: int, strs: dict[str, bytes]) -> bool:
+    """Whether the line program at `offset` has a sequence that `decode_line_table` keeps (its table's
+    `ranges` are not empty), found without building rows or file names: the cheap test for units
+    without address ranges of their own. Raises like `decode_line_table` on a damaged program."""
+    hdr, pos, end = _read_header(data, offset, strs, addr_size, names=False)
+    zero = _zero_program(hdr, addr_size)
+    if zero is not None and zero.fullmatch(data, pos, end):
+        return False
+    opcode_base = hdr.opcode_base
+    line_range = hdr.line_range
+    min_insn = hdr.min_insn
+    max_ops = hdr.max_ops
+    std_lengths = hdr.std_lengths
+    const_add = min_insn * ((255 - opcode_base) // line_range) if line_range else 0
+    addr_adv = [0] * 256
+    if line_range:
+        for op in range(opcode_base, 256):
+            addr_adv[op] = ((op - opcode_base) // line_range) * min_insn
+    while pos < end:
+        address = 0
+        low = high = -1  # lowest and highest row address of the sequence (-1: no row yet)
+        done = False
+        while not done and pos < end:
+            op = data[pos]
+            pos += 1
+            if op >= opcode_base:
+                if line_range == 0:
+                    raise DwarfError("line_range 0")
+                address += addr_adv[op]
+            elif op == 1:  # copy
+                pass
+            elif op == 0:  # extended
+                _elen, pos = uleb(data, pos)
+                sub = data[pos]
+                pos += 1
+                if sub == 1:  # end_sequence
+                    done = True
+                    # kept when it has rows, none after its end, and a non-empty extent (see _run_program)
+                    if (low < 0 or address >= high) and (address if low < 0 else low) < address:
+                        return True
+                    continue
+                if sub == 2:  # set_address
+                    address = int.from_bytes(data[pos:pos + addr_size], "little")
+                    pos += addr_size
+                elif sub == 3:  # define_file (DWARF <= 4)
+                    pos = data.index(b"\0", pos) + 1
+                    for _ in range(3):
+                        _, pos = uleb(data, pos)
+                elif sub == 4:  # set_discriminator
+                    _, pos = uleb(data, pos)
+                elif sub == 0x80:  # lo_user: skip
+                    pos += _elen - 1
+                else:
+                    raise DwarfError("mangled line number section")
+                continue
+            elif op == 2:  # advance_pc
+                v, pos = uleb(data, pos)
+                address += v * min_insn if max_ops == 1 else (v // max_ops) * min_insn
+                continue
+            elif op == 3:  # advance_line
+                _, pos = sleb(data, pos)
+                continue
+            elif op == 4 or op == 5:  # set_file, set_column
+                while data[pos] & 0x80:
+                    pos += 1
+                pos += 1
+                continue
+            elif op == 8:  # const_add_pc
+                address += const_add
+                continue
+            elif op == 9:  # fixed_advance_pc
+                address += _u16(data, pos)[0]
+                pos += 2
+                continue
+            elif op == 6 or op == 7:  # negate_stmt, basic_block
+                continue
+            else:
+                for _ in range(std_lengths[op] if op < len(std_lengths) else 0):
+                    _, pos = uleb(data, pos)
+                continue
+            # a row (special opcode or copy) at `address`
+            if low < 0 or address < low:
+                low = address
+            if address > high:
+                high = address
+    return False
 
 
 def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, file_index) -> list:
@@ -249,6 +400,7 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
             addr_adv[op] = ((op - opcode_base) // line_range) * min_insn
             line_adv[op] = line_base + (op - opcode_base) % line_range
     first_file = 0 if hdr.dwarf5 else 1
+    fused = opcode_base > 9  # 9 (fixed_advance_pc) and 1 (copy) are standard opcodes
     while pos < end:
         address = 0
         line = 1
@@ -260,6 +412,9 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
         while not done and pos < end:
             op = data[pos]
             pos += 1
+            # tests in order of frequency: GCC's relaxation-friendly programs (RISC-V, Xtensa) are mostly
+            # set_column, negate_stmt, then advance_line + fixed_advance_pc + copy (read as one step);
+            # other producers use special opcodes
             if op >= opcode_base:
                 if line_range == 0:
                     raise DwarfError("line_range 0")
@@ -272,12 +427,65 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                     rows.append(row)
                     last_addr = address
                 disc = 0
+            elif op == 3:  # advance_line
+                v = data[pos]
+                if v < 0x80:  # one byte: the usual case
+                    pos += 1
+                    line += v - 0x80 if v & 0x40 else v
+                elif data[pos + 1] < 0x80:  # two bytes (a jump into or out of an inlined function)
+                    v = (v & 0x7F) | data[pos + 1] << 7
+                    pos += 2
+                    line += v - 0x4000 if v & 0x2000 else v
+                else:
+                    v, pos = sleb(data, pos)
+                    line += v
+                if fused and pos + 3 < end and data[pos] == 9 and data[pos + 3] == 1:
+                    # then fixed_advance_pc and copy: the step GCC emits for most rows
+                    address += data[pos + 1] | data[pos + 2] << 8
+                    pos += 4
+                    row = (address, fidx, line, disc)
+                    if address == last_addr:
+                        rows[-1] = row
+                    else:
+                        rows.append(row)
+                        last_addr = address
+                    disc = 0
+            elif op == 5:  # set_column
+                if data[pos] < 0x80:
+                    pos += 1
+                else:
+                    while data[pos] & 0x80:
+                        pos += 1
+                    pos += 1
+            elif op == 9:  # fixed_advance_pc
+                address += _u16(data, pos)[0]
+                pos += 2
+            elif op == 1:  # copy
+                row = (address, fidx, line, disc)
+                if address == last_addr:
+                    rows[-1] = row
+                else:
+                    rows.append(row)
+                    last_addr = address
+                disc = 0
+            elif op == 6 or op == 7:  # negate_stmt, basic_block
+                pass
             elif op == 0:  # extended
-                elen, pos = uleb(data, pos)
+                elen = data[pos]
+                if elen < 0x80:
+                    pos += 1
+                else:
+                    elen, pos = uleb(data, pos)
                 sub = data[pos]
                 nxt = pos + elen
                 pos += 1
-                if sub == 1:  # end_sequence
+                if sub == 4:  # set_discriminator
+                    disc = data[pos]
+                    if disc < 0x80:
+                        pos += 1
+                    else:
+                        disc, pos = uleb(data, pos)
+                elif sub == 1:  # end_sequence
                     done = True
                     sequences.append((rows, address))
                 elif sub == 2:  # set_address
@@ -289,20 +497,13 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                     _, pos = uleb(data, pos)
                     _, pos = uleb(data, pos)
                     hdr.file_entries.append((s, d))
-                elif sub == 4:  # set_discriminator
-                    disc, pos = uleb(data, pos)
-                elif sub == 0x80 + 0x00 or sub == 0x80:  # HP / lo_user: skip
+                elif sub == 0x80:  # lo_user: skip
                     pos = nxt
                 else:
                     raise DwarfError("mangled line number section")
-            elif op == 1:  # copy
-                row = (address, fidx, line, disc)
-                if address == last_addr:
-                    rows[-1] = row
-                else:
-                    rows.append(row)
-                    last_addr = address
-                disc = 0
+            elif op == 4:  # set_file
+                v, pos = uleb(data, pos)
+                fidx = file_index(v)
             elif op == 2:  # advance_pc
                 v = data[pos]
                 if v < 0x80:
@@ -310,28 +511,8 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
                 else:
                     v, pos = uleb(data, pos)
                 address += v * min_insn if max_ops == 1 else (v // max_ops) * min_insn
-            elif op == 3:  # advance_line
-                v = data[pos]
-                if v < 0x80:  # one byte: the usual case
-                    pos += 1
-                    line += v - 0x80 if v & 0x40 else v
-                else:
-                    v, pos = sleb(data, pos)
-                    line += v
-            elif op == 4:  # set_file
-                v, pos = uleb(data, pos)
-                fidx = file_index(v)
-            elif op == 5:  # set_column
-                while data[pos] & 0x80:
-                    pos += 1
-                pos += 1
-            elif op == 6 or op == 7:  # negate_stmt, basic_block
-                pass
             elif op == 8:  # const_add_pc
                 address += const_add
-            elif op == 9:  # fixed_advance_pc
-                address += _u16(data, pos)[0]
-                pos += 2
             else:
                 for _ in range(std_lengths[op] if op < len(std_lengths) else 0):
                     _, pos = uleb(data, pos)
@@ -339,8 +520,10 @@ def _run_program(data: bytes, pos: int, end: int, hdr: _Header, addr_size: int, 
             break  # a sequence without end_sequence adds nothing a lookup could use
     out = []
     for rows, end_addr in sequences:
-        if rows and any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
-            rows = _sort_rows(rows)
+        if len(rows) > 1:
+            addrs = list(map(_first, rows))
+            if not all(map(_le, addrs, islice(addrs, 1, None))):
+                rows = _sort_rows(rows)
         low_pc = rows[0][0] if rows else end_addr
         if rows and end_addr < rows[-1][0]:
             continue  # malformed: end before rows
@@ -390,9 +573,7 @@ def _flatten(sequences: list, table: LineTable) -> None:
         if first[0] < low:
             out.append((low, first[1], first[2], first[3]))
             start += 1
-        for r in rows[start:]:
-            if r[0] >= end:
-                break
-            out.append(r)
+        # rows are in address order: those before `end`, at once
+        out.extend(rows[start:bisect_left(rows, end, start, key=_first)])
         out.append((end, -2, 0, 0))
         ranges.append((low, end))

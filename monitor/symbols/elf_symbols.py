@@ -7,6 +7,8 @@ ties broken by `better_fit`, and the file name of the preceding `STT_FILE` symbo
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from espwatch.symbols.elf_file import SHF_ALLOC, SHF_EXECINSTR, ElfImage
 
 # BFD symbol flag bits we need
@@ -70,34 +72,62 @@ def _is_local_label(name: str, riscv: bool) -> bool:
     return False
 
 
+_SECTION_ADDRESS = itemgetter(0, 1)
+_STT_NAMES = {0: "STT_NOTYPE", 1: "STT_OBJECT", 2: "STT_FUNC", 3: "STT_SECTION", 4: "STT_FILE",
+              5: "STT_COMMON", 6: "STT_TLS", 10: "STT_LOOS"}
+_KIND_FLAGS = {"STT_FUNC": FL_FUNCTION, "STT_GNU_IFUNC": FL_FUNCTION, "STT_LOOS": FL_FUNCTION,
+               "STT_NOTYPE": FL_NOTYPE}
+_BIND_FLAGS = {0: FL_LOCAL, 1: FL_GLOBAL}
+
+
 def read_symbols(elf: ElfImage) -> list[SymbolInfo]:
     """All symbols of `.symtab` (else `.dynsym`) in table order, with the STT_FILE bookkeeping done."""
+    table = elf.symbol_table()
+    if table is None:
+        return []
+    sec, blob, strtab = table
+    import struct
+
+    entry = struct.Struct("<IIIBBH")
+    entsize = sec.entsize if sec.entsize >= entry.size else entry.size
+    count = len(blob) // entsize
+    if entsize == entry.size:
+        rows = entry.iter_unpack(blob[:count * entsize])
+    else:
+        rows = (entry.unpack_from(blob, i * entsize) for i in range(count))
+    find = strtab.find
+    n_str = len(strtab)
+    kinds: dict[tuple[int, bool], tuple[str, int]] = {}  # (type, hidden) -> (kind text, flags)
     out: list[SymbolInfo] = []
     file_name: str | None = None
     state = 0  # 0 nothing seen, 1 symbol seen, 2 file after symbol seen
-    for order, name, value, size, kind, bind, hidden, section in elf.iter_symbols():
+    order = -1
+    for st_name, value, size, info, other, shndx in rows:
+        order += 1
         if order == 0:
             continue
-        if kind == "STT_FILE":
+        if st_name < n_str:
+            stop = find(b"\0", st_name)
+            name = strtab[st_name:stop if stop >= 0 else n_str].decode("utf-8", "surrogateescape")
+        else:
+            name = ""
+        kind = info & 0xF
+        if kind == 4:  # STT_FILE
             file_name = name
             if state == 1:
                 state = 2
             continue
         if state == 0:
             state = 1
-        flags = 0
-        if kind in ("STT_FUNC", "STT_GNU_IFUNC", "STT_LOOS"):
-            flags |= FL_FUNCTION
-        if kind == "STT_NOTYPE":
-            flags |= FL_NOTYPE
-        if bind == "STB_GLOBAL":
-            flags |= FL_GLOBAL
-        elif bind == "STB_LOCAL":
-            flags |= FL_LOCAL
-        local = bool(flags & FL_LOCAL)
-        file = file_name if file_name is not None and (local or state != 2) else None
-        kind += ":hidden" if hidden else ""
-        out.append(SymbolInfo(order, name, value, size, flags, section, kind, file))
+        hidden = (other & 3) == 2
+        known = kinds.get((kind, hidden))
+        if known is None:
+            text = _STT_NAMES.get(kind, str(kind))
+            known = kinds[(kind, hidden)] = (text + (":hidden" if hidden else ""), _KIND_FLAGS.get(text, 0))
+        flags = known[1] | _BIND_FLAGS.get(info >> 4, 0)
+        file = file_name if file_name is not None and (flags & FL_LOCAL or state != 2) else None
+        out.append(SymbolInfo(order, name, value, size, flags, shndx if 0 < shndx < 0xFF00 else -1, known[0],
+                              file))
     return out
 
 
@@ -110,20 +140,25 @@ def function_candidates(
     (linker-script values such as `_rtc_fast_length`) wraps around and never names an address.
     """
     starts = {sec.index: sec.start for sec in sections}
+    skip_kinds = ("STT_SECTION", "STT_FILE", "STT_OBJECT", "STT_TLS", "STT_COMMON")
     out = []
     for s in symbols:
-        if s.section in starts and s.value < starts[s.section]:
+        section = s.section
+        if section < 0:
             continue
-        kind = s.kind.split(":")[0]
-        if s.section < 0 or kind in ("STT_SECTION", "STT_FILE", "STT_OBJECT", "STT_TLS", "STT_COMMON"):
+        start = starts.get(section)
+        if start is not None and s.value < start:
             continue
-        local = bool(s.flags & FL_LOCAL)
-        if local and _is_local_label(s.name, riscv):
+        kind = s.kind
+        if kind.startswith(skip_kinds) and kind.split(":")[0] in skip_kinds:
             continue
-        if s.size == 0 and local and kind == "STT_NOTYPE" and s.kind.endswith(":hidden"):
+        local = s.flags & FL_LOCAL
+        if local and riscv and _is_local_label(s.name, riscv):
             continue
-        out.append((s.section, s.value, s))
-    out.sort(key=lambda t: (t[0], t[1], t[2].order))
+        if s.size == 0 and local and kind == "STT_NOTYPE:hidden":
+            continue
+        out.append((section, s.value, s))
+    out.sort(key=_SECTION_ADDRESS)  # stable: symbols at the same place stay in table order
     return out
 
 
