@@ -59,6 +59,12 @@ def engine_speeds(path: Path, size: int, lits: Path, runs: int) -> list[tuple[st
     finders["ahocorasick-rs NFA (before: its default)"] = \
         lambda b: nfa.find_matches_as_indexes(b, overlapping=True)
     finders["bytes.count(b'\\n') (line numbers)"] = lambda b: b.count(b"\n")
+    from espwatch.linecount import NewlineCounter
+    from espwatch.linecount import available_engines as counters
+
+    if "stringzilla" in counters():
+        counter = NewlineCounter("stringzilla")
+        finders["StringZilla line count (espwatch.linecount)"] = lambda b: counter(b, 0, len(b))
     out = []
     for name, find in finders.items():
         part = chunks if name != "re" else chunks[:16]  # `re` is about 50x slower: 16 MB tell

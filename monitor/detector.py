@@ -20,6 +20,7 @@ from typing import Any
 import regex
 
 from espwatch.events import Event
+from espwatch.linecount import NewlineCounter
 from espwatch.lineoffsets import LineOffsets
 from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
 from espwatch.logformat import split_host_time
@@ -126,6 +127,7 @@ class Detector:
         """When set, where the lines that events start on begin (for reading them back)."""
         self._base = 0  # file offset of the chunk being scanned
         self._carry_at = 0  # file offset of the carried-over partial line
+        self._count = NewlineCounter()
 
     @property
     def prefilter_engine(self) -> str:
@@ -196,6 +198,7 @@ class Detector:
         base = start
         pos = start  # start of the next line not yet accounted for
         line_no = self._next_line
+        count = self._count
         i, n = 0, len(hits)
         while pos < stop:
             if self._open:
@@ -207,7 +210,7 @@ class Detector:
                 line_no += 1
                 continue
             if i >= n:
-                line_no += buf.count(b"\n", pos, stop)
+                line_no += count(buf, pos, stop)
                 pos = stop
                 break
             hit_at = base + hits[i][1]
@@ -215,7 +218,7 @@ class Detector:
             if ls == 0:
                 ls = pos
             if ls > pos:
-                line_no += buf.count(b"\n", pos, ls)
+                line_no += count(buf, pos, ls)
             nl = buf.find(b"\n", hit_at, stop)
             cands, i = _literals_before(hits, i, nl - base)
             self._line_at(buf, ls, nl, line_no, cands)
