@@ -62,6 +62,8 @@ def _literals_before(hits: list[tuple[int, int]], i: int, limit: int) -> tuple[s
     return found, i
 
 
+_NONE: frozenset[int] = frozenset()
+
 MAX_CANDIDATE_SETS = 4096
 """Sets of literals found on one line whose patterns (in trial order) are remembered."""
 
@@ -116,6 +118,7 @@ class Detector:
         self._overlapping = self._prefilter.overlapping
         self._lit_bytes = [lit.encode() for lit in lits]
         self._trial: dict[frozenset[int], list[Pattern]] = {}
+        self._single = [frozenset((i,)) for i in range(len(lits))]  # the literals of a line with one hit
         self._match_limit = min(max_line, match_limit)
         self._carry = PartialLine(self._match_limit)  # the detector never needs more of a line
         self._next_line = 1
@@ -198,14 +201,18 @@ class Detector:
         base = start
         pos = start  # start of the next line not yet accounted for
         line_no = self._next_line
-        count = self._count
+        count, find, rfind, line_at = self._count, buf.find, buf.rfind, self._line_at
+        single = self._single
         i, n = 0, len(hits)
         while pos < stop:
             if self._open:
                 # Slow path: one line at a time while a block is open.
-                nl = buf.find(b"\n", pos, stop)
-                cands, i = _literals_before(hits, i, nl - base)
-                self._line_at(buf, pos, nl, line_no, cands)
+                nl = find(b"\n", pos, stop)
+                if i < n and hits[i][1] < nl - base:
+                    cands, i = _literals_before(hits, i, nl - base)
+                    line_at(buf, pos, nl, line_no, frozenset(cands))
+                else:
+                    line_at(buf, pos, nl, line_no, _NONE)
                 pos = nl + 1
                 line_no += 1
                 continue
@@ -213,15 +220,21 @@ class Detector:
                 line_no += count(buf, pos, stop)
                 pos = stop
                 break
-            hit_at = base + hits[i][1]
-            ls = buf.rfind(b"\n", pos, hit_at) + 1
+            lit, at = hits[i]
+            hit_at = base + at
+            ls = rfind(b"\n", pos, hit_at) + 1
             if ls == 0:
                 ls = pos
             if ls > pos:
                 line_no += count(buf, pos, ls)
-            nl = buf.find(b"\n", hit_at, stop)
-            cands, i = _literals_before(hits, i, nl - base)
-            self._line_at(buf, ls, nl, line_no, cands)
+            nl = find(b"\n", hit_at, stop)
+            i += 1
+            if i < n and hits[i][1] < nl - base:  # more than one literal on the line
+                cands, i = _literals_before(hits, i, nl - base)
+                cands.add(lit)
+                line_at(buf, ls, nl, line_no, frozenset(cands))
+            else:
+                line_at(buf, ls, nl, line_no, single[lit])
             pos = nl + 1
             line_no += 1
         self.stats.lines += line_no - self._next_line
@@ -229,16 +242,16 @@ class Detector:
 
     def _one_line(self, raw: bytes) -> None:
         """A single complete line (the carried-over one), prefiltered on its own."""
-        cands = {i for i, _ in self._prefilter.find(raw)}
+        cands = frozenset(i for i, _ in self._prefilter.find(raw))
         self._base = self._carry_at
         self._line_at(raw, 0, len(raw), self._next_line, cands)
         self._next_line += 1
         self.stats.lines += 1
 
-    def _trial_order(self, cands: set[int]) -> list[Pattern]:
+    def _trial_order(self, cands: frozenset[int]) -> list[Pattern]:
         """The patterns owning the literals `cands`, in the order they are tried: file order, fallbacks
         last (remembered per set of literals)."""
-        key = frozenset(cands)
+        key = cands
         pats = self._trial.get(key)
         if pats is None:
             pats = []
@@ -252,12 +265,10 @@ class Detector:
             self._trial[key] = pats
         return pats
 
-    def _line_at(self, buf: bytes, ls: int, nl: int, number: int, cands: set[int]) -> None:
+    def _line_at(self, buf: bytes, ls: int, nl: int, number: int, cands: frozenset[int]) -> None:
         if not cands and not self._open:
             return
-        raw = buf[ls:nl]
-        if len(raw) > self._match_limit:
-            raw = raw[: self._match_limit]
+        raw = buf[ls:nl] if nl - ls <= self._match_limit else buf[ls : ls + self._match_limit]
         text = clean_text(raw)
         host, body = split_host_time(text)  # once per line, for the blocks and the patterns
         if self._open:
@@ -266,7 +277,7 @@ class Detector:
             return
         self.stats.hit_lines += 1
         if not self._overlapping:  # the `re` alternation may hide overlapping literals
-            cands = {j for j, lit in enumerate(self._lit_bytes) if lit in raw}
+            cands = frozenset(j for j, lit in enumerate(self._lit_bytes) if lit in raw)
         matched = False
         for pat in self._trial_order(cands):
             if pat.fallback and matched:
