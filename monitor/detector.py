@@ -3,10 +3,10 @@
 The regexes see at most `lines.MATCH_LIMIT` bytes of a line (the session log and the view keep it whole).
 
 `Detector.feed(chunk)` takes bytes as they come. Without an open block it jumps from one prefilter hit
-to the next (line numbers come from counting `\\n` in C), so bytes that match no literal cost almost
-nothing. A matching line is decoded, cleaned, and only the regexes of the patterns whose literal
-occurred are tried. While a block (register dump, task list, core dump) is open, following lines are
-looked at one by one until the block's rule ends it.
+to the next (line numbers come from counting `\\n` in C: espwatch.linecount), so bytes that match no
+literal cost almost nothing. A matching line is decoded, cleaned, and only the regexes of the patterns
+whose literal occurred are tried. While a block (register dump, task list, core dump) is open, following
+lines are looked at one by one until the block's rule ends it.
 """
 
 from __future__ import annotations
