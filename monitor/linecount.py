@@ -27,18 +27,24 @@ PIECE = 1 << 20
 _TABLE = bytes(1 if b == 0x0A else 0 for b in range(256))
 
 
-def _stringzilla() -> Any:
-    """The stringzilla module when it is installed and does what this module needs, else None."""
-    try:
-        import stringzilla as sz
+_probed: list[Any] = []
 
-        probe, out = b"a\nbc\n\n" * 3, bytearray(32)
-        sz.translate(probe, _TABLE, start=1, end=len(probe), out=out)
-        if sz.bytesum(memoryview(out)[: len(probe) - 1]) != probe.count(b"\n", 1):
-            return None
-    except Exception:  # not installed, or a release without these calls: bytes.count does it
-        return None
-    return sz
+
+def _stringzilla() -> Any:
+    """The stringzilla module when it is installed and does what this module needs, else None (probed
+    once per process)."""
+    if not _probed:
+        try:
+            import stringzilla as sz
+
+            probe, out = b"a\nbc\n\n" * 3, bytearray(32)
+            sz.translate(probe, _TABLE, start=1, end=len(probe), out=out)
+            if sz.bytesum(memoryview(out)[: len(probe) - 1]) != probe.count(b"\n", 1):
+                sz = None
+        except Exception:  # not installed, or a release without these calls: bytes.count does it
+            sz = None
+        _probed.append(sz)
+    return _probed[0]
 
 
 def available_engines() -> list[str]:
@@ -46,15 +52,19 @@ def available_engines() -> list[str]:
     return [e for e in ENGINES if e != "stringzilla" or _stringzilla() is not None]
 
 
+def _checked(wanted: str, where: str) -> str:
+    if wanted not in ENGINES:
+        raise UsageError(f"{where}: not an engine (choose from {', '.join(ENGINES)})")
+    if wanted == "stringzilla" and _stringzilla() is None:
+        raise UsageError(f"{where}: that engine is not installed (the `fast` extra)")
+    return wanted
+
+
 def default_engine() -> str:
     """$ESPWATCH_LINECOUNT, else the best usable engine (this imports StringZilla when it is there)."""
     wanted = os.environ.get(ENV, "").strip()
     if wanted:
-        if wanted not in ENGINES:
-            raise UsageError(f"{ENV}={wanted}: not an engine (choose from {', '.join(ENGINES)})")
-        if wanted == "stringzilla" and _stringzilla() is None:
-            raise UsageError(f"{ENV}={wanted}: that engine is not installed")
-        return wanted
+        return _checked(wanted, f"{ENV}={wanted}")
     return "stringzilla" if _stringzilla() is not None else "bytes"
 
 
@@ -62,12 +72,14 @@ class NewlineCounter:
     """`counter(buf, start, stop)` is `buf.count(b"\\n", start, stop)` (of bytes or a bytearray), faster on
     long stretches.
 
-    One per thread (it owns a scratch buffer). The engine is chosen at the first long stretch, so a small
-    scan imports nothing."""
+    One per thread (it owns a scratch buffer). An engine named here or in $ESPWATCH_LINECOUNT is checked at
+    once; else the best one is chosen at the first long stretch, so a small scan imports nothing."""
 
     def __init__(self, engine: str | None = None) -> None:
-        if engine is not None and engine not in ENGINES:
-            raise UsageError(f"line count engine {engine!r}: choose from {', '.join(ENGINES)}")
+        if engine is not None:
+            _checked(engine, f"line count engine {engine!r}")
+        elif os.environ.get(ENV, "").strip():
+            engine = default_engine()
         self._engine = engine
         self._long: Callable[[Any, int, int], int] | None = None
         self._out = bytearray()

@@ -9,6 +9,7 @@ import random
 import pytest
 from loggen import big_log_chunks
 
+from espwatch.cli import main
 from espwatch.detector import Detector
 from espwatch.errors import UsageError
 from espwatch.linecount import ENGINES, PIECE, SMALL, NewlineCounter, available_engines, default_engine
@@ -46,8 +47,20 @@ def test_the_default_is_the_first_usable_and_the_environment_picks(monkeypatch) 
     monkeypatch.setenv("ESPWATCH_LINECOUNT", "wc")
     with pytest.raises(UsageError, match="ESPWATCH_LINECOUNT=wc: not an engine"):
         default_engine()
-    with pytest.raises(UsageError, match="line count engine 'wc'"):
+    with pytest.raises(UsageError, match="ESPWATCH_LINECOUNT=wc: not an engine"):
+        NewlineCounter()  # at once, not in the middle of a scan
+    with pytest.raises(UsageError, match="line count engine 'wc': not an engine"):
         NewlineCounter("wc")
+
+
+def test_a_wrong_engine_in_the_environment_is_one_line(monkeypatch, capsys, tmp_path) -> None:
+    log = tmp_path / "x.log"
+    log.write_bytes(b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\n" * 10)
+    monkeypatch.setenv("ESPWATCH_LINECOUNT", "wc")
+    assert main(["scan", "--json", str(log)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "ESPWATCH_LINECOUNT=wc: not an engine" in captured.err
+    assert "Traceback" not in captured.err and captured.err.count("\n") == 1
 
 
 def test_every_engine_gives_the_same_events_and_line_count(monkeypatch) -> None:
