@@ -151,6 +151,7 @@ class Detector:
         untouched: open blocks and held events are copied, the patterns and the prefilter shared."""
         other = copy.copy(self)
         other._carry = self._carry.copy()
+        other._count = self._count.fork()  # its own scratch buffer: a fork may run in another thread
         snap = {id(ob.event): snapshot(ob.event) for ob in self._open}
         other._open = [_OpenBlock(snap[id(ob.event)], ob.pattern, ob.taken, ob.blanks) for ob in self._open]
         other._ready = [(line, seq, snap.get(id(ev)) or snapshot(ev)) for line, seq, ev in self._ready]

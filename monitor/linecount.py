@@ -85,6 +85,10 @@ class NewlineCounter:
         self._long: Callable[[Any, int, int], int] | None = None
         self._out = bytearray()
 
+    def fork(self) -> NewlineCounter:
+        """A counter with the same engine and its own scratch buffer (for another thread)."""
+        return NewlineCounter(self._engine)
+
     @property
     def engine(self) -> str:
         if self._engine is None:

@@ -79,3 +79,32 @@ def test_every_engine_gives_the_same_events_and_line_count(monkeypatch) -> None:
     first = results[USABLE[0]]
     assert len(first[0]) > 100 and first[1] == data.count(b"\n")
     assert all(r == first for r in results.values())
+
+
+def test_forks_count_in_threads_at_once() -> None:
+    """A detector's forks (espwatch.reread runs them in any thread) each have their own scratch buffer."""
+    import threading
+
+    data = bytearray()
+    rnd = random.Random(9)
+    for _ in range(20000):
+        data += b"x" * rnd.randrange(200) + b"\n"
+    counter = NewlineCounter(USABLE[0])
+    bad: list[tuple[int, int]] = []
+
+    def run(c: NewlineCounter, start: int, stop: int) -> None:  # each thread its own stretches
+        want = data.count(b"\n", start, stop)
+        for _ in range(30):
+            got = c(data, start, stop)
+            if got != want:
+                bad.append((got, want))
+
+    threads = [threading.Thread(target=run, args=(counter.fork(), 3 + k * 100_003, len(data) - k * 250_001))
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not bad
+    det = Detector(load_patterns())
+    assert det.fork()._count is not det._count
