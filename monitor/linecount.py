@@ -42,7 +42,7 @@ def _stringzilla() -> Any:
             sz.translate(probe, _TABLE, start=1, end=len(probe), out=out)
             if sz.bytesum(memoryview(out)[: len(probe) - 1]) != probe.count(b"\n", 1):
                 sz = None
-        except Exception:  # not installed, or a release without these calls: bytes.count does it
+        except Exception:  # not installed, or a release before 5.3.1 (no `out=`): bytes.count does it
             sz = None
         _probed.append(sz)
     return _probed[0]
