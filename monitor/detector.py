@@ -118,7 +118,6 @@ class Detector:
         self._overlapping = self._prefilter.overlapping
         self._lit_bytes = [lit.encode() for lit in lits]
         self._trial: dict[frozenset[int], list[Pattern]] = {}
-        self._single = [frozenset((i,)) for i in range(len(lits))]  # the literals of a line with one hit
         self._match_limit = min(max_line, match_limit)
         self._carry = PartialLine(self._match_limit)  # the detector never needs more of a line
         self._next_line = 1
@@ -131,6 +130,7 @@ class Detector:
         self._base = 0  # file offset of the chunk being scanned
         self._carry_at = 0  # file offset of the carried-over partial line
         self._count = NewlineCounter()
+        self._single = [frozenset((i,)) for i in range(len(lits))]  # the literals of a line with one hit
 
     @property
     def prefilter_engine(self) -> str:
