@@ -9,7 +9,8 @@ Every figure is the best of --runs rounds in which each command runs once, in th
 same page-cached file; output goes to a file (GNU grep stops at the first match when it writes to
 /dev/null). CPU is the child's own user+system time (wait4), RSS its peak resident set.
 
-  0. each prefilter engine alone (in this process) over the large log, and bytes.count for scale.
+  0. each prefilter engine alone (in this process) over the large log, and the line counts (bytes.count,
+     StringZilla when installed: espwatch.linecount) for scale.
   1. scan --json on the large log, with each prefilter engine, vs `rg -c -F -f` and `grep -c -F -f` with the
      same literals; the JSON of every engine must be byte-identical.  Targets: >= 1.0x ripgrep, RSS < 100 MB.
   2. text scan and report on --report-mb.  Target: report <= 1.3x scan.
@@ -59,6 +60,12 @@ def engine_speeds(path: Path, size: int, lits: Path, runs: int) -> list[tuple[st
     finders["ahocorasick-rs NFA (before: its default)"] = \
         lambda b: nfa.find_matches_as_indexes(b, overlapping=True)
     finders["bytes.count(b'\\n') (line numbers)"] = lambda b: b.count(b"\n")
+    from espwatch.linecount import NewlineCounter
+    from espwatch.linecount import available_engines as counters
+
+    if "stringzilla" in counters():
+        counter = NewlineCounter("stringzilla")
+        finders["StringZilla line count (espwatch.linecount)"] = lambda b: counter(b, 0, len(b))
     out = []
     for name, find in finders.items():
         part = chunks if name != "re" else chunks[:16]  # `re` is about 50x slower: 16 MB tell

@@ -3,10 +3,10 @@
 The regexes see at most `lines.MATCH_LIMIT` bytes of a line (the session log and the view keep it whole).
 
 `Detector.feed(chunk)` takes bytes as they come. Without an open block it jumps from one prefilter hit
-to the next (line numbers come from counting `\\n` in C), so bytes that match no literal cost almost
-nothing. A matching line is decoded, cleaned, and only the regexes of the patterns whose literal
-occurred are tried. While a block (register dump, task list, core dump) is open, following lines are
-looked at one by one until the block's rule ends it.
+to the next (line numbers come from counting `\\n` in C: espwatch.linecount), so bytes that match no
+literal cost almost nothing. A matching line is decoded, cleaned, and only the regexes of the patterns
+whose literal occurred are tried. While a block (register dump, task list, core dump) is open, following
+lines are looked at one by one until the block's rule ends it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import regex
 
 from espwatch.events import Event
+from espwatch.linecount import NewlineCounter
 from espwatch.lineoffsets import LineOffsets
 from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
 from espwatch.logformat import split_host_time
@@ -60,6 +61,8 @@ def _literals_before(hits: list[tuple[int, int]], i: int, limit: int) -> tuple[s
         i += 1
     return found, i
 
+
+_NONE: frozenset[int] = frozenset()
 
 MAX_CANDIDATE_SETS = 4096
 """Sets of literals found on one line whose patterns (in trial order) are remembered."""
@@ -126,6 +129,8 @@ class Detector:
         """When set, where the lines that events start on begin (for reading them back)."""
         self._base = 0  # file offset of the chunk being scanned
         self._carry_at = 0  # file offset of the carried-over partial line
+        self._count = NewlineCounter()
+        self._single = [frozenset((i,)) for i in range(len(lits))]  # the literals of a line with one hit
 
     @property
     def prefilter_engine(self) -> str:
@@ -146,6 +151,7 @@ class Detector:
         untouched: open blocks and held events are copied, the patterns and the prefilter shared."""
         other = copy.copy(self)
         other._carry = self._carry.copy()
+        other._count = self._count.fork()  # its own scratch buffer: a fork may run in another thread
         snap = {id(ob.event): snapshot(ob.event) for ob in self._open}
         other._open = [_OpenBlock(snap[id(ob.event)], ob.pattern, ob.taken, ob.blanks) for ob in self._open]
         other._ready = [(line, seq, snap.get(id(ev)) or snapshot(ev)) for line, seq, ev in self._ready]
@@ -196,29 +202,40 @@ class Detector:
         base = start
         pos = start  # start of the next line not yet accounted for
         line_no = self._next_line
+        count, find, rfind, line_at = self._count, buf.find, buf.rfind, self._line_at
+        single = self._single
         i, n = 0, len(hits)
         while pos < stop:
             if self._open:
                 # Slow path: one line at a time while a block is open.
-                nl = buf.find(b"\n", pos, stop)
-                cands, i = _literals_before(hits, i, nl - base)
-                self._line_at(buf, pos, nl, line_no, cands)
+                nl = find(b"\n", pos, stop)
+                if i < n and hits[i][1] < nl - base:
+                    cands, i = _literals_before(hits, i, nl - base)
+                    line_at(buf, pos, nl, line_no, frozenset(cands))
+                else:
+                    line_at(buf, pos, nl, line_no, _NONE)
                 pos = nl + 1
                 line_no += 1
                 continue
             if i >= n:
-                line_no += buf.count(b"\n", pos, stop)
+                line_no += count(buf, pos, stop)
                 pos = stop
                 break
-            hit_at = base + hits[i][1]
-            ls = buf.rfind(b"\n", pos, hit_at) + 1
+            lit, at = hits[i]
+            hit_at = base + at
+            ls = rfind(b"\n", pos, hit_at) + 1
             if ls == 0:
                 ls = pos
             if ls > pos:
-                line_no += buf.count(b"\n", pos, ls)
-            nl = buf.find(b"\n", hit_at, stop)
-            cands, i = _literals_before(hits, i, nl - base)
-            self._line_at(buf, ls, nl, line_no, cands)
+                line_no += count(buf, pos, ls)
+            nl = find(b"\n", hit_at, stop)
+            i += 1
+            if i < n and hits[i][1] < nl - base:  # more than one literal on the line
+                cands, i = _literals_before(hits, i, nl - base)
+                cands.add(lit)
+                line_at(buf, ls, nl, line_no, frozenset(cands))
+            else:
+                line_at(buf, ls, nl, line_no, single[lit])
             pos = nl + 1
             line_no += 1
         self.stats.lines += line_no - self._next_line
@@ -226,16 +243,16 @@ class Detector:
 
     def _one_line(self, raw: bytes) -> None:
         """A single complete line (the carried-over one), prefiltered on its own."""
-        cands = {i for i, _ in self._prefilter.find(raw)}
+        cands = frozenset(i for i, _ in self._prefilter.find(raw))
         self._base = self._carry_at
         self._line_at(raw, 0, len(raw), self._next_line, cands)
         self._next_line += 1
         self.stats.lines += 1
 
-    def _trial_order(self, cands: set[int]) -> list[Pattern]:
+    def _trial_order(self, cands: frozenset[int]) -> list[Pattern]:
         """The patterns owning the literals `cands`, in the order they are tried: file order, fallbacks
         last (remembered per set of literals)."""
-        key = frozenset(cands)
+        key = cands
         pats = self._trial.get(key)
         if pats is None:
             pats = []
@@ -249,12 +266,10 @@ class Detector:
             self._trial[key] = pats
         return pats
 
-    def _line_at(self, buf: bytes, ls: int, nl: int, number: int, cands: set[int]) -> None:
+    def _line_at(self, buf: bytes, ls: int, nl: int, number: int, cands: frozenset[int]) -> None:
         if not cands and not self._open:
             return
-        raw = buf[ls:nl]
-        if len(raw) > self._match_limit:
-            raw = raw[: self._match_limit]
+        raw = buf[ls:nl] if nl - ls <= self._match_limit else buf[ls : ls + self._match_limit]
         text = clean_text(raw)
         host, body = split_host_time(text)  # once per line, for the blocks and the patterns
         if self._open:
@@ -263,7 +278,7 @@ class Detector:
             return
         self.stats.hit_lines += 1
         if not self._overlapping:  # the `re` alternation may hide overlapping literals
-            cands = {j for j, lit in enumerate(self._lit_bytes) if lit in raw}
+            cands = frozenset(j for j, lit in enumerate(self._lit_bytes) if lit in raw)
         matched = False
         for pat in self._trial_order(cands):
             if pat.fallback and matched:
