@@ -128,3 +128,38 @@ def test_warm_decode_imports_little(tmp_path: Path, data_dir: Path) -> None:
     modules = set(res.stdout.split("MODULES ", 1)[1].split())
     loaded = sorted(m for m in modules if m.split(".")[0] in WARM_FORBIDDEN or m in WARM_FORBIDDEN)
     assert not loaded, loaded
+
+
+def test_warm_open_reads_the_elf_only_for_a_unit_not_cached(tmp_path: Path, fixtures_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With its digest remembered and its index cached, the ELF is read only when a lookup needs a unit
+    the cache does not hold; if the file changed in between, that read says so (no mixed answers)."""
+    import shutil
+
+    from espwatch.errors import ElfError
+    from espwatch.symbols import cache, digest
+
+    monkeypatch.setattr(digest, "SETTLED_NS", 0)  # a file copied a moment ago may be remembered
+    folder = fixtures_dir / "esp32c3-coredump-app"
+    elf = tmp_path / "app.elf"
+    shutil.copy(folder / "esp32c3.elf", elf)
+    addrs = _addrs(folder)
+    first, rest = addrs[:5], addrs[5:]
+    index = SymbolIndex.open(elf, cache_dir=tmp_path / "c")
+    want = addr2line_lines(index, first)
+    assert index.store()
+    reads: list[str] = []
+    real = cache._read_elf_bytes
+    monkeypatch.setattr(cache, "_read_elf_bytes", lambda p: reads.append(p) or real(p))
+    warm = SymbolIndex.open(elf, cache_dir=tmp_path / "c")
+    assert warm.from_cache and addr2line_lines(warm, first) == want and reads == []
+    assert addr2line_lines(warm, addrs) == addr2line_lines(build_index(elf), addrs)
+    assert reads == [str(elf)]  # once, for the units the first run did not parse
+    again = SymbolIndex.open(elf, cache_dir=tmp_path / "c")
+    with elf.open("ab") as fh:
+        fh.write(b"\0")  # the ELF changes after its cached index was chosen
+    assert addr2line_lines(again, first) == want  # cached units: nothing to read
+    unparsed = [a for a in rest if a not in first]
+    with pytest.raises(ElfError, match="changed while it was being decoded"):
+        for a in unparsed:
+            addr2line_lines(again, [a])

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
     from pathlib import Path
 
+    from espwatch.symbols.digest import Identity
+
 INDEX_VERSION = 7
 CACHE_KEEP = 32  # indexes kept in the cache folder (about 2 MB each for a 4 MB ELF)
 CACHE_MAGIC = b"ESPWATCH-SYMIDX\n"
@@ -201,7 +203,8 @@ def _cache_file(cache_dir: str | os.PathLike[str] | None, sha: str) -> str:
     return os.path.join(cdir, f"{sha}.idx")
 
 
-def _from_cache(cfile: str, sha: str, path: str, data: bytes, cls: type[IndexQuery]) -> IndexQuery | None:
+def _from_cache(cfile: str, sha: str, path: str, data: bytes | Callable[[], bytes],
+                cls: type[IndexQuery]) -> IndexQuery | None:
     try:
         with open(cfile, "rb") as f:
             blob = f.read()
@@ -215,12 +218,13 @@ def _from_cache(cfile: str, sha: str, path: str, data: bytes, cls: type[IndexQue
     return index
 
 
-def _attach_elf(index: IndexQuery, path: str, data: bytes) -> None:
-    """Let a partial index parse further units from the ELF's bytes (read once, already hashed)."""
+def _attach_elf(index: IndexQuery, path: str, data: bytes | Callable[[], bytes]) -> None:
+    """Let a partial index parse further units from the ELF's bytes (read once, already hashed; or, as a
+    callable, read when a lookup first needs a unit the cache does not hold)."""
     offsets = index.unit_off
 
     def source():
-        return source_from_elf(path, data, offsets)
+        return source_from_elf(path, data if isinstance(data, bytes) else data(), offsets)
 
     index.source_factory = source
 
@@ -290,6 +294,14 @@ def open_index(
 
     path = os.fspath(path)
     before = identity(path)
+    if use_cache and before is not None:
+        # digest remembered and index cached: the ELF is read only if a lookup needs a unit not cached
+        sha, _ = remembered(path, None, before, use_cache)
+        cfile = _cache_file(cache_dir, sha) if sha is not None else None
+        index = _from_cache(cfile, sha, path, _read_later(path, before), cls) if cfile else None
+        if index is not None:
+            index.cache_file = cfile
+            return index
     data = _read_elf_bytes(path)
     sha, memo = remembered(path, data, before, use_cache)  # remembered by the file's identity: no hash
     if sha is None:
@@ -301,6 +313,24 @@ def open_index(
         index.dirty = True
     index.cache_file = cfile
     return index
+
+
+def _read_later(path: str, before: Identity) -> Callable[[], bytes]:
+    """The ELF's bytes, read on the first call: ElfError when the file is not the one whose remembered
+    digest chose the cached index (it changed since)."""
+    from espwatch.symbols.digest import identity
+
+    read: list[bytes] = []
+
+    def bytes_now() -> bytes:
+        if not read:
+            data = _read_elf_bytes(path)
+            if identity(path) != before or len(data) != before[2]:
+                raise ElfError(f"{path} changed while it was being decoded: run the command again")
+            read.append(data)
+        return read[0]
+
+    return bytes_now
 
 
 def _open_hashing(

@@ -43,12 +43,18 @@ def sha256_of(path: str, data: bytes, before: Identity | None, remember: bool = 
 
 
 def remembered(
-    path: str, data: bytes, before: Identity | None, remember: bool = True
+    path: str, data: bytes | None, before: Identity | None, remember: bool = True
 ) -> tuple[str | None, tuple]:
-    """(the remembered digest of `data`, or None, and what `compute` needs to remember a new one)."""
+    """(the remembered digest of `data`, or None, and what `compute` needs to remember a new one). With
+    `data` None (not read yet): the digest remembered for the file as it was `before`; whoever reads the
+    bytes later must check that its identity is still `before`."""
     where = os.path.abspath(path)
-    after = identity(path) if before is not None and remember else None
-    steady = after is not None and after == before and after[2] == len(data)
+    if data is None:
+        after = before if remember else None
+        steady = after is not None
+    else:
+        after = identity(path) if before is not None and remember else None
+        steady = after is not None and after == before and after[2] == len(data)
     memo = _memo_file(path) if steady else None
     key = f"{where}\0{' '.join(map(str, after or ()))}\0"
     if memo is not None:
