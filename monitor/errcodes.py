@@ -100,7 +100,8 @@ def printed_errors(text: str) -> list[ErrorCode]:
     """The codes whose numbers `text` carries in an error context and whose names it does not print."""
     if text.isascii():  # (case-insensitive matching of non-ASCII text can meet these words otherwise)
         low = text.lower()
-        if not any(w in low for w in _CONTEXT_WORDS):
+        if not ("err" in low or "ret" in low or "rc" in low or "res" in low or "code" in low
+                or "status" in low or "failed" in low or "reason" in low):  # = _CONTEXT_WORDS, unrolled
             return []
     out: list[ErrorCode] = []
     for m in _number_in_context().finditer(text):

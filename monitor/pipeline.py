@@ -125,10 +125,15 @@ class Pipeline:
         if not events:
             return events
         out: list[Event] = []
+        place, session, stages = self.boots.process, self.boots.session, self.stages
         for ev in events:
-            batch = self.boots.process(ev)
-            for stage in self.stages:
-                batch = self._through(stage, batch)
+            batch = place(ev)
+            for stage in stages:
+                if len(batch) == 1:  # the common case, without a comprehension per stage
+                    one = batch[0]
+                    batch = stage.process(one, session(one.boot))
+                else:
+                    batch = [e2 for e in batch for e2 in stage.process(e, session(e.boot))]
             out.extend(batch)
         return out
 

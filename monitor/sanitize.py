@@ -175,9 +175,17 @@ def json_line(obj: Any) -> str:
     if _json_encode is None:
         _json_encode = _json_encoder()
     s = _json_encode(obj)
-    if _UNSAFE_JSON.search(s):
+    # (ASCII without DEL holds none of them: two C tests spare most lines the regex)
+    if (not s.isascii() or "\x7f" in s) and _UNSAFE_JSON.search(s):
         s = _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
     return s
+
+
+def write_json_line(obj: Any, out: TextIO) -> None:
+    """`json_line(obj)` and a line break, written to `out` in one call. The text is safe for a terminal as
+    it is (json escapes C0, `json_line` the rest), so a `TerminalWriter` guarding `out` is passed by."""
+    stream = out._stream if type(out) is TerminalWriter else out
+    stream.write(json_line(obj) + "\n")
 
 
 # -- the TUI: SGR colours and nothing else ----------------------------------------------------------------
