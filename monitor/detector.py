@@ -290,12 +290,13 @@ class Detector:
     # -- blocks ------------------------------------------------------------------------------
     def _feed_blocks(self, body: str, number: int) -> None:
         """One line (without its host timestamp) for the open blocks."""
-        for ob in list(self._open):
+        annotation = "--- " in body and _ANNOTATION.match(body) is not None
+        for ob in list(self._open) if len(self._open) > 1 else self._open:  # (a copy: blocks may close)
             if number <= ob.event.line:
                 continue
             blk = ob.pattern.block
             assert blk is not None
-            if _ANNOTATION.match(body):
+            if annotation:
                 continue
             stripped = body.strip()
             if blk.end is not None and blk.end.search(body):
