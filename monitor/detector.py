@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +23,9 @@ import regex
 from espwatch.events import Event
 from espwatch.lineoffsets import LineOffsets
 from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
+from espwatch.linetest import line_test
 from espwatch.logformat import split_host_time
-from espwatch.patterns import Pattern, PatternSet
+from espwatch.patterns import Block, Pattern, PatternSet
 from espwatch.prefilter import Prefilter
 
 _ANNOTATION = regex.compile(r"\s*--- ")
@@ -115,6 +117,8 @@ class Detector:
         self._overlapping = self._prefilter.overlapping
         self._lit_bytes = [lit.encode() for lit in lits]
         self._trial: dict[frozenset[int], list[Pattern]] = {}
+        self._block_tests: dict[int, tuple[Callable[[str], bool] | None, Callable[[str], bool] | None]] = {}
+        """id(block) -> its continue and end tests (blocks live as long as the patterns)."""
         self._match_limit = min(max_line, match_limit)
         self._carry = PartialLine(self._match_limit)  # the detector never needs more of a line
         self._next_line = 1
@@ -298,8 +302,12 @@ class Detector:
             assert blk is not None
             if annotation:
                 continue
+            tests = self._block_tests.get(id(blk))
+            if tests is None:
+                tests = self._block_tests[id(blk)] = self._tests_of(blk)
+            cont, end = tests
             stripped = body.strip()
-            if blk.end is not None and blk.end.search(body):
+            if end is not None and end(body):
                 if blk.end_inclusive:
                     self._take(ob, body, number)
                 self._close(ob)
@@ -309,12 +317,18 @@ class Detector:
                 if ob.blanks > blk.max_blank:
                     self._close(ob)
                 continue
-            if blk.cont is None or blk.cont.search(body):
+            if cont is None or cont(body):
                 self._take(ob, body, number)
                 if ob.taken >= blk.max_lines:
                     self._close(ob)
             else:
                 self._close(ob)
+
+    @staticmethod
+    def _tests_of(blk: Block) -> tuple[Callable[[str], bool] | None, Callable[[str], bool] | None]:
+        """A block's `continue` and `end` regexes as yes/no tests (espwatch.linetest)."""
+        return (line_test(blk.cont) if blk.cont is not None else None,
+                line_test(blk.end) if blk.end is not None else None)
 
     def _take(self, ob: _OpenBlock, body: str, number: int) -> None:
         ev = ob.event
