@@ -69,18 +69,19 @@ MAX_CANDIDATE_SETS = 4096
 
 def apply_pattern(pat: Pattern, body: str) -> dict[str, Any] | None:
     """Fields of `pat` matched against a line body, or None when its regex does not match."""
-    assert pat.rx is not None
-    m = pat.rx.search(body)
+    m = pat.rx.search(body)  # type: ignore[union-attr] - a pattern that matches lines has a regex
     if m is None:
         return None
-    fields: dict[str, Any] = dict(pat.fields)
+    fields: dict[str, Any] = dict(pat.fields) if pat.fields else {}
     for k, v in m.groupdict().items():
         if v is not None:
             fields[k] = v.strip()
-    for name, rx in pat.lists.items():
-        fields[name] = rx.findall(body)
-    for name, rx in pat.flags.items():
-        fields[name] = rx.search(body) is not None
+    if pat.lists:
+        for name, rx in pat.lists.items():
+            fields[name] = rx.findall(body)
+    if pat.flags:
+        for name, rx in pat.flags.items():
+            fields[name] = rx.search(body) is not None
     return fields
 
 
@@ -294,25 +295,24 @@ class Detector:
     # -- blocks ------------------------------------------------------------------------------
     def _feed_blocks(self, body: str, number: int) -> None:
         """One line (without its host timestamp) for the open blocks."""
-        annotation = "--- " in body and _ANNOTATION.match(body) is not None
+        if "--- " in body and _ANNOTATION.match(body) is not None:
+            return  # a host annotation: no block takes it, none ends at it
+        blank = not body or body.isspace()
         for ob in list(self._open) if len(self._open) > 1 else self._open:  # (a copy: blocks may close)
             if number <= ob.event.line:
                 continue
             blk = ob.pattern.block
             assert blk is not None
-            if annotation:
-                continue
             tests = self._block_tests.get(id(blk))
             if tests is None:
                 tests = self._block_tests[id(blk)] = self._tests_of(blk)
             cont, end = tests
-            stripped = body.strip()
             if end is not None and end(body):
                 if blk.end_inclusive:
                     self._take(ob, body, number)
                 self._close(ob)
                 continue
-            if not stripped:
+            if blank:
                 ob.blanks += 1
                 if ob.blanks > blk.max_blank:
                     self._close(ob)
