@@ -146,6 +146,8 @@ class DiagnosisStage:
                                      if r.when == "check" and r.check]
         self._checks_any = [c for c in self._checks if c.kinds is None]
         self._checks_by_kind: dict[str, list[Check]] = {}
+        self._checks_of_kind: dict[str, list[Check]] = {}
+        """kind -> `_checks_for(kind)`, remembered."""
         for c in self._checks:
             for kind in sorted(c.kinds or ()):
                 self._checks_by_kind.setdefault(kind, []).append(c)
@@ -181,7 +183,10 @@ class DiagnosisStage:
             self._note(ev, boot)
         self._crashes.feed(ev)
         derived = self._sequence_event(ev) if kind in self._sequence_by_kind else []
-        for chk in self._checks_for(kind):
+        checks = self._checks_of_kind.get(kind)
+        if checks is None:
+            checks = self._checks_of_kind[kind] = self._checks_for(kind)
+        for chk in checks:
             derived.extend(chk.on_event(ev, boot))
         if kind in self._repeat_selectors:
             self._repeat_event(ev)
