@@ -23,14 +23,19 @@ import regex
 from espwatch.events import Event
 from espwatch.lineoffsets import LineOffsets
 from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
-from espwatch.linetest import line_test
+from espwatch.linetest import line_test, required_literal
 from espwatch.logformat import split_host_time
-from espwatch.patterns import Block, Pattern, PatternSet
+from espwatch.patterns import Block, Collect, Pattern, PatternSet
 from espwatch.prefilter import Prefilter
 
 _ANNOTATION = regex.compile(r"\s*--- ")
 """A line the host's monitor (idf.py monitor) put between the device's lines (`--- 0x400d1234: f at x.c:3`):
 it neither belongs to nor ends an open block."""
+
+
+_LineTest = Callable[[str], bool]
+_BlockTests = tuple[_LineTest | None, _LineTest | None, list[tuple[str | None, Collect]]]
+"""A block's continue test, end test, and collect rules each with a text its regex needs (or None)."""
 
 
 def _hex(value: str) -> str:
@@ -118,7 +123,7 @@ class Detector:
         self._overlapping = self._prefilter.overlapping
         self._lit_bytes = [lit.encode() for lit in lits]
         self._trial: dict[frozenset[int], list[Pattern]] = {}
-        self._block_tests: dict[int, tuple[Callable[[str], bool] | None, Callable[[str], bool] | None]] = {}
+        self._block_tests: dict[int, _BlockTests] = {}
         """id(block) -> its continue and end tests (blocks live as long as the patterns)."""
         self._match_limit = min(max_line, match_limit)
         self._carry = PartialLine(self._match_limit)  # the detector never needs more of a line
@@ -306,7 +311,7 @@ class Detector:
             tests = self._block_tests.get(id(blk))
             if tests is None:
                 tests = self._block_tests[id(blk)] = self._tests_of(blk)
-            cont, end = tests
+            cont, end, _ = tests
             if end is not None and end(body):
                 if blk.end_inclusive:
                     self._take(ob, body, number)
@@ -325,21 +330,29 @@ class Detector:
                 self._close(ob)
 
     @staticmethod
-    def _tests_of(blk: Block) -> tuple[Callable[[str], bool] | None, Callable[[str], bool] | None]:
-        """A block's `continue` and `end` regexes as yes/no tests (espwatch.linetest)."""
+    def _tests_of(blk: Block) -> _BlockTests:
+        """A block's `continue` and `end` regexes as yes/no tests, and its collect rules each with a text
+        that its regex needs (espwatch.linetest)."""
         return (line_test(blk.cont) if blk.cont is not None else None,
-                line_test(blk.end) if blk.end is not None else None)
+                line_test(blk.end) if blk.end is not None else None,
+                [(required_literal(col.rx.pattern, col.rx.flags), col) for col in blk.collect])
 
     def _take(self, ob: _OpenBlock, body: str, number: int) -> None:
         ev = ob.event
         blk = ob.pattern.block
         assert blk is not None
-        ev.block.extend([""] * ob.blanks)
-        ob.blanks = 0
+        if ob.blanks:
+            ev.block.extend([""] * ob.blanks)
+            ob.blanks = 0
         ev.block.append(body)
         ev.end_line = number
         ob.taken += 1
-        for col in blk.collect:
+        tests = self._block_tests.get(id(blk))
+        if tests is None:
+            tests = self._block_tests[id(blk)] = self._tests_of(blk)
+        for lit, col in tests[2]:
+            if lit is not None and lit not in body:
+                continue  # (a register dump line meets a dozen collect regexes; most cannot match it)
             for m in col.rx.finditer(body):
                 groups = {k: v for k, v in m.groupdict().items() if v is not None}
                 if col.normalize == "hex":
@@ -352,11 +365,14 @@ class Detector:
                         ev.fields.setdefault(k, []).append(v.strip())
                 else:
                     ev.fields.setdefault(col.name, []).append({k: v.strip() for k, v in groups.items()})
-        for name, rx in ob.pattern.flags.items():
-            if not ev.fields.get(name) and rx.search(body):
-                ev.fields[name] = True
-        for name, rx in ob.pattern.lists.items():
-            ev.fields.setdefault(name, []).extend(rx.findall(body))
+        pat = ob.pattern
+        if pat.flags:
+            for name, rx in pat.flags.items():
+                if not ev.fields.get(name) and rx.search(body):
+                    ev.fields[name] = True
+        if pat.lists:
+            for name, rx in pat.lists.items():
+                ev.fields.setdefault(name, []).extend(rx.findall(body))
 
     def _close(self, ob: _OpenBlock) -> None:
         if ob in self._open:

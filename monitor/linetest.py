@@ -91,3 +91,80 @@ def line_test(rx: Any) -> Callable[[str], bool]:
     if anywhere is None:
         return lambda text: at_start(text) is not None
     return lambda text: at_start(text) is not None or anywhere(text) is not None
+
+
+_META = frozenset(".^$*+?{}[]\\|()")
+_ZERO_WIDTH = ("(?=", "(?!", "(?<=", "(?<!")
+
+
+def _group_end(src: str, i: int) -> int | None:
+    """The index just after the group that opens at src[i] (`(`), or None when it does not close."""
+    depth = 0
+    n = len(src)
+    while i < n:
+        c = src[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if src[j : j + 1] == "^":
+                j += 1
+            if src[j : j + 1] == "]":
+                j += 1
+            while j < n and src[j] != "]":
+                if src[j] == "[":
+                    return None
+                j += 2 if src[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def required_literal(src: str, flags: int = 0) -> str | None:
+    """Text that every match of the regex `src` contains (at least 2 characters), or None when the simple
+    reading here finds none: the literal run at the start of the regex, after zero-width lookarounds.
+
+    `lit not in line` then says, for the cost of a substring test, that the regex cannot match the line."""
+    import regex
+
+    if flags & (regex.IGNORECASE | regex.VERBOSE) or "(?" in src.replace("(?:", "").replace(
+            "(?P<", "").replace("(?=", "").replace("(?!", "").replace("(?<=", "").replace("(?<!", ""):
+        return None  # case-insensitive, verbose, or inline flags somewhere
+    branches = top_level_branches(src)
+    if branches is None or len(branches) != 1 or branches[0] != src:
+        return None  # alternatives (or one wrapping group): no single start
+    i, n = 0, len(src)
+    while src.startswith(_ZERO_WIDTH, i):  # lookarounds consume nothing
+        end = _group_end(src, i)
+        if end is None:
+            return None
+        i = end
+    out: list[str] = []
+    while i < n:
+        c = src[i]
+        if c == "\\":
+            nxt = src[i + 1 : i + 2]
+            if not nxt or nxt.isalnum():
+                break  # a class (\d, \s), an anchor (\b, \A), a code (\x41, \N{...}): not read here
+            ch, step = nxt, 2
+        elif c in _META:
+            break
+        else:
+            ch, step = c, 1
+        after = src[i + step : i + step + 1]
+        if after in ("*", "?", "{"):
+            break  # this character may be absent
+        out.append(ch)
+        if after == "+":
+            break  # the character is there, what follows it may not start right after
+        i += step
+    lit = "".join(out)
+    return lit if len(lit) >= 2 else None

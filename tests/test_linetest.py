@@ -8,7 +8,7 @@ import pytest
 import regex
 
 from espwatch.lazyregex import LazyRegex
-from espwatch.linetest import line_test, top_level_branches
+from espwatch.linetest import line_test, required_literal, top_level_branches
 from espwatch.patterns import load_patterns
 
 
@@ -74,3 +74,49 @@ def test_mixed_anchors(src: str, flags: int) -> None:
         for b in words:
             text = a + b
             assert test(text) == (rx.search(text) is not None), (src, text)
+
+
+@pytest.mark.parametrize(("src", "flags", "lit"), [
+    (r"(?<![\w/])PC\s*:\s*(?P<pc>0x[0-9a-f]{8})", 0, "PC"),
+    (r'Detected in task "(?P<task>[^"]+)"', 0, 'Detected in task "'),
+    (r"what\(\):\s*(?P<what>.+)", 0, "what():"),
+    (r"abc?d", 0, "ab"),
+    (r"abc*", 0, "ab"),
+    (r"ab+c", 0, "ab"),
+    (r"ab{2}", 0, None),
+    (r"a\dbc", 0, None),
+    (r"PC:", regex.IGNORECASE, None),
+    (r"(?i)PC:", 0, None),
+    (r"ab(?i:c)", 0, None),
+    (r"abc|xyz", 0, None),
+    (r"(?:abc)", 0, None),
+    (r"(?=x)abc", 0, "abc"),
+    (r"^abc", 0, None),
+    (r"a.c", 0, None),
+])
+def test_required_literal(src: str, flags: int, lit: str | None) -> None:
+    assert required_literal(src, flags) == lit
+
+
+def test_required_literals_hold_on_the_corpus(corpus_dir: Path) -> None:
+    """Every shipped regex (patterns, their lists and flags, block collect rules) with a required literal:
+    no corpus line matches it without holding the literal."""
+    pats = load_patterns()
+    regexes = {}
+    for p in pats.matchers:
+        for rx in (p.rx, *p.lists.values(), *p.flags.values()):
+            if rx is not None:
+                regexes[id(rx)] = rx
+        for col in p.block.collect if p.block is not None else ():
+            regexes[id(col.rx)] = col.rx
+    lines = _lines(corpus_dir)
+    checked = 0
+    for rx in regexes.values():
+        lit = required_literal(rx.pattern, rx.flags)
+        if lit is None:
+            continue
+        checked += 1
+        for text in lines:
+            if lit not in text:
+                assert rx.search(text) is None, (rx.pattern, lit, text)
+    assert checked >= 20
