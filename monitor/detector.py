@@ -48,6 +48,7 @@ class _OpenBlock:
     pattern: Pattern
     taken: int = 0  # lines taken after the first
     blanks: int = 0  # blank lines since the last line that belonged
+    tests: _BlockTests | None = None  # its block's tests (Detector._tests_for)
 
 
 @dataclass(slots=True)
@@ -308,9 +309,7 @@ class Detector:
                 continue
             blk = ob.pattern.block
             assert blk is not None
-            tests = self._block_tests.get(id(blk))
-            if tests is None:
-                tests = self._block_tests[id(blk)] = self._tests_of(blk)
+            tests = ob.tests or self._tests_for(ob)
             cont, end, _ = tests
             if end is not None and end(body):
                 if blk.end_inclusive:
@@ -328,6 +327,16 @@ class Detector:
                     self._close(ob)
             else:
                 self._close(ob)
+
+    def _tests_for(self, ob: _OpenBlock) -> _BlockTests:
+        """The tests of an open block's rules (made once per block rule, kept on the open block)."""
+        blk = ob.pattern.block
+        assert blk is not None
+        tests = self._block_tests.get(id(blk))
+        if tests is None:
+            tests = self._block_tests[id(blk)] = self._tests_of(blk)
+        ob.tests = tests
+        return tests
 
     @staticmethod
     def _tests_of(blk: Block) -> _BlockTests:
@@ -347,10 +356,7 @@ class Detector:
         ev.block.append(body)
         ev.end_line = number
         ob.taken += 1
-        tests = self._block_tests.get(id(blk))
-        if tests is None:
-            tests = self._block_tests[id(blk)] = self._tests_of(blk)
-        for lit, col in tests[2]:
+        for lit, col in (ob.tests or self._tests_for(ob))[2]:
             if lit is not None and lit not in body:
                 continue  # (a register dump line meets a dozen collect regexes; most cannot match it)
             for m in col.rx.finditer(body):
