@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +24,19 @@ from espwatch.events import Event
 from espwatch.linecount import NewlineCounter
 from espwatch.lineoffsets import LineOffsets
 from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
+from espwatch.linetest import line_test, required_literal
 from espwatch.logformat import split_host_time
-from espwatch.patterns import Pattern, PatternSet
+from espwatch.patterns import Block, Collect, Pattern, PatternSet
 from espwatch.prefilter import Prefilter
 
 _ANNOTATION = regex.compile(r"\s*--- ")
 """A line the host's monitor (idf.py monitor) put between the device's lines (`--- 0x400d1234: f at x.c:3`):
 it neither belongs to nor ends an open block."""
+
+
+_LineTest = Callable[[str], bool]
+_BlockTests = tuple[_LineTest | None, _LineTest | None, list[tuple[str | None, Collect]]]
+"""A block's continue test, end test, and collect rules each with a text its regex needs (or None)."""
 
 
 def _hex(value: str) -> str:
@@ -42,6 +49,7 @@ class _OpenBlock:
     pattern: Pattern
     taken: int = 0  # lines taken after the first
     blanks: int = 0  # blank lines since the last line that belonged
+    tests: _BlockTests | None = None  # its block's tests (Detector._tests_for)
 
 
 @dataclass(slots=True)
@@ -70,18 +78,19 @@ MAX_CANDIDATE_SETS = 4096
 
 def apply_pattern(pat: Pattern, body: str) -> dict[str, Any] | None:
     """Fields of `pat` matched against a line body, or None when its regex does not match."""
-    assert pat.rx is not None
-    m = pat.rx.search(body)
+    m = pat.rx.search(body)  # type: ignore[union-attr] - a pattern that matches lines has a regex
     if m is None:
         return None
-    fields: dict[str, Any] = dict(pat.fields)
+    fields: dict[str, Any] = dict(pat.fields) if pat.fields else {}
     for k, v in m.groupdict().items():
         if v is not None:
             fields[k] = v.strip()
-    for name, rx in pat.lists.items():
-        fields[name] = rx.findall(body)
-    for name, rx in pat.flags.items():
-        fields[name] = rx.search(body) is not None
+    if pat.lists:
+        for name, rx in pat.lists.items():
+            fields[name] = rx.findall(body)
+    if pat.flags:
+        for name, rx in pat.flags.items():
+            fields[name] = rx.search(body) is not None
     return fields
 
 
@@ -118,6 +127,8 @@ class Detector:
         self._overlapping = self._prefilter.overlapping
         self._lit_bytes = [lit.encode() for lit in lits]
         self._trial: dict[frozenset[int], list[Pattern]] = {}
+        self._block_tests: dict[int, _BlockTests] = {}
+        """id(block) -> its continue and end tests (blocks live as long as the patterns)."""
         self._match_limit = min(max_line, match_limit)
         self._carry = PartialLine(self._match_limit)  # the detector never needs more of a line
         self._next_line = 1
@@ -305,41 +316,64 @@ class Detector:
     # -- blocks ------------------------------------------------------------------------------
     def _feed_blocks(self, body: str, number: int) -> None:
         """One line (without its host timestamp) for the open blocks."""
-        for ob in list(self._open):
+        if "--- " in body and _ANNOTATION.match(body) is not None:
+            return  # a host annotation: no block takes it, none ends at it
+        blank = not body or body.isspace()
+        for ob in list(self._open) if len(self._open) > 1 else self._open:  # (a copy: blocks may close)
             if number <= ob.event.line:
                 continue
             blk = ob.pattern.block
             assert blk is not None
-            if _ANNOTATION.match(body):
-                continue
-            stripped = body.strip()
-            if blk.end is not None and blk.end.search(body):
+            tests = ob.tests or self._tests_for(ob)
+            cont, end, _ = tests
+            if end is not None and end(body):
                 if blk.end_inclusive:
                     self._take(ob, body, number)
                 self._close(ob)
                 continue
-            if not stripped:
+            if blank:
                 ob.blanks += 1
                 if ob.blanks > blk.max_blank:
                     self._close(ob)
                 continue
-            if blk.cont is None or blk.cont.search(body):
+            if cont is None or cont(body):
                 self._take(ob, body, number)
                 if ob.taken >= blk.max_lines:
                     self._close(ob)
             else:
                 self._close(ob)
 
+    def _tests_for(self, ob: _OpenBlock) -> _BlockTests:
+        """The tests of an open block's rules (made once per block rule, kept on the open block)."""
+        blk = ob.pattern.block
+        assert blk is not None
+        tests = self._block_tests.get(id(blk))
+        if tests is None:
+            tests = self._block_tests[id(blk)] = self._tests_of(blk)
+        ob.tests = tests
+        return tests
+
+    @staticmethod
+    def _tests_of(blk: Block) -> _BlockTests:
+        """A block's `continue` and `end` regexes as yes/no tests, and its collect rules each with a text
+        that its regex needs (espwatch.linetest)."""
+        return (line_test(blk.cont) if blk.cont is not None else None,
+                line_test(blk.end) if blk.end is not None else None,
+                [(required_literal(col.rx.pattern, col.rx.flags), col) for col in blk.collect])
+
     def _take(self, ob: _OpenBlock, body: str, number: int) -> None:
         ev = ob.event
         blk = ob.pattern.block
         assert blk is not None
-        ev.block.extend([""] * ob.blanks)
-        ob.blanks = 0
+        if ob.blanks:
+            ev.block.extend([""] * ob.blanks)
+            ob.blanks = 0
         ev.block.append(body)
         ev.end_line = number
         ob.taken += 1
-        for col in blk.collect:
+        for lit, col in (ob.tests or self._tests_for(ob))[2]:
+            if lit is not None and lit not in body:
+                continue  # (a register dump line meets a dozen collect regexes; most cannot match it)
             for m in col.rx.finditer(body):
                 groups = {k: v for k, v in m.groupdict().items() if v is not None}
                 if col.normalize == "hex":
@@ -352,11 +386,14 @@ class Detector:
                         ev.fields.setdefault(k, []).append(v.strip())
                 else:
                     ev.fields.setdefault(col.name, []).append({k: v.strip() for k, v in groups.items()})
-        for name, rx in ob.pattern.flags.items():
-            if not ev.fields.get(name) and rx.search(body):
-                ev.fields[name] = True
-        for name, rx in ob.pattern.lists.items():
-            ev.fields.setdefault(name, []).extend(rx.findall(body))
+        pat = ob.pattern
+        if pat.flags:
+            for name, rx in pat.flags.items():
+                if not ev.fields.get(name) and rx.search(body):
+                    ev.fields[name] = True
+        if pat.lists:
+            for name, rx in pat.lists.items():
+                ev.fields.setdefault(name, []).extend(rx.findall(body))
 
     def _close(self, ob: _OpenBlock) -> None:
         if ob in self._open:

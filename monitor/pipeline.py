@@ -125,10 +125,17 @@ class Pipeline:
         if not events:
             return events
         out: list[Event] = []
+        boots, stages = self.boots, self.stages
+        place, session, kept = boots.process, boots.session, boots.sessions
         for ev in events:
-            batch = self.boots.process(ev)
-            for stage in self.stages:
-                batch = self._through(stage, batch)
+            batch = place(ev)
+            for stage in stages:
+                if len(batch) == 1:  # the common case, without a comprehension per stage
+                    one = batch[0]
+                    cur = kept[-1]  # (the tracker's list, changed in place)
+                    batch = stage.process(one, cur if cur.number == one.boot else session(one.boot))
+                else:
+                    batch = [e2 for e in batch for e2 in stage.process(e, session(e.boot))]
             out.extend(batch)
         return out
 

@@ -121,7 +121,9 @@ def clean_line(text: str) -> str:
     """
     if "\u241b" in text or "?[" in text:
         text = _VISIBLE_SGR.sub("", text)
-    if not _UNSAFE.search(text):
+    # (every character of _UNSAFE is a control or a format character: a printable line holds none, and
+    # `isprintable` costs less than the regex on the common clean line)
+    if text.isprintable() or not _UNSAFE.search(text):
         return text
     text = SEQUENCE.sub("", text)
     return _LEFT_IN_LINE.sub(_in_line, text)
@@ -175,9 +177,17 @@ def json_line(obj: Any) -> str:
     if _json_encode is None:
         _json_encode = _json_encoder()
     s = _json_encode(obj)
-    if _UNSAFE_JSON.search(s):
+    # (ASCII without DEL holds none of them: two C tests spare most lines the regex)
+    if (not s.isascii() or "\x7f" in s) and _UNSAFE_JSON.search(s):
         s = _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
     return s
+
+
+def write_json_line(obj: Any, out: TextIO) -> None:
+    """`json_line(obj)` and a line break, written to `out` in one call. The text is safe for a terminal as
+    it is (json escapes C0, `json_line` the rest), so a `TerminalWriter` guarding `out` is passed by."""
+    stream = out._stream if type(out) is TerminalWriter else out
+    stream.write(json_line(obj) + "\n")
 
 
 # -- the TUI: SGR colours and nothing else ----------------------------------------------------------------

@@ -20,7 +20,7 @@ from espwatch.pipeline import (
     read_chunks,
     read_reusing,
 )
-from espwatch.sanitize import json_line
+from espwatch.sanitize import write_json_line
 from espwatch.sessions import BootSession
 
 if TYPE_CHECKING:
@@ -199,5 +199,4 @@ def write_jsonl(ev: Event, out: TextIO, file: str | None = None) -> None:
     obj = ev.to_json()
     if file is not None:
         obj["file"] = file
-    out.write(json_line(obj))  # DEL, C1 and bidi controls escaped: see espwatch.sanitize
-    out.write("\n")
+    write_json_line(obj, out)  # DEL, C1 and bidi controls escaped: see espwatch.sanitize

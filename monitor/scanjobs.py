@@ -58,7 +58,7 @@ def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions
     """Scan one file, writing its JSON Lines or its summary to `out` as the scan goes (raises what
     `scan_stream` raises); `binlog`: the verb's binary log decoder (a fresh copy reads this file)."""
     from espwatch.commands import binlog_summary
-    from espwatch.events import severity_at_least
+    from espwatch.events import SEVERITIES, severity_at_least
     from espwatch.render.summary import SummaryWriter
     from espwatch.scan import KEEP_SESSIONS, ScanResult, scan_stream, write_jsonl
 
@@ -81,9 +81,11 @@ def scan_file(path: str, patterns: PatternSet, enr: Enrichment, opt: ScanOptions
             summary.append(SummaryWriter(write, result.name, patterns, result.session,
                                          opt.min_severity, show_facts=opt.show_facts))
 
+    shown = frozenset(s for s in SEVERITIES if severity_at_least(s, opt.min_severity))
+
     def emit(ev):  # type: ignore[no-untyped-def]
         if opt.json:
-            if severity_at_least(ev.severity, opt.min_severity):
+            if ev.severity in shown:
                 write_jsonl(ev, out, label)
         else:
             summary[0].event(ev)

@@ -22,6 +22,8 @@ from espwatch.patterns import PatternSet
 if TYPE_CHECKING:
     from espwatch.image.partition_table import PartitionTable
 
+_UNSEEN = object()
+
 SAME_BOOT_WINDOW = 6
 """A boot-start line within this many lines of the previous one, with nothing else between, joins it."""
 MAX_TABLE_ROWS = 64
@@ -126,6 +128,7 @@ class BootTracker:
         """The last finished boot that loaded a partition (a switch is told against it)."""
         self._last_marker_line = -(10**9)
         self._others_since_marker = 0
+        self._patterns_by_code: dict[str, Any] = {}
 
     @property
     def current(self) -> BootSession:
@@ -152,8 +155,10 @@ class BootTracker:
 
     def process(self, ev: Event) -> list[Event]:
         """Place `ev` in its boot; return it plus any event derived from it."""
-        pat = self.patterns.get(ev.code)
-        cur = self.current
+        pat = self._patterns_by_code.get(ev.code, _UNSEEN)
+        if pat is _UNSEEN:  # PatternSet.get, remembered per code
+            pat = self._patterns_by_code[ev.code] = self.patterns.get(ev.code)
+        cur = self.sessions[-1]
         if pat is not None and pat.starts_boot:
             joins = ev.line - self._last_marker_line <= SAME_BOOT_WINDOW and self._others_since_marker == 0
             if joins:
@@ -172,24 +177,27 @@ class BootTracker:
             self._others_since_marker = 0
         elif ev.kind != "boot_banner":
             self._others_since_marker += 1
+        kind = ev.kind
         ev.boot = cur.number
-        cur.end_line = max(cur.end_line, ev.end_line)
-        cur.first_line.setdefault(ev.kind, ev.line)
-        t = host_seconds(ev.host_time)
+        if ev.end_line > cur.end_line:
+            cur.end_line = ev.end_line
+        if kind not in cur.first_line:
+            cur.first_line[kind] = ev.line
+        t = host_seconds(ev.host_time) if ev.host_time else None
         if t is not None:
             if cur.host_start is None:
                 cur.host_start = t
             cur.host_end = t
         out = [ev]
-        if pat is not None:
+        if pat is not None and pat.sets:
             for fact, fname in pat.sets.items():
                 if fname in ev.fields and fact not in cur.facts:
                     cur.facts[fact] = ev.fields[fname]
-        if ev.kind == "partition_table" and ev.fields.get("partitions"):
+        if kind == "partition_table" and ev.fields.get("partitions"):
             from espwatch.image.partition_table import table_from_rows
 
             cur.partition_table = table_from_rows(ev.fields["partitions"][:MAX_TABLE_ROWS])
-        if ev.kind == "partition_loaded" and "offset" in ev.fields:
+        elif kind == "partition_loaded" and "offset" in ev.fields:
             label = cur.partition_label(ev.fields["offset"])
             if label and "label" not in ev.fields:
                 ev.fields["label"] = label
@@ -199,8 +207,9 @@ class BootTracker:
             out.extend(self._switch(ev, cur))
         if self.keep_events:
             cur.events.extend(out)
+        counts = cur.counts
         for e in out:
-            cur.counts[e.severity] = cur.counts.get(e.severity, 0) + 1
+            counts[e.severity] = counts.get(e.severity, 0) + 1
         return out
 
     def _drop_first(self) -> None:

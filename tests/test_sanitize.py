@@ -115,6 +115,21 @@ def test_json_line_escapes_c1_but_keeps_the_data() -> None:
     assert json_line({"text": "plain ü"}) == '{"text": "plain ü"}'
 
 
+def test_the_fast_paths_skip_only_safe_text() -> None:
+    """clean_line returns a printable line as it is, json_line skips its escape regex on ASCII without DEL:
+    no character the regexes would change is printable, nor ASCII but DEL; and a JSON line needs no guard."""
+    from espwatch import sanitize
+
+    unsafe = re.compile(sanitize._UNSAFE.src)
+    unsafe_json = re.compile(sanitize._UNSAFE_JSON.src)
+    for code in range(0x110000):
+        ch = chr(code)
+        assert not (ch.isprintable() and unsafe.match(ch)), hex(code)
+        assert not (ch.isascii() and ch != "\x7f" and unsafe_json.match(ch)), hex(code)
+        if code < 0x3000 and unsafe.match(ch):
+            assert for_terminal(json_line({"t": f"a{ch}b"})) == json_line({"t": f"a{ch}b"}), hex(code)
+
+
 def test_sgr_text_keeps_colours_and_nothing_else() -> None:
     t = sgr_text("\x1b[0;31mE (1) red\x1b[0m plain \x1b[1;38;5;208mbold\x1b[22m \x1b[48;2;1;2;3mbg\x1b[0m")
     assert t.plain == "E (1) red plain bold bg"

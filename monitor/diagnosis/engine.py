@@ -34,6 +34,8 @@ MAX_PENDING = 16
 """Pending `first` events per sequence rule."""
 DIAGNOSIS_KINDS = ("finding", "boot_loop")
 """The kinds this stage produces."""
+_NOTED_KINDS = frozenset(("psram_found", "ota_begin"))
+"""The kinds `DiagnosisStage._note` takes facts from."""
 
 
 def _norm(v: Any) -> str:
@@ -144,6 +146,8 @@ class DiagnosisStage:
                                      if r.when == "check" and r.check]
         self._checks_any = [c for c in self._checks if c.kinds is None]
         self._checks_by_kind: dict[str, list[Check]] = {}
+        self._checks_of_kind: dict[str, list[Check]] = {}
+        """kind -> `_checks_for(kind)`, remembered."""
         for c in self._checks:
             for kind in sorted(c.kinds or ()):
                 self._checks_by_kind.setdefault(kind, []).append(c)
@@ -174,13 +178,20 @@ class DiagnosisStage:
         if self.boot is None or boot.number != self.boot.number:
             out.extend(self._end_boot())
             self.boot = boot
-        self._note(ev, boot)
+        kind = ev.kind
+        if kind in _NOTED_KINDS:
+            self._note(ev, boot)
         self._crashes.feed(ev)
-        derived = self._sequence_event(ev)
-        for chk in self._checks_for(ev.kind):
+        derived = self._sequence_event(ev) if kind in self._sequence_by_kind else []
+        checks = self._checks_of_kind.get(kind)
+        if checks is None:
+            checks = self._checks_of_kind[kind] = self._checks_for(kind)
+        for chk in checks:
             derived.extend(chk.on_event(ev, boot))
-        self._repeat_event(ev)
-        out.extend(self._with_derived(derived))
+        if kind in self._repeat_selectors:
+            self._repeat_event(ev)
+        if derived:
+            out.extend(self._with_derived(derived))
         return out
 
     def finish(self) -> list[Event]:
@@ -204,7 +215,7 @@ class DiagnosisStage:
         return [c for c in self._checks if c in by_kind or c.kinds is None]
 
     def _note(self, ev: Event, boot: BootSession) -> None:
-        """Log-level facts the finding templates may use."""
+        """Log-level facts the finding templates may use (from the events of _NOTED_KINDS)."""
         f = ev.fields
         ctx = self.findings.context
         if ev.kind == "psram_found" and "psram" not in self.findings.seen:
@@ -318,7 +329,7 @@ class DiagnosisStage:
             pend = self._pending[rule.code]
             while pend and ev.boot - pend[0].boot > rule.within_boots:
                 pend.popleft()
-            if then and self._any(then, ev):
+            if then and pend and self._any(then, ev):  # (nothing pending: nothing to complete)
                 hits = [p for p in pend if p.line < ev.line]
                 if hits:
                     for p in hits:
