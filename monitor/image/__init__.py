@@ -15,84 +15,72 @@ Public API (nothing here prints; every result has `to_json()` and a one-line `ve
 Unreadable paths raise `espwatch.errors.InputError`; content that is not a partition table or OTA data
 raises `espwatch.errors.ImageError`;
 damaged image content never raises (see `AppImage.findings`).
+
+The names are imported from their modules on first use: a log scan that meets a partition table needs
+`partition_table` alone, not the image readers (tens of milliseconds of imports).
 """
 
-from espwatch.image.app_image import (
-    AppDescriptor,
-    AppImage,
-    BootloaderDescriptor,
-    Finding,
-    Segment,
-    SignatureInfo,
-    load_app_image,
-    parse_app_image,
-    xor_checksum,
-)
-from espwatch.image.check import (
-    ElfMatch,
-    FitResult,
-    ImageCheck,
-    check_elf,
-    check_fit,
-    inspect_image,
-    inspect_partitions,
-)
-from espwatch.image.chips import CHIPS, Chip, chip_by_id, chip_by_name
-from espwatch.image.otadata import OtaData, OtaEntry, build_otadata, load_otadata, ota_seq_crc, parse_otadata
-from espwatch.image.partition_table import (
-    Partition,
-    PartitionTable,
-    check_partition_table,
-    load_partition_table,
-    parse_partition_binary,
-    parse_partition_boot_log,
-    parse_partition_csv,
-    parse_partition_table,
-    table_from_rows,
-    to_binary,
-)
-from espwatch.image.readback_diff import DiffRun, ImageDiff, diff_image_bytes, diff_images, hex_view
+from __future__ import annotations
 
-__all__ = [
-    "CHIPS",
-    "AppDescriptor",
-    "AppImage",
-    "BootloaderDescriptor",
-    "Chip",
-    "DiffRun",
-    "ElfMatch",
-    "Finding",
-    "FitResult",
-    "ImageCheck",
-    "ImageDiff",
-    "OtaData",
-    "OtaEntry",
-    "Partition",
-    "PartitionTable",
-    "Segment",
-    "SignatureInfo",
-    "build_otadata",
-    "check_elf",
-    "check_fit",
-    "check_partition_table",
-    "chip_by_id",
-    "chip_by_name",
-    "diff_image_bytes",
-    "diff_images",
-    "hex_view",
-    "inspect_image",
-    "inspect_partitions",
-    "load_app_image",
-    "load_otadata",
-    "load_partition_table",
-    "ota_seq_crc",
-    "parse_app_image",
-    "parse_otadata",
-    "parse_partition_binary",
-    "parse_partition_boot_log",
-    "parse_partition_csv",
-    "parse_partition_table",
-    "table_from_rows",
-    "to_binary",
-    "xor_checksum",
-]
+import importlib
+
+_HOME = {
+    "AppDescriptor": "app_image",
+    "AppImage": "app_image",
+    "BootloaderDescriptor": "app_image",
+    "Finding": "app_image",
+    "Segment": "app_image",
+    "SignatureInfo": "app_image",
+    "load_app_image": "app_image",
+    "parse_app_image": "app_image",
+    "xor_checksum": "app_image",
+    "ElfMatch": "check",
+    "FitResult": "check",
+    "ImageCheck": "check",
+    "check_elf": "check",
+    "check_fit": "check",
+    "inspect_image": "check",
+    "inspect_partitions": "check",
+    "CHIPS": "chips",
+    "Chip": "chips",
+    "chip_by_id": "chips",
+    "chip_by_name": "chips",
+    "OtaData": "otadata",
+    "OtaEntry": "otadata",
+    "build_otadata": "otadata",
+    "load_otadata": "otadata",
+    "ota_seq_crc": "otadata",
+    "parse_otadata": "otadata",
+    "Partition": "partition_table",
+    "PartitionTable": "partition_table",
+    "check_partition_table": "partition_table",
+    "load_partition_table": "partition_table",
+    "parse_partition_binary": "partition_table",
+    "parse_partition_boot_log": "partition_table",
+    "parse_partition_csv": "partition_table",
+    "parse_partition_table": "partition_table",
+    "table_from_rows": "partition_table",
+    "to_binary": "partition_table",
+    "DiffRun": "readback_diff",
+    "ImageDiff": "readback_diff",
+    "diff_image_bytes": "readback_diff",
+    "diff_images": "readback_diff",
+    "hex_view": "readback_diff",
+}
+"""Where each public name lives (its module under espwatch.image)."""
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """The public name `name`, imported from its module when first asked for (PEP 562)."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})

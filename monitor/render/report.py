@@ -13,7 +13,6 @@ import regex
 
 from espwatch import __version__
 from espwatch.events import SEVERITY_RANK
-from espwatch.render.coredump import summary_lines
 from espwatch.render.frames import frame_lines
 from espwatch.render.markdown import fence, md_rich, md_text, table
 from espwatch.render.summary import line_span
@@ -202,6 +201,8 @@ def _events(c: ReportContent) -> list[str]:
                 continue
             if isinstance(e.fields.get("coredump"), dict):
                 out += [f"Core dump decoded by espwatch (line {e.line}):", ""]
+                from espwatch.render.coredump import summary_lines  # a core dump's reader, only for one
+
                 summary = summary_lines(e.fields["coredump"])
                 out += [fence([red.redact(line) for line in summary], "text"), ""]
             elif e.frames:
