@@ -121,6 +121,21 @@ def test_marker_lines_by_byte_search(tmp_path: Path) -> None:
     assert [body[s : s + 2] for s, _ in found] == [b"x ", b"--"]
 
 
+@pytest.mark.parametrize("size", [7, 8, 9, 64, 4099])
+def test_marker_lines_same_with_every_search(tmp_path: Path, size: int) -> None:
+    """StringZilla's find and the prefilter's engine give the same lines, needles straddling chunks too."""
+    from espwatch.linecount import _stringzilla
+
+    if _stringzilla() is None:
+        pytest.skip("StringZilla is not installed (the test extra has it)")
+    path = tmp_path / "k.log"
+    body = b"".join(b"line %d %s\n" % (i, b"KEY-----" * (i % 3) if i % 7 == 0 else b"") for i in range(400))
+    path.write_bytes(body + b"KEY----- no newline at the end")
+    a = list(lines_holding(str(path), PEM_NEEDLE, 1000, size=size, use_stringzilla=True))
+    b = list(lines_holding(str(path), PEM_NEEDLE, 1000, size=size, use_stringzilla=False))
+    assert a == b and len(a) == sum(1 for i in range(400) if i % 21 and i % 7 == 0) + 1
+
+
 def test_report_reads_only_what_it_shows(corpus_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "x.log"
     path.write_bytes(hostile_log(corpus_dir, 5))
