@@ -159,6 +159,11 @@ def _concat_filename(hdr: _Header, comp_dir: str | None, file: int) -> str | Non
     return name
 
 
+# DWARF 2-4 include directories then file entries (name, then directory, time and size as ULEB128), each
+# list ended by an empty name: stepped over in one match
+_V4_TABLES = re.compile(rb"(?:[^\x00]++\x00)*+\x00(?:[^\x00]++\x00(?:[\x80-\xff]*+[\x00-\x7f]){3})*+\x00")
+
+
 def _read_header(
     data: bytes, offset: int, strs: dict[str, bytes], addr_size: int, names: bool = True
 ) -> tuple[_Header, int, int]:
@@ -221,16 +226,10 @@ def _read_header(
             _, pos = uleb(data, pos)
             hdr.file_entries.append((s, d))
     else:
-        while data[pos]:
-            pos = data.index(b"\0", pos) + 1
-        pos += 1
-        while data[pos]:
-            pos = data.index(b"\0", pos) + 1
-            for _ in range(3):
-                while data[pos] & 0x80:
-                    pos += 1
-                pos += 1
-        pos += 1
+        tables = _V4_TABLES.match(data, pos)
+        if tables is None:
+            raise DwarfError("truncated line program header")
+        pos = tables.end()
     return hdr, pos, end
 
 
