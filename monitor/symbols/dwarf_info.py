@@ -1074,7 +1074,10 @@ class DebugInfo:
                         pos += form
                         continue
                     if step == _P_SKIP_FORM:
-                        pos = skip(unit, form, pos, fixed)
+                        if form == F_EXPRLOC and d[pos] < 0x80:  # DW_AT_frame_base: a short block
+                            pos += 1 + d[pos]
+                        else:
+                            pos = skip(unit, form, pos, fixed)
                         continue
                     if size > 0:
                         value = int.from_bytes(d[pos:pos + size], "little")
