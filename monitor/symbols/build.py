@@ -11,7 +11,7 @@ import os
 import time
 
 from espwatch.errors import ElfError
-from espwatch.symbols.elf_file import ElfImage, read_elf
+from espwatch.symbols.elf_file import EM_RISCV, ElfImage, read_elf
 from espwatch.symbols.query import IndexQuery
 
 _DEBUG_SECTIONS = (
@@ -82,20 +82,20 @@ def open_index(
     cls: type[IndexQuery] = IndexQuery,
 ) -> IndexQuery:
     """The index with sections, symbols and the unit table read; units are parsed when a lookup needs them."""
-    from espwatch.symbols.elf_symbols import alloc_sections, read_symbols
+    from espwatch.symbols.elf_symbols import alloc_sections, index_symbols
 
     t0 = time.perf_counter()
     path = os.fspath(path)
     elf = read_elf(path, data)
     try:
         sections = alloc_sections(elf)
-        symbols = read_symbols(elf)
+        symbols = index_symbols(elf, sections, elf.machine == EM_RISCV)
         raw = debug_sections(elf)
     except ElfError:
         raise
     except Exception as exc:
         raise ElfError(f"{path} is truncated or damaged ({type(exc).__name__}: {exc})") from exc
-    if not symbols and ".debug_info" not in raw:
+    if not symbols[0] and ".debug_info" not in raw:
         raise ElfError(
             f"{path} is stripped (no symbol table, no debug info): use the unstripped application ELF "
             "from the build folder"
@@ -115,7 +115,7 @@ def open_index(
             index.sec_end.append(s.end)
             index.sec_code.append(1 if s.code else 0)
             index.sec_index.append(s.index)
-        _fill_symbols(index, sections, symbols, index.string_id)
+        _fill_symbols(index, symbols, index.string_id)
         if ".debug_info" in raw and ".debug_line" in raw:
             src = DwarfSource(raw)
             index._source = src
@@ -144,37 +144,33 @@ def build_index(
     return index
 
 
-def _fill_symbols(index: IndexQuery, sections, symbols, sid) -> None:
-    from espwatch.symbols.elf_symbols import data_symbols, function_candidates
-
-    index.has_symbols = bool(symbols)
-    cands = function_candidates(symbols, index.arch == "riscv", sections)
+def _fill_symbols(index: IndexQuery, symbols: tuple[bool, list[tuple], list[tuple]], sid) -> None:
+    """The candidate and data-symbol columns from `elf_symbols.index_symbols`."""
+    index.has_symbols, cands, data = symbols
     groups = []
     names = []
     files = []
     group = -1
     prev_sec = prev_off = -1
-    for sec, off, s in cands:
+    for sec, off, _size, _flags, name, file in cands:
         if off != prev_off or sec != prev_sec:
             group += 1
             prev_sec, prev_off = sec, off
         groups.append(group)
-        names.append(sid(s.name))
-        files.append(sid(s.file))
-    index.cand_sec.extend([sec for sec, _o, _s in cands])
-    index.cand_off.extend([off for _sec, off, _s in cands])
-    index.cand_key.extend([(sec << 40) | off for sec, off, _s in cands])
-    index.cand_size.extend([s.size or 1 for _sec, _o, s in cands])
-    index.cand_flags.extend([s.flags for _sec, _o, s in cands])
+        names.append(sid(name))
+        files.append(sid(file))
+    index.cand_sec.extend([c[0] for c in cands])
+    index.cand_off.extend([c[1] for c in cands])
+    index.cand_key.extend([(sec << 40) | off for sec, off, *_rest in cands])
+    index.cand_size.extend([c[2] for c in cands])
+    index.cand_flags.extend([c[3] for c in cands])
     index.cand_name.extend(names)
     index.cand_file.extend(files)
     index.cand_group.extend(groups)
-    by_addr = sorted(data_symbols(symbols, sections).items(), key=lambda kv: (kv[0][1], kv[0][0]))
-    for (sec, addr), s in by_addr:
-        index.ds_sec.append(sec)
-        index.ds_addr.append(addr)
-        index.ds_name.append(sid(s.name))
-        index.ds_flags.append(s.flags)
+    index.ds_sec.extend([d[0] for d in data])
+    index.ds_addr.extend([d[1] for d in data])
+    index.ds_name.extend([sid(d[2]) for d in data])
+    index.ds_flags.extend([d[3] for d in data])
 
 
 def _fill_units(index: IndexQuery, src: DwarfSource) -> None:

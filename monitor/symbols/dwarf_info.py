@@ -127,15 +127,15 @@ def cstr(data: bytes, pos: int) -> tuple[str, int]:
 
 
 # what `scan_unit` does with a DIE, by its abbreviation (`Abbrev.kind`)
-_K_FIXED, _K_PLAN, _K_SLOW, _K_FUNC, _K_VAR = range(5)
+_K_FIXED, _K_PLAN, _K_SLOW, _K_FUNC, _K_VAR, _K_BLOCKS = range(6)
 
 
 class Abbrev:
     """One abbreviation: tag, children flag, (attribute, form, implicit_const) list; skip data."""
 
     __slots__ = (
-        "attrs", "fixed_size", "func_plan", "has_children", "kind", "plan", "sibling_at", "sibling_size",
-        "tag",
+        "attrs", "fixed_size", "func_plan", "has_children", "kind", "loc_plan", "plan", "root_plan",
+        "sibling_at", "sibling_size", "tag", "walk",
     )
 
     def __init__(
@@ -153,6 +153,10 @@ class Abbrev:
         self.sibling_size = sibling_size
         self.func_plan: tuple[tuple[int, int, int], ...] | None = None  # `_func_plan`, made on first use
         self.kind = _K_SLOW  # what `scan_unit` does with such a DIE (set by `_prepare`)
+        # a variable's: (skip plan of the attributes before its DW_AT_location block, the block's form)
+        self.loc_plan: tuple[tuple[int, ...], int] | None = None
+        self.walk: tuple | None = None  # what `has_function_ranges` does with such a DIE (`_walk_step`)
+        self.root_plan: tuple | None = None  # how `_read_root` reads a unit's root DIE (`_root_plan`)
 
 
 # steps of a skip plan besides "n fixed bytes"
@@ -220,30 +224,36 @@ def _parse_entry(data: bytes, pos: int) -> Abbrev:
     return Abbrev(tag, has_children, tuple(attrs))
 
 
-def find_abbrev(data: bytes, offset: int, wanted: int) -> Abbrev | None:
-    """One entry of the abbreviation table at `offset` (the others are skipped, not kept)."""
+def _entry_span(data: bytes, offset: int, wanted: int) -> tuple[int, int] | None:
+    """(start, end) of the bytes of entry `wanted` of the abbreviation table at `offset`, from its tag up
+    to its closing (0, 0) (the bytes `parse_abbrevs` keys its memo on); None when the table lacks it."""
     pos = offset
     n = len(data)
     while pos < n:
-        code, pos = uleb(data, pos)
+        code = data[pos]
+        pos += 1
+        if code >= 0x80:
+            code, pos = uleb(data, pos - 1)
         if code == 0:
             return None
-        tag, pos = uleb(data, pos)
-        has_children = data[pos] != 0
-        pos += 1
-        attrs = []
+        start = pos
+        while data[pos] & 0x80:
+            pos += 1
+        pos += 2
         while True:
-            name, pos = uleb(data, pos)
-            form, pos = uleb(data, pos)
-            if name == 0 and form == 0:
-                break
-            const = 0
+            name = data[pos]
+            form = data[pos + 1]
+            if name < 0x80 and form < 0x80:
+                pos += 2
+            else:
+                name, pos = uleb(data, pos)
+                form, pos = uleb(data, pos)
             if form == F_IMPLICIT_CONST:
-                const, pos = sleb(data, pos)
-            if code == wanted:
-                attrs.append((name, form, const))
+                _, pos = sleb(data, pos)
+            elif name == 0 and form == 0:
+                break
         if code == wanted:
-            return Abbrev(tag, has_children, tuple(attrs))
+            return start, pos
     return None
 
 
@@ -260,7 +270,10 @@ def _prepare(ab: Abbrev, fixed: dict[int, int]) -> None:
     run = 0
     at = 0  # offset while every attribute so far is fixed-size
     fixed_prefix = True
+    loc_plan = None
     for name, form, _c in ab.attrs:
+        if name == AT_LOCATION and plan is not None and loc_plan is None:
+            loc_plan = (tuple([*plan, run] if run else plan), form)
         size = fixed.get(form)
         if name == AT_SIBLING and fixed_prefix and size is not None and form in CU_REF_FORMS:
             ab.sibling_at = at
@@ -286,8 +299,13 @@ def _prepare(ab: Abbrev, fixed: dict[int, int]) -> None:
         ab.kind = _K_FUNC
     elif ab.tag == TAG_VARIABLE and any(n == AT_LOCATION and f in BLOCK_FORMS for n, f, _c in ab.attrs):
         ab.kind = _K_VAR  # only a DW_OP_addr location block gives a variable an address
+        locations = sum(n == AT_LOCATION for n, _f, _c in ab.attrs)
+        if ab.plan is not None and locations == 1 and loc_plan is not None and loc_plan[1] in BLOCK_FORMS:
+            ab.loc_plan = loc_plan
     else:
         ab.kind = _K_FIXED if ab.fixed_size is not None else _K_PLAN if ab.plan is not None else _K_SLOW
+        if ab.kind == _K_PLAN and all(step == _S_BLOCK for step in ab.plan):
+            ab.kind = _K_BLOCKS  # exprloc blocks only (call-site parameters: location and value)
 
 
 # fixed-size forms whose value `read_value` gives as an unsigned little-endian integer
@@ -325,9 +343,41 @@ def _func_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int]) -
             plan.append((_P_SKIP, run, 0, 0))
             run = 0
         size = -2 if form == F_IMPLICIT_CONST else fixed[form] if form in _INT_FORMS else -1
+        if form == F_STRP and step <= _P_LINKAGE:
+            size = -10 - fixed[F_STRP]  # a name in .debug_str, read in place
         plan.append((step, form, const, size))
     if run:
         plan.append((_P_SKIP, run, 0, 0))
+    return tuple(plan)
+
+
+# steps of a root DIE's plan (`_root_plan`)
+_R_SKIP, _R_SKIP_FORM, _R_LATER, _R_READ = range(4)
+_INDEXED_FORMS = frozenset((F_STRX, F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_ADDRX, F_ADDRX1, F_ADDRX2, F_ADDRX3,
+                            F_ADDRX4))
+
+
+def _root_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int]) -> tuple:
+    """How `_read_root` reads a root DIE: (step, name or byte count, form, const) per attribute it uses
+    (_R_READ; _R_LATER for values indexed through str_offsets_base / addr_base, read after them), runs
+    of fixed-size attributes it does not use merged into one skip (_R_SKIP), others skipped by form."""
+    plan: list[tuple[int, int, int, int]] = []
+    run = 0
+    for name, form, const in attrs:
+        if name not in _ROOT_ATTRS:  # DW_AT_producer, DW_AT_name...: not read
+            size = fixed.get(form)
+            if size is not None:
+                run += size
+                continue
+            step = _R_SKIP_FORM
+        else:
+            step = _R_LATER if form in _INDEXED_FORMS else _R_READ
+        if run:
+            plan.append((_R_SKIP, run, 0, 0))
+            run = 0
+        plan.append((step, name, form, const))
+    if run:
+        plan.append((_R_SKIP, run, 0, 0))
     return tuple(plan)
 
 
@@ -356,6 +406,75 @@ def skip_plan(d: bytes, pos: int, plan: tuple[int, ...]) -> int:
         else:
             pos += 4 + _u32(d, pos)[0]
     return pos
+
+
+# steps of the walk of `has_function_ranges` (`Abbrev.walk`)
+_W_LEAF, _W_LEAF_PLAN, _W_JUMP, _W_FUNC, _W_DESCEND, _W_OTHER = range(6)
+_RANGE_ATTR_STEPS = {AT_LOW_PC: _P_LOW, AT_HIGH_PC: _P_HIGH, AT_RANGES: _P_RANGES}
+
+
+def _walk_step(ab: Abbrev, fixed: dict[int, int]) -> tuple:
+    """How `has_function_ranges` steps over a DIE of this abbreviation, decided once:
+    (_W_LEAF, size) a leaf of fixed size; (_W_LEAF_PLAN, plan) a leaf skipped by its plan;
+    (_W_JUMP, size, sibling offset, sibling size) a fixed-size DIE with children and a fixed DW_AT_sibling
+    (its children are jumped over); (_W_DESCEND, size) a fixed-size DIE whose children must be walked;
+    (_W_FUNC, plan) a function DIE with pc attributes: its plan keeps only those (the rest merged into skips);
+    (_W_OTHER,) anything else (read attribute by attribute)."""
+    if ab.tag in FUNC_TAGS:
+        plan: list[tuple[int, int, int, int]] = []
+        run = 0
+        for name, form, const in ab.attrs:
+            step = _RANGE_ATTR_STEPS.get(name)
+            if step is None:
+                size = fixed.get(form)
+                if size is not None:
+                    run += size
+                    continue
+                step = _P_SKIP_FORM
+            if run:
+                plan.append((_P_SKIP, run, 0, 0))
+                run = 0
+            size = -2 if form == F_IMPLICIT_CONST else fixed[form] if form in _INT_FORMS else -1
+            plan.append((step, form, const, size))
+        if any(step >= _P_LOW for step, _f, _c, _s in plan):
+            if run:
+                plan.append((_P_SKIP, run, 0, 0))
+            return (_W_FUNC, tuple(plan))
+        # no pc attribute: stepped over like any DIE, but its children are walked (nested functions)
+        if ab.fixed_size is not None:
+            return (_W_DESCEND, ab.fixed_size) if ab.has_children else (_W_LEAF, ab.fixed_size)
+        return (_W_OTHER,)
+    if not ab.has_children:
+        if ab.fixed_size is not None:
+            return (_W_LEAF, ab.fixed_size)
+        if ab.plan is not None:
+            return (_W_LEAF_PLAN, ab.plan)
+        return (_W_OTHER,)
+    if ab.fixed_size is not None:
+        if ab.sibling_at >= 0:
+            return (_W_JUMP, ab.fixed_size, ab.sibling_at, ab.sibling_size)
+        return (_W_DESCEND, ab.fixed_size)
+    return (_W_OTHER,)
+
+
+def _addr_location(d: bytes, pos: int, loc_plan: tuple[tuple[int, ...], int]) -> bool:
+    """Whether the DW_AT_location block of the variable DIE whose attribute data starts at `pos` begins
+    with DW_OP_addr (what `scan_unit` reads such a variable for; any other is a local, never kept)."""
+    prefix, form = loc_plan
+    if prefix:
+        pos = skip_plan(d, pos, prefix)
+    if form == F_BLOCK1:
+        n = d[pos]
+        pos += 1
+    elif form in (F_EXPRLOC, F_BLOCK):
+        n, pos = uleb(d, pos)
+    elif form == F_BLOCK2:
+        n = _u16(d, pos)[0]
+        pos += 2
+    else:
+        n = _u32(d, pos)[0]
+        pos += 4
+    return n > 0 and pos < len(d) and d[pos] == DW_OP_ADDR
 
 
 _FIXED_SIZES: dict[tuple[int, int, int], dict[int, int]] = {}
@@ -724,27 +843,47 @@ class DebugInfo:
             pos = end
         return self.units
 
+    def _root_abbrev(self, unit: UnitInfo, code: int, fixed: dict[int, int]) -> Abbrev | None:
+        """The entry `code` of the unit's abbreviation table (the table itself is parsed later, when the
+        unit is): the same Abbrev as for other units whose entry has the same bytes (its root plan made
+        once), found in the memo `load_abbrevs` uses."""
+        span = _entry_span(self.abbrev, unit.abbrev_off, code)
+        if span is None:
+            return None
+        memo = self._abbrev_memo.setdefault((unit.addr_size, unit.offset_size, unit.version), {})
+        key = self.abbrev[span[0]:span[1]]
+        ab = memo.get(key)
+        if ab is None:
+            ab = memo[key] = _parse_entry(self.abbrev, span[0])
+            _prepare(ab, fixed)
+        return ab
+
     def _read_root(self, unit: UnitInfo, pos: int, fixed: dict[int, int]) -> None:
         code, pos = uleb(self.info, pos)
         if code == 0:
             raise DwarfError("empty unit")
-        ab = self._abbrev_cache[unit.abbrev_off].get(code) if unit.abbrev_off in self._abbrev_cache else \
-            find_abbrev(self.abbrev, unit.abbrev_off, code)
+        if unit.abbrev_off in self._abbrev_cache:
+            ab = self._abbrev_cache[unit.abbrev_off].get(code)
+        else:
+            ab = self._root_abbrev(unit, code, fixed)
         if ab is None:
             raise DwarfError("unknown abbreviation code")
+        plan = ab.root_plan
+        if plan is None:
+            plan = ab.root_plan = _root_plan(ab.attrs, fixed)
         deferred = []
         gate: list = [0, 0, False, None]  # low_pc, high_pc, high_pc relative, ranges offset
-        for name, form, const in ab.attrs:
-            if name not in _ROOT_ATTRS:  # DW_AT_producer, DW_AT_name...: not read
+        for step, name, form, const in plan:
+            if step == _R_SKIP:
+                pos += name
+            elif step == _R_SKIP_FORM:
                 pos = self._skip(unit, form, pos, fixed)
-                continue
-            if form in (F_STRX, F_STRX1, F_STRX2, F_STRX3, F_STRX4, F_ADDRX, F_ADDRX1, F_ADDRX2,
-                        F_ADDRX3, F_ADDRX4):
+            elif step == _R_LATER:
                 deferred.append((name, form, const, pos))
                 pos = self._skip(unit, form, pos, fixed)
-                continue
-            value, pos = self.read_value(unit, form, const, pos)
-            self._root_attr(unit, ab.tag, name, form, value, gate)
+            else:
+                value, pos = self.read_value(unit, form, const, pos)
+                self._root_attr(unit, ab.tag, name, form, value, gate)
         for name, form, const, at in deferred:  # need str_offsets_base / addr_base first
             value, _ = self.read_value(unit, form, const, at)
             self._root_attr(unit, ab.tag, name, form, value, gate)
@@ -879,6 +1018,8 @@ class DebugInfo:
         variables = unit.variables
         pos = unit.first_die
         end = unit.end
+        strs = self.str
+        n_strs = len(strs)
         # enclosing[-1] = innermost function DIE enclosing the current nesting level (-1 if none)
         enclosing = [-1]
         while pos < end:
@@ -907,6 +1048,17 @@ class DebugInfo:
                 if ab.has_children:
                     enclosing.append(enclosing[-1])
                 continue
+            if kind == _K_BLOCKS:
+                for _step in ab.plan:
+                    n = d[pos]
+                    if n < 0x80:
+                        pos += 1 + n
+                    else:
+                        n, pos = uleb(d, pos)
+                        pos += n
+                if ab.has_children:
+                    enclosing.append(enclosing[-1])
+                continue
             if kind == _K_FUNC:
                 tag = ab.tag
                 die_off = pos
@@ -922,11 +1074,20 @@ class DebugInfo:
                         pos += form
                         continue
                     if step == _P_SKIP_FORM:
-                        pos = skip(unit, form, pos, fixed)
+                        if form == F_EXPRLOC and d[pos] < 0x80:  # DW_AT_frame_base: a short block
+                            pos += 1 + d[pos]
+                        else:
+                            pos = skip(unit, form, pos, fixed)
                         continue
                     if size > 0:
                         value = int.from_bytes(d[pos:pos + size], "little")
                         pos += size
+                    elif size <= -10:  # DW_FORM_strp (what `read_value` does)
+                        size = -10 - size
+                        off = int.from_bytes(d[pos:pos + size], "little")
+                        pos += size
+                        value = strs[off:strs.index(b"\0", off)].decode("utf-8", "surrogateescape") \
+                            if off < n_strs else None
                     elif size == -2:
                         value = const
                     else:
@@ -961,7 +1122,9 @@ class DebugInfo:
                 if ab.has_children:
                     enclosing.append(len(funcs) - 1)
                 continue
-            if kind == _K_VAR:
+            if kind == _K_VAR and ab.loc_plan is not None and not _addr_location(d, pos, ab.loc_plan):
+                pos = skip_plan(d, pos, ab.plan)  # a local (no DW_OP_addr): never kept, stepped over
+            elif kind == _K_VAR:
                 var = VarDie(0, [], None, 0, False, False)
                 for name, form, const in ab.attrs:
                     if name == AT_NAME:
@@ -1009,7 +1172,8 @@ class DebugInfo:
     def has_function_ranges(self, unit: UnitInfo) -> bool:
         """True when some function DIE of `unit` has a non-empty address range (what `scan_unit` would
         put in a FuncDie's ranges). Reads only function DIEs' pc attributes and jumps over the children
-        of other DIEs with DW_AT_sibling, so a unit of types and variables costs little."""
+        of other DIEs with DW_AT_sibling, so a unit of types and variables costs little. Each DIE is
+        handled by its abbreviation's `walk` step, decided once (`_walk_step`)."""
         d = self.info
         abbrevs = self.load_abbrevs(unit)
         fixed = _fixed_sizes(unit.addr_size, unit.offset_size, unit.version)
@@ -1017,6 +1181,7 @@ class DebugInfo:
         skip = self._skip
         pos = unit.first_die
         end = unit.end
+        base = unit.offset
         depth = 1
         while pos < end:
             code = d[pos]
@@ -1029,26 +1194,39 @@ class DebugInfo:
                     return False
                 continue
             ab = abbrevs[code]
-            if not ab.has_children:  # the common case: a leaf that is not a function, skipped by size
-                kind = ab.kind
-                if kind == _K_FIXED:
-                    pos += ab.fixed_size
-                    continue
-                if kind == _K_PLAN:
-                    pos = skip_plan(d, pos, ab.plan)
-                    continue
-            if ab.tag in FUNC_TAGS:
+            walk = ab.walk
+            if walk is None:
+                walk = ab.walk = _walk_step(ab, fixed)
+            op = walk[0]
+            if op == _W_LEAF:
+                pos += walk[1]
+                continue
+            if op == _W_JUMP:
+                at = pos + walk[2]
+                sibling = int.from_bytes(d[at:at + walk[3]], "little")
+                pos += walk[1]
+                target = base + sibling if sibling else 0
+                if pos < target <= end:
+                    pos = target  # the children end with a null entry just before the sibling
+                else:
+                    depth += 1
+                continue
+            if op == _W_LEAF_PLAN:
+                pos = skip_plan(d, pos, walk[1])
+                continue
+            if op == _W_DESCEND:
+                pos += walk[1]
+                depth += 1
+                continue
+            if op == _W_FUNC:
                 low = high = 0
                 high_rel = False
                 ranges: list = []
-                plan = ab.func_plan
-                if plan is None:
-                    plan = ab.func_plan = _func_plan(ab.attrs, fixed)
-                for step, form, const, size in plan:
+                for step, form, const, size in walk[1]:
                     if step == _P_SKIP:
                         pos += form
                         continue
-                    if step < _P_LOW or step > _P_RANGES:
+                    if step == _P_SKIP_FORM:
                         pos = skip(unit, form, pos, fixed)
                         continue
                     if size > 0:
@@ -1076,13 +1254,12 @@ class DebugInfo:
                 if ab.has_children:
                     depth += 1
                 continue
+            # _W_OTHER: a DIE of variable size
             sibling = None
             if ab.has_children and ab.sibling_at >= 0:
                 at = pos + ab.sibling_at
                 sibling = int.from_bytes(d[at:at + ab.sibling_size], "little")
-            if ab.fixed_size is not None:
-                pos += ab.fixed_size
-            elif ab.plan is not None:
+            if ab.plan is not None:
                 pos = skip_plan(d, pos, ab.plan)
             else:
                 for name, form, const in ab.attrs:
@@ -1092,9 +1269,12 @@ class DebugInfo:
                     else:
                         pos = skip(unit, form, pos, fixed)
             if ab.has_children:
-                target = unit.offset + sibling if sibling else 0
+                if ab.tag in FUNC_TAGS:
+                    depth += 1  # a function without pc attributes: its children are walked
+                    continue
+                target = base + sibling if sibling else 0
                 if pos < target <= end:
-                    pos = target  # the children end with a null entry just before the sibling
+                    pos = target
                 else:
                     depth += 1
         return False

@@ -159,6 +159,13 @@ def _concat_filename(hdr: _Header, comp_dir: str | None, file: int) -> str | Non
     return name
 
 
+# DWARF 2-4 include directories then file entries (name, then directory, time and size as ULEB128), each
+# list ended by an empty name: stepped over in one match
+_V4_DIRS = re.compile(rb"(?:[^\x00]++\x00)*+\x00")
+_V4_FILE = re.compile(rb"([^\x00]++)\x00([\x80-\xff]*+[\x00-\x7f])(?:[\x80-\xff]*+[\x00-\x7f]){2}")
+_V4_TABLES = re.compile(rb"(?:[^\x00]++\x00)*+\x00(?:[^\x00]++\x00(?:[\x80-\xff]*+[\x00-\x7f]){3})*+\x00")
+
+
 def _read_header(
     data: bytes, offset: int, strs: dict[str, bytes], addr_size: int, names: bool = True
 ) -> tuple[_Header, int, int]:
@@ -207,30 +214,26 @@ def _read_header(
         hdr.dirs = [name for name, _ in dir_entries]
         hdr.file_entries, pos = _read_entries(data, pos, end, offset_size, strs, addr_size)
     elif names:
-        while True:
-            s, pos = cstr(data, pos)
-            if not s:
-                break
-            hdr.dirs.append(s)
-        while True:
-            s, pos = cstr(data, pos)
-            if not s:
-                break
-            d, pos = uleb(data, pos)
-            _, pos = uleb(data, pos)
-            _, pos = uleb(data, pos)
-            hdr.file_entries.append((s, d))
+        dirs = _V4_DIRS.match(data, pos)
+        if dirs is None:
+            raise DwarfError("truncated line program header")
+        hdr.dirs = [s.decode("utf-8", "surrogateescape") for s in data[pos:dirs.end() - 1].split(b"\0")[:-1]]
+        pos = dirs.end()
+        entries = hdr.file_entries
+        match = _V4_FILE.match
+        while data[pos]:
+            entry = match(data, pos)
+            if entry is None:
+                raise DwarfError("truncated line program header")
+            name, d = entry.group(1, 2)
+            entries.append((name.decode("utf-8", "surrogateescape"), d[0] if len(d) == 1 else uleb(d, 0)[0]))
+            pos = entry.end()
+        pos += 1
     else:
-        while data[pos]:
-            pos = data.index(b"\0", pos) + 1
-        pos += 1
-        while data[pos]:
-            pos = data.index(b"\0", pos) + 1
-            for _ in range(3):
-                while data[pos] & 0x80:
-                    pos += 1
-                pos += 1
-        pos += 1
+        tables = _V4_TABLES.match(data, pos)
+        if tables is None:
+            raise DwarfError("truncated line program header")
+        pos = tables.end()
     return hdr, pos, end
 
 
