@@ -67,30 +67,52 @@ def top_level_branches(src: str) -> list[str] | None:
 
 
 def line_test(rx: Any) -> Callable[[str], bool]:
-    """A callable giving `rx.search(text) is not None` (rx: a `regex` pattern or a LazyRegex)."""
+    """A callable giving `rx.search(text) is not None` (rx: a `regex` pattern or a LazyRegex). On ASCII text
+    it calls the `re` twins (espwatch.retwin) of the regexes it tries, when they all have one."""
+    from espwatch.retwin import re_twin
+
+    test, anchored, others = _line_test(rx)
+    twins = [re_twin(part) if part is not None else None for part in (anchored, others)]
+    if any(twin is None for part, twin in zip((anchored, others), twins, strict=True) if part is not None):
+        return test
+    start_twin, other_twin = twins
+    if start_twin is None:
+        search = other_twin.search  # type: ignore[union-attr]
+        return lambda text: search(text) is not None if text.isascii() else test(text)
+    at_start = start_twin.match
+    if other_twin is None:
+        return lambda text: at_start(text) is not None if text.isascii() else test(text)
+    anywhere = other_twin.search
+    return lambda text: (at_start(text) is not None or anywhere(text) is not None) if text.isascii() \
+        else test(text)
+
+
+def _line_test(rx: Any) -> tuple[Callable[[str], bool], Any, Any]:
+    """The test, the regex it matches at the line start (None if none) and the one it searches."""
     import regex
 
     search = rx.search
     plain: Callable[[str], bool] = lambda text: search(text) is not None  # noqa: E731
     flags = rx.flags
     if flags & (regex.MULTILINE | regex.VERBOSE | regex.VERSION1):
-        return plain
+        return plain, None, rx
     branches = top_level_branches(rx.pattern)
     if branches is None:
-        return plain
+        return plain, None, rx
     anchored = [b[1:] for b in branches if b.startswith("^")]
     if not anchored or any(b[:1] in ("*", "+", "?", "{") for b in anchored):
-        return plain
+        return plain, None, rx
     others = [b for b in branches if not b.startswith("^")]
     try:
-        at_start = regex.compile("(?:" + "|".join(anchored) + ")", flags | regex.VERSION0).match
-        anywhere = regex.compile("(?:" + "|".join(others) + ")", flags | regex.VERSION0).search \
-            if others else None
+        start_rx = regex.compile("(?:" + "|".join(anchored) + ")", flags | regex.VERSION0)
+        other_rx = regex.compile("(?:" + "|".join(others) + ")", flags | regex.VERSION0) if others else None
     except regex.error:
-        return plain
-    if anywhere is None:
-        return lambda text: at_start(text) is not None
-    return lambda text: at_start(text) is not None or anywhere(text) is not None
+        return plain, None, rx
+    at_start = start_rx.match
+    if other_rx is None:
+        return (lambda text: at_start(text) is not None), start_rx, None
+    anywhere = other_rx.search
+    return (lambda text: at_start(text) is not None or anywhere(text) is not None), start_rx, other_rx
 
 
 _META = frozenset(".^$*+?{}[]\\|()")
