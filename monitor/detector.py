@@ -38,16 +38,17 @@ it neither belongs to nor ends an open block."""
 
 _LineTest = Callable[[str], bool]
 _Finditer = Callable[[str], Any]
-_Collect = tuple[str | None, Collect, _Finditer, _Finditer]
+_Collect = tuple[str | None, Collect, _Finditer | None]
 _BlockTests = tuple[_LineTest | None, _LineTest | None, list[_Collect]]
-"""A block's continue test, end test, and collect rules each with a text its regex needs (or None) and its
-finditer for ASCII lines (the `re` twin when there is one: espwatch.retwin) and for the others."""
+"""A block's continue test, end test, and collect rules each with a text its regex needs (or None) and the
+finditer of its `re` twin for ASCII lines (None when it has none: espwatch.retwin)."""
 
 _Variant = tuple[Callable[[str], Any], tuple[tuple[str, Callable[[str], Any]], ...],
                  tuple[tuple[str, Callable[[str], Any]], ...]]
 """A pattern's regex search, its lists' findall and its flags' search, for one kind of line."""
-_Plan = tuple[_Variant, _Variant]
-"""A pattern's calls for ASCII lines (`re` twins where there are: espwatch.retwin) and for the others."""
+_Plan = list[_Variant | None]
+"""A pattern's calls for ASCII lines (`re` twins where there are: espwatch.retwin) and for the others (made
+when a line first needs them: the `regex` compile of a regex with a twin waits for a non-ASCII line)."""
 
 
 def _pick(rx: Any, ascii_text: bool) -> Any:
@@ -59,12 +60,15 @@ def _pick(rx: Any, ascii_text: bool) -> Any:
     return rx
 
 
-def _plan(pat: Pattern) -> _Plan:
-    def variant(ascii_text: bool) -> _Variant:
-        return (_pick(pat.rx, ascii_text).search,
-                tuple((name, _pick(rx, ascii_text).findall) for name, rx in pat.lists.items()),
-                tuple((name, _pick(rx, ascii_text).search) for name, rx in pat.flags.items()))
-    return variant(True), variant(False)
+def _variant(pat: Pattern, ascii_text: bool) -> _Variant:
+    return (_pick(pat.rx, ascii_text).search,
+            tuple((name, _pick(rx, ascii_text).findall) for name, rx in pat.lists.items()),
+            tuple((name, _pick(rx, ascii_text).search) for name, rx in pat.flags.items()))
+
+
+def _twin_finditer(rx: Any) -> _Finditer | None:
+    twin = re_twin(rx)
+    return twin.finditer if twin is not None else None
 
 
 def _hex(value: str) -> str:
@@ -311,8 +315,16 @@ class Detector:
     def _plan_of(self, pat: Pattern) -> _Plan:
         plan = self._plans.get(id(pat))
         if plan is None:
-            plan = self._plans[id(pat)] = _plan(pat)
+            plan = self._plans[id(pat)] = [_variant(pat, True), None]
         return plan
+
+    @staticmethod
+    def _variant_of(pat: Pattern, plan: _Plan, which: int) -> _Variant:
+        """A pattern's calls for ASCII lines (which=0) or the others (1)."""
+        v = plan[which]
+        if v is None:
+            v = plan[which] = _variant(pat, which == 0)
+        return v
 
     def _line_at(self, buf: bytes, ls: int, nl: int, number: int, cands: frozenset[int]) -> None:
         if not cands and not self._open:
@@ -340,7 +352,7 @@ class Detector:
         for pat, plan in self._trial.get(cands) or self._trial_order(cands):
             if pat.fallback and matched:
                 continue
-            search, lists, flags = plan[which]
+            search, lists, flags = plan[which] or self._variant_of(pat, plan, which)
             m = search(body)
             if m is None:
                 continue
@@ -414,8 +426,8 @@ class Detector:
         that its regex needs (espwatch.linetest)."""
         return (line_test(blk.cont) if blk.cont is not None else None,
                 line_test(blk.end) if blk.end is not None else None,
-                [(required_literal(col.rx.pattern, col.rx.flags), col, _pick(col.rx, True).finditer,
-                  col.rx.finditer) for col in blk.collect])
+                [(required_literal(col.rx.pattern, col.rx.flags), col, _twin_finditer(col.rx))
+                 for col in blk.collect])
 
     def _take(self, ob: _OpenBlock, body: str, number: int) -> None:
         ev = ob.event
@@ -428,10 +440,10 @@ class Detector:
         ev.end_line = number
         ob.taken += 1
         asc = body.isascii()
-        for lit, col, ascii_finditer, finditer in (ob.tests or self._tests_for(ob))[2]:
+        for lit, col, ascii_finditer in (ob.tests or self._tests_for(ob))[2]:
             if lit is not None and lit not in body:
                 continue  # (a register dump line meets a dozen collect regexes; most cannot match it)
-            for m in (ascii_finditer if asc else finditer)(body):
+            for m in (ascii_finditer if asc and ascii_finditer is not None else col.rx.finditer)(body):
                 groups = {k: v for k, v in m.groupdict().items() if v is not None}
                 if col.normalize == "hex":
                     groups = {k: _hex(v.strip()) for k, v in groups.items()}
@@ -445,7 +457,7 @@ class Detector:
                     ev.fields.setdefault(col.name, []).append({k: v.strip() for k, v in groups.items()})
         pat = ob.pattern
         if pat.flags or pat.lists:
-            _, lists, flags = self._plan_of(pat)[0 if asc else 1]
+            _, lists, flags = self._variant_of(pat, self._plan_of(pat), 0 if asc else 1)
             for name, flag in flags:
                 if not ev.fields.get(name) and flag(body):
                     ev.fields[name] = True
@@ -463,7 +475,8 @@ class Detector:
         if blk is not None and blk.join and ob.event.block:
             ev = ob.event
             joined = split_host_time(ev.text)[1].strip() + "".join(b.strip() for b in ev.block)
-            _, lists, flags = self._plan_of(ob.pattern)[0 if joined.isascii() else 1]
+            pat = ob.pattern
+            _, lists, flags = self._variant_of(pat, self._plan_of(pat), 0 if joined.isascii() else 1)
             for name, findall in lists:
                 ev.fields[name] = findall(joined)
             for name, flag in flags:

@@ -11,7 +11,7 @@ import regex
 
 from espwatch.lazyregex import LazyRegex
 from espwatch.lines import clean_text
-from espwatch.linetest import _line_test, line_test
+from espwatch.linetest import line_test, split_regexes
 from espwatch.logformat import split_host_time
 from espwatch.patterns import load_patterns
 from espwatch.retwin import re_twin
@@ -29,7 +29,7 @@ def _shipped() -> dict[int, Any]:
             rxs += [col.rx for col in p.block.collect]
             for r in (p.block.cont, p.block.end):
                 if r is not None:
-                    rxs += [part for part in _line_test(r)[1:] if part is not None]
+                    rxs += split_regexes(r)
         for rx in rxs:
             out[id(rx)] = rx
     return out
