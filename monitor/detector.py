@@ -376,7 +376,7 @@ class Detector:
             ev = Event(kind=pat.kind, line=number, end_line=number, severity=severity, code=pat.code,
                        text=text, fields=fields, host_time=host)
             if pat.block is not None:
-                self._open.append(_OpenBlock(ev, pat))
+                self._open.append(_OpenBlock(ev, pat, tests=self._block_tests.get(id(pat.block))))
             else:
                 self._emit(ev)
 
