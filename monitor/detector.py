@@ -23,11 +23,13 @@ import regex
 from espwatch.events import Event
 from espwatch.linecount import NewlineCounter
 from espwatch.lineoffsets import LineOffsets
-from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine, clean_text
+from espwatch.lines import MATCH_LIMIT, MAX_LINE, PartialLine
 from espwatch.linetest import line_test, required_literal
 from espwatch.logformat import split_host_time
 from espwatch.patterns import Block, Collect, Pattern, PatternSet
 from espwatch.prefilter import Prefilter
+from espwatch.retwin import re_twin
+from espwatch.sanitize import clean_line
 
 _ANNOTATION = regex.compile(r"\s*--- ")
 """A line the host's monitor (idf.py monitor) put between the device's lines (`--- 0x400d1234: f at x.c:3`):
@@ -35,8 +37,38 @@ it neither belongs to nor ends an open block."""
 
 
 _LineTest = Callable[[str], bool]
-_BlockTests = tuple[_LineTest | None, _LineTest | None, list[tuple[str | None, Collect]]]
-"""A block's continue test, end test, and collect rules each with a text its regex needs (or None)."""
+_Finditer = Callable[[str], Any]
+_Collect = tuple[str | None, Collect, _Finditer | None]
+_BlockTests = tuple[_LineTest | None, _LineTest | None, list[_Collect]]
+"""A block's continue test, end test, and collect rules each with a text its regex needs (or None) and the
+finditer of its `re` twin for ASCII lines (None when it has none: espwatch.retwin)."""
+
+_Variant = tuple[Callable[[str], Any], tuple[tuple[str, Callable[[str], Any]], ...],
+                 tuple[tuple[str, Callable[[str], Any]], ...]]
+"""A pattern's regex search, its lists' findall and its flags' search, for one kind of line."""
+_Plan = list[_Variant | None]
+"""A pattern's calls for ASCII lines (`re` twins where there are: espwatch.retwin) and for the others (made
+when a line first needs them: the `regex` compile of a regex with a twin waits for a non-ASCII line)."""
+
+
+def _pick(rx: Any, ascii_text: bool) -> Any:
+    """The regex to call on a line: its `re` twin for ASCII text when it has one, else itself."""
+    if ascii_text:
+        twin = re_twin(rx)
+        if twin is not None:
+            return twin
+    return rx
+
+
+def _variant(pat: Pattern, ascii_text: bool) -> _Variant:
+    return (_pick(pat.rx, ascii_text).search,
+            tuple((name, _pick(rx, ascii_text).findall) for name, rx in pat.lists.items()),
+            tuple((name, _pick(rx, ascii_text).search) for name, rx in pat.flags.items()))
+
+
+def _twin_finditer(rx: Any) -> _Finditer | None:
+    twin = re_twin(rx)
+    return twin.finditer if twin is not None else None
 
 
 def _hex(value: str) -> str:
@@ -71,6 +103,7 @@ def _literals_before(hits: list[tuple[int, int]], i: int, limit: int) -> tuple[s
 
 
 _NONE: frozenset[int] = frozenset()
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 MAX_CANDIDATE_SETS = 4096
 """Sets of literals found on one line whose patterns (in trial order) are remembered."""
@@ -126,7 +159,9 @@ class Detector:
         self._prefilter = Prefilter(lits, force_fallback=fallback_prefilter, engine=prefilter_engine)
         self._overlapping = self._prefilter.overlapping
         self._lit_bytes = [lit.encode() for lit in lits]
-        self._trial: dict[frozenset[int], list[Pattern]] = {}
+        self._trial: dict[frozenset[int], list[tuple[Pattern, _Plan]]] = {}
+        self._plans: dict[int, _Plan] = {}
+        """id(pattern) -> its calls (patterns live as long as the detector)."""
         self._block_tests: dict[int, _BlockTests] = {}
         """id(block) -> its continue and end tests (blocks live as long as the patterns)."""
         self._match_limit = min(max_line, match_limit)
@@ -260,13 +295,13 @@ class Detector:
         self._next_line += 1
         self.stats.lines += 1
 
-    def _trial_order(self, cands: frozenset[int]) -> list[Pattern]:
-        """The patterns owning the literals `cands`, in the order they are tried: file order, fallbacks
-        last (remembered per set of literals)."""
+    def _trial_order(self, cands: frozenset[int]) -> list[tuple[Pattern, _Plan]]:
+        """The patterns owning the literals `cands` with their calls, in the order they are tried: file
+        order, fallbacks last (remembered per set of literals)."""
         key = cands
-        pats = self._trial.get(key)
-        if pats is None:
-            pats = []
+        trial = self._trial.get(key)
+        if trial is None:
+            pats: list[Pattern] = []
             for c in cands:
                 for p in self._owners[c]:
                     if p not in pats:
@@ -274,15 +309,37 @@ class Detector:
             pats.sort(key=lambda p: (p.fallback, self._order[id(p)]))
             if len(self._trial) >= MAX_CANDIDATE_SETS:
                 self._trial.clear()
-            self._trial[key] = pats
-        return pats
+            trial = self._trial[key] = [(p, self._plan_of(p)) for p in pats]
+        return trial
+
+    def _plan_of(self, pat: Pattern) -> _Plan:
+        plan = self._plans.get(id(pat))
+        if plan is None:
+            plan = self._plans[id(pat)] = [_variant(pat, True), None]
+        return plan
+
+    @staticmethod
+    def _variant_of(pat: Pattern, plan: _Plan, which: int) -> _Variant:
+        """A pattern's calls for ASCII lines (which=0) or the others (1)."""
+        v = plan[which]
+        if v is None:
+            v = plan[which] = _variant(pat, which == 0)
+        return v
 
     def _line_at(self, buf: bytes, ls: int, nl: int, number: int, cands: frozenset[int]) -> None:
         if not cands and not self._open:
             return
         raw = buf[ls:nl] if nl - ls <= self._match_limit else buf[ls : ls + self._match_limit]
-        text = clean_text(raw)
-        host, body = split_host_time(text)  # once per line, for the blocks and the patterns
+        # clean_text and split_host_time, their common case inline (a few hundred ns a line)
+        text = raw.decode("utf-8", "replace")
+        if text[-1:] == "\r":
+            text = text[:-1]
+        if not text.isprintable() or "?[" in text or "\u241b" in text:
+            text = clean_line(text)
+        if text[:1] in _LETTERS:  # no host time starts with a letter
+            host, body = None, text
+        else:
+            host, body = split_host_time(text)  # once per line, for the blocks and the patterns
         if self._open:
             self._feed_blocks(body, number)
         if not cands:
@@ -291,12 +348,22 @@ class Detector:
         if not self._overlapping:  # the `re` alternation may hide overlapping literals
             cands = frozenset(j for j, lit in enumerate(self._lit_bytes) if lit in raw)
         matched = False
-        for pat in self._trial_order(cands):
+        which = 0 if text.isascii() else 1
+        for pat, plan in self._trial.get(cands) or self._trial_order(cands):
             if pat.fallback and matched:
                 continue
-            fields = apply_pattern(pat, body)
-            if fields is None:
+            search, lists, flags = plan[which] or self._variant_of(pat, plan, which)
+            m = search(body)
+            if m is None:
                 continue
+            fields: dict[str, Any] = dict(pat.fields) if pat.fields else {}
+            for k, v in m.groupdict().items():
+                if v is not None:
+                    fields[k] = v.strip()
+            for name, findall in lists:
+                fields[name] = findall(body)
+            for name, flag in flags:
+                fields[name] = flag(body) is not None
             severity = pat.severity
             for sw in pat.severity_when:
                 val = fields.get(sw.field)
@@ -309,7 +376,7 @@ class Detector:
             ev = Event(kind=pat.kind, line=number, end_line=number, severity=severity, code=pat.code,
                        text=text, fields=fields, host_time=host)
             if pat.block is not None:
-                self._open.append(_OpenBlock(ev, pat))
+                self._open.append(_OpenBlock(ev, pat, tests=self._block_tests.get(id(pat.block))))
             else:
                 self._emit(ev)
 
@@ -359,7 +426,8 @@ class Detector:
         that its regex needs (espwatch.linetest)."""
         return (line_test(blk.cont) if blk.cont is not None else None,
                 line_test(blk.end) if blk.end is not None else None,
-                [(required_literal(col.rx.pattern, col.rx.flags), col) for col in blk.collect])
+                [(required_literal(col.rx.pattern, col.rx.flags), col, _twin_finditer(col.rx))
+                 for col in blk.collect])
 
     def _take(self, ob: _OpenBlock, body: str, number: int) -> None:
         ev = ob.event
@@ -371,10 +439,11 @@ class Detector:
         ev.block.append(body)
         ev.end_line = number
         ob.taken += 1
-        for lit, col in (ob.tests or self._tests_for(ob))[2]:
+        asc = body.isascii()
+        for lit, col, ascii_finditer in (ob.tests or self._tests_for(ob))[2]:
             if lit is not None and lit not in body:
                 continue  # (a register dump line meets a dozen collect regexes; most cannot match it)
-            for m in col.rx.finditer(body):
+            for m in (ascii_finditer if asc and ascii_finditer is not None else col.rx.finditer)(body):
                 groups = {k: v for k, v in m.groupdict().items() if v is not None}
                 if col.normalize == "hex":
                     groups = {k: _hex(v.strip()) for k, v in groups.items()}
@@ -387,13 +456,13 @@ class Detector:
                 else:
                     ev.fields.setdefault(col.name, []).append({k: v.strip() for k, v in groups.items()})
         pat = ob.pattern
-        if pat.flags:
-            for name, rx in pat.flags.items():
-                if not ev.fields.get(name) and rx.search(body):
+        if pat.flags or pat.lists:
+            _, lists, flags = self._variant_of(pat, self._plan_of(pat), 0 if asc else 1)
+            for name, flag in flags:
+                if not ev.fields.get(name) and flag(body):
                     ev.fields[name] = True
-        if pat.lists:
-            for name, rx in pat.lists.items():
-                ev.fields.setdefault(name, []).extend(rx.findall(body))
+            for name, findall in lists:
+                ev.fields.setdefault(name, []).extend(findall(body))
 
     def _close(self, ob: _OpenBlock) -> None:
         if ob in self._open:
@@ -406,10 +475,12 @@ class Detector:
         if blk is not None and blk.join and ob.event.block:
             ev = ob.event
             joined = split_host_time(ev.text)[1].strip() + "".join(b.strip() for b in ev.block)
-            for name, rx in ob.pattern.lists.items():
-                ev.fields[name] = rx.findall(joined)
-            for name, rx in ob.pattern.flags.items():
-                ev.fields[name] = rx.search(joined) is not None
+            pat = ob.pattern
+            _, lists, flags = self._variant_of(pat, self._plan_of(pat), 0 if joined.isascii() else 1)
+            for name, findall in lists:
+                ev.fields[name] = findall(joined)
+            for name, flag in flags:
+                ev.fields[name] = flag(joined) is not None
         self._emit(ob.event)
 
     # -- output ------------------------------------------------------------------------------

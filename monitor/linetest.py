@@ -66,31 +66,87 @@ def top_level_branches(src: str) -> list[str] | None:
     return branches
 
 
-def line_test(rx: Any) -> Callable[[str], bool]:
-    """A callable giving `rx.search(text) is not None` (rx: a `regex` pattern or a LazyRegex)."""
-    import regex
+_VERSION0, _MULTILINE, _VERBOSE, _VERSION1 = 0x2000, 8, 64, 0x100
+"""`regex` flag values (the module is imported only when a `regex` compile is needed)."""
 
-    search = rx.search
-    plain: Callable[[str], bool] = lambda text: search(text) is not None  # noqa: E731
+
+def line_test(rx: Any) -> Callable[[str], bool]:
+    """A callable giving `rx.search(text) is not None` (rx: a `regex` pattern or a LazyRegex). On ASCII text
+    it calls the `re` twins (espwatch.retwin) of the regexes it tries when they all have one; the `regex`
+    ones are compiled when a line first needs them."""
+    from espwatch.lazyregex import LazyRegex
+    from espwatch.retwin import re_twin
+
+    split = _split(rx)
+    slow: list[Callable[[str], bool]] = []
+
+    def test(text: str) -> bool:
+        if not slow:
+            slow.append(_regex_test(rx, split))
+        return slow[0](text)
+
+    if split is None:
+        twin = re_twin(rx)
+        if twin is None:
+            return _regex_test(rx, None)
+        search = twin.search
+        return lambda text: search(text) is not None if text.isascii() else test(text)
+    anchored, others = split
+    start_twin = re_twin(LazyRegex(anchored, rx.flags | _VERSION0, "line test"))
+    other_twin = re_twin(LazyRegex(others, rx.flags | _VERSION0, "line test")) if others is not None else None
+    if start_twin is None or (others is not None and other_twin is None):
+        return _regex_test(rx, split)
+    at_start = start_twin.match
+    if other_twin is None:
+        return lambda text: at_start(text) is not None if text.isascii() else test(text)
+    anywhere = other_twin.search
+    return lambda text: (at_start(text) is not None or anywhere(text) is not None) if text.isascii() \
+        else test(text)
+
+
+def _split(rx: Any) -> tuple[str, str | None] | None:
+    """The sources of the regex matched at the line start (the top-level alternatives that start with `^`,
+    without it) and of the one searched (the others, or None), or None when the source is not split."""
     flags = rx.flags
-    if flags & (regex.MULTILINE | regex.VERBOSE | regex.VERSION1):
-        return plain
+    if flags & (_MULTILINE | _VERBOSE | _VERSION1):
+        return None
     branches = top_level_branches(rx.pattern)
     if branches is None:
-        return plain
+        return None
     anchored = [b[1:] for b in branches if b.startswith("^")]
     if not anchored or any(b[:1] in ("*", "+", "?", "{") for b in anchored):
-        return plain
+        return None
     others = [b for b in branches if not b.startswith("^")]
+    return "(?:" + "|".join(anchored) + ")", ("(?:" + "|".join(others) + ")" if others else None)
+
+
+def _regex_test(rx: Any, split: tuple[str, str | None] | None) -> Callable[[str], bool]:
+    """The test with the `regex` module: `rx.search`, or the split regexes."""
+    search = rx.search
+    plain: Callable[[str], bool] = lambda text: search(text) is not None  # noqa: E731
+    if split is None:
+        return plain
+    import regex
+
     try:
-        at_start = regex.compile("(?:" + "|".join(anchored) + ")", flags | regex.VERSION0).match
-        anywhere = regex.compile("(?:" + "|".join(others) + ")", flags | regex.VERSION0).search \
-            if others else None
+        at_start = regex.compile(split[0], rx.flags | regex.VERSION0).match
+        other_rx = regex.compile(split[1], rx.flags | regex.VERSION0) if split[1] is not None else None
     except regex.error:
         return plain
-    if anywhere is None:
+    if other_rx is None:
         return lambda text: at_start(text) is not None
+    anywhere = other_rx.search
     return lambda text: at_start(text) is not None or anywhere(text) is not None
+
+
+def split_regexes(rx: Any) -> list[Any]:
+    """The regexes a line test of `rx` may call (rx itself, or its split parts): for tests."""
+    import regex
+
+    split = _split(rx)
+    if split is None:
+        return [rx]
+    return [regex.compile(src, rx.flags | regex.VERSION0) for src in split if src is not None]
 
 
 _META = frozenset(".^$*+?{}[]\\|()")

@@ -72,7 +72,13 @@ def split_host_time(text: str) -> tuple[str | None, str]:
         if start >= len(text):
             return None, text
     first = text[start]
-    if not (first.isdigit() or first == "["):
+    # What every prefix needs at its start, tested before the regexes (a line of digits, a base64 row of a
+    # core dump, would try all three): "1:" / "12:" (clock), "2024-" (date), "[" and a digit.
+    if first == "[":
+        if not text[start + 1 : start + 2].isdigit():
+            return None, text
+    elif not first.isdigit() or not (":" in text[start + 1 : start + 3]
+                                     or text[start + 4 : start + 5] == "-"):
         return None, text
     for rx in _HOST_PREFIXES:
         m = rx.match(text, start)

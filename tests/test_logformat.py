@@ -46,3 +46,31 @@ def test_arduino_record() -> None:
 def test_plain_line_has_no_record() -> None:
     rec = parse_line("Backtrace: 0x400d0e9e:0x3ffb1f20")
     assert rec.level is None and rec.body.startswith("Backtrace")
+
+
+def test_host_time_precheck_skips_only_lines_no_prefix_matches() -> None:
+    """split_host_time tests a line's first characters before its regexes: never a prefix lost."""
+    from espwatch.logformat import _HOST_PREFIXES
+
+    def reference(text: str) -> tuple[str | None, str]:
+        start = len(text) - len(text.lstrip(" \t"))
+        if start >= len(text):
+            return None, text
+        for rx in _HOST_PREFIXES:
+            m = rx.match(text, start)
+            if m:
+                return m.group("ts"), text[m.end():]
+        return None, text
+
+    heads = ["", " ", "\t", "1", "12", "123", "2024", "[", "[1", "\u0661", "\u0661\u0662", "x"]
+    mids = ["", ":", "-", ":34", ":34:56", ":34:56.789", "-01-02", "-01-02 10:11:12", "-01-02T10:11:12.5Z"]
+    tails = ["", " ", "> ", " -> ", "] ", "]", ": ", "| ", " E (1) t: m", "x"]
+    n = 0
+    for h in heads:
+        for m in mids:
+            for t in tails:
+                for pre in ("", "  ", "[", "1"):
+                    text = pre + h + m + t
+                    assert split_host_time(text) == reference(text), text
+                    n += 1
+    assert n > 4000
