@@ -17,6 +17,22 @@ _GROUP_KINDS = (":", "=", "!", "<=", "<!", "P<", ">")
 """What may follow `(?` in a source that is split (non-capturing, lookaround, named, atomic groups)."""
 
 
+def _set_end(src: str, i: int) -> int | None:
+    """The index just after the character set that opens at src[i] (`[`), or None for a nested set, a
+    POSIX class or a set that does not close (not read here)."""
+    n = len(src)
+    j = i + 1
+    if src[j : j + 1] == "^":
+        j += 1
+    if src[j : j + 1] == "]":
+        j += 1  # a `]` first in a set is itself
+    while j < n and src[j] != "]":
+        if src[j] == "[":
+            return None
+        j += 2 if src[j] == "\\" else 1
+    return j + 1 if j < n else None
+
+
 def top_level_branches(src: str) -> list[str] | None:
     """The top-level alternatives of a regex source (one wrapping `(?:...)` looked through), or None when
     the source uses something the split could change the meaning of."""
@@ -31,18 +47,9 @@ def top_level_branches(src: str) -> list[str] | None:
             i += 2
             continue
         if c == "[":
-            j = i + 1
-            if src[j : j + 1] == "^":
-                j += 1
-            if src[j : j + 1] == "]":
-                j += 1  # a `]` first in a set is itself
-            while j < n and src[j] != "]":
-                if src[j] == "[":
-                    return None  # a nested set or a POSIX class
-                j += 2 if src[j] == "\\" else 1
-            if j >= n:
-                return None
-            i = j + 1
+            i = _set_end(src, i)
+            if i is None:
+                return None  # a nested set, a POSIX class, or a set that does not close
             continue
         if c == "(":
             if src.startswith("(?", i) and not src.startswith(_GROUP_KINDS, i + 2):
@@ -163,16 +170,9 @@ def _group_end(src: str, i: int) -> int | None:
             i += 2
             continue
         if c == "[":
-            j = i + 1
-            if src[j : j + 1] == "^":
-                j += 1
-            if src[j : j + 1] == "]":
-                j += 1
-            while j < n and src[j] != "]":
-                if src[j] == "[":
-                    return None
-                j += 2 if src[j] == "\\" else 1
-            i = j + 1
+            i = _set_end(src, i)
+            if i is None:
+                return None
             continue
         if c == "(":
             depth += 1

@@ -16,8 +16,9 @@ Submodules are imported on first use (start-up time of the verbs that only might
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from espwatch.lazyexport import lazy_exports
 
 if TYPE_CHECKING:
     from espwatch.binlog.decoder import MARKER, BinlogDecoder, BinlogStats
@@ -32,13 +33,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"espwatch.binlog.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())
 
 
 __all__ = [

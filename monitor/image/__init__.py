@@ -22,7 +22,7 @@ The names are imported from their modules on first use: a log scan that meets a 
 
 from __future__ import annotations
 
-import importlib
+from espwatch.lazyexport import lazy_exports
 
 _HOME = {
     "AppDescriptor": "app_image",
@@ -72,15 +72,4 @@ _HOME = {
 __all__ = sorted(_HOME)
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    """The public name `name`, imported from its module when first asked for (PEP 562)."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
+__getattr__, __dir__ = lazy_exports(__name__, _HOME, globals())

@@ -21,12 +21,10 @@ Public API:
 
 from __future__ import annotations
 
-import importlib
+from espwatch.lazyexport import lazy_exports
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (decode starts fast)
 if TYPE_CHECKING:
-    from typing import Any
-
     from espwatch.symbols.addresses import CodeAddress, extract_addresses, extract_line, xtensa_return_address
     from espwatch.symbols.cache import default_cache_dir
     from espwatch.symbols.demangle import demangle
@@ -46,14 +44,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import submodules on first use, so loading a cached index stays cheap."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"espwatch.symbols.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())
 
 
 __all__ = [

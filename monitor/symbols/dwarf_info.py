@@ -324,15 +324,17 @@ _FUNC_ATTR_STEPS = {
 }
 
 
-def _func_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int]) -> tuple:
+def _func_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int],
+               steps: dict[int, int] = _FUNC_ATTR_STEPS, names_in_place: bool = True) -> tuple:
     """How `scan_unit` reads a function DIE of this abbreviation: (step, form or byte count, const, size)
-    per attribute it keeps, runs of fixed-size attributes it does not keep merged into one skip. `size`
-    is the byte size of a fixed-size integer form (read in place), -2 for DW_FORM_implicit_const, -1 for
-    the others (`read_value`)."""
+    per attribute it keeps (those `steps` names), runs of fixed-size attributes it does not keep merged
+    into one skip. `size` is the byte size of a fixed-size integer form (read in place), -2 for
+    DW_FORM_implicit_const, -1 for the others (`read_value`); with `names_in_place`, a name in .debug_str
+    is marked to be read in place."""
     plan: list[tuple[int, int, int, int]] = []
     run = 0
     for name, form, const in attrs:
-        step = _FUNC_ATTR_STEPS.get(name)
+        step = steps.get(name)
         if step is None:
             size = fixed.get(form)
             if size is not None:
@@ -343,7 +345,7 @@ def _func_plan(attrs: tuple[tuple[int, int, int], ...], fixed: dict[int, int]) -
             plan.append((_P_SKIP, run, 0, 0))
             run = 0
         size = -2 if form == F_IMPLICIT_CONST else fixed[form] if form in _INT_FORMS else -1
-        if form == F_STRP and step <= _P_LINKAGE:
+        if names_in_place and form == F_STRP and step <= _P_LINKAGE:
             size = -10 - fixed[F_STRP]  # a name in .debug_str, read in place
         plan.append((step, form, const, size))
     if run:
@@ -421,25 +423,9 @@ def _walk_step(ab: Abbrev, fixed: dict[int, int]) -> tuple:
     (_W_FUNC, plan) a function DIE with pc attributes: its plan keeps only those (the rest merged into skips);
     (_W_OTHER,) anything else (read attribute by attribute)."""
     if ab.tag in FUNC_TAGS:
-        plan: list[tuple[int, int, int, int]] = []
-        run = 0
-        for name, form, const in ab.attrs:
-            step = _RANGE_ATTR_STEPS.get(name)
-            if step is None:
-                size = fixed.get(form)
-                if size is not None:
-                    run += size
-                    continue
-                step = _P_SKIP_FORM
-            if run:
-                plan.append((_P_SKIP, run, 0, 0))
-                run = 0
-            size = -2 if form == F_IMPLICIT_CONST else fixed[form] if form in _INT_FORMS else -1
-            plan.append((step, form, const, size))
+        plan = _func_plan(ab.attrs, fixed, _RANGE_ATTR_STEPS, names_in_place=False)
         if any(step >= _P_LOW for step, _f, _c, _s in plan):
-            if run:
-                plan.append((_P_SKIP, run, 0, 0))
-            return (_W_FUNC, tuple(plan))
+            return (_W_FUNC, plan)
         # no pc attribute: stepped over like any DIE, but its children are walked (nested functions)
         if ab.fixed_size is not None:
             return (_W_DESCEND, ab.fixed_size) if ab.has_children else (_W_LEAF, ab.fixed_size)

@@ -31,25 +31,6 @@ class SectionInfo:
         self.code = code
 
 
-class SymbolInfo:
-    """One symbol as BFD sees it: section-relative tests are done on absolute addresses here."""
-
-    __slots__ = ("file", "flags", "kind", "name", "order", "section", "size", "value")
-
-    def __init__(
-        self, order: int, name: str, value: int, size: int, flags: int, section: int, kind: str,
-        file: str | None,
-    ) -> None:
-        self.order = order
-        self.name = name
-        self.value = value
-        self.size = size
-        self.flags = flags
-        self.section = section  # section header index, -1 for ABS/UNDEF/COMMON
-        self.kind = kind  # STT_* type
-        self.file = file  # STT_FILE name `_bfd_elf_find_function` would report with this symbol
-
-
 def alloc_sections(elf: ElfImage) -> list[SectionInfo]:
     """SHF_ALLOC sections with a size, in section-header order (addr2line tries them in this order)."""
     out = []
@@ -73,110 +54,7 @@ def _is_local_label(name: str, riscv: bool) -> bool:
 
 
 _SECTION_ADDRESS = itemgetter(0, 1)
-_STT_NAMES = {0: "STT_NOTYPE", 1: "STT_OBJECT", 2: "STT_FUNC", 3: "STT_SECTION", 4: "STT_FILE",
-              5: "STT_COMMON", 6: "STT_TLS", 10: "STT_LOOS"}
-_KIND_FLAGS = {"STT_FUNC": FL_FUNCTION, "STT_GNU_IFUNC": FL_FUNCTION, "STT_LOOS": FL_FUNCTION,
-               "STT_NOTYPE": FL_NOTYPE}
 _BIND_FLAGS = {0: FL_LOCAL, 1: FL_GLOBAL}
-
-
-def read_symbols(elf: ElfImage) -> list[SymbolInfo]:
-    """All symbols of `.symtab` (else `.dynsym`) in table order, with the STT_FILE bookkeeping done."""
-    table = elf.symbol_table()
-    if table is None:
-        return []
-    sec, blob, strtab = table
-    import struct
-
-    entry = struct.Struct("<IIIBBH")
-    entsize = sec.entsize if sec.entsize >= entry.size else entry.size
-    count = len(blob) // entsize
-    if entsize == entry.size:
-        rows = entry.iter_unpack(blob[:count * entsize])
-    else:
-        rows = (entry.unpack_from(blob, i * entsize) for i in range(count))
-    find = strtab.find
-    n_str = len(strtab)
-    kinds: dict[tuple[int, bool], tuple[str, int]] = {}  # (type, hidden) -> (kind text, flags)
-    out: list[SymbolInfo] = []
-    file_name: str | None = None
-    state = 0  # 0 nothing seen, 1 symbol seen, 2 file after symbol seen
-    order = -1
-    for st_name, value, size, info, other, shndx in rows:
-        order += 1
-        if order == 0:
-            continue
-        if st_name < n_str:
-            stop = find(b"\0", st_name)
-            name = strtab[st_name:stop if stop >= 0 else n_str].decode("utf-8", "surrogateescape")
-        else:
-            name = ""
-        kind = info & 0xF
-        if kind == 4:  # STT_FILE
-            file_name = name
-            if state == 1:
-                state = 2
-            continue
-        if state == 0:
-            state = 1
-        hidden = (other & 3) == 2
-        known = kinds.get((kind, hidden))
-        if known is None:
-            text = _STT_NAMES.get(kind, str(kind))
-            known = kinds[(kind, hidden)] = (text + (":hidden" if hidden else ""), _KIND_FLAGS.get(text, 0))
-        flags = known[1] | _BIND_FLAGS.get(info >> 4, 0)
-        file = file_name if file_name is not None and (flags & FL_LOCAL or state != 2) else None
-        out.append(SymbolInfo(order, name, value, size, flags, shndx if 0 < shndx < 0xFF00 else -1, known[0],
-                              file))
-    return out
-
-
-def function_candidates(
-    symbols: list[SymbolInfo], riscv: bool, sections: list[SectionInfo]
-) -> list[tuple[int, int, SymbolInfo]]:
-    """(section, address, symbol) for symbols BFD's maybe_function_sym accepts, sorted for bisecting.
-
-    BFD keeps symbol values relative to their section (unsigned): a symbol below its section's start
-    (linker-script values such as `_rtc_fast_length`) wraps around and never names an address.
-    """
-    starts = {sec.index: sec.start for sec in sections}
-    skip_kinds = ("STT_SECTION", "STT_FILE", "STT_OBJECT", "STT_TLS", "STT_COMMON")
-    out = []
-    for s in symbols:
-        section = s.section
-        if section < 0:
-            continue
-        start = starts.get(section)
-        if start is not None and s.value < start:
-            continue
-        kind = s.kind
-        if kind.startswith(skip_kinds) and kind.split(":")[0] in skip_kinds:
-            continue
-        local = s.flags & FL_LOCAL
-        if local and riscv and _is_local_label(s.name, riscv):
-            continue
-        if s.size == 0 and local and kind == "STT_NOTYPE:hidden":
-            continue
-        out.append((section, s.value, s))
-    out.sort(key=_SECTION_ADDRESS)  # stable: symbols at the same place stay in table order
-    return out
-
-
-def data_symbols(symbols: list[SymbolInfo], sections: list[SectionInfo]) -> dict[tuple[int, int], SymbolInfo]:
-    """For non-code sections: the symbol BFD picks at an exact address (first global, else last local)."""
-    data_secs = {s.index for s in sections if not s.code}
-    out: dict[tuple[int, int], SymbolInfo] = {}
-    done: set[tuple[int, int]] = set()
-    for s in symbols:
-        if s.section not in data_secs or s.kind.startswith("STT_SECTION"):
-            continue
-        key = (s.section, s.value)
-        if key in done:
-            continue
-        out[key] = s
-        if s.flags & FL_GLOBAL:
-            done.add(key)
-    return out
 
 
 _FLAGS_BY_KIND = {2: FL_FUNCTION, 10: FL_FUNCTION, 0: FL_NOTYPE}  # STT_FUNC, STT_LOOS (GNU_IFUNC), NOTYPE
@@ -186,10 +64,17 @@ _NOT_FUNCTIONS = frozenset((1, 3, 4, 5, 6))  # OBJECT, SECTION, FILE, COMMON, TL
 def index_symbols(
     elf: ElfImage, sections: list[SectionInfo], riscv: bool
 ) -> tuple[bool, list[tuple], list[tuple]]:
-    """What the index keeps of the symbol table, in one pass over its rows without a `SymbolInfo` each:
-    (whether it has symbols, function candidates, data symbols). Candidates are `(section, address,
-    size or 1, flags, name, file)` in `function_candidates` order; data symbols `(section, address, name,
-    flags)` as `data_symbols` picks them, by address then section. Only the names kept are decoded."""
+    """What the index keeps of `.symtab` (else `.dynsym`), in one pass over its rows: (whether it has
+    symbols, function candidates, data symbols). Only the names kept are decoded.
+
+    Candidates are `(section, address, size or 1, flags, name, file)`: the symbols BFD's
+    `maybe_function_sym` accepts (not SECTION, FILE, OBJECT, TLS or COMMON; not RISC-V local labels; not a
+    hidden local NOTYPE of size 0; not below its section's start, where BFD's section-relative unsigned
+    value wraps around), with the STT_FILE name `_bfd_elf_find_function` reports, sorted by (section,
+    address) with table order kept for ties. Data symbols `(section, address, name, flags)`: for non-code
+    sections the symbol BFD picks at an exact address (the first global, else the last local), by address
+    then section. tests/test_symbols_fast_paths.py checks both against a general reader written the
+    plain way (a record per symbol)."""
     table = elf.symbol_table()
     if table is None:
         return False, [], []
